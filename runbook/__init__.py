@@ -1,0 +1,1 @@
+"""The operator runbook, as Markdown files (shipped in the package as sdconsole.runbook)."""

@@ -1,0 +1,84 @@
+"""The ``sdconsole`` command line: parses flags, builds settings, runs one command.
+
+Each command lives in ``sdconsole/commands/<name>.py`` with ``register(sub)``
+adding its parser and a ``run(args, settings)`` returning the exit status.
+Errors reach the operator as one line on stderr with the documented exit
+status (see ``sdconsole.engine.errors``); never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sdconsole import __version__
+from sdconsole.commands import COMMANDS
+from sdconsole.engine.errors import EngineError
+from sdconsole.settings import SettingsError, load_settings
+
+EPILOG = """exit status: 0 ok, 1 internal error, 2 bad input, 3 preflight failed,
+4 quality gate refused, 5 validation failed, 6 locked by another run,
+7 stopped at a gate (use --yes), 8 canary failed, 9 stage failed, 10 interrupted"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdconsole",
+        description="Migrate a ServiceDesk SQLite database to PostgreSQL, safely.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sdconsole {__version__}")
+    parser.add_argument("--config", type=Path, help="sdconsole.toml (or SDCONSOLE_CONFIG)")
+    parser.add_argument("--workdir", type=Path, help="work dir (runs, backups, embedded server)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def target_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--target DSN`` (unset: the embedded server under the work dir)."""
+    parser.add_argument("--target", dest="target_dsn", metavar="DSN",
+                        help="PostgreSQL DSN (default: embedded server in the work dir)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    try:
+        settings = load_settings(args.config, **flags)
+        return args.run(args, settings)
+    except SettingsError as exc:
+        return fail(str(exc), 2)
+    except EngineError as exc:
+        return fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", 10)
+
+
+# Flags that are also settings; commands add the ones they take.
+SETTING_FLAGS = (
+    "workdir",
+    "target_dsn",
+    "source",
+    "theme",
+    "stable_schema",
+    "quality_threshold",
+    "canary_fraction",
+    "date_order",
+)
+
+
+def fail(message: str, status: int) -> int:
+    print(f"sdconsole: error: {message}", file=sys.stderr)
+    return status
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The migration engine: plain Python, never imports textual or rich."""

@@ -1,0 +1,50 @@
+"""Connection strings: shown without passwords, opened with clean errors."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from sdconsole.engine.errors import BadInput
+
+
+class TargetUnreachable(BadInput):
+    """The target PostgreSQL cannot be reached; the message names it without a password."""
+
+
+def redact_dsn(dsn: str) -> str:
+    """Return the DSN with any password replaced by '***', in URL or key=value form."""
+    if dsn.startswith(("postgres://", "postgresql://")):
+        dsn = re.sub(r"(//[^:/@]*:)[^/]*@", r"\1***@", dsn)
+        return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", dsn)
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn)
+    if "password" in params:
+        params["password"] = "***"
+    return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    """Open a connection, raising TargetUnreachable with a password-free one-line reason."""
+    try:
+        return psycopg.connect(dsn, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise TargetUnreachable(
+            f"cannot connect to {redact_dsn(dsn)}: {_scrub(reason, dsn)}"
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        raise TargetUnreachable(f"invalid DSN {redact_dsn(dsn)}: {exc}") from None
+
+
+def _scrub(text: str, dsn: str) -> str:
+    """Remove the DSN's password from a server or libpq message, should it echo it."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        return text
+    return text.replace(str(password), "***") if password else text

@@ -1,0 +1,102 @@
+"""The migration plan: what each source table and column becomes in PostgreSQL.
+
+The profiler proposes it from the values, settings overrides adjust it, the
+cleaner follows it to canonicalise values, and the loader creates typed
+columns from it. It is saved in the run dir as ``plan.json`` so a resumed
+run loads exactly what was cleaned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sdconsole.engine.values import PG_TYPES, DateOrder
+
+
+@dataclass
+class ColumnPlan:
+    """One column: source name, identifier, type, and the date order for date types."""
+
+    name: str
+    ident: str
+    type: str = "text"
+    date_order: DateOrder = "day-first"
+    flagged: str = ""  # why the column needs review ('' when it does not)
+
+    @property
+    def pg_type(self) -> str:
+        return PG_TYPES[self.type]
+
+
+@dataclass
+class TablePlan:
+    """One table: source name, identifier, row count, columns and the key, if any."""
+
+    name: str
+    ident: str
+    rows: int
+    columns: list[ColumnPlan] = field(default_factory=list)
+    primary_key: str | None = None  # column ident, when values are unique and non-null
+    date_column: str | None = None  # main date column ident (canary strata, indexes)
+
+    def column(self, name: str) -> ColumnPlan:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass
+class Plan:
+    tables: list[TablePlan] = field(default_factory=list)
+
+    def table(self, name: str) -> TablePlan:
+        return next(t for t in self.tables if t.name == name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        return cls(
+            tables=[
+                TablePlan(**{**t, "columns": [ColumnPlan(**c) for c in t["columns"]]})
+                for t in data["tables"]
+            ]
+        )
+
+    def save(self, path: Path) -> None:
+        from sdconsole.engine.run import write_json
+
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def apply_overrides(
+        self, types: dict[str, str], date_orders: dict[str, DateOrder]
+    ) -> list[str]:
+        """Apply ``table.column`` overrides from settings; return the keys that matched nothing."""
+        unmatched = []
+        for key, value in types.items():
+            column = self._find(key)
+            if column is None:
+                unmatched.append(key)
+            else:
+                column.type, column.flagged = value, ""
+        for key, value in date_orders.items():
+            column = self._find(key)
+            if column is None:
+                unmatched.append(key)
+            else:
+                column.date_order, column.flagged = value, ""
+        return unmatched
+
+    def _find(self, key: str) -> ColumnPlan | None:
+        table_name, _, column_name = key.partition(".")
+        for table in self.tables:
+            if table.name == table_name or table.ident == table_name:
+                for column in table.columns:
+                    if column_name in (column.name, column.ident):
+                        return column
+        return None

@@ -1,0 +1,193 @@
+"""A run: its id and directory, the events.jsonl journal, listeners, cancel and health checks.
+
+Every stage receives a :class:`Run` and reports through it. ``emit`` stamps
+each event, appends it to ``runs/<run_id>/events.jsonl`` and hands it to the
+listeners (the console, the command line, the logger). ``progress`` is the
+throttled way to report work, and the point where a stage notices a cancel
+request or a health floor crossed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from sdconsole.engine import events as ev
+from sdconsole.engine.errors import BadInput, EngineError, HealthError, Interrupted
+
+Listener = Callable[[ev.Event], None]
+
+PROGRESS_INTERVAL = 0.1  # seconds between Progress events of one table
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus a few random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def runs_dir(workdir: Path) -> Path:
+    return workdir / "runs"
+
+
+class Run:
+    """One run of one or more stages, journalled under ``workdir/runs/<run_id>/``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        run_id: str | None = None,
+        listeners: list[Listener] | None = None,
+        min_free_disk_mb: int = 0,
+        min_free_memory_mb: int = 0,
+    ) -> None:
+        self.run_id = run_id or new_run_id()
+        self.workdir = workdir
+        self.dir = runs_dir(workdir) / self.run_id
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._journal = (self.dir / "events.jsonl").open("a", encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"work dir {workdir} is not writable: {exc.strerror}") from None
+        self.listeners: list[Listener] = list(listeners or [])
+        self.cancel_requested = threading.Event()
+        self.min_free_disk = min_free_disk_mb * 1024 * 1024
+        self.min_free_memory = min_free_memory_mb * 1024 * 1024
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._last_progress: dict[tuple[str, str], float] = {}
+        self._table_started: dict[tuple[str, str], float] = {}
+
+    # -- events ---------------------------------------------------------------
+
+    def emit(self, event: ev.Event) -> ev.Event:
+        """Stamp, journal and publish an event; return the stamped event."""
+        with self._lock:
+            self._seq += 1
+            event = dataclasses.replace(event, run_id=self.run_id, seq=self._seq, ts=time.time())
+            try:
+                self._journal.write(json.dumps(event.to_dict(), default=str) + "\n")
+                self._journal.flush()
+            except OSError:
+                pass  # a full disk must not hide the event from the operator
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def progress(
+        self, stage: str, table: str, done: int, total: int, unit: str = "rows"
+    ) -> None:
+        """Report work on a table, at most every 100 ms (always the first and last).
+
+        Also the stage's safe point: raises Interrupted after a cancel request
+        and HealthError when free disk or memory fall below the floor.
+        """
+        key = (stage, table)
+        now = time.monotonic()
+        started = self._table_started.setdefault(key, now)
+        last = self._last_progress.get(key)
+        if last is not None and done < total and now - last < PROGRESS_INTERVAL:
+            return
+        self._last_progress[key] = now
+        self.check()
+        rate = done / (now - started) if now > started else 0.0
+        self.emit(ev.Progress(stage=stage, table=table, done=done, total=total, unit=unit,
+                              rate=round(rate, 1)))
+
+    def check(self) -> None:
+        """Raise if the operator cancelled or a health floor is crossed."""
+        if self.cancel_requested.is_set():
+            raise Interrupted("cancelled by the operator")
+        if self.min_free_disk:
+            free = psutil.disk_usage(str(self.workdir)).free
+            if free < self.min_free_disk:
+                raise HealthError(
+                    f"free disk in {self.workdir} is {free // 2**20} MB,"
+                    f" below the floor of {self.min_free_disk // 2**20} MB"
+                )
+        if self.min_free_memory:
+            available = psutil.virtual_memory().available
+            if available < self.min_free_memory:
+                raise HealthError(
+                    f"available memory is {available // 2**20} MB,"
+                    f" below the floor of {self.min_free_memory // 2**20} MB"
+                )
+
+    @contextlib.contextmanager
+    def stage(self, name: str, detail: str = "") -> Iterator[dict[str, Any]]:
+        """Bracket a stage with StageStarted and StageFinished/StageFailed events.
+
+        The body fills the yielded dict with its headline figures. Errors are
+        re-raised after the StageFailed event, as one line.
+        """
+        started = time.monotonic()
+        summary: dict[str, Any] = {}
+        self.emit(ev.StageStarted(stage=name, detail=detail))
+        try:
+            yield summary
+        except BaseException as exc:
+            self.emit(ev.StageFailed(stage=name, error=one_line(exc),
+                                     seconds=round(time.monotonic() - started, 3)))
+            raise
+        self.emit(ev.StageFinished(stage=name, summary=summary,
+                                   seconds=round(time.monotonic() - started, 3)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._journal.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the single line an operator sees."""
+    if isinstance(exc, EngineError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def read_journal(run_dir: Path) -> list[ev.Event]:
+    """Events of a run, in order; a torn last line (killed writer) is skipped."""
+    path = run_dir / "events.jsonl"
+    result = []
+    if not path.exists():
+        return result
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            result.append(ev.from_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return result
+
+
+def list_runs(workdir: Path) -> list[Path]:
+    """Run directories, newest first."""
+    root = runs_dir(workdir)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Dashboard query templates over the stable schema, one .sql file each."""

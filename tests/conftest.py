@@ -1,0 +1,73 @@
+"""Shared fixtures: a real PostgreSQL per test, work dirs, settings and sample files.
+
+PostgreSQL comes from ``SDCONSOLE_TEST_DSN`` when set (any server, version 15
+or newer, with permission to create databases); otherwise one embedded
+server is started for the whole session. Each test gets its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from sdconsole import sample
+from sdconsole.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DSN of a server where tests may create databases."""
+    dsn = os.environ.get("SDCONSOLE_TEST_DSN")
+    if dsn:
+        return dsn
+    from sdconsole.engine import embedded
+
+    return embedded.start(tmp_path_factory.mktemp("embedded"))
+
+
+@pytest.fixture
+def pg_dsn(pg_server: str) -> str:
+    """DSN of a fresh, empty database dropped after the test."""
+    name = "sdc_test_" + secrets.token_hex(4)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(pg_server, dbname=name)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(workdir: Path, pg_dsn: str) -> Settings:
+    """Settings for a test: its own work dir and database, no config file."""
+    return load_settings(None, workdir=workdir, target_dsn=pg_dsn)
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small dirty ServiceDesk database shared by the session; tests must not modify it."""
+    path = tmp_path_factory.mktemp("sample") / "servicedesk.db"
+    sample.generate(path, tickets=300, seed=11)
+    return path
+
+
+@pytest.fixture
+def sample_copy(sample_db: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample database, for tests that may touch the file."""
+    path = tmp_path / "servicedesk.db"
+    path.write_bytes(sample_db.read_bytes())
+    return path
