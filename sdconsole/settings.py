@@ -134,7 +134,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, InitSettingsSource(settings_cls, _file_data.get() or {}))
+        file_source = InitSettingsSource(settings_cls, _file_data.get() or {})
+        return (init_settings, env_settings, file_source)
 
     @property
     def dsn_for_display(self) -> str:

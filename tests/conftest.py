@@ -28,7 +28,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
         return dsn
     from sdconsole.engine import embedded
 
-    return embedded.start(tmp_path_factory.mktemp("embedded"))
+    return embedded.start(tmp_path_factory.mktemp("embedded"), cleanup="delete")
 
 
 @pytest.fixture

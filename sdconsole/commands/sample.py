@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import time
 from pathlib import Path
 
@@ -27,8 +28,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         counts = sample.generate(args.out, tickets=args.tickets, seed=args.seed)
     except FileExistsError:
         raise BadInput(f"{args.out} already exists; choose another name") from None
-    except OSError as exc:
-        raise BadInput(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BadInput(f"cannot write {args.out}: {reason}") from None
     total = sum(counts.values())
     detail = ", ".join(f"{t} {n:,}" for t, n in counts.items())
     print(f"wrote {args.out}: {total:,} rows ({detail}) in {time.monotonic() - started:.1f}s")

