@@ -22,8 +22,15 @@ EPILOG = """exit status: 0 ok, 1 internal error, 2 bad input, 3 preflight failed
 7 stopped at a gate (use --yes), 8 canary failed, 9 stage failed, 10 interrupted"""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help) and exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sdconsole",
         description="Migrate a ServiceDesk SQLite database to PostgreSQL, safely.",
         epilog=EPILOG,
@@ -36,12 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         module.register(sub)
     return parser
-
-
-def target_flag(parser: argparse.ArgumentParser) -> None:
-    """Add ``--target DSN`` (unset: the embedded server under the work dir)."""
-    parser.add_argument("--target", dest="target_dsn", metavar="DSN",
-                        help="PostgreSQL DSN (default: embedded server in the work dir)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """The command-line commands, one module each, in the order ``--help`` lists them."""
 
-from sdconsole.commands import sample
+from sdconsole.commands import metrics, queries, rollback, sample, status
 
-COMMANDS = [sample]
+COMMANDS = [sample, rollback, status, queries, metrics]

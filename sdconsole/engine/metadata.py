@@ -4,6 +4,7 @@
 status: loading, loaded, active, retired, rolled_back, failed or discarded
 (``purged`` once retention dropped its schema and only the pg_dump is left).
 ``audit`` records every cutover, rollback, discard, purge and restore.
+``locks`` names the holder of each stable schema's run lock.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ DDL = [
         operator text,
         run_id text,
         detail text)""",
+    # At most one active version per stable schema, whatever goes wrong.
+    """CREATE UNIQUE INDEX IF NOT EXISTS deployments_one_active
+        ON sdconsole.deployments (stable) WHERE status = 'active'""",
+    # Who holds the run lock of a stable schema (see sdconsole.engine.lock).
+    """CREATE TABLE IF NOT EXISTS sdconsole.locks (
+        stable text PRIMARY KEY,
+        run_id text NOT NULL,
+        operator text,
+        pid integer,
+        host text,
+        workdir text,
+        backend_pid integer NOT NULL,
+        since timestamptz NOT NULL DEFAULT now())""",
 ]
 
 # Serialises creation of the metadata schema between concurrent first runs.
@@ -100,5 +114,9 @@ def schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return bool(row[0])
 
 
+def drop_schema_statement(schema: str) -> sql.Composed:
+    return sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+
+
 def drop_schema(conn: psycopg.Connection, schema: str) -> None:
-    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    conn.execute(drop_schema_statement(schema))

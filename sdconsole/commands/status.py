@@ -1,0 +1,90 @@
+"""``sdconsole status``: the active version, where the views point, history, runs, lock.
+
+Read-only; exit status 0 (2 when the target cannot be reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+
+from sdconsole.commands.flags import target_flag
+from sdconsole.engine import status as status_mod
+from sdconsole.engine import target
+from sdconsole.engine.deployments import Deployment
+from sdconsole.engine.dsn import connect
+from sdconsole.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="active version, deployment history, runs and lock")
+    target_flag(p)
+    p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
+    p.add_argument("--json", action="store_true", help="print the status as one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
+        report = status_mod.status(conn, settings)
+    if args.json:
+        print(json.dumps(report.to_dict(), default=str))
+    else:
+        print("\n".join(render(report)))
+    return 0
+
+
+def render(report: status_mod.StatusReport) -> list[str]:
+    """The status as lines for a terminal."""
+    lines = [f"target: {report.target}   stable schema: {report.stable}"]
+    active = report.active
+    if active is None:
+        lines.append("active: none (nothing cut over yet)")
+    else:
+        lines.append(f"active: v{active.version} ({active.schema_name}) since"
+                     f" {_when(active.activated_at)}, {_rows(active)} rows,"
+                     f" quality {_score(active)}, by {active.operator or '?'}")
+    if report.views_consistent:
+        if report.views:
+            lines.append(f"views: {len(report.views)} in {report.stable}, all reading"
+                         f" {active.schema_name}")
+    else:
+        where = ", ".join(f"{v} -> {s}" for v, s in sorted(report.views.items())) or "none"
+        lines.append(f"WARNING views do not match the active version: {where}")
+    if report.rollback_target is not None:
+        lines.append(f"rollback: to v{report.rollback_target} (sdconsole rollback)")
+    lines.append(f"lock: {'held by ' + report.lock_holder if report.lock_holder else 'free'}")
+    for dep in report.interrupted:
+        if dep.status == "loading" and report.lock_holder:
+            continue  # being loaded right now by the lock holder
+        reason = dep.error or "its run stopped before the load finished"
+        lines.append(f"INTERRUPTED v{dep.version} ({dep.status}, run {dep.run_id}): {reason}"
+                     " -> resume it with migrate, or discard it with `sdconsole rollback`")
+    if report.deployments:
+        lines += ["", "deployments:",
+                  f"  {'ver':>4} {'status':<11} {'quality':>7} {'rows':>10}  {'operator':<12}"
+                  f" {'created':<19}  source"]
+        for dep in report.deployments:
+            lines.append(f"  {'v' + str(dep.version):>4} {dep.status:<11} {_score(dep):>7}"
+                         f" {_rows(dep):>10}  {(dep.operator or '?')[:12]:<12}"
+                         f" {_when(dep.created_at):<19}  {dep.source_path or ''}")
+    if report.runs:
+        lines += ["", "runs:", f"  {'run':<24} {'mode':<10} {'outcome':<11} {'started':<19}"
+                               "  error"]
+        for r in report.runs:
+            lines.append(f"  {r.run_id:<24} {r.mode or '':<10} {r.outcome or 'unfinished':<11}"
+                         f" {_when(r.started_at):<19}  {r.error or ''}")
+    return lines
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+
+
+def _rows(dep: Deployment) -> str:
+    return f"{dep.rows:,}" if dep.rows is not None else "-"
+
+
+def _score(dep: Deployment) -> str:
+    return f"{float(dep.quality_score):.1f}" if dep.quality_score is not None else "-"

@@ -1,0 +1,228 @@
+"""One mutating run per target: a PostgreSQL advisory lock plus a lock file in the work dir.
+
+The advisory lock (session level, on a connection held for the run) guards
+the target, even against an operator working from another machine or work
+dir; its holder is written to ``sdconsole.locks`` so a second operator is told
+who holds it and since when. The lock file ``workdir/sdconsole.lock`` guards
+the work dir (runs, backups, the embedded server). It is held with ``flock``,
+which the kernel releases when its process dies however it dies, so a file
+left behind by a killed run is stale by definition and taken over with a
+warning. The JSON inside only names the holder.
+
+Switches (cutover, rollback, discard) also take a short transaction-level
+advisory lock of their own (:func:`xact_lock`), so two of them never
+interleave even if a caller forgot the run lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from sdconsole.engine import deployments, metadata
+from sdconsole.engine.dsn import connect
+from sdconsole.engine.errors import BadInput, LockHeld
+from sdconsole.settings import Settings
+
+LOCK_FILE = "sdconsole.lock"
+
+log = logging.getLogger("sdconsole.lock")
+
+
+def lock_key(stable: str, purpose: str = "run") -> int:
+    """A stable signed 64-bit advisory lock key for a stable schema and a purpose."""
+    digest = hashlib.blake2b(f"sdconsole:{purpose}:{stable}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def xact_lock(conn: psycopg.Connection, stable: str) -> None:
+    """Inside a transaction: wait for, then hold until commit, the switch lock of ``stable``."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(stable, "switch"),))
+
+
+@dataclass
+class RunLock:
+    """The held lock; release with ``release()`` or by leaving the ``with`` block."""
+
+    stable: str
+    run_id: str
+    path: Path
+    conn: psycopg.Connection
+    fd: int
+    taken_over: dict[str, Any] | None = None  # holder named in a stale lock file
+    abandoned_versions: list[int] = field(default_factory=list)
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute("DELETE FROM sdconsole.locks WHERE stable = %s AND backend_pid ="
+                              " pg_backend_pid()", (self.stable,))
+        self.conn.close()  # ends the session, and with it the advisory lock
+        with contextlib.suppress(OSError):
+            if _same_file(self.path, self.fd):
+                self.path.unlink()
+        os.close(self.fd)
+        self.fd = -1
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def acquire(dsn: str, settings: Settings, run_id: str) -> RunLock:
+    """Take the run lock of ``settings.stable_schema`` at once, or raise LockHeld naming the holder.
+
+    The advisory lock lives on a connection of its own, opened here and held
+    until release. Once the lock is held, versions that dead runs left
+    'loading' are marked failed (see :func:`deployments.settle_abandoned`).
+    """
+    stable = settings.stable_schema
+    path = settings.workdir / LOCK_FILE
+    fd, previous = _lock_file(path)
+    conn = None
+    try:
+        conn = connect(dsn, autocommit=True)
+        metadata.ensure(conn)
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(stable),)).fetchone()[0]
+        if not got:
+            raise LockHeld(f"another run holds the lock on {stable}: "
+                           f"{_db_holder(conn, stable) or 'an unknown session'}")
+        me = _identity(run_id, settings)
+        conn.execute(
+            "INSERT INTO sdconsole.locks (stable, run_id, operator, pid, host, workdir,"
+            " backend_pid, since) VALUES (%s, %s, %s, %s, %s, %s, pg_backend_pid(), %s)"
+            " ON CONFLICT (stable) DO UPDATE SET run_id = excluded.run_id, operator ="
+            " excluded.operator, pid = excluded.pid, host = excluded.host, workdir ="
+            " excluded.workdir, backend_pid = excluded.backend_pid, since = excluded.since",
+            (stable, run_id, me["operator"], me["pid"], me["host"], me["workdir"],
+             me["since"]))
+        conn.execute("SELECT set_config('application_name', %s, false)",
+                     (f"sdconsole run {run_id}"[:63],))
+        abandoned = deployments.settle_abandoned(conn, stable, run_id)
+        _write_holder(path, fd, me)
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        os.close(fd)
+        raise
+    if previous:
+        log.warning("took over a stale lock file %s left by %s", path, describe(previous))
+    return RunLock(stable, run_id, path, conn, fd, previous, abandoned)
+
+
+def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | None:
+    """Who holds the lock (work dir file, and the target's when ``conn`` is given), or None."""
+    path = settings.workdir / LOCK_FILE
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return describe(_read_holder(fd))
+        finally:
+            os.close(fd)
+    if conn is not None and metadata.has_metadata(conn):
+        return _db_holder(conn, settings.stable_schema)
+    return None
+
+
+def describe(info: dict[str, Any] | None) -> str:
+    """'run <id> by <operator> (pid N on host) since <time>' from a holder record."""
+    if not info:
+        return "a run that has not written its name yet"
+    since = info.get("since")
+    with contextlib.suppress(TypeError, ValueError):
+        since = datetime.fromisoformat(str(since)).astimezone(UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+    return (f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
+            f" (pid {info.get('pid', '?')} on {info.get('host', '?')}) since {since}")
+
+
+def _lock_file(path: Path) -> tuple[int, dict[str, Any] | None]:
+    """Open and flock the lock file; return its fd and the stale holder found in it, if any."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"work dir {path.parent} is not usable: {exc.strerror}") from None
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BadInput(f"cannot open lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info = _read_holder(fd)
+            os.close(fd)
+            raise LockHeld(f"another run holds the lock on work dir {path.parent}: "
+                           f"{describe(info)}") from None
+        if _same_file(path, fd):  # not unlinked by a releasing holder meanwhile
+            return fd, _read_holder(fd)
+        os.close(fd)
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _read_holder(fd: int) -> dict[str, Any] | None:
+    try:
+        data = os.pread(fd, 4096, 0)
+        info = json.loads(data) if data.strip() else None
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _write_holder(path: Path, fd: int, info: dict[str, Any]) -> None:
+    data = json.dumps(info, default=str).encode()
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+    except OSError as exc:
+        raise BadInput(f"cannot write lock file {path}: {exc.strerror}") from None
+
+
+def _identity(run_id: str, settings: Settings) -> dict[str, Any]:
+    return {"run_id": run_id, "operator": settings.operator, "pid": os.getpid(),
+            "host": socket.gethostname(), "workdir": str(settings.workdir),
+            "since": datetime.now(UTC).replace(microsecond=0)}
+
+
+def _db_holder(conn: psycopg.Connection, stable: str) -> str | None:
+    """The holder of the target's run lock, from pg_locks and ``sdconsole.locks``."""
+    key = lock_key(stable) & 0xFFFF_FFFF_FFFF_FFFF
+    row = conn.execute(
+        "SELECT l.pid, k.run_id, k.operator, k.pid, k.host, k.since, a.application_name"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " LEFT JOIN sdconsole.locks k ON k.stable = %s AND k.backend_pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid",
+        (stable, key >> 32, key & 0xFFFF_FFFF),
+    ).fetchone()
+    if row is None:
+        return None
+    backend, run_id, operator, pid, host, since, app = row
+    if run_id is None:
+        return f"session {backend} ({app or 'no application name'})"
+    return describe({"run_id": run_id, "operator": operator, "pid": pid, "host": host,
+                     "since": since})

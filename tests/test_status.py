@@ -1,0 +1,93 @@
+"""Status: what an operator sees before touching anything, from the target's metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from versions import STABLE, make_version, sdconsole
+
+from sdconsole.engine import cutover, deployments, lock, metadata
+from sdconsole.engine import status as status_mod
+from sdconsole.engine.run import Run
+
+
+@pytest.fixture
+def conn(pg_dsn: str):
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def history(conn, pg_dsn, settings, workdir: Path) -> dict[str, int]:
+    """v1 retired, v2 active, v3 failed mid-load, and the runs that did it."""
+    with Run(workdir, run_id="run-b") as run:
+        deployments.record_run_start(conn, STABLE, "run-b", "complete", "/q2.db", "alice")
+        v1, v2 = make_version(conn, 3), make_version(conn, 5, run_id="run-b")
+        cutover.cutover(run, conn, pg_dsn, settings, v1)
+        cutover.cutover(run, conn, pg_dsn, settings, v2)
+        deployments.record_run_end(conn, "run-b", "succeeded")
+    deployments.record_run_start(conn, STABLE, "run-c", "complete", "/q3.db", "bob")
+    v3, _ = deployments.begin(conn, STABLE, "run-c", "/q3.db", "cd", "bob", 71)
+    deployments.mark(conn, STABLE, v3, "failed", error="connection lost during COPY")
+    deployments.record_run_end(conn, "run-c", "failed", "connection lost during COPY")
+    return {"v1": v1, "v2": v2, "v3": v3}
+
+
+def test_status_of_a_target_never_migrated_changes_nothing(conn, settings):
+    report = status_mod.status(conn, settings)
+
+    assert report.active is None and report.deployments == [] and report.views == {}
+    assert report.views_consistent and report.lock_holder is None
+    assert not metadata.has_metadata(conn)
+
+
+def test_status_shows_active_history_runs_and_what_was_interrupted(conn, settings, history):
+    report = status_mod.status(conn, settings)
+
+    assert report.active.version == history["v2"] and report.active.rows == 10
+    assert set(report.views.values()) == {"servicedesk_v2"} and report.views_consistent
+    assert [(d.version, d.status) for d in report.deployments] == [
+        (3, "failed"), (2, "active"), (1, "retired")]
+    assert [d.version for d in report.interrupted] == [history["v3"]]
+    assert report.rollback_target == history["v1"]
+    assert [(r.run_id, r.outcome) for r in report.runs] == [("run-c", "failed"),
+                                                            ("run-b", "succeeded")]
+    assert report.target == settings.dsn_for_display
+
+
+def test_status_command_prints_it_for_people_and_for_scripts(conn, pg_dsn, workdir, history):
+    text = sdconsole("--workdir", str(workdir), "status", "--target", pg_dsn)
+    as_json = sdconsole("--workdir", str(workdir), "status", "--json", "--target", pg_dsn)
+
+    assert text.returncode == 0 and as_json.returncode == 0
+    out = text.stdout
+    assert "active: v2 (servicedesk_v2) since " in out and ", 10 rows, quality 87.5" in out
+    assert "views: 3 in servicedesk, all reading servicedesk_v2" in out
+    assert "rollback: to v1 (sdconsole rollback)" in out
+    assert "INTERRUPTED v3 (failed, run run-c): connection lost during COPY" in out
+    assert "lock: free" in out
+    data = json.loads(as_json.stdout)
+    assert data["active"]["version"] == 2 and data["active"]["quality_score"] == 87.5
+    assert [d["status"] for d in data["deployments"]] == ["failed", "active", "retired"]
+    assert data["runs"][0]["error"] == "connection lost during COPY"
+
+
+def test_status_warns_when_the_views_do_not_match_the_active_version(conn, pg_dsn, workdir,
+                                                                    history):
+    conn.execute("CREATE OR REPLACE VIEW servicedesk.comments AS"
+                 " SELECT * FROM servicedesk_v1.comments")
+
+    text = sdconsole("--workdir", str(workdir), "status", "--target", pg_dsn)
+
+    assert text.returncode == 0
+    assert ("WARNING views do not match the active version: _rejects -> servicedesk_v2,"
+            " comments -> servicedesk_v1, tickets -> servicedesk_v2") in text.stdout
+
+
+def test_status_names_the_lock_holder(conn, pg_dsn, settings, history):
+    with lock.acquire(pg_dsn, settings, "run-d"):
+        report = status_mod.status(conn, settings)
+    assert report.lock_holder.startswith("run run-d by ")
