@@ -9,12 +9,14 @@ status (see ``sdconsole.engine.errors``); never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from sdconsole import __version__
 from sdconsole.commands import COMMANDS
 from sdconsole.engine.errors import EngineError
+from sdconsole.engine.run import one_line
 from sdconsole.settings import SettingsError, load_settings
 
 EPILOG = """exit status: 0 ok, 1 internal error, 2 bad input, 3 preflight failed,
@@ -48,9 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # plain ``sdconsole`` opens the console
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "tui"])
     flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
     try:
         settings = load_settings(args.config, **flags)
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted", 10)
+    except Exception as exc:  # a bug: one line, and the traceback on request
+        if os.environ.get("SDCONSOLE_DEBUG"):
+            raise
+        return fail(f"internal error: {one_line(exc)} (set SDCONSOLE_DEBUG=1 for the traceback)",
+                    1)
 
 
 # Flags that are also settings; commands add the ones they take.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -31,17 +32,26 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     return embedded.start(tmp_path_factory.mktemp("embedded"), cleanup="delete")
 
 
-@pytest.fixture
-def pg_dsn(pg_server: str) -> str:
-    """DSN of a fresh, empty database dropped after the test."""
+def _create_database(pg_server: str) -> tuple[str, str]:
     name = "sdc_test_" + secrets.token_hex(4)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(pg_server, dbname=name)
+    return name, make_conninfo(pg_server, dbname=name)
+
+
+def _drop_database(pg_server: str, name: str) -> None:
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def pg_dsn(pg_server: str) -> str:
+    """DSN of a fresh, empty database dropped after the test."""
+    name, dsn = _create_database(pg_server)
+    yield dsn
+    _drop_database(pg_server, name)
 
 
 @pytest.fixture
@@ -71,3 +81,27 @@ def sample_copy(sample_db: Path, tmp_path: Path) -> Path:
     path = tmp_path / "servicedesk.db"
     path.write_bytes(sample_db.read_bytes())
     return path
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """A database where the session sample went through the whole pipeline."""
+
+    dsn: str
+    schema: str
+    source: Path
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def migrated_sample(pg_server: str, sample_db: Path,
+                    tmp_path_factory: pytest.TempPathFactory) -> Migrated:
+    """The sample migrated (simple mode) into its own database; tests must only read it."""
+    from sdconsole.engine.pipeline import Migration, drive
+
+    name, dsn = _create_database(pg_server)
+    settings = load_settings(None, workdir=tmp_path_factory.mktemp("migrated"), target_dsn=dsn)
+    with Migration(settings, sample_db, mode="simple") as migration:
+        drive(migration, yes=True)
+    yield Migrated(dsn, settings.stable_schema, sample_db, settings)
+    _drop_database(pg_server, name)

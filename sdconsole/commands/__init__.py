@@ -1,5 +1,18 @@
 """The command-line commands, one module each, in the order ``--help`` lists them."""
 
-from sdconsole.commands import metrics, queries, rollback, sample, status
+from sdconsole.commands import (
+    clean,
+    demo,
+    metrics,
+    migrate,
+    preflight,
+    profile,
+    queries,
+    rollback,
+    sample,
+    status,
+    tui,
+)
 
-COMMANDS = [sample, rollback, status, queries, metrics]
+COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, rollback, status, queries,
+            metrics]

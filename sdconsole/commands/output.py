@@ -36,6 +36,8 @@ def describe(event: ev.Event, verbose: bool = False) -> str | None:
             if done < total and not verbose:
                 return None
             return f"   {table}: {done:,}/{total:,} {unit} ({rate:,.0f} {unit}/s)"
+        case ev.CheckResult(stage="validate", status="pass") if not verbose:
+            return None
         case ev.CheckResult(name=name, status=status, reason=reason, fix=fix):
             tail = f" -> {fix}" if fix and status != "pass" else ""
             return f"   [{status.upper():4}] {name}: {reason}{tail}"
@@ -46,6 +48,8 @@ def describe(event: ev.Event, verbose: bool = False) -> str | None:
             example = f"  e.g. {samples[0][0]!r} -> {samples[0][1]!r}" if samples else ""
             return f"   {rule:<12} {table}.{column}: {changed:,} cells{example}"
         case ev.CanaryMetric(table=table, metric=metric, source=src, canary=can, ok=ok):
+            if ok and not verbose:
+                return None
             return f"   [{'ok' if ok else 'FAIL':4}] {table} {metric}: source {src} / canary {can}"
         case ev.GateReached(gate=gate, passed=passed, summary=summary):
             return f"-- gate {gate}: {'passed' if passed else 'NOT passed'} - {summary}"

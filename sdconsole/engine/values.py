@@ -14,10 +14,11 @@ dates (29/02/2023, 31/04/2024, 00/00/0000) are never shifted.
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, NamedTuple
 
 TYPES = ("integer", "numeric", "boolean", "timestamp", "date", "time", "text")
 DateOrder = Literal["day-first", "month-first"]
@@ -37,12 +38,21 @@ FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0"})
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_DATE = re.compile(
-    r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
-    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
-)
+_DAY = r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
+_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+_DATE = re.compile(rf"{_DAY}(?:T{_CLOCK})?")  # date, or date and time joined by T
+_DATE_CLOCK = re.compile(_CLOCK)  # the time after a date and a space
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 BIGINT_MAX = 2**63 - 1
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+# Exactly the characters str.strip() removes (str.isspace), so SQLite's
+# trim(x, WHITESPACE) and Python agree on what leading or trailing whitespace is.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0"
+    "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 class Unconvertible(ValueError):
@@ -50,21 +60,69 @@ class Unconvertible(ValueError):
 
 
 def is_missing(value: object, null_tokens: frozenset[str]) -> bool:
-    """NULL, empty after trimming, or a placeholder token such as 'N/A'."""
-    return value is None or (isinstance(value, str) and value.strip() in null_tokens)
+    """NULL, empty after trimming, or a placeholder token such as 'N/A'.
+
+    NUL characters are ignored, as the cleaner removes them before it looks
+    for tokens: ``'N/A\\x00'`` is missing too.
+    """
+    if value is None:
+        return True
+    return isinstance(value, str) and value.replace("\x00", "").strip() in null_tokens
 
 
-def date_evidence(text: str) -> str | None:
-    """Classify a date-like value: 'iso', 'day-first', 'month-first', 'ambiguous', or None."""
-    m = _DATE.fullmatch(text.strip())
+class DateFields(NamedTuple):
+    """A date-like value as written: three numeric fields, and the time of day if any."""
+
+    first: int
+    second: int
+    third: int
+    year_first: bool  # ISO order, yyyy-mm-dd
+    year_digits: int  # digits of the year field (only four are a date)
+    clock: str | None  # 'HH:MM:SS' as written, not yet checked
+
+
+def date_fields(text: str) -> DateFields | None:
+    """Split a date-like value into its fields, or None when it does not look like a date.
+
+    ``date[ T]time``: the date part and the time part are parsed (and
+    cached) separately, because a column has few distinct days among many
+    distinct times.
+    """
+    head, space, tail = text.strip().partition(" ")
+    fields = _day_fields(head)
+    if not space or fields is None:
+        return fields
+    clock = _clock_text(tail)
+    if clock is None or fields.clock is not None:
+        return None
+    return DateFields(fields.first, fields.second, fields.third, fields.year_first,
+                      fields.year_digits, clock)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _day_fields(text: str) -> DateFields | None:
+    m = _DATE.fullmatch(text)
     if not m:
         return None
-    a, _, b, c = m.group(1, 2, 3, 4)
-    if len(a) == 4:
+    a, _, b, c, hh, mm, ss = m.groups()
+    clock = None if hh is None else f"{int(hh):02d}:{mm}:{ss or '00'}"
+    year_first = len(a) == 4
+    return DateFields(int(a), int(b), int(c), year_first, len(a if year_first else c), clock)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _clock_text(text: str) -> str | None:
+    m = _DATE_CLOCK.fullmatch(text)
+    return None if m is None else f"{int(m.group(1)):02d}:{m.group(2)}:{m.group(3) or '00'}"
+
+
+def evidence(fields: DateFields) -> str | None:
+    """What one date says about the column's order: see :func:`date_evidence`."""
+    if fields.year_first:
         return "iso"
-    if len(c) != 4:
+    if fields.year_digits != 4:
         return None
-    first, second = int(a), int(b)
+    first, second = fields.first, fields.second
     if first > 12 and second <= 12:
         return "day-first"
     if second > 12 and first <= 12:
@@ -74,39 +132,71 @@ def date_evidence(text: str) -> str | None:
     return "ambiguous"
 
 
-def _date_parts(text: str, order: DateOrder) -> tuple[int, int, int, str | None]:
-    """Year, month, day and the time text of a date-like value, or Unconvertible."""
-    m = _DATE.fullmatch(text.strip())
-    if not m:
+def date_evidence(text: str) -> str | None:
+    """Classify a date-like value: 'iso', 'day-first', 'month-first', 'ambiguous', or None."""
+    fields = date_fields(text)
+    return None if fields is None else evidence(fields)
+
+
+def ymd(fields: DateFields, order: DateOrder) -> tuple[int, int, int]:
+    """Year, month and day of the fields read in the given order (not checked)."""
+    if fields.year_first:
+        return fields.first, fields.second, fields.third
+    if order == "day-first":
+        return fields.third, fields.second, fields.first
+    return fields.third, fields.first, fields.second
+
+
+def real_date(year: int, month: int, day: int) -> bool:
+    """True for a day that exists: no 29/02/2023, no 31/04, no 00/00/0000."""
+    if not (1 <= month <= 12 and day >= 1 and year >= 1):
+        return False
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return day <= (29 if leap else 28)
+    return day <= _MONTH_DAYS[month]
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def real_clock(clock: str) -> bool:
+    """True for 'HH:MM:SS' within 00:00:00-23:59:59."""
+    h, m, s = clock.split(":")
+    return int(h) <= 23 and int(m) <= 59 and int(s) <= 59
+
+
+def _date_parts(text: str, order: DateOrder) -> tuple[str, str | None]:
+    """'YYYY-MM-DD' and the time text of a date-like value, or Unconvertible."""
+    fields = date_fields(text)
+    if fields is None:
         raise Unconvertible("not a date")
-    a, _, b, c, hh, mm, ss = m.groups()
-    if len(a) == 4:
-        year, month, day = int(a), int(b), int(c)
-    elif len(c) == 4:
-        year = int(c)
-        day, month = (int(a), int(b)) if order == "day-first" else (int(b), int(a))
-    else:
+    if fields.year_digits != 4:
         raise Unconvertible("not a date (year must have four digits)")
-    clock = None if hh is None else f"{int(hh):02d}:{mm}:{ss or '00'}"
-    try:
-        date(year, month, day)
-    except ValueError:
-        raise Unconvertible(f"impossible date {text.strip()!r}") from None
-    return year, month, day, clock
+    day = _day_text(fields.first, fields.second, fields.third, fields.year_first, order)
+    if day is None:
+        raise Unconvertible(f"impossible date {text.strip()!r}")
+    return day, fields.clock
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _day_text(first: int, second: int, third: int, year_first: bool,
+              order: DateOrder) -> str | None:
+    """'YYYY-MM-DD' of the written fields in the given order, or None for no real day."""
+    year, month, day = ymd(DateFields(first, second, third, year_first, 4, None), order)
+    return f"{year:04d}-{month:02d}-{day:02d}" if real_date(year, month, day) else None
 
 
 def to_timestamp(text: str, order: DateOrder = "day-first") -> str:
-    year, month, day, clock = _date_parts(text, order)
+    day, clock = _date_parts(text, order)
     clock = clock or "00:00:00"
     _check_clock(clock, text)
-    return f"{year:04d}-{month:02d}-{day:02d} {clock}"
+    return f"{day} {clock}"
 
 
 def to_date(text: str, order: DateOrder = "day-first") -> str:
-    year, month, day, clock = _date_parts(text, order)
+    day, clock = _date_parts(text, order)
     if clock not in (None, "00:00:00"):
         raise Unconvertible("has a time of day")
-    return f"{year:04d}-{month:02d}-{day:02d}"
+    return day
 
 
 def to_time(text: str, order: DateOrder = "day-first") -> str:
@@ -119,8 +209,7 @@ def to_time(text: str, order: DateOrder = "day-first") -> str:
 
 
 def _check_clock(clock: str, text: str) -> None:
-    h, m, s = (int(x) for x in clock.split(":"))
-    if h > 23 or m > 59 or s > 59:
+    if not real_clock(clock):
         raise Unconvertible(f"impossible time {text.strip()!r}")
 
 

@@ -1,0 +1,43 @@
+"""``sdconsole tui [SOURCE]``: open the operator console (also what ``sdconsole`` alone does).
+
+Exit status 0, 2 for bad input (an unknown theme, a missing source, an
+unknown keymap id), 10 when the console closed while a stage was running.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sdconsole.commands.flags import target_flag
+from sdconsole.engine.errors import BadInput
+from sdconsole.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="open the operator console (default when no command)")
+    p.add_argument("source", nargs="?", type=Path, metavar="SOURCE",
+                   help="SQLite file to migrate (or choose it in the console)")
+    target_flag(p)
+    theme_flag(p)
+    p.set_defaults(run=run)
+
+
+def theme_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", metavar="NAME",
+                        help="dark, light, high-contrast or ansi (16 colours); default dark")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.source is not None and not settings.source.is_file():
+        raise BadInput(f"source {settings.source} is not a file")
+    return open_console(settings)
+
+
+def open_console(settings: Settings) -> int:
+    """Run the console until the operator quits; its exit status."""
+    from sdconsole.tui.app import ConsoleApp  # textual loads only for the console
+
+    app = ConsoleApp(settings)
+    app.run()
+    return app.return_code or 0

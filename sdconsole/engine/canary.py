@@ -1,0 +1,309 @@
+"""Canary: load a small deterministic sample first and compare it side by side with the source.
+
+The sample is about ``fraction`` of each table, chosen in SQLite by a fixed
+hash of the rowid, so the same file always gives the same rows. A table with
+a main date column is stratified by month: the same share of every month
+(values that are missing or not a date form one more stratum), at least one
+row from each. The sample goes into ``<stable>_canary`` through the loader's
+own code path (:func:`sdconsole.engine.loader.load_tables`), and is then
+compared, table by table, with the same rows read back from the files:
+
+* rows: sample size vs rows in the canary;
+* values, per column: values not missing in the ORIGINAL source vs canary
+  non-NULL cells + rejects (the identity validation checks after the load);
+* min and max of every typed column: working copy (canonical) vs canary;
+* row checksums: working copy vs canary (:mod:`sdconsole.engine.checksum`).
+
+Then every dashboard query runs on the canary; each must run without error.
+Each comparison is a CanaryMetric event; the verdict is ``ok`` when all of
+them agree. The canary schema is dropped at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sdconsole.engine import events as ev
+from sdconsole.engine import queries as dashboard
+from sdconsole.engine.cells import (
+    CellRules,
+    read_chunks,
+    reading,
+    require_columns,
+    rowid_name,
+)
+from sdconsole.engine.checksum import TableSum, target_sum
+from sdconsole.engine.errors import EngineError, StageError
+from sdconsole.engine.loader import load_tables
+from sdconsole.engine.plan import Plan, TablePlan
+from sdconsole.engine.queries import QueryTemplate
+from sdconsole.engine.run import Run, one_line
+from sdconsole.engine.schema import REJECTS, create_version_schema, table_ref
+from sdconsole.engine.source import quote_ident
+from sdconsole.engine.validate import present_counts
+from sdconsole.settings import DEFAULT_NULL_TOKENS
+
+STAGE = "canary"
+DASHBOARDS = "dashboards"  # the table field of the query metrics
+# A fixed permutation of rowids (Lehmer / MINSTD): the sample's "random" order.
+_HASH = "((({rowid} % 2147483647) * 48271) % 2147483647)"
+_HASH_RANGE = 1_000_000
+# How a typed column's canonical text compares: as numbers, or as text (ISO dates and
+# times, and 'false' < 'true', sort as they should).
+_ORDER = {"integer": int, "numeric": Decimal}
+
+
+@dataclass
+class QueryOutcome:
+    name: str
+    ok: bool
+    rows: int = 0
+    error: str = ""
+
+
+@dataclass
+class CanaryReport:
+    schema: str
+    fraction: float
+    sample: dict[str, int] = field(default_factory=dict)  # rows sampled per table ident
+    metrics: list[ev.CanaryMetric] = field(default_factory=list)
+    queries: list[QueryOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.metrics) and all(q.ok for q in self.queries)
+
+    @property
+    def summary(self) -> str:
+        rows = sum(self.sample.values())
+        if self.ok:
+            return (f"canary passed: {rows} sampled rows, {len(self.metrics)} metrics agree,"
+                    f" {len(self.queries)} dashboard queries ran")
+        bad = [f"{m.table} {m.metric} (source {m.source}, canary {m.canary})"
+               for m in self.metrics if not m.ok]
+        bad += [f"query {q.name}: {q.error}" for q in self.queries if not q.ok]
+        return f"canary failed on {len(bad)} checks: " + "; ".join(bad[:3]) + (
+            "; ..." if len(bad) > 3 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "fraction": self.fraction, "ok": self.ok,
+                "summary": self.summary, "sample": self.sample, "seconds": self.seconds,
+                "metrics": [m.to_dict() for m in self.metrics],
+                "queries": [asdict(q) for q in self.queries]}
+
+
+def canary(
+    run: Run,
+    conn: psycopg.Connection,
+    source: Path,
+    working_db: Path,
+    plan: Plan,
+    stable: str,
+    fraction: float,
+    queries: Sequence[QueryTemplate] | None = None,
+    *,
+    null_tokens: Iterable[str] = DEFAULT_NULL_TOKENS,
+) -> CanaryReport:
+    """Sample, load into ``<stable>_canary``, compare, run the dashboard queries, drop.
+
+    ``queries`` are the dashboard query templates (None: every packaged
+    one); ``null_tokens`` are the settings' tokens for missing values.
+    """
+    tokens = frozenset(null_tokens)
+    templates = dashboard.load_queries() if queries is None else list(queries)
+    schema = f"{stable}_canary"
+    started = time.monotonic()
+    report = CanaryReport(schema=schema, fraction=fraction)
+    with run.stage(STAGE, f"{fraction:.0%} of each table into {schema}") as summary:
+        try:
+            _drop(run, conn, schema)
+            for statement in create_version_schema(conn, schema, plan):
+                run.emit(ev.SqlExecuted(stage=STAGE, statement=statement.as_string(conn)))
+            with reading(working_db, STAGE) as db:
+                sample = sample_rowids(db, plan, fraction)
+            report.sample = {ident: len(rowids) for ident, rowids in sample.items()}
+            load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample)
+            for table in plan.tables:
+                for metric in _compare(conn, source, working_db, schema, table,
+                                       sample[table.ident], tokens):
+                    report.metrics.append(run.emit(metric))
+            for template in templates:
+                outcome = _run_query(conn, template, schema)
+                report.queries.append(outcome)
+                report.metrics.append(run.emit(ev.CanaryMetric(
+                    stage=STAGE, table=DASHBOARDS, metric=f"query {outcome.name}",
+                    source="runs", canary=f"{outcome.rows} rows" if outcome.ok else outcome.error,
+                    ok=outcome.ok)))
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                _drop(run, conn, schema)
+        report.seconds = round(time.monotonic() - started, 3)
+        summary.update(ok=report.ok, summary=report.summary, sample=report.sample)
+    return report
+
+
+def sample_rowids(db: sqlite3.Connection, plan: Plan, fraction: float) -> dict[str, list[int]]:
+    """Sorted rowids of each table's sample (see the module docstring).
+
+    A row is in when a fixed hash of its rowid falls below ``fraction`` of the
+    hash range: no sort, so the same share of every month in expectation.
+    Each month (stratum) that got no row contributes the row with the
+    smallest hash.
+    """
+    sample = {}
+    threshold = round(fraction * _HASH_RANGE)
+    for table in plan.tables:
+        require_columns(db, table)
+        rowid = rowid_name(table)
+        picked = (f"SELECT {rowid} AS rid FROM {quote_ident(table.name)}"
+                  f" WHERE {_HASH.format(rowid=rowid)} % {_HASH_RANGE} < ?")
+        params: list = [threshold]
+        date = next((c for c in table.columns if c.ident == table.date_column), None)
+        if date is not None:
+            d = quote_ident(date.name)
+            stratum = (f"CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
+                       f" '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END")
+            # SQLite: with a single min(), the bare rid comes from the row holding it
+            picked += (
+                f" UNION SELECT rid FROM (SELECT rid, min(h) AS least FROM"
+                f" (SELECT {rowid} AS rid, {stratum} AS stratum,"
+                f" {_HASH.format(rowid=rowid)} % {_HASH_RANGE} AS h FROM {quote_ident(table.name)})"
+                " GROUP BY stratum) WHERE least >= ?")
+            params.append(threshold)
+        rows = db.execute(f"SELECT rid FROM ({picked}) ORDER BY rid", params).fetchall()
+        sample[table.ident] = [r[0] for r in rows]
+    return sample
+
+
+@dataclass
+class _Side:
+    """One table's figures on one side: rows, per-column values and rejects, min/max, checksum."""
+
+    rows: int = 0
+    values: dict[str, int] = field(default_factory=dict)
+    rejects: dict[str, int] = field(default_factory=dict)
+    low: dict[str, str | None] = field(default_factory=dict)
+    high: dict[str, str | None] = field(default_factory=dict)
+    sum: TableSum = field(default_factory=TableSum)
+
+
+def _working_side(db: sqlite3.Connection, table: TablePlan, rowids: list[int]) -> _Side:
+    """Min, max and checksum of the sample as the load writes it (canonical cells)."""
+    side = _Side()
+    rules = CellRules(table)
+    typed = [(i, c) for i, c in enumerate(table.columns) if c.type in _TYPED]
+    for chunk in read_chunks(db, table, rowids):
+        rows, _, _ = rules.canonicalise(chunk)
+        side.sum.add_rows(rows)
+        cells = list(zip(*rows, strict=True))[1:]
+        for index, column in typed:
+            present = [v for v in cells[index] if v is not None]
+            if present:
+                key = _ORDER.get(column.type, str)
+                for bound, pick in ((side.low, min), (side.high, max)):
+                    known = bound.get(column.ident)
+                    bound[column.ident] = pick(present if known is None else [*present, known],
+                                               key=key)
+    side.rows = side.sum.rows
+    return side
+
+
+_TYPED = ("integer", "numeric", "boolean", "timestamp", "date", "time")
+
+
+def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Side:
+    target = table_ref(schema, table.ident)
+    figures = [sql.SQL("count(*)")]
+    typed = [c for c in table.columns if c.type in _TYPED]
+    figures += [sql.SQL("count({})").format(sql.Identifier(c.ident)) for c in table.columns]
+    for column in typed:
+        ident = sql.Identifier(column.ident)
+        if column.type == "boolean":
+            figures += [sql.SQL("bool_and({})::text").format(ident),
+                        sql.SQL("bool_or({})::text").format(ident)]
+        else:
+            figures += [sql.SQL("min({})::text").format(ident),
+                        sql.SQL("max({})::text").format(ident)]
+    with conn.transaction():
+        conn.execute("SET LOCAL DateStyle = 'ISO'")
+        row = conn.execute(sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(figures), target)).fetchone()
+        rejects = dict(conn.execute(sql.SQL(
+            "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"
+        ).format(table_ref(schema, REJECTS)), (table.ident,)).fetchall())
+    counts, bounds = row[1:1 + len(table.columns)], row[1 + len(table.columns):]
+    return _Side(
+        rows=row[0],
+        values={c.ident: n for c, n in zip(table.columns, counts, strict=True)},
+        rejects={c.ident: rejects.get(c.ident, 0) for c in table.columns},
+        low={c.ident: bounds[2 * i] for i, c in enumerate(typed)},
+        high={c.ident: bounds[2 * i + 1] for i, c in enumerate(typed)},
+        sum=target_sum(conn, schema, table),
+    )
+
+
+def _compare(
+    conn: psycopg.Connection,
+    source: Path,
+    working_db: Path,
+    schema: str,
+    table: TablePlan,
+    rowids: list[int],
+    tokens: frozenset[str],
+) -> list[ev.CanaryMetric]:
+    """The side-by-side metrics of one table."""
+    with reading(source, STAGE) as db:
+        _, present = present_counts(db, table, tokens, rowids)
+    with reading(working_db, STAGE) as db:
+        working = _working_side(db, table, rowids)
+    try:
+        loaded = _canary_side(conn, schema, table)
+    except psycopg.Error as exc:
+        raise StageError(f"reading the canary of {table.ident} failed: {one_line(exc)}") from None
+
+    def metric(name: str, source_text: object, canary_text: object, ok: bool) -> ev.CanaryMetric:
+        return ev.CanaryMetric(stage=STAGE, table=table.ident, metric=name,
+                               source=str(source_text), canary=str(canary_text), ok=ok)
+
+    metrics = [metric("rows", len(rowids), loaded.rows, len(rowids) == loaded.rows)]
+    for column in table.columns:
+        values, rejects = loaded.values[column.ident], loaded.rejects[column.ident]
+        shown = f"{values} + {rejects} rejected" if rejects else values
+        metrics.append(metric(f"{column.ident} values", present[column.ident], shown,
+                              present[column.ident] == values + rejects))
+    for column in table.columns:
+        if column.type not in _TYPED:
+            continue
+        key = _ORDER.get(column.type, str)
+        for name, mine, theirs in (("min", working.low, loaded.low),
+                                   ("max", working.high, loaded.high)):
+            a, b = mine.get(column.ident), theirs.get(column.ident)
+            same = a == b or (a is not None and b is not None and key(a) == key(b))
+            metrics.append(metric(f"{column.ident} {name}", a, b, same))
+    metrics.append(metric("row checksums", working.sum, loaded.sum, working.sum == loaded.sum))
+    return metrics
+
+
+def _run_query(conn: psycopg.Connection, template: QueryTemplate, schema: str) -> QueryOutcome:
+    try:
+        _, rows = dashboard.run_query(conn, template, schema)
+    except EngineError as exc:
+        return QueryOutcome(template.name, False, error=str(exc))
+    return QueryOutcome(template.name, True, rows=len(rows))
+
+
+def _drop(run: Run, conn: psycopg.Connection, schema: str) -> None:
+    statement = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+    conn.execute(statement)
+    run.emit(ev.SqlExecuted(stage=STAGE, statement=statement.as_string(conn)))

@@ -1,0 +1,166 @@
+"""Row checksums computed identically on both sides: the working copy in Python, the target in SQL.
+
+A row's digest is the md5 of its cells as canonical text joined by chr(31),
+NULL written ``\\N``. In the target that is
+``md5(coalesce(c1::text, '\\N') || chr(31) || ...)`` over the typed values,
+with DateStyle ISO so they print canonically ('YYYY-MM-DD HH:MM:SS',
+numerics with their scale, 'true'/'false'). In the working copy it is the
+same text from the shared cell rules (:mod:`sdconsole.engine.cells`):
+rejected cells NULL, NUL characters removed, i.e. what the load should have
+produced. A text cell reading ``\\N`` and a NULL share a digest; the
+per-column value counts of validation tell those apart.
+
+The target keeps no row id (see :mod:`sdconsole.engine.schema`), so rows are
+not matched by position. A table's :class:`TableSum` is the row count and the
+exact sums of the two signed 64-bit halves of every digest: independent of
+order, equal on both sides exactly when the multisets of rows agree (up to
+md5 collisions). Only when sums differ does :func:`differing_rows` upload the
+source digests and let the database name the source rowids whose row the
+target lacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from sdconsole.engine.cells import NULL, CellRules, read_chunks
+from sdconsole.engine.plan import TablePlan
+from sdconsole.engine.schema import table_ref
+
+SEPARATOR = "\x1f"  # chr(31)
+EXAMPLES = 5
+_HALVES = struct.Struct(">qq")
+
+
+def row_digest(cells: Sequence[str | None]) -> bytes:
+    """md5 of one row's canonical cells (rowid excluded)."""
+    if None in cells:
+        cells = [NULL if cell is None else cell for cell in cells]
+    return hashlib.md5(SEPARATOR.join(cells).encode(), usedforsecurity=False).digest()
+
+
+@dataclass
+class TableSum:
+    """Order-independent checksum of a table: row count and sums of the digest halves."""
+
+    rows: int = 0
+    high: int = 0
+    low: int = 0
+
+    def add_rows(self, rows: Sequence[Sequence[str | None]]) -> None:
+        """Add canonical rows ``(rowid, *cells)``."""
+        high = low = 0
+        unpack = _HALVES.unpack
+        for row in rows:
+            row_high, row_low = unpack(row_digest(row[1:]))
+            high += row_high
+            low += row_low
+        self.rows += len(rows)
+        self.high += high
+        self.low += low
+
+    def __str__(self) -> str:
+        """A short fingerprint for the operator (same text on both sides when equal)."""
+        mixed = (self.high * 0x9E3779B97F4A7C15 + self.low) % 2**64
+        return f"{mixed:016x}"
+
+
+def source_digests(
+    db: sqlite3.Connection, table: TablePlan, rowids: Sequence[int] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(rowid, digest) of each working-copy row, in rowid order, as the load writes it."""
+    rules = CellRules(table)
+    for chunk in read_chunks(db, table, rowids):
+        rows, _, _ = rules.canonicalise(chunk)
+        for row in rows:
+            yield row[0], row_digest(row[1:])
+
+
+def source_sum(
+    db: sqlite3.Connection, table: TablePlan, rowids: Sequence[int] | None = None
+) -> TableSum:
+    total = TableSum()
+    rules = CellRules(table)
+    for chunk in read_chunks(db, table, rowids):
+        total.add_rows(rules.canonicalise(chunk)[0])
+    return total
+
+
+def digest_expression(table: TablePlan) -> sql.Composed:
+    """The SQL md5 over one row of the target table, matching :func:`row_digest`."""
+    cells = sql.SQL(" || chr(31) || ").join(
+        sql.SQL("coalesce({}::text, {})").format(sql.Identifier(c.ident), sql.Literal(NULL))
+        for c in table.columns
+    )
+    return sql.SQL("md5({})").format(cells)
+
+
+def sum_query(schema: str, table: TablePlan,
+              also: Sequence[sql.Composable] = ()) -> sql.Composed:
+    """``SELECT rows, high, low, *also`` over the target table (``also`` may use its columns).
+
+    Run it with DateStyle ISO (:func:`target_sum` does).
+    """
+    figures = [sql.SQL("count(*)"),
+               sql.SQL("coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)"),
+               sql.SQL("coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)"),
+               *also]
+    return sql.SQL("SELECT {} FROM (SELECT *, {} AS h FROM {}) AS digests").format(
+        sql.SQL(", ").join(figures), digest_expression(table), table_ref(schema, table.ident))
+
+
+def from_row(row: Sequence) -> TableSum:
+    """The :class:`TableSum` in the first three fields of a :func:`sum_query` row."""
+    return TableSum(row[0], int(row[1]), int(row[2]))
+
+
+def target_sum(conn: psycopg.Connection, schema: str, table: TablePlan) -> TableSum:
+    """The target table's :class:`TableSum`, computed in the database."""
+    with conn.transaction():
+        conn.execute("SET LOCAL DateStyle = 'ISO'")
+        return from_row(conn.execute(sum_query(schema, table)).fetchone())
+
+
+@dataclass
+class Difference:
+    """Rows present on one side only (multiset difference of row digests)."""
+
+    source_only: int  # working-copy rows with no identical target row
+    target_only: int  # target rows with no identical working-copy row
+    examples: list[int]  # the first source rowids of source_only
+
+
+def differing_rows(
+    conn: psycopg.Connection,
+    db: sqlite3.Connection,
+    schema: str,
+    table: TablePlan,
+    rowids: Sequence[int] | None = None,
+) -> Difference:
+    """Upload the source digests to a temporary table and compare row by row in the database."""
+    pair = sql.SQL(
+        "WITH s AS (SELECT rowid, h, row_number() OVER (PARTITION BY h ORDER BY rowid) AS n"
+        "           FROM pg_temp.sdc_source_digests),"
+        " t AS (SELECT h, row_number() OVER (PARTITION BY h) AS n"
+        "       FROM (SELECT {} AS h FROM {}) AS d)"
+    ).format(digest_expression(table), table_ref(schema, table.ident))
+    with conn.transaction():
+        conn.execute("SET LOCAL DateStyle = 'ISO'")
+        conn.execute("CREATE TEMP TABLE sdc_source_digests (rowid bigint, h text)"
+                     " ON COMMIT DROP")
+        with conn.cursor().copy("COPY pg_temp.sdc_source_digests FROM STDIN") as copy:
+            for rowid, digest in source_digests(db, table, rowids):
+                copy.write_row((rowid, digest.hex()))
+        first = conn.execute(pair + sql.SQL(
+            " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"
+            " WHERE t.h IS NULL ORDER BY s.rowid LIMIT %s"), (EXAMPLES,)).fetchall()
+        target_only = conn.execute(pair + sql.SQL(
+            " SELECT count(*) FROM t LEFT JOIN s USING (h, n) WHERE s.h IS NULL")).fetchone()[0]
+    return Difference(first[0][1] if first else 0, target_only, [r[0] for r in first])

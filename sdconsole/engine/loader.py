@@ -1,0 +1,317 @@
+"""Load the cleaned working copy into a version schema: typed COPY, streaming, with rejects.
+
+Each table streams from the working copy in rowid order, a chunk at a time,
+through the shared cell rules (:mod:`sdconsole.engine.cells`) into one
+``COPY ... FROM STDIN``. A value that does not fit its column lands as NULL
+and is recorded in ``<schema>._rejects`` with its raw text and the reason:
+nothing is dropped silently. Two tables load at once, on two connections
+(:func:`load_tables`). Memory stays bounded: one chunk of rows per table in
+flight, and rejects spooled to a temporary file in the run dir until their
+table's COPY ends.
+
+Transactions: one per table (TRUNCATE, COPY, the table's rejects, then its
+primary key and indexes). A table is complete or empty, never half loaded;
+a killed or disconnected load leaves the version's deployment row in
+'loading', which the pipeline marks failed, and a reload starts each table
+afresh. Because the table is truncated in the same transaction its rows are
+written with COPY FREEZE, so validation's first full read does not rewrite
+every page to set hint bits. Commits are asynchronous
+(``synchronous_commit = off``, these transactions only): the deployment
+update that follows a load commits synchronously, which flushes the WAL of
+everything before it, so no durable record ever claims rows that could be
+lost. Tables are not UNLOGGED: the version becomes the live data at cutover
+and must survive a crash without a rewrite.
+
+Call with an autocommit connection (or one with no transaction open), so
+that each table really commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sdconsole.engine import events as ev
+from sdconsole.engine.cells import CellRules, Reject, count_rows, read_chunks
+from sdconsole.engine.errors import Interrupted, StageError
+from sdconsole.engine.plan import Plan, TablePlan
+from sdconsole.engine.run import Run, one_line
+from sdconsole.engine.schema import REJECTS, index_statements, key_statement, table_ref
+from sdconsole.engine.source import open_source
+
+CONNECTIONS = 2  # tables loaded at once, one connection each
+SPOOL_IN_MEMORY = 4 * 1024 * 1024  # rejects beyond this go to a temporary file
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+@dataclass
+class LoadReport:
+    """What a load did, per table ident: rows, rejects, seconds, rate (rows/s), nul_removed."""
+
+    schema: str
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statements: list[str] = field(default_factory=list)  # keys and indexes built after COPY
+    seconds: float = 0.0
+    version: int | None = None
+
+    @property
+    def rows_total(self) -> int:
+        return sum(t["rows"] for t in self.tables.values())
+
+    @property
+    def rejects_total(self) -> int:
+        return sum(t["rejects"] for t in self.tables.values())
+
+    @property
+    def nul_removed(self) -> int:
+        return sum(t["nul_removed"] for t in self.tables.values())
+
+
+def load(
+    run: Run,
+    conn: psycopg.Connection,
+    working_db: Path,
+    plan: Plan,
+    schema: str,
+    *,
+    stage: str = "load",
+    rowids: Mapping[str, Sequence[int]] | None = None,
+) -> LoadReport:
+    """Load every planned table into ``schema`` (created beforehand) as one stage."""
+    with run.stage(stage, f"{working_db} -> {schema}") as summary:
+        report = load_tables(run, conn, working_db, plan, schema, stage=stage, rowids=rowids)
+        summary.update(schema=schema, rows=report.rows_total, rejects=report.rejects_total,
+                       nul_removed=report.nul_removed,
+                       tables={ident: t["rows"] for ident, t in report.tables.items()})
+    return report
+
+
+def load_tables(
+    run: Run,
+    conn: psycopg.Connection,
+    working_db: Path,
+    plan: Plan,
+    schema: str,
+    *,
+    stage: str,
+    rowids: Mapping[str, Sequence[int]] | None = None,
+    connections: int = CONNECTIONS,
+) -> LoadReport:
+    """The load without its stage bracket; the canary calls this inside its own stage.
+
+    ``rowids`` maps a table ident to the sorted source rowids to load (a
+    sample); without it every row is loaded. Up to ``connections`` tables load
+    at once, biggest first, each in a thread with its own connection
+    (``conn`` and more to the same target); the first failure stops the
+    others. Python formats rows while the server parses and stores them: the
+    server side is the slower, so two backends working keep both cores busy.
+    """
+    started = time.monotonic()
+    pending: queue.SimpleQueue[TablePlan] = queue.SimpleQueue()
+    for table in sorted(plan.tables, key=lambda t: -t.rows):
+        pending.put(table)
+    job = _Job(run, working_db, schema, stage, rowids)
+    extra = _more_connections(conn, min(connections, len(plan.tables)) - 1)
+    try:
+        with ThreadPoolExecutor(1 + len(extra), thread_name_prefix="load") as pool:
+            futures = [pool.submit(_worker, job, c, pending) for c in (conn, *extra)]
+            errors = [future.exception() for future in futures]
+    finally:
+        for connection in extra:
+            connection.close()
+    failures = [e for e in errors if e is not None and not isinstance(e, _Stopped)]
+    if failures:
+        raise failures[0]
+    report = LoadReport(schema=schema, statements=job.statements,
+                        seconds=round(time.monotonic() - started, 3))
+    report.tables = {t.ident: job.results[t.ident] for t in plan.tables}
+    return report
+
+
+@dataclass
+class _Job:
+    """What the threads of one load share: where from, where to, results, the stop signal."""
+
+    run: Run
+    working_db: Path
+    schema: str
+    stage: str
+    rowids: Mapping[str, Sequence[int]] | None
+    stop: threading.Event = field(default_factory=threading.Event)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statements: list[str] = field(default_factory=list)
+
+
+class _Stopped(Exception):
+    """Another table's load failed; this one rolled back."""
+
+
+def _more_connections(conn: psycopg.Connection, count: int) -> list[psycopg.Connection]:
+    """Up to ``count`` more connections like ``conn``; fewer if the server refuses them."""
+    extra = []
+    for _ in range(count):
+        try:
+            extra.append(psycopg.connect(conn.info.dsn, password=conn.info.password,
+                                         autocommit=True, connect_timeout=10))
+        except psycopg.Error:
+            break
+    return extra
+
+
+def _worker(job: _Job, conn: psycopg.Connection, pending: queue.SimpleQueue) -> None:
+    """Load tables from the queue until it is empty or another thread failed."""
+    try:
+        with contextlib.closing(open_source(job.working_db)) as db:
+            while not job.stop.is_set():
+                try:
+                    table = pending.get_nowait()
+                except queue.Empty:
+                    return
+                picked = None if job.rowids is None else job.rowids.get(table.ident, ())
+                job.results[table.ident] = _load_table(job, conn, db, table, picked)
+    except BaseException:
+        job.stop.set()
+        raise
+
+
+def _load_table(
+    job: _Job,
+    conn: psycopg.Connection,
+    db: sqlite3.Connection,
+    table: TablePlan,
+    picked: Sequence[int] | None,
+) -> dict[str, Any]:
+    """One table in one transaction; returns its figures, records the DDL it ran."""
+    run, schema, stage = job.run, job.schema, job.stage
+    target = table_ref(schema, table.ident)
+    columns = sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)
+    rules = CellRules(table)
+    done = rejects = nuls = total = 0
+    started = time.monotonic()
+    try:
+        total = count_rows(db, table) if picked is None else len(picked)
+        run.progress(stage, table.ident, 0, total)
+        with conn.transaction(), tempfile.SpooledTemporaryFile(
+            max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=run.dir
+        ) as spool:
+            conn.execute("SET LOCAL synchronous_commit = off")
+            for statement in (
+                sql.SQL("TRUNCATE {}").format(target),
+                sql.SQL("DELETE FROM {} WHERE table_name = {}").format(
+                    table_ref(schema, REJECTS), sql.Literal(table.ident)),
+            ):
+                conn.execute(statement)
+                _executed(run, conn, stage, statement)
+            copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FREEZE)").format(target, columns)
+            _executed(run, conn, stage, copy_statement)
+            with conn.cursor().copy(copy_statement) as copy:
+                write_row = copy.write_row
+                for chunk in read_chunks(db, table, picked):
+                    if job.stop.is_set():
+                        raise _Stopped
+                    rows, chunk_rejects, chunk_nuls = rules.canonicalise(chunk)
+                    for row in rows:
+                        write_row(row[1:])
+                    if chunk_rejects:
+                        _spool(spool, table.ident, chunk_rejects)
+                        rejects += len(chunk_rejects)
+                    nuls += chunk_nuls
+                    done += len(chunk)
+                    run.progress(stage, table.ident, done, total)
+            if rejects:
+                _copy_rejects(conn, schema, spool)
+            job.statements.extend(_key_and_indexes(run, conn, schema, table, stage))
+    except psycopg.Error as exc:
+        raise _failure(run, conn, exc, table, done, total) from None
+    except sqlite3.Error as exc:
+        raise StageError(f"reading {table.name} from the working copy {job.working_db} failed"
+                         f" at row {done}: {exc}") from None
+    seconds = time.monotonic() - started
+    if nuls:
+        run.emit(ev.Finding(stage=stage, table=table.ident, column="", dimension="validity",
+                            message=f"{nuls} values of {table.ident} still held NUL characters;"
+                                    " removed at load, the rest of each text kept",
+                            count=nuls))
+    figures = {"rows": done, "rejects": rejects, "nul_removed": nuls,
+               "seconds": round(seconds, 3), "rate": round(done / seconds, 1) if seconds else 0.0}
+    return figures
+
+
+def _spool(spool, table_ident: str, rejects: list[Reject]) -> None:
+    """Append rejects to the spool as COPY text lines."""
+    spool.writelines(
+        f"{_copy_text(table_ident)}\t{r.rowid}\t{_copy_text(r.column)}"
+        f"\t{_copy_text(r.raw)}\t{_copy_text(r.reason)}\n"
+        for r in rejects
+    )
+
+
+def _copy_text(text: str) -> str:
+    return text.translate(_COPY_ESCAPES)
+
+
+def _copy_rejects(conn: psycopg.Connection, schema: str, spool) -> None:
+    spool.seek(0)
+    with conn.cursor().copy(
+        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason)"
+                " FROM STDIN").format(table_ref(schema, REJECTS))
+    ) as copy:
+        while data := spool.read(1 << 16):
+            copy.write(data)
+
+
+def _key_and_indexes(
+    run: Run, conn: psycopg.Connection, schema: str, table: TablePlan, stage: str
+) -> list[str]:
+    """Primary key (when the loaded rows allow it) and indexes; returns the statements run."""
+    ran = []
+    keyed = False
+    key = key_statement(schema, table)
+    if key is not None:
+        try:
+            with conn.transaction():
+                conn.execute(key)
+            keyed = True
+            ran.append(_executed(run, conn, stage, key))
+        except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
+            run.emit(ev.Finding(
+                stage=stage, table=table.ident, column=table.primary_key or "",
+                dimension="uniqueness",
+                message=f"{table.ident}.{table.primary_key} cannot be the primary key"
+                        f" ({exc.diag.message_detail or exc.diag.message_primary});"
+                        " indexed instead"))
+    for statement in index_statements(schema, table, keyed=keyed):
+        conn.execute(statement)
+        ran.append(_executed(run, conn, stage, statement))
+    return ran
+
+
+def _executed(run: Run, conn: psycopg.Connection, stage: str, statement: sql.Composed) -> str:
+    text = statement.as_string(conn)
+    run.emit(ev.SqlExecuted(stage=stage, statement=text))
+    return text
+
+
+def _failure(
+    run: Run, conn: psycopg.Connection, exc: psycopg.Error, table: TablePlan, done: int,
+    total: int,
+) -> Exception:
+    """The one-line error for a database failure while loading a table."""
+    where = f"{table.ident} (row {done} of {total})"
+    if conn.broken or conn.closed:
+        return StageError(f"connection to the target was lost while loading {where}")
+    if run.cancel_requested.is_set():
+        return Interrupted(f"cancelled by the operator while loading {where}")
+    return StageError(f"loading {where} failed: {one_line(exc)}")

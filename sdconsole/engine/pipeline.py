@@ -1,0 +1,480 @@
+"""The guided migration: the one engine API the console and the command line call.
+
+A :class:`Migration` walks one source through preflight, profile, the quality
+gate, clean, canary, load, validate and cutover. Each step blocks, reports
+through events, and raises an :class:`~sdconsole.engine.errors.EngineError`
+with one line when it cannot go on. Steps check their prerequisites, so no
+caller can load what was not cleaned or cut over what did not validate. The
+gates are explicit: the engine stops and the caller (operator or ``--yes``)
+decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from sdconsole.engine import (
+    canary,
+    cleaner,
+    cutover,
+    deployments,
+    loader,
+    lock,
+    logs,
+    metadata,
+    metrics,
+    preflight,
+    profiler,
+    quality,
+    queries,
+    schema,
+    target,
+    validate,
+)
+from sdconsole.engine import events as ev
+from sdconsole.engine import rollback as rollbacks
+from sdconsole.engine import status as status_mod
+from sdconsole.engine.dsn import connect
+from sdconsole.engine.errors import (
+    ApprovalNeeded,
+    BadInput,
+    CanaryFailed,
+    EngineError,
+    GateRefused,
+    LockHeld,
+    PreflightFailed,
+    StageError,
+    ValidationFailed,
+)
+from sdconsole.engine.plan import Plan
+from sdconsole.engine.run import Listener, Run, list_runs, one_line, read_journal
+from sdconsole.settings import Settings
+
+MODES = ("simple", "canary", "blue-green", "complete")
+
+
+class Migration:
+    """One migration of ``source`` into the target; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: Path,
+        *,
+        listeners: list[Listener] | tuple[Listener, ...] = (),
+        mode: str = "complete",
+        run_id: str | None = None,
+        log_to_stderr: bool = False,
+    ) -> None:
+        if mode not in MODES:
+            raise BadInput(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+        self.settings = settings
+        self.source = Path(source)
+        self.mode = mode
+        self.run = Run(
+            settings.workdir,
+            run_id=run_id,
+            listeners=list(listeners),
+            min_free_disk_mb=settings.min_free_disk_mb,
+            min_free_memory_mb=settings.min_free_memory_mb,
+        )
+        self._log = logs.JsonRunLog(self.run.dir, to_stderr=log_to_stderr,
+                                    dsn=settings.target_dsn)
+        self._stage_seconds: dict[str, float] = {}
+        self.run.listeners[:0] = [self._log, self._time_stage]
+        self.stable = settings.stable_schema
+        self.preflight_report: Any = None
+        self.profile_result: Any = None
+        self.plan: Plan | None = None
+        self.gate_decision: Any = None
+        self.gate_refused = False
+        self.clean_report: Any = None
+        self.canary_report: Any = None
+        self.load_report: Any = None
+        self.validation: Any = None
+        self.cutover_report: Any = None
+        self.version: int | None = None
+        self.version_schema: str | None = None
+        self.outcome = "stopped"
+        self._dsn: str | None = None
+        self._conn: psycopg.Connection | None = None
+        self._lock: lock.RunLock | None = None
+        self._run_recorded = False
+
+    # -- connection, lock and bookkeeping ---------------------------------------
+
+    @property
+    def dsn(self) -> str:
+        if self._dsn is None:
+            self._dsn = target.resolve_dsn(self.settings)
+        return self._dsn
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.dsn, autocommit=True)
+            metadata.ensure(self._conn)
+        return self._conn
+
+    def _hold_lock(self) -> None:
+        """Take the one-mutating-run lock for the rest of this migration."""
+        if self._lock is None:
+            self._lock = lock.acquire(self.dsn, self.settings, self.run.run_id)
+        if not self._run_recorded:
+            deployments.record_run_start(self.conn, self.stable, self.run.run_id, self.mode,
+                                         str(self.source), self.settings.operator)
+            self._run_recorded = True
+
+    def _time_stage(self, event: ev.Event) -> None:
+        if isinstance(event, (ev.StageFinished, ev.StageFailed)):
+            self._stage_seconds[event.stage] = event.seconds
+
+    def _require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise BadInput(message)
+
+    # -- steps -----------------------------------------------------------------
+
+    def preflight(self) -> Any:
+        self.preflight_report = preflight.preflight(self.run, self.settings, self.source)
+        return self.preflight_report
+
+    def require_preflight(self) -> None:
+        """Raise unless preflight passed: LockHeld for a held lock, else PreflightFailed."""
+        if self.preflight_report is None:
+            self.preflight()
+        failed = [c for c in self.preflight_report.checks if c.status == "fail"]
+        if [c.name for c in failed] == ["lock"]:
+            raise LockHeld(failed[0].reason)
+        if failed:
+            reasons = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+            raise PreflightFailed(f"preflight failed: {reasons}")
+
+    def profile(self) -> Any:
+        self.profile_result = profiler.profile(self.run, self.settings, self.source)
+        self.plan = self.profile_result.plan
+        return self.profile_result
+
+    def set_column(self, table: str, column: str, *, type: str | None = None,
+                   date_order: str | None = None) -> None:
+        """Operator override of one column's type or date order, before cleaning."""
+        self._require(self.plan is not None, "profile the source before changing a column")
+        self._require(self.clean_report is None, "the working copy is already cleaned")
+        key = f"{table}.{column}"
+        unmatched = self.plan.apply_overrides(
+            {key: type} if type else {}, {key: date_order} if date_order else {})
+        if unmatched:
+            raise BadInput(f"no column {key!r} in the source")
+        self.plan.save(self.run.dir / "plan.json")
+
+    def gate(self, override_reason: str | None = None) -> Any:
+        self._require(self.profile_result is not None, "profile the source before the gate")
+        decision = quality.gate(self.profile_result.score.total, self.settings, override_reason)
+        self.run.emit(ev.GateReached(stage="gate", gate="quality", passed=decision.passed,
+                                     summary=decision.reason))
+        if not decision.passed:
+            self.gate_refused = True
+            raise GateRefused(decision.reason)
+        self.gate_decision = decision
+        return decision
+
+    def preview(self) -> Any:
+        self._require(self.plan is not None, "profile the source before previewing the clean")
+        return cleaner.clean(self.run, self.settings, self.source, self.plan, dry_run=True)
+
+    def clean(self) -> Any:
+        self.require_preflight()
+        self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
+        self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
+                                          dry_run=False)
+        return self.clean_report
+
+    @property
+    def working_copy(self) -> Path:
+        self._require(self.clean_report is not None, "clean the source first")
+        return Path(self.clean_report.working_copy)
+
+    def canary(self) -> Any:
+        working = self.working_copy
+        self._hold_lock()
+        self.canary_report = canary.canary(
+            self.run, self.conn, self.source, working, self.plan, self.stable,
+            self.settings.canary_fraction, queries.load_queries())
+        return self.canary_report
+
+    def load(self) -> Any:
+        working = self.working_copy
+        self._hold_lock()
+        if self.version is None:
+            self.version, self.version_schema = deployments.begin(
+                self.conn, self.stable, self.run.run_id, str(self.source),
+                self.clean_report.sha256_before, self.settings.operator,
+                self.profile_result.score.total if self.profile_result else None)
+        try:
+            metadata.drop_schema(self.conn, self.version_schema)
+            for statement in schema.create_version_schema(self.conn, self.version_schema,
+                                                          self.plan):
+                self.run.emit(ev.SqlExecuted(stage="load",
+                                             statement=_as_text(statement, self.conn)))
+            self.load_report = loader.load(self.run, self.conn, working, self.plan,
+                                           self.version_schema)
+        except BaseException as exc:
+            self._mark_failed(exc)
+            raise
+        deployments.mark(self.conn, self.stable, self.version, "loaded",
+                         row_counts={t: v["rows"] for t, v in self.load_report.tables.items()})
+        self.load_report.version, self.load_report.schema = self.version, self.version_schema
+        return self.load_report
+
+    def _mark_failed(self, exc: BaseException) -> None:
+        """Record the partial version as failed; a dropped connection needs a new one."""
+        with contextlib.suppress(Exception):
+            if self._conn is not None and self._conn.broken:
+                self._conn = None
+            deployments.mark(self.conn, self.stable, self.version, "failed",
+                             error=one_line(exc))
+
+    def validate(self) -> Any:
+        self._require(self.load_report is not None, "load the version before validating it")
+        self.validation = validate.validate(
+            self.run, self.conn, self.source, self.working_copy, self.plan,
+            self.version_schema, frozenset(self.settings.null_tokens))
+        if not self.validation.ok:
+            with contextlib.suppress(Exception):
+                deployments.mark(self.conn, self.stable, self.version, "failed",
+                                 error=self.validation.summary)
+        return self.validation
+
+    def plan_cutover(self) -> Any:
+        self._require(self.validation is not None and self.validation.ok,
+                      "the loaded version must validate before cutover")
+        return cutover.plan_cutover(self.conn, self.stable, self.version,
+                                    backup=self.mode != "simple")
+
+    def cutover(self) -> Any:
+        if self.validation is None or not self.validation.ok:
+            raise ValidationFailed("cutover refused: the loaded version did not validate")
+        self.cutover_report = cutover.cutover(
+            self.run, self.conn, self.dsn, self.settings, self.version,
+            backup=self.mode != "simple")
+        self.outcome = "succeeded"
+        return self.cutover_report
+
+    def discard(self) -> None:
+        """Before cutover: drop the in-progress version, leave the active one untouched."""
+        self._require(self.version is not None, "nothing loaded to discard")
+        rollbacks.discard(self.run, self.conn, self.stable, self.version)
+        self.outcome = "discarded"
+
+    def cancel(self) -> None:
+        """Ask the running step to stop at its next safe point; thread-safe."""
+        self.run.cancel_requested.set()
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(Exception):
+                conn.cancel()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Record how the run ended, write its metrics, release the lock and connection."""
+        if error is not None:
+            self.outcome = "interrupted" if _interrupted(error) else "failed"
+        override = (self.gate_decision.reason if self.gate_decision is not None
+                    and self.gate_decision.overridden else None)
+        if self._run_recorded:
+            with contextlib.suppress(Exception):
+                deployments.record_run_end(
+                    self.conn, self.run.run_id, self.outcome,
+                    one_line(error) if error else None, override,
+                    self.profile_result.score.total if self.profile_result else None)
+        with contextlib.suppress(Exception):
+            metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
+        if self._lock is not None:
+            with contextlib.suppress(Exception):
+                self._lock.release()
+            self._lock = None
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._log.close()
+        self.run.close()
+
+    def _metrics_report(self) -> dict[str, Any]:
+        """The run's figures in the shape metrics.write_run_metrics documents."""
+        report: dict[str, Any] = {
+            "stable": self.stable, "run_id": self.run.run_id, "outcome": self.outcome,
+            "finished_ts": time.time(), "stage_seconds": dict(self._stage_seconds)}
+        if self.profile_result is not None:
+            score = self.profile_result.score
+            report["quality_score"] = score.total
+            report["quality_dimensions"] = {k: d.score for k, d in score.dimensions.items()}
+        if self.gate_decision is not None:
+            report["gate"] = "overridden" if self.gate_decision.overridden else "passed"
+        elif self.gate_refused:
+            report["gate"] = "refused"
+        if self.load_report is not None:
+            report["rows_loaded"] = {t: v["rows"] for t, v in self.load_report.tables.items()}
+            report["rejects"] = {t: v["rejects"] for t, v in self.load_report.tables.items()}
+        if self.validation is not None:
+            report["validation_mismatches"] = self.validation.mismatches
+        if self._conn is not None and not self._conn.closed:
+            report.update(metrics.metrics_from_metadata(self._conn, self.stable))
+        return report
+
+    def __enter__(self) -> Migration:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(exc)
+
+
+def _interrupted(error: BaseException) -> bool:
+    from sdconsole.engine.errors import Interrupted
+
+    return isinstance(error, (Interrupted, KeyboardInterrupt))
+
+
+def _as_text(statement: Any, conn: psycopg.Connection) -> str:
+    return statement.as_string(conn) if hasattr(statement, "as_string") else str(statement)
+
+
+def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> None:
+    """Run the stages of ``m.mode`` in order; without ``yes``, stop at the first approval gate.
+
+    What ``sdconsole migrate`` does; gates that fail raise their EngineError.
+    """
+    m.preflight()
+    m.require_preflight()
+    m.profile()
+    m.gate(override_reason)
+    preview = m.preview()
+    if not yes:
+        changed = sum(r.changed for r in preview.rules)
+        raise ApprovalNeeded(
+            f"stopped before changing anything: cleaning would change {changed:,} cells,"
+            f" then {_what_follows(m.mode)}; re-run with --yes to go ahead")
+    m.clean()
+    if m.mode in ("canary", "complete"):
+        verdict = m.canary()
+        if not verdict.ok:
+            raise CanaryFailed(f"canary failed: {verdict.summary}")
+        if m.mode == "canary":
+            m.outcome = "succeeded"
+            return
+    m.load()
+    validation = m.validate()
+    if not validation.ok:
+        raise ValidationFailed(f"validation failed: {validation.summary}")
+    m.cutover()
+
+
+def _what_follows(mode: str) -> str:
+    return {
+        "canary": "load a canary sample and compare it with the source",
+        "simple": "load a new version, validate it and cut dashboards over to it (no backup)",
+        "blue-green": "load a new version, validate it, back up the active one and cut over",
+        "complete": "run a canary, load a new version, validate it, back up the active one"
+                    " and cut over",
+    }[mode]
+
+
+# -- operations outside a migration ---------------------------------------------
+
+
+def plan_rollback(settings: Settings, to_version: int | None = None) -> Any:
+    """What a rollback would do now: from and to versions and the statements."""
+    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
+        metadata.ensure(conn)
+        return rollbacks.plan_rollback(conn, settings.stable_schema, to_version)
+
+
+rollback = rollbacks.run_rollback
+
+
+def status(settings: Settings) -> Any:
+    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
+        metadata.ensure(conn)
+        return status_mod.status(conn, settings)
+
+
+@dataclass(frozen=True)
+class InterruptedRun:
+    """A run whose journal ends without its last stage finishing."""
+
+    run_id: str
+    stage: str
+    error: str
+    run_dir: Path
+
+
+def interrupted_runs(settings: Settings) -> list[InterruptedRun]:
+    """Runs that stopped mid-stage (killed, disconnected), newest first."""
+    found = []
+    for run_dir in list_runs(settings.workdir):
+        events = read_journal(run_dir)
+        if not events or (run_dir / "resolved").exists():
+            continue
+        open_stages: dict[str, ev.Event] = {}
+        for event in events:
+            if isinstance(event, ev.StageStarted):
+                open_stages[event.stage] = event
+            elif isinstance(event, ev.StageFinished):
+                open_stages.pop(event.stage, None)
+            elif isinstance(event, ev.StageFailed) and event.stage in ("load", "cutover"):
+                open_stages[event.stage] = event
+            elif isinstance(event, ev.StageFailed):
+                open_stages.pop(event.stage, None)
+        mutating = {k: v for k, v in open_stages.items() if k in ("clean", "load", "cutover")}
+        if mutating:
+            stage, last = next(iter(mutating.items()))
+            error = last.error if isinstance(last, ev.StageFailed) else "the process stopped"
+            found.append(InterruptedRun(run_dir.name, stage, error, run_dir))
+    return found
+
+
+def resume(settings: Settings, run_id: str,
+           listeners: list[Listener] | tuple[Listener, ...] = ()) -> Migration:
+    """Reopen an interrupted run: its plan and working copy, ready to load again."""
+    run_dir = settings.workdir / "runs" / run_id
+    working = run_dir / "working.db"
+    if not (run_dir / "plan.json").exists() or not working.exists():
+        raise BadInput(f"run {run_id} has no cleaned working copy to resume from")
+    profile_data = _read_json(run_dir / "profile.json")
+    source = Path(profile_data.get("source", ""))
+    migration = Migration(settings, source, listeners=listeners, run_id=run_id)
+    migration.plan = Plan.load(run_dir / "plan.json")
+    migration.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
+    migration.gate_decision = quality.GateDecision(passed=True, overridden=False,
+                                                   reason="resumed run")
+    migration.profile_result = profiler.Profile.load(run_dir / "profile.json")
+    with contextlib.suppress(EngineError):
+        failed = deployments.failed_version(migration.conn, settings.stable_schema, run_id)
+        if failed is not None:
+            migration.version = failed
+            migration.version_schema = metadata.version_schema(settings.stable_schema, failed)
+    return migration
+
+
+def discard_interrupted(settings: Settings, run_id: str) -> None:
+    """Drop what an interrupted run left in the target and mark the run resolved."""
+    dsn = target.resolve_dsn(settings)
+    with connect(dsn, autocommit=True) as conn, Run(settings.workdir, run_id=run_id) as run:
+        metadata.ensure(conn)
+        version = deployments.failed_version(conn, settings.stable_schema, run_id)
+        if version is not None:
+            rollbacks.discard(run, conn, settings.stable_schema, version)
+    (settings.workdir / "runs" / run_id / "resolved").write_text("discarded\n")
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StageError(f"cannot read {path}: {exc}") from None

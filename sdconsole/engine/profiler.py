@@ -1,0 +1,772 @@
+"""Profile the source: what every column holds, what it should become, and a quality score.
+
+How it stays fast and small: each column is read once as ``SELECT value,
+count(*) ... GROUP BY value``, so SQLite does the counting and Python looks
+at each *distinct* value once, weighted by its row count; nothing holds a
+whole column. Big sources are scanned by several processes, one column at a
+time each.
+
+Inference rules (the shared value rules are in :mod:`sdconsole.engine.values`):
+
+* A value is NUL-stripped and trimmed first, as the cleaner will. NULL,
+  and values equal to a placeholder token (settings ``null_tokens``,
+  ``''`` counting as *empty*) are missing; the rest are *present*.
+* Confidence of a type = present cells that convert to it / present cells.
+  The first type in the order boolean, integer, numeric, date, timestamp,
+  time whose confidence reaches ``type_confidence`` wins; otherwise the
+  column stays text, and is flagged when a type still had the majority.
+* Boolean needs at least one word value (Yes/No/true/N...): a column of only
+  1 and 0 stays integer, because ids, counts and amounts look the same; its
+  ``note`` says so and ``type_overrides`` turns it into a boolean.
+* Date is chosen over timestamp only when no value has a time of day.
+* Date order comes from evidence: a first field over 12 proves day-first, a
+  second field over 12 proves month-first. Only ambiguous values: the
+  ``date_order`` setting is used and the column is flagged. Both kinds of
+  proof: the column stays text and is flagged "contradicting date order" --
+  never guessed. ``date_order_overrides`` decides instead of the evidence.
+* A key candidate has a value in every row, is integer or short text (<= 64
+  characters), and has at least 99% distinct values (50% when it is named
+  like an id, so that heavy duplication still counts against uniqueness).
+  The table's key is the candidate named like an id with the most distinct
+  values, else the one with the most distinct values. Its duplicates are
+  counted on trimmed values; the plan's primary key is the key only when it
+  has none. (A column's own ``distinct`` counts distinct raw values.)
+* The table's date column (canary strata, indexes) is the first date or
+  timestamp column named like "created", else the first timestamp, else the
+  first date.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import json
+import multiprocessing
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sdconsole.engine import events as ev
+from sdconsole.engine import quality
+from sdconsole.engine.errors import BadInput
+from sdconsole.engine.naming import normalise_all
+from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
+from sdconsole.engine.run import Run, write_json
+from sdconsole.engine.source import (
+    list_columns,
+    list_tables,
+    open_source,
+    quote_ident,
+    row_count,
+    sha256_file,
+)
+from sdconsole.engine.values import (
+    FALSE_TOKENS,
+    TRUE_TOKENS,
+    WHITESPACE,
+    DateFields,
+    Unconvertible,
+    date_fields,
+    evidence,
+    real_clock,
+    real_date,
+    to_integer,
+    to_numeric,
+    to_time,
+    ymd,
+)
+from sdconsole.settings import Settings
+
+STAGE = "profile"
+ORDERS = ("day-first", "month-first")
+PREFERENCE = ("boolean", "integer", "numeric", "date", "timestamp", "time")
+DATE_TYPES = frozenset({"date", "timestamp"})
+BOOLEAN_WORDS = (TRUE_TOKENS | FALSE_TOKENS) - {"0", "1"}
+EXAMPLES = 5
+KEY_DISTINCT_SHARE = 0.99
+KEY_ID_DISTINCT_SHARE = 0.5  # a column named like an id, even with many duplicates
+KEY_MAX_LENGTH = 64
+MAJORITY = 0.5
+
+# ServiceDesk relations checked for orphans: (child table, column, parent table, column).
+# Names match case-insensitively; a relation whose tables or columns are absent is skipped.
+RELATIONS = (
+    ("comments", "CT-TKT-ID", "tickets", "TKT-Ticket ID"),
+    ("timesheets", "TS-Crm ID", "tickets", "TKT-Ticket ID"),
+)
+
+# Below this many cells one process scans everything: starting workers costs more.
+PARALLEL_MIN_CELLS = 400_000
+MAX_WORKERS = 4
+
+
+# -- scanning: counts from the distinct values of one column -------------------------------
+
+
+@dataclass(slots=True)
+class ColumnScan:
+    """Counts of one column from its distinct values, each weighted by its number of rows."""
+
+    rows: int = 0
+    nulls: int = 0
+    empties: int = 0
+    placeholders: dict[str, int] = field(default_factory=dict)
+    present: int = 0
+    distinct: int = 0
+    non_text: int = 0
+    nul_bytes: int = 0
+    whitespace: int = 0
+    max_length: int = 0
+    repeated_values: int = 0
+    conform: Counter = field(default_factory=Counter)  # 'integer', 'timestamp/day-first'...
+    boolean_words: int = 0
+    timed: int = 0  # date-like cells with a time of day other than midnight
+    evidence: Counter = field(default_factory=Counter)  # iso, day-first, month-first, ambiguous
+    impossible: Counter = field(default_factory=Counter)  # per order
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    low: dict[str, Any] = field(default_factory=dict)  # per type key: smallest value seen
+    high: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any, count: int, null_tokens: frozenset[str]) -> None:
+        """Account for one distinct raw value that occurs in ``count`` rows."""
+        self.rows += count
+        if value is None:
+            self.nulls += count
+            return
+        if type(value) is str:
+            text = value
+        else:
+            self.non_text += count
+            text = value.hex() if isinstance(value, bytes) else repr(value)
+        if "\x00" in text:
+            self.nul_bytes += count
+            self._example("nul_bytes", value)
+            text = text.replace("\x00", "")
+        stripped = text.strip()
+        if len(stripped) != len(text):
+            self.whitespace += count
+        if stripped in null_tokens:
+            if stripped:
+                self.placeholders[stripped] = self.placeholders.get(stripped, 0) + count
+            else:
+                self.empties += count
+            return
+        self.present += count
+        self.distinct += 1
+        if count > 1:
+            self.repeated_values += 1
+        if len(stripped) > self.max_length:
+            self.max_length = len(stripped)
+        if isinstance(value, bytes) or not self._typed(stripped, count):
+            if len(self.examples.get("text", ())) < EXAMPLES:
+                self._example("text", stripped)
+
+    def _typed(self, text: str, count: int) -> bool:
+        """Count the types a present, trimmed value converts to; False when none."""
+        first = text[0]
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # ids: no regex needed
+            self._integer(text, int(text), count)
+            return True
+        if text.isdigit():
+            return self._converts("integer", to_integer, text, count) or self._converts(
+                "numeric", to_numeric, text, count)
+        if first.isdigit() and self._date(text, count):
+            return True
+        if first.isdigit() or first in "+-.":
+            if ":" in text:
+                return self._converts("time", to_time, text, count)
+            return self._converts("integer", to_integer, text, count) or self._converts(
+                "numeric", to_numeric, text, count)
+        if len(text) <= 5 and text.lower() in BOOLEAN_WORDS:
+            self.conform["boolean"] += count
+            self.boolean_words += count
+            return True
+        return False
+
+    def _converts(self, kind: str, convert, text: str, count: int) -> bool:
+        try:
+            canonical = convert(text)
+        except Unconvertible:
+            return False
+        if kind == "integer":
+            self._integer(text, int(canonical), count)
+            return True
+        self.conform[kind] += count
+        self._range(kind, canonical if kind == "time" else Decimal(canonical))
+        return True
+
+    def _integer(self, text: str, number: int, count: int) -> None:
+        """An integer is a numeric too, and a boolean when written 0 or 1."""
+        self.conform["integer"] += count
+        self.conform["numeric"] += count
+        if text in ("0", "1"):
+            self.conform["boolean"] += count
+        self._range("numeric", number)
+
+    def _date(self, text: str, count: int) -> bool:
+        """Count a date-like value: evidence of order, and validity in each order."""
+        fields = date_fields(text)
+        if fields is None or fields.year_digits != 4:
+            return False
+        kind, days = _day_facts(fields.first, fields.second, fields.third, fields.year_first)
+        self.evidence[kind] += count
+        if len(self.examples.get(kind, ())) < EXAMPLES:
+            self._example(kind, text)
+        clock = fields.clock or "00:00:00"
+        midnight = clock == "00:00:00"
+        if not midnight:
+            self.timed += count
+        clock_ok = midnight or real_clock(clock)
+        conform = self.conform
+        for order, parts in zip(ORDERS, days, strict=True):
+            if parts is not None and clock_ok:
+                conform["timestamp/" + order] += count
+                if midnight:
+                    conform["date/" + order] += count
+                self._range(order, (*parts, clock))
+            else:
+                self.impossible[order] += count
+                self._example("impossible/" + order, text)
+        return True
+
+    def _range(self, key: str, value: Any) -> None:
+        low = self.low.get(key)
+        if low is None or value < low:
+            self.low[key] = value
+        high = self.high.get(key)
+        if high is None or value > high:
+            self.high[key] = value
+
+    def _example(self, key: str, value: Any) -> None:
+        seen = self.examples.setdefault(key, [])
+        if len(seen) < EXAMPLES:
+            seen.append(value if isinstance(value, str) else repr(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _day_facts(first: int, second: int, third: int,
+               year_first: bool) -> tuple[str, tuple[tuple[int, int, int] | None, ...]]:
+    """Evidence of one written date, and its real (y, m, d) in each order (None: impossible)."""
+    fields = DateFields(first, second, third, year_first, 4, None)
+    days = tuple(
+        parts if real_date(*parts) else None for parts in (ymd(fields, o) for o in ORDERS)
+    )
+    return evidence(fields) or "impossible", days
+
+
+def scan_column(source: Path, table: str, column: str, null_tokens: frozenset[str]) -> ColumnScan:
+    """Scan one column in its own read-only connection (also the worker-process entry)."""
+    conn = open_source(source)
+    try:
+        return _scan(conn, table, column, null_tokens)
+    finally:
+        conn.close()
+
+
+def _scan(conn, table: str, column: str, null_tokens: frozenset[str]) -> ColumnScan:
+    scan = ColumnScan()
+    col = quote_ident(column)
+    cursor = conn.execute(
+        f"SELECT {col}, count(*) FROM {quote_ident(table)} GROUP BY {col} COLLATE BINARY"
+    )
+    for value, count in cursor:
+        scan.add(value, count, null_tokens)
+    return scan
+
+
+# -- what the profile holds --------------------------------------------------------------
+
+
+@dataclass
+class DateEvidence:
+    """What a date-like column's values prove about day/month order, and the decision."""
+
+    iso: int = 0
+    day_first: int = 0
+    month_first: int = 0
+    ambiguous: int = 0
+    impossible: int = 0  # date-like cells that are no real date in the decided order
+    decision: str = ""  # 'day-first', 'month-first' or 'contradicting'
+    reason: str = ""
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ColumnProfile:
+    """Everything the profile knows about one column."""
+
+    name: str
+    ident: str
+    declared_type: str
+    inferred_type: str
+    type: str  # after operator overrides: what the plan loads
+    confidence: float
+    date_order: str
+    flagged: str = ""
+    note: str = ""
+    candidate: str | None = None  # best type of a text column that is flagged for review
+    rows: int = 0
+    nulls: int = 0
+    empties: int = 0
+    placeholders: dict[str, int] = field(default_factory=dict)
+    present: int = 0
+    invalid: int = 0  # present cells that do not convert to ``type``
+    invalid_examples: list[str] = field(default_factory=list)
+    distinct: int = 0
+    min: str | None = None
+    max: str | None = None
+    max_length: int = 0
+    nul_bytes: int = 0
+    whitespace: int = 0
+    non_text: int = 0
+    date_evidence: DateEvidence | None = None
+    key_candidate: bool = False
+    repeated_values: int = 0
+
+    @property
+    def missing(self) -> int:
+        return self.nulls + self.empties + sum(self.placeholders.values())
+
+
+@dataclass
+class TableProfile:
+    name: str
+    ident: str
+    rows: int
+    columns: list[ColumnProfile] = field(default_factory=list)
+    key: str | None = None  # column name of the chosen key candidate
+    duplicate_keys: int = 0  # key values that occur more than once (trimmed)
+    duplicate_rows: int = 0  # rows beyond the first of each duplicated key value
+    duplicate_examples: list[str] = field(default_factory=list)
+    date_column: str | None = None
+
+    def column(self, name: str) -> ColumnProfile:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass
+class RelationProfile:
+    """References from a child column to a parent key, and those that point nowhere."""
+
+    child_table: str
+    child_column: str
+    parent_table: str
+    parent_column: str
+    references: int = 0  # present child cells
+    orphans: int = 0  # present child cells whose value is no parent key
+    orphan_values: int = 0
+    examples: list[str] = field(default_factory=list)
+    expected: bool = False  # listed in settings.expected_orphans: costs no points
+
+    @property
+    def key(self) -> str:
+        return f"{self.child_table}.{self.child_column}"
+
+
+@dataclass
+class Profile:
+    source: str
+    source_sha256: str
+    tables: list[TableProfile]
+    relations: list[RelationProfile]
+    score: quality.QualityScore
+    plan: Plan
+    seconds: float = 0.0
+
+    def table(self, name: str) -> TableProfile:
+        return next(t for t in self.tables if t.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "seconds": self.seconds,
+            "score": self.score.to_dict(),
+            "tables": [asdict(t) for t in self.tables],
+            "relations": [asdict(r) for r in self.relations],
+            "plan": self.plan.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        tables = []
+        for t in data["tables"]:
+            columns = []
+            for c in t["columns"]:
+                dates = c.get("date_evidence")
+                columns.append(ColumnProfile(
+                    **{**c, "date_evidence": DateEvidence(**dates) if dates else None}))
+            tables.append(TableProfile(**{**t, "columns": columns}))
+        return cls(
+            source=data["source"],
+            source_sha256=data["source_sha256"],
+            tables=tables,
+            relations=[RelationProfile(**r) for r in data["relations"]],
+            score=quality.QualityScore.from_dict(data["score"]),
+            plan=Plan.from_dict(data["plan"]),
+            seconds=data.get("seconds", 0.0),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Profile:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# -- the stage --------------------------------------------------------------------------
+
+
+def profile(run: Run, settings: Settings, source: Path, *, workers: int | None = None) -> Profile:
+    """Profile ``source`` read-only; write ``profile.json`` and ``plan.json`` to the run dir.
+
+    ``workers`` processes scan columns (default: one per core, up to 4, for
+    sources of more than PARALLEL_MIN_CELLS cells; 1 runs in this process).
+    """
+    source = Path(source)
+    with run.stage(STAGE, str(source)) as summary:
+        started = time.monotonic()
+        conn = open_source(source)
+        try:
+            digest = sha256_file(source)
+            shapes = [(t, list_columns(conn, t), row_count(conn, t)) for t in list_tables(conn)]
+            scans = _scan_all(run, conn, source, shapes, frozenset(settings.null_tokens),
+                              workers)
+            overrides = _Overrides(settings)
+            tables = _tables(conn, settings, shapes, scans, overrides)
+            relations = _relations(conn, settings, tables)
+        except sqlite3.DatabaseError as exc:  # a damaged file, found while reading it
+            raise BadInput(f"source {source} cannot be read: {exc}") from None
+        finally:
+            conn.close()
+        plan = _plan(tables)
+        for key in overrides.unmatched():
+            table, _, column = key.partition(".")
+            run.emit(ev.Finding(stage=STAGE, table=table, column=column, dimension="review",
+                                message=f"override {key!r} matches no column in the source"))
+        score = quality.score(tables, relations, settings)
+        for dimension, part in score.dimensions.items():
+            for finding in part.findings:
+                run.emit(ev.Finding(stage=STAGE, table=finding.table, column=finding.column,
+                                    dimension=dimension, message=finding.message,
+                                    count=finding.count, examples=tuple(finding.examples)))
+        for table in tables:
+            for column in table.columns:
+                if column.flagged:
+                    run.emit(ev.Finding(stage=STAGE, table=table.name, column=column.name,
+                                        dimension="review", message=column.flagged))
+        result = Profile(str(source), digest, tables, relations, score, plan,
+                         round(time.monotonic() - started, 3))
+        write_json(run.dir / "profile.json", result.to_dict())
+        plan.save(run.dir / "plan.json")
+        summary.update(tables=len(tables), rows=sum(t.rows for t in tables),
+                       score=score.total,
+                       flagged=sum(1 for t in tables for c in t.columns if c.flagged))
+    return result
+
+
+def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
+              workers: int | None) -> dict[tuple[str, str], ColumnScan]:
+    """Scan every column (here, or in worker processes that open the source themselves),
+    reporting progress per table as its columns finish."""
+    jobs = [(t, c, rows) for t, columns, rows in shapes for c, _ in columns]
+    if workers is None:
+        cells = sum(rows for _, _, rows in jobs)
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if cells >= PARALLEL_MIN_CELLS else 1
+    totals = {t: len(columns) for t, columns, _ in shapes}
+    done: Counter = Counter()
+    scans: dict[tuple[str, str], ColumnScan] = {}
+    for table, _columns, _rows in shapes:
+        run.progress(STAGE, table, 0, totals[table], unit="columns")
+
+    def finished(table: str, column: str, scan: ColumnScan) -> None:
+        scans[(table, column)] = scan
+        done[table] += 1
+        run.progress(STAGE, table, done[table], totals[table], unit="columns")
+
+    if workers > 1:
+        jobs.sort(key=lambda job: -job[2])  # biggest tables first keeps the workers busy
+        try:
+            _scan_in_workers(workers, source, jobs, null_tokens, finished)
+        except BrokenProcessPool:
+            pass  # the workers could not run (say, an unguarded __main__): scan here instead
+    for table, column, _ in jobs:
+        if (table, column) not in scans:
+            finished(table, column, _scan(conn, table, column, null_tokens))
+    return scans
+
+
+def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[str],
+                     finished) -> None:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        futures = {pool.submit(scan_column, source, t, c, null_tokens): (t, c) for t, c, _ in jobs}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                finished(*futures[future], future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+class _Overrides:
+    """The operator's ``table.column`` overrides, matched by source name or identifier."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.types = settings.type_overrides
+        self.orders = settings.date_order_overrides
+        self.used: set[str] = set()
+
+    def find(self, mapping: dict[str, str], table: TableProfile, name: str,
+             ident: str) -> str | None:
+        for key, value in mapping.items():
+            table_key, _, column_key = key.partition(".")
+            if table_key in (table.name, table.ident) and column_key in (name, ident):
+                self.used.add(key)
+                return value
+        return None
+
+    def unmatched(self) -> list[str]:
+        return [key for key in (*self.types, *self.orders) if key not in self.used]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Fork from a single-threaded process (the command line): quick, and nothing is
+    re-imported. Spawn when threads run (the console's workers), as forking a threaded
+    process can copy a held lock into the child."""
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+
+
+def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> list[TableProfile]:
+    idents = normalise_all([t for t, _, _ in shapes])
+    tables = []
+    for name, columns, rows in shapes:
+        table = TableProfile(name, idents[name], rows)
+        column_idents = normalise_all([c for c, _ in columns])
+        for column, declared in columns:
+            ident = column_idents[column]
+            table.columns.append(_column(
+                column, declared, ident, scans[(name, column)], settings,
+                overrides.find(overrides.types, table, column, ident),
+                overrides.find(overrides.orders, table, column, ident)))
+        _choose_key(conn, table)
+        table.date_column = _date_column(table.columns)
+        tables.append(table)
+    return tables
+
+
+def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Settings,
+            type_override: str | None, order_override: str | None) -> ColumnProfile:
+    """Decide a column's date order and type from its scan; overrides win over evidence."""
+    dates = _date_evidence(scan, order_override, settings.date_order)
+    order = dates.decision if dates.decision in ORDERS else settings.date_order
+    shares = _shares(scan, None if dates.decision == "contradicting" else order)
+    inferred = next((t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence),
+                    "text")
+    column = ColumnProfile(
+        name=name, ident=ident, declared_type=declared, inferred_type=inferred, type=inferred,
+        confidence=round(shares.get(inferred, 1.0), 4), date_order=order,
+        rows=scan.rows, nulls=scan.nulls, empties=scan.empties,
+        placeholders=dict(sorted(scan.placeholders.items())), present=scan.present,
+        distinct=scan.distinct, max_length=scan.max_length, nul_bytes=scan.nul_bytes,
+        whitespace=scan.whitespace, non_text=scan.non_text,
+        repeated_values=scan.repeated_values,
+    )
+    date_like = sum(scan.evidence.values()) >= MAJORITY * scan.present > 0
+    if inferred in DATE_TYPES or date_like:
+        column.date_evidence = dates
+        if dates.decision == "contradicting" or inferred in DATE_TYPES:
+            column.flagged = dates.reason
+    if inferred == "text" and not column.flagged and scan.present:
+        best = max(PREFERENCE, key=lambda t: shares.get(t, 0.0))
+        if shares.get(best, 0.0) >= MAJORITY:
+            column.candidate = best
+            column.flagged = (f"only {shares[best]:.1%} of values are {best}"
+                              f" (threshold {settings.type_confidence:.0%}): kept as text")
+    if inferred == "integer" and scan.conform["boolean"] == scan.present:
+        column.note = ("only 0 and 1: kept as integer (set a type override to boolean"
+                       " if it is a yes/no flag)")
+    if type_override:
+        column.type, column.flagged, column.candidate = type_override, "", None
+    _validity(column, scan)
+    _range(column, scan)
+    return column
+
+
+def _shares(scan: ColumnScan, order: str | None) -> dict[str, float]:
+    """Share of present cells converting to each type (dates only with a usable order)."""
+    if not scan.present:
+        return {}
+    conform = {
+        "integer": scan.conform["integer"],
+        "numeric": scan.conform["numeric"],
+        "time": scan.conform["time"],
+    }
+    if scan.boolean_words:
+        conform["boolean"] = scan.conform["boolean"]
+    if order is not None:
+        conform["timestamp"] = scan.conform["timestamp/" + order]
+        if not scan.timed:
+            conform["date"] = scan.conform["date/" + order]
+    return {t: n / scan.present for t, n in conform.items()}
+
+
+def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> DateEvidence:
+    ev_ = scan.evidence
+    dates = DateEvidence(
+        iso=ev_["iso"], day_first=ev_["day-first"], month_first=ev_["month-first"],
+        ambiguous=ev_["ambiguous"],
+        examples={k: scan.examples[k] for k in ("iso", "day-first", "month-first", "ambiguous",
+                                                "impossible") if k in scan.examples},
+    )
+    if override:
+        dates.decision, dates.reason = override, ""
+    elif dates.day_first and dates.month_first:
+        dates.decision = "contradicting"
+        dates.reason = (
+            f"contradicting date order: {dates.day_first:,} values prove day-first"
+            f" (e.g. {dates.examples['day-first'][0]!r}) and {dates.month_first:,} prove"
+            f" month-first (e.g. {dates.examples['month-first'][0]!r}); kept as text"
+        )
+    elif dates.day_first or dates.month_first:
+        dates.decision = "day-first" if dates.day_first else "month-first"
+    else:
+        dates.decision = default
+        if dates.ambiguous:
+            dates.reason = (f"all {dates.ambiguous:,} dates are ambiguous (day and month"
+                            f" both <= 12): read as {default} (setting date_order)")
+    if dates.decision in ORDERS:
+        dates.impossible = scan.impossible[dates.decision]
+        dates.examples["impossible"] = scan.examples.get("impossible/" + dates.decision, [])
+    return dates
+
+
+def _validity(column: ColumnProfile, scan: ColumnScan) -> None:
+    """Present cells that will not convert to the planned type (or the flagged candidate)."""
+    kind = column.type if column.type != "text" else column.candidate
+    if kind is None or kind == "text" or not scan.present:
+        return
+    if kind in DATE_TYPES:
+        converting = scan.conform[f"{kind}/{column.date_order}"]
+        examples = scan.examples.get("impossible/" + column.date_order, [])
+    else:
+        converting = scan.conform[kind]
+        examples = []
+    column.invalid = scan.present - converting
+    if column.invalid:
+        column.invalid_examples = (examples + scan.examples.get("text", []))[:EXAMPLES]
+
+
+def _range(column: ColumnProfile, scan: ColumnScan) -> None:
+    if column.type in ("integer", "numeric"):
+        low, high = scan.low.get("numeric"), scan.high.get("numeric")
+        fmt = str
+    elif column.type in DATE_TYPES:
+        low, high = scan.low.get(column.date_order), scan.high.get(column.date_order)
+
+        def fmt(v):
+            day = f"{v[0]:04d}-{v[1]:02d}-{v[2]:02d}"
+            return day if column.type == "date" else f"{day} {v[3]}"
+    elif column.type == "time":
+        low, high, fmt = scan.low.get("time"), scan.high.get("time"), str
+    else:
+        return
+    if low is not None:
+        column.min, column.max = fmt(low), fmt(high)
+
+
+_ID_NAME = re.compile(r"(^|_)id($|_)")
+
+
+def _choose_key(conn, table: TableProfile) -> None:
+    """Mark key candidates, choose the table's key and count its duplicated values."""
+    candidates = []
+    for column in table.columns:
+        id_named = bool(_ID_NAME.search(column.ident))
+        share = KEY_ID_DISTINCT_SHARE if id_named else KEY_DISTINCT_SHARE
+        column.key_candidate = (
+            table.rows > 0
+            and column.present == table.rows
+            and column.distinct >= share * table.rows
+            and (column.type == "integer"
+                 or (column.type == "text" and column.max_length <= KEY_MAX_LENGTH))
+        )
+        if column.key_candidate:
+            candidates.append((id_named, column.distinct, -len(candidates), column))
+    if not candidates:
+        return
+    key = max(candidates, key=lambda c: c[:3])[3]
+    table.key = key.name
+    col = quote_ident(key.name)
+    rows = conn.execute(
+        f"SELECT v, count(*) FROM (SELECT trim({col}, ?) AS v FROM {quote_ident(table.name)})"
+        " GROUP BY v HAVING count(*) > 1",
+        (WHITESPACE,),
+    )
+    for value, count in rows:
+        table.duplicate_keys += 1
+        table.duplicate_rows += count - 1
+        if len(table.duplicate_examples) < EXAMPLES:
+            table.duplicate_examples.append(str(value))
+
+
+def _date_column(columns: list[ColumnProfile]) -> str | None:
+    dated = [c for c in columns if c.type in DATE_TYPES]
+    created = [c for c in dated if "created" in c.ident]
+    ranked = created or [c for c in dated if c.type == "timestamp"] or dated
+    return ranked[0].name if ranked else None
+
+
+def _relations(conn, settings: Settings, tables: list[TableProfile]) -> list[RelationProfile]:
+    by_name = {t.name.lower(): t for t in tables}
+    expected = {key.lower() for key in settings.expected_orphans}
+    tokens = sorted(settings.null_tokens)
+    found = []
+    for child_t, child_c, parent_t, parent_c in RELATIONS:
+        child, parent = by_name.get(child_t), by_name.get(parent_t)
+        child_col = _find_column(child, child_c)
+        parent_col = _find_column(parent, parent_c)
+        if child_col is None or parent_col is None:
+            continue
+        relation = RelationProfile(child.name, child_col.name, parent.name, parent_col.name,
+                                   references=child_col.present)
+        relation.expected = relation.key.lower() in expected
+        marks = ", ".join("?" * len(tokens)) or "NULL"
+        rows = conn.execute(
+            f"SELECT v, count(*) FROM (SELECT trim({quote_ident(child_col.name)}, ?) AS v"
+            f" FROM {quote_ident(child.name)}) WHERE v NOT IN ({marks}) AND v NOT IN"
+            f" (SELECT trim({quote_ident(parent_col.name)}, ?) FROM {quote_ident(parent.name)}"
+            f" WHERE {quote_ident(parent_col.name)} IS NOT NULL) GROUP BY v",
+            (WHITESPACE, *tokens, WHITESPACE),
+        )
+        for value, count in rows:
+            relation.orphans += count
+            relation.orphan_values += 1
+            if len(relation.examples) < EXAMPLES:
+                relation.examples.append(str(value))
+        found.append(relation)
+    return found
+
+
+def _find_column(table: TableProfile | None, name: str) -> ColumnProfile | None:
+    if table is None:
+        return None
+    return next((c for c in table.columns if c.name.lower() == name.lower()), None)
+
+
+def _plan(tables: list[TableProfile]) -> Plan:
+    return Plan(tables=[
+        TablePlan(
+            name=t.name, ident=t.ident, rows=t.rows,
+            columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged)
+                     for c in t.columns],
+            primary_key=(t.column(t.key).ident if t.key and not t.duplicate_keys else None),
+            date_column=t.column(t.date_column).ident if t.date_column else None,
+        )
+        for t in tables
+    ])

@@ -1,0 +1,39 @@
+"""Pick one of a few values (a column's type, a date order) with the arrow keys."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, OptionList, Static
+
+
+class ChoiceModal(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="back")]
+
+    def __init__(self, title: str, question: str, choices: list[str], current: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+        self.choices = choices
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.question, markup=False)
+            options = OptionList(*self.choices)
+            if self.current in self.choices:
+                options.highlighted = self.choices.index(self.current)
+            yield options
+            yield Static("↑↓ choose · enter select · esc cancel", classes="hint")
+        yield Footer()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[event.option_index])
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

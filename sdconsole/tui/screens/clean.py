@@ -1,0 +1,104 @@
+"""Clean preview: what each rule would change, with before/after samples; approve or go back.
+
+Nothing is written yet: the preview is the engine's dry run. Values no rule
+can convert are listed; the load puts them in the version's _rejects table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, TabbedContent, TabPane
+
+from sdconsole.tui.format import count, short
+from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.widgets.keyed_table import KeyedTable
+
+
+class CleanScreen(FlowScreen):
+    STEP = "clean"
+    AUTO_FOCUS = "#rule-table"
+    BINDINGS = [
+        Binding("a", "approve", "Apply clean", id="approve"),
+        Binding("x", "cancel", "Cancel step", id="cancel"),
+        Binding("escape", "back", "Back to profile", id="back"),
+        Binding("1", "tab('rules')", "Rules", id="tab_1", show=False),
+        Binding("2", "tab('unconvertible')", "Unconvertible", id="tab_2", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent():
+            with TabPane("1 Rules", id="rules"):
+                yield KeyedTable([("rule", "Rule"), ("column", "Column"), ("cells", "Cells")],
+                                 id="rule-table")
+                yield KeyedTable([("before", "Before"), ("after", "After")], id="samples",
+                                 cursor_type="none")
+            with TabPane("2 Unconvertible", id="unconvertible"):
+                yield KeyedTable([("column", "Column"), ("value", "Value"),
+                                  ("reason", "Reason")], id="bad-values")
+
+    @property
+    def preview(self) -> Any:
+        return self.state.result("preview")
+
+    def _rules(self) -> dict[str, Any]:
+        """Rule results by row key: the preview's once it is done, the live events before."""
+        preview = self.preview
+        results = preview.rules if preview is not None else self.state.diffs
+        return {f"{r.rule}|{r.table}|{r.column}": r for r in results}
+
+    def sync(self) -> None:
+        self.query_one("#rule-table", KeyedTable).sync(
+            (key, (r.rule, short(f"{r.table}.{r.column}", 34), count(r.changed)))
+            for key, r in self._rules().items())
+        self._samples()
+        preview = self.preview
+        if preview is not None:
+            self.query_one("#bad-values", KeyedTable).sync(unconvertible_rows(preview))
+        if self.console.busy == "preview":
+            self.say("Previewing the clean (dry run; nothing is written)…")
+        elif preview is not None:
+            bad = sum(preview.unconvertible_counts.values())
+            self.say("$rules rule/column pairs change $cells cells; $bad values cannot be"
+                     " converted (they will be rejects). a applies, esc changes columns.",
+                     "warn" if bad else "ok", rules=len(preview.rules),
+                     cells=f"{preview.cells_changed:,}", bad=f"{bad:,}")
+
+    @on(DataTable.RowHighlighted, "#rule-table")
+    def _samples(self) -> None:
+        key = self.query_one("#rule-table", KeyedTable).current_key
+        result = self._rules().get(key) if key is not None else None
+        samples = result.samples if result is not None else ()
+        table = self.query_one("#samples", KeyedTable)
+        table.clear()
+        table.sync((str(i), (repr(before), repr(after)))
+                   for i, (before, after) in enumerate(samples))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        idle = not self.console.busy
+        if action == "approve":
+            return idle and self.preview is not None
+        if action == "back":
+            return True if idle else None
+        return super().check_action(action, parameters)
+
+    def action_approve(self) -> None:
+        self.flow.approve_clean()
+
+    def action_back(self) -> None:
+        self.flow.back_to_profile()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_cancel(self) -> None:
+        self.flow.cancel()
+
+
+def unconvertible_rows(preview: Any):
+    """(key, (column, value, reason)) for every value the clean leaves for the rejects."""
+    for i, item in enumerate(preview.unconvertible):
+        yield str(i), (short(f"{item.table}.{item.column}", 30), repr(item.value), item.reason)

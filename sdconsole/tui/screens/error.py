@@ -1,0 +1,48 @@
+"""An engine step failed: the one-line message, and what the operator can do next."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+
+class ErrorModal(ModalScreen[str | None]):
+    """Dismisses with 'discard' when the operator drops the in-progress version."""
+
+    BINDINGS = [
+        Binding("d", "discard", "Discard version", id="discard"),
+        Binding("escape", "close", "Close", id="back"),
+    ]
+
+    def __init__(self, step: str, message: str, *, discard: str = "", hint: str = "") -> None:
+        super().__init__()
+        self.step = step
+        self.message = message
+        self.discard_what = discard
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error"):
+            yield Static(f"{self.step} failed", classes="dialog-title", markup=False)
+            yield Static(self.message, classes="message", markup=False)
+            if self.discard_what:
+                yield Static(f"d drops {self.discard_what}; the active version stays as it is.",
+                             markup=False)
+            if self.hint:
+                yield Static(self.hint, markup=False)
+            yield Static("esc close", classes="hint")
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "discard":
+            return bool(self.discard_what)
+        return True
+
+    def action_discard(self) -> None:
+        self.dismiss("discard")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,126 @@
+"""Load and validation: progress per table with rows/s and ETA, then the validation verdict.
+
+Every value that does not fit its column lands in the version's _rejects
+table; the Rejects tab counts them per column and shows the values the
+clean could not convert there. Cutover (c) opens the confirmation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, TabbedContent, TabPane
+
+from sdconsole.tui.format import count, ok_cell, rate, short
+from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.widgets.keyed_table import KeyedTable
+from sdconsole.tui.widgets.table_progress import TableProgress
+
+
+class LoadScreen(FlowScreen):
+    STEP = "load"
+    AUTO_FOCUS = "#table-checks"
+    BINDINGS = [
+        Binding("c", "cutover", "Cutover", id="cutover"),
+        Binding("x", "cancel", "Cancel step", id="cancel"),
+        Binding("escape", "back", "Stop", id="back"),
+        Binding("1", "tab('tables')", "Tables", id="tab_1", show=False),
+        Binding("2", "tab('rejects')", "Rejects", id="tab_2", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield TableProgress(self.console.clock)
+        with TabbedContent():
+            with TabPane("1 Tables", id="tables"):
+                yield KeyedTable([("ok", "OK"), ("table", "Table"), ("rows", "Rows"),
+                                  ("rejects", "Rejects"), ("rate", "Speed"),
+                                  ("detail", "Problems")], id="table-checks")
+            with TabPane("2 Rejects", id="rejects"):
+                yield KeyedTable([("column", "Column"), ("rejects", "Rejects"),
+                                  ("source", "Source values"), ("target", "Loaded")],
+                                 id="reject-table")
+                yield KeyedTable([("value", "Value"), ("reason", "Reason")],
+                                 id="reject-values", cursor_type="none")
+
+    @property
+    def validation(self) -> Any:
+        return self.state.result("validate")
+
+    def sync(self) -> None:
+        self.query_one(TableProgress).show(self.state.progress.get("load", {}))
+        validation, loaded = self.validation, self.state.result("load")
+        if validation is not None:
+            self.query_one("#table-checks", KeyedTable).sync(
+                (ident, (ok_cell(self.app, check.ok), short(ident, 14),
+                         f"{check.target_rows:,}/{check.source_rows:,}",
+                         count(sum(c.rejects for c in check.columns)),
+                         rate(loaded.tables.get(ident, {}).get("rate")) if loaded else "",
+                         "; ".join(check.problems()) or "checksums match"))
+                for ident, check in validation.tables.items())
+            self.query_one("#reject-table", KeyedTable).sync(
+                (f"{ident}.{c.column}", (short(f"{ident}.{c.column}", 34), count(c.rejects),
+                                         count(c.source_values), count(c.target_values)))
+                for ident, check in validation.tables.items()
+                for c in check.columns if c.rejects)
+            self._reject_values()
+        self._verdict(validation)
+
+    def _verdict(self, validation: Any) -> None:
+        busy = self.console.busy
+        migration = self.flow.migration
+        if busy in ("open", "load"):
+            schema = migration.version_schema if migration and migration.version_schema \
+                else "the new version"
+            self.say("Loading $schema… the active version is untouched.", schema=schema)
+        elif busy == "validate":
+            self.say("Validating: row counts, values per column, row checksums…")
+        elif busy == "plan_cutover":
+            self.say("Preparing the cutover…")
+        elif validation is None:
+            self.say("")
+        elif validation.ok:
+            self.say("[b]Validated.[/b] $summary. c opens the cutover.", "ok",
+                     summary=validation.summary.removeprefix("validation of "))
+        else:
+            self.say("[b]Validation failed:[/b] cutover is blocked. esc stops and drops this"
+                     " version. $summary", "bad", summary=validation.summary)
+
+    @on(DataTable.RowHighlighted, "#reject-table")
+    def _reject_values(self) -> None:
+        """The values the clean could not convert in the highlighted column."""
+        key = self.query_one("#reject-table", KeyedTable).current_key
+        table = self.query_one("#reject-values", KeyedTable)
+        table.clear()
+        clean, migration = self.state.result("clean"), self.flow.migration
+        if key is None or clean is None or migration is None or migration.plan is None:
+            return
+        ident, _, column_ident = key.partition(".")
+        names = {(t.ident, c.ident): (t.name, c.name)
+                 for t in migration.plan.tables for c in t.columns}
+        wanted = names.get((ident, column_ident))
+        table.sync((str(i), (repr(cell.value), cell.reason))
+                   for i, cell in enumerate(clean.unconvertible)
+                   if (cell.table, cell.column) == wanted)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        idle = not self.console.busy
+        if action == "cutover":
+            return idle and self.validation is not None and self.validation.ok
+        if action == "back":
+            return True if idle else None
+        return super().check_action(action, parameters)
+
+    def action_cutover(self) -> None:
+        self.flow.request_cutover()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_cancel(self) -> None:
+        self.flow.cancel()
+
+    def action_back(self) -> None:
+        self.flow.confirm_leave()

@@ -1,0 +1,73 @@
+"""Per-table progress: a bar with the ETA, done/total, and the engine's rows per second.
+
+The ETA is measured by the bar on the App's clock (frozen in snapshot tests);
+the rate is the one the engine reports, shown while the table is under way.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.clock import Clock
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar
+
+from sdconsole.engine import events as ev
+from sdconsole.tui.format import rate, short
+
+
+class TableProgressRow(Horizontal):
+    """One table's line."""
+
+    DEFAULT_CSS = """
+    TableProgressRow { height: 1; }
+    TableProgressRow > .name { width: 14; }
+    TableProgressRow ProgressBar { width: auto; }
+    TableProgressRow Bar { width: 16; }
+    TableProgressRow > .figures { width: 1fr; padding-left: 1; color: $text-muted; }
+    """
+
+    def __init__(self, progress: ev.Progress, clock: Clock) -> None:
+        super().__init__()
+        self.progress = progress
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Label(short(self.progress.table, 13), classes="name")
+        yield ProgressBar(show_eta=True, clock=self.clock)
+        yield Label("", classes="figures")
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def show(self, progress: ev.Progress) -> None:
+        self.progress = progress
+        if self.is_mounted:
+            self._draw()
+
+    def _draw(self) -> None:
+        p = self.progress
+        self.query_one(ProgressBar).update(total=max(p.total, 1), progress=p.done)
+        speed = rate(p.rate, p.unit) if p.done < p.total else "done"
+        self.query_one(".figures", Label).update(f"{p.done:,}/{p.total:,} {speed}".rstrip())
+
+
+class TableProgress(Vertical):
+    """One row per table, added as tables start reporting."""
+
+    DEFAULT_CSS = """
+    TableProgress { height: auto; }
+    """
+
+    def __init__(self, clock: Clock, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.rows: dict[str, TableProgressRow] = {}
+
+    def show(self, progress: dict[str, ev.Progress]) -> None:
+        for table, event in progress.items():
+            row = self.rows.get(table)
+            if row is None:
+                row = self.rows[table] = TableProgressRow(event, self.clock)
+                self.mount(row)
+            elif row.progress is not event:
+                row.show(event)

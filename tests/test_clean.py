@@ -1,0 +1,330 @@
+"""The cleaner: rules with counts and samples, one transaction, idempotency, kill safety."""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from loading import plan_for, write_source
+
+from sdconsole.cli import main
+from sdconsole.engine import events as ev
+from sdconsole.engine.cleaner import CleanReport, clean
+from sdconsole.engine.errors import BadInput, Interrupted, StageError
+from sdconsole.engine.profiler import profile
+from sdconsole.engine.run import Run, read_journal
+from sdconsole.engine.source import quote_ident
+from sdconsole.settings import load_settings
+
+
+@pytest.fixture
+def local(workdir):
+    return load_settings(None, workdir=workdir)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rows(path: Path, table: str) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT rowid, * FROM {quote_ident(table)} ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+
+
+def run_clean(settings, source, plan, *, dry_run=False, listeners=(), run_id=None):
+    with Run(settings.workdir, run_id=run_id, listeners=list(listeners)) as run:
+        return clean(run, settings, source, plan, dry_run=dry_run), run.dir
+
+
+@pytest.fixture(scope="module")
+def sample_clean(sample_db, tmp_path_factory):
+    settings = load_settings(None, workdir=tmp_path_factory.mktemp("work"))
+    before = sha256(sample_db)
+    with Run(settings.workdir) as run:
+        plan = profile(run, settings, sample_db).plan
+    report, run_dir = run_clean(settings, sample_db, plan)
+    return settings, plan, report, run_dir, before
+
+
+def test_sample_rules_and_working_copy(sample_db, sample_clean):
+    _, _, report, run_dir, before = sample_clean
+    assert report.sha256_before == report.sha256_after == before == sha256(sample_db)
+    working = Path(report.working_copy)
+    assert working == run_dir / "working.db"
+    counts = {rule: report.changed(rule) for rule in
+              ("nul_bytes", "trim", "null_tokens", "dates", "booleans")}
+    assert counts["nul_bytes"] == 1 and all(counts.values())
+    assert report.changed("numbers") == 0  # the sample's numbers only need trimming
+    for table in ("tickets", "comments", "timesheets"):
+        source_rows, cleaned_rows = rows(sample_db, table), rows(working, table)
+        assert [r[0] for r in cleaned_rows] == [r[0] for r in source_rows]  # rowids kept
+    source = sqlite3.connect(f"file:{sample_db}?mode=ro", uri=True)
+    copy = sqlite3.connect(f"file:{working}?mode=ro", uri=True)
+    for table in ("tickets", "comments", "timesheets"):
+        pragma = f"PRAGMA table_info({quote_ident(table)})"
+        assert copy.execute(pragma).fetchall() == source.execute(pragma).fetchall()
+    descriptions = [r[0] for r in copy.execute('SELECT "TKT-Description" FROM tickets')]
+    assert "Printer jam after tray 2 replaced" in descriptions
+    assert not any("\x00" in d for d in descriptions if d)
+    created = {r[0] for r in copy.execute('SELECT "TKT-Created Time" FROM tickets')}
+    assert all(len(c) == 19 and c[4] == "-" and c[10] == " " for c in created)
+    assert {r[0] for r in copy.execute('SELECT "TKT-SLA Met" FROM tickets')} <= \
+        {"true", "false", None}
+    assert all(len(t) == 8 for (t,) in copy.execute('SELECT "TS-Time From" FROM timesheets'))
+    source.close()
+    copy.close()
+
+
+def test_unconvertible_cells_stay_and_are_listed(sample_db, sample_clean):
+    _, _, report, _, _ = sample_clean
+    assert report.unconvertible_counts["tickets.TKT-Closure Date"] == 3
+    listed = {(c.column, c.value) for c in report.unconvertible}
+    assert ("TKT-Closure Date", "29/02/2023 10:00") in listed
+    assert ("TKT-Closure Date", "00/00/0000 00:00") in listed
+    by_rowid = {r[0]: r for r in rows(sample_db, "tickets")}
+    cleaned = {r[0]: r for r in rows(Path(report.working_copy), "tickets")}
+    column = 11  # rowid, then TKT-Closure Date is the 11th column
+    for cell in report.unconvertible:
+        if cell.column == "TKT-Closure Date":
+            assert by_rowid[cell.rowid][column] == cell.value == cleaned[cell.rowid][column]
+            assert cell.reason == f"impossible date {cell.value!r}"
+
+
+def test_report_and_preview_events(sample_clean):
+    _, _, report, run_dir, _ = sample_clean
+    assert CleanReport.load(run_dir / "clean.json") == report
+    samples = [e for e in read_journal(run_dir) if isinstance(e, ev.DiffSample)]
+    assert {(e.rule, e.table, e.column, e.changed) for e in samples} == \
+        {(r.rule, r.table, r.column, r.changed) for r in report.rules}
+    nul = next(e for e in samples if e.rule == "nul_bytes")
+    assert nul.samples == (("Printer jam\x00 after tray 2 replaced",
+                            "Printer jam after tray 2 replaced"),)
+    tokens = next(e for e in samples if e.rule == "null_tokens" and e.column == "TKT-Category")
+    assert all(after is None for _, after in tokens.samples)
+
+
+def test_dry_run_previews_the_same_and_writes_nothing_else(sample_db, sample_clean, workdir):
+    settings, plan, applied, _, _ = sample_clean
+    preview, run_dir = run_clean(load_settings(None, workdir=workdir), sample_db, plan,
+                                 dry_run=True)
+    assert preview.dry_run and preview.working_copy is None
+    assert [(r.rule, r.table, r.column, r.changed) for r in preview.rules] == \
+        [(r.rule, r.table, r.column, r.changed) for r in applied.rules]
+    assert preview.unconvertible_counts == applied.unconvertible_counts
+    assert sorted(p.name for p in run_dir.iterdir()) == ["clean.json", "events.jsonl"]
+
+
+def test_cleaning_again_changes_nothing(sample_clean, workdir):
+    settings, plan, first, _, _ = sample_clean
+    working = Path(first.working_copy)
+    again, _ = run_clean(load_settings(None, workdir=workdir), working, plan)
+    assert again.rules == [] and again.cells_changed == 0
+    assert again.unconvertible_counts == first.unconvertible_counts
+    for table in ("tickets", "comments", "timesheets"):
+        assert rows(Path(again.working_copy), table) == rows(working, table)
+
+
+def test_edge_values_and_awkward_names(tmp_path, local):
+    name, when, day, flag, amount, note = ('"weird" name', "order", "a-b c", "select",
+                                           "Amount €", "note")
+    source = write_source(tmp_path / "edge.db", {"select": (
+        [name, when, day, flag, amount, note],
+        [(" 5/3/2016 12:00 ", "2024-01-31 10:00:00", "31/01/2025", "Yes", " 1.50 ", "ab\x00cd"),
+         ("13/01/2024 10:00", "29/02/2024 23:59", "1/2/2025", "n", "+3", "  x\t"),
+         ("29/02/2023 10:00", "2024-02-30 10:00:00", "31/04/2024", "1", "abc", "N/A"),
+         ("N/A", "", "00/00/0000", "?", "2", ""),
+         (None, 7, "2025-01-31", "FALSE", "1e3", "keep  inner  spaces")],
+    )})
+    plan = plan_for(source, {"select": {name: "timestamp", when: "timestamp", day: "date",
+                                        flag: "boolean", amount: "numeric"}})
+    before = sha256(source)
+    report, _ = run_clean(local, source, plan)
+    assert sha256(source) == before
+    cleaned = [r[1:] for r in rows(Path(report.working_copy), "select")]
+    assert cleaned == [
+        ("2016-03-05 12:00:00", "2024-01-31 10:00:00", "2025-01-31", "true", "1.50", "abcd"),
+        ("2024-01-13 10:00:00", "2024-02-29 23:59:00", "2025-02-01", "false", "3", "x"),
+        ("29/02/2023 10:00", "2024-02-30 10:00:00", "31/04/2024", "true", "abc", None),
+        (None, None, "00/00/0000", None, "2", None),
+        (None, 7, "2025-01-31", "false", "1000", "keep  inner  spaces"),
+    ]
+    assert {(c.column, c.rowid, c.value) for c in report.unconvertible} == {
+        (name, 3, "29/02/2023 10:00"), (when, 3, "2024-02-30 10:00:00"),
+        (day, 3, "31/04/2024"), (day, 4, "00/00/0000"), (amount, 3, "abc")}
+    again, _ = run_clean(local, Path(report.working_copy), plan)
+    assert again.cells_changed == 0
+
+
+def test_integer_cells(tmp_path, workdir):
+    values = ["42", "007", "12\x00", "+5", "\uff11\uff12", "99999999999999999999", " 8 ", "0"]
+    source = write_source(tmp_path / "n.db", {"t": (["n"], [(v,) for v in values])})
+    plan = plan_for(source, {"t": {"n": "integer"}})
+    report, _ = run_clean(load_settings(None, workdir=workdir), source, plan)
+    assert [r[1] for r in rows(Path(report.working_copy), "t")] == \
+        ["42", "7", "12", "5", "12", "99999999999999999999", "8", "0"]
+    assert [(c.rowid, c.reason) for c in report.unconvertible] == [(6, "integer out of range")]
+    assert {r.rule: r.changed for r in report.rules} == {"nul_bytes": 1, "trim": 1, "numbers": 3}
+    tokens = load_settings(None, workdir=workdir, null_tokens=["", "42"])
+    report, _ = run_clean(tokens, source, plan)  # a token that looks like a canonical integer
+    assert rows(Path(report.working_copy), "t")[0][1] is None
+
+
+def test_a_column_named_rowid_and_source_constraints(tmp_path, local):
+    source = tmp_path / "r.db"
+    with sqlite3.connect(source) as db:
+        db.execute('CREATE TABLE t ("rowid" TEXT, d TEXT)')
+        db.executemany("INSERT INTO t (rowid, d) VALUES (?, ?)",
+                       [("a", "13/01/2024"), ("b", "31/04/2024")])
+        db.execute("CREATE TABLE strict (v TEXT NOT NULL)")
+        db.execute("INSERT INTO strict VALUES ('N/A')")
+    db.close()
+    plan = plan_for(source, {"t": {"d": "date"}})
+    plan.tables = [t for t in plan.tables if t.name == "t"]
+    report, _ = run_clean(local, source, plan)
+    assert [(c.rowid, c.value) for c in report.unconvertible] == [(2, "31/04/2024")]
+    with sqlite3.connect(report.working_copy) as db:
+        cleaned = db.execute("SELECT _rowid_, * FROM t ORDER BY _rowid_").fetchall()
+    db.close()
+    assert cleaned == [(1, "a", "2024-01-13"), (2, "b", "31/04/2024")]
+    with pytest.raises(StageError, match="breaks a constraint the source declares: NOT NULL"):
+        run_clean(local, source, plan_for(source, {}))
+
+
+def test_source_changed_while_cleaning_is_an_error(tmp_path, local):
+    source = write_source(tmp_path / "s.db", {
+        "a": (["d"], [("13/01/2024",)] * 10), "b": (["d"], [("14/01/2024",)] * 10)})
+    plan = plan_for(source, {"a": {"d": "date"}, "b": {"d": "date"}})
+
+    def change_source(event):
+        if isinstance(event, ev.DiffSample) and event.table == "a":
+            with sqlite3.connect(source) as db:
+                db.execute("UPDATE b SET d = '15/01/2024' WHERE rowid = 1")
+            db.close()
+
+    with pytest.raises(StageError, match="changed while cleaning"):
+        run_clean(local, source, plan, listeners=[change_source])
+    assert not list(local.workdir.glob("runs/*/working.db*"))
+    assert not list(local.workdir.glob("runs/*/clean.json"))
+
+
+def test_cancel_rolls_back(tmp_path, local):
+    source = write_source(tmp_path / "s.db", {"a": (["d"], [(f"{n % 28 + 1}/01/2024",)
+                                                            for n in range(60_000)])})
+    plan = plan_for(source, {"a": {"d": "date"}})
+
+    def cancel(event):  # the operator cancels as the table starts
+        if isinstance(event, ev.Progress) and event.stage == "clean":
+            runs[0].cancel_requested.set()
+
+    runs = []
+    with pytest.raises(Interrupted), Run(local.workdir, listeners=[cancel]) as run:
+        runs.append(run)
+        clean(run, local, source, plan, dry_run=False)
+    assert not list(local.workdir.glob("runs/*/working.db*"))
+
+
+def test_bad_inputs(tmp_path, local, capsys):
+    source = write_source(tmp_path / "s.db", {"a": (["d"], [("x",)])})
+    with pytest.raises(BadInput, match="plan table 'missing' is not in the source"):
+        run_clean(local, source, plan_for(write_source(tmp_path / "o.db", {
+            "missing": (["d"], [])}), {}))
+    with sqlite3.connect(source) as db:
+        db.execute("CREATE TABLE k (id TEXT PRIMARY KEY, v) WITHOUT ROWID")
+    db.close()
+    with pytest.raises(BadInput, match="has no rowid \\(WITHOUT ROWID"):
+        run_clean(local, source, plan_for(source, {}))
+    text = tmp_path / "notes.db"
+    text.write_text("hello\n")
+    for path, reason in ((tmp_path / "none.db", "does not exist"),
+                         (text, "is not a SQLite database")):
+        capsys.readouterr()
+        assert main(["--workdir", str(local.workdir), "clean", str(path), "--dry-run"]) == 2
+        assert capsys.readouterr().err == f"sdconsole: error: source {path} {reason}\n"
+
+
+def test_clean_command(sample_db, workdir, capsys):
+    assert main(["--workdir", str(workdir), "clean", str(sample_db), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "nul_bytes" in out and "SHA-256 before" in out and "dry run" in out
+    assert main(["--workdir", str(workdir), "clean", str(sample_db), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert Path(document["working_copy"]).exists()
+    assert document["sha256_before"] == document["sha256_after"]
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from sdconsole.engine.cleaner import clean
+from sdconsole.engine.plan import Plan
+from sdconsole.engine.run import Run
+from sdconsole.settings import load_settings
+
+workdir, run_id, source, plan = sys.argv[1:]
+settings = load_settings(None, workdir=Path(workdir))
+with Run(Path(workdir), run_id=run_id) as run:
+    clean(run, settings, Path(source), Plan.load(Path(plan)), dry_run=False)
+"""
+
+
+def big_source(path: Path, rows: int) -> Path:
+    with sqlite3.connect(path) as db:
+        db.execute('CREATE TABLE big ("when", "day", "n")')
+        db.execute(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)"
+            " INSERT INTO big SELECT printf('%d/%d/%d %02d:%02d', n % 28 + 1, n % 12 + 1,"
+            " 2000 + n % 25, n % 24, n % 60), printf('%d/%d/%d', n % 28 + 1, n % 12 + 1,"
+            " 2000 + n % 25), printf(' %d ', n) FROM seq", (rows,))
+    db.close()
+    return path
+
+
+def test_sigkill_during_apply_leaves_the_previous_working_copy(tmp_path, local):
+    source = big_source(tmp_path / "big.db", 120_000)
+    plan = plan_for(source, {"big": {"when": "timestamp", "day": "date", "n": "integer"}})
+    plan_path = tmp_path / "plan.json"
+    plan.save(plan_path)
+    source_sha = sha256(source)
+    with Run(local.workdir) as run:  # an earlier, finished clean of this run
+        first = clean(run, local, source, plan_for(source, {}), dry_run=False)
+        run_id, run_dir = run.run_id, run.dir
+    previous = sha256(Path(first.working_copy))
+    journal = run_dir / "events.jsonl"
+    seen = journal.read_text().count("\n")
+    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(local.workdir), run_id,
+                              str(source), str(plan_path)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        events = [json.loads(line) for line in journal.read_text().splitlines()[seen:]
+                  if line.endswith("}")]
+        if any(e["kind"] == "Progress" and e["stage"] == "clean" and e["table"] == "big"
+               and 0 < e["done"] < e["total"] for e in events):
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    assert child.wait(30) == -signal.SIGKILL, "the clean finished before it could be killed"
+    events = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
+    assert not any(e["kind"] in ("StageFinished", "StageFailed") for e in events)
+    assert sha256(run_dir / "working.db") == previous  # untouched: the previous state
+    partial = run_dir / "working.db.partial"
+    assert CleanReport.load(run_dir / "clean.json") == first
+    if partial.exists():  # opened, the killed snapshot rolls back: uncleaned, not half-cleaned
+        with sqlite3.connect(partial) as db:
+            snapshot = db.execute("SELECT rowid, * FROM big ORDER BY rowid").fetchall()
+        db.close()
+        assert snapshot == rows(source, "big")
+    assert sha256(source) == source_sha
+    with Run(local.workdir, run_id=run_id) as run:  # and the same run can clean again
+        again = clean(run, local, source, plan, dry_run=False)
+    cleaned = rows(Path(again.working_copy), "big")
+    assert cleaned[0][1:] == ("2001-02-02 01:01:00", "2001-02-02", "1")
+    assert not partial.exists()

@@ -1,0 +1,244 @@
+"""The headless migration end to end, against a real PostgreSQL and real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sdconsole.engine import pipeline
+from sdconsole.engine.run import list_runs, read_journal
+from sdconsole.settings import Settings
+
+
+def sdconsole(settings: Settings, *args: str, env: dict | None = None,
+              **kwargs) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300, **kwargs)
+
+
+def migrate(settings: Settings, source: Path, *extra: str,
+            **kwargs) -> subprocess.CompletedProcess[str]:
+    return sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn, *extra,
+                     **kwargs)
+
+
+def source_count(source: Path, table: str) -> int:
+    with sqlite3.connect(source) as conn:
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+def stable_count(dsn: str, table: str = "tickets") -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            psycopg.sql.SQL("SELECT count(*) FROM servicedesk.{}").format(
+                psycopg.sql.Identifier(table))).fetchone()[0]
+
+
+def view_target(dsn: str, table: str = "tickets") -> str:
+    """The version schema the stable view reads from."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.view_table_usage"
+            " WHERE view_schema = 'servicedesk' AND view_name = %s", (table,)).fetchone()
+    return row[0]
+
+
+def deployment_statuses(dsn: str) -> dict[int, str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT version, status FROM sdconsole.deployments"
+                            " ORDER BY version").fetchall()
+    return dict(rows)
+
+
+def test_complete_migration_lands_every_row(settings: Settings, sample_db: Path) -> None:
+    proc = migrate(settings, sample_db, "--mode", "complete", "--yes")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for table in ("tickets", "comments", "timesheets"):
+        assert stable_count(settings.target_dsn, table) == source_count(sample_db, table)
+    assert view_target(settings.target_dsn) == "servicedesk_v1"
+    assert deployment_statuses(settings.target_dsn) == {1: "active"}
+    stages = {e.stage for e in read_journal(list_runs(settings.workdir)[0])}
+    assert {"preflight", "profile", "clean", "canary", "load", "validate", "cutover"} <= stages
+    with psycopg.connect(settings.target_dsn) as conn:
+        kind = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
+            " 'servicedesk_v1' AND table_name = 'tickets' AND column_name = 'tkt_created_time'"
+        ).fetchone()[0]
+    assert kind.startswith("timestamp")
+
+
+def test_without_yes_it_stops_at_the_gate_and_changes_nothing(settings: Settings,
+                                                              sample_db: Path) -> None:
+    proc = migrate(settings, sample_db, "--mode", "complete")
+    assert proc.returncode == 7
+    assert "--yes" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    with psycopg.connect(settings.target_dsn) as conn:
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
+    assert not any(s.startswith("servicedesk") for s in schemas)
+    assert not (list_runs(settings.workdir)[0] / "working.db").exists()
+
+
+def test_gate_refusal_and_override(settings: Settings, sample_copy: Path) -> None:
+    with sqlite3.connect(sample_copy) as conn:  # a third of the comments lose their ticket
+        conn.execute("""UPDATE comments SET "CT-TKT-ID" = '999999' WHERE rowid % 3 = 0""")
+    refused = migrate(settings, sample_copy, "--mode", "simple", "--yes",
+                      "--quality-threshold", "99")
+    assert refused.returncode == 4, refused.stderr
+    assert "below the threshold 99" in refused.stderr
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
+    passed = migrate(settings, sample_copy, "--mode", "simple", "--yes", "--quality-threshold",
+                     "99", "--override-reason", "known orphans, accepted by ops lead")
+    assert passed.returncode == 0, passed.stderr
+    with psycopg.connect(settings.target_dsn) as conn:
+        reasons = [r[0] for r in conn.execute(
+            "SELECT gate_override_reason FROM sdconsole.runs WHERE outcome = 'succeeded'")]
+    assert reasons == ["known orphans, accepted by ops lead"]
+
+
+def test_two_migrations_rollback_and_roll_forward(settings: Settings, sample_db: Path,
+                                                  tmp_path: Path) -> None:
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    bigger = tmp_path / "bigger.db"
+    from sdconsole import sample
+
+    sample.generate(bigger, tickets=400, seed=5)
+    second = migrate(settings, bigger, "--mode", "blue-green", "--yes")
+    assert second.returncode == 0, second.stderr
+    assert stable_count(settings.target_dsn) == source_count(bigger, "tickets")
+    assert list((settings.workdir / "backups").glob("servicedesk_v1*.dump"))
+
+    back = sdconsole(settings, "rollback", "--yes", "--target", settings.target_dsn)
+    assert back.returncode == 0, back.stderr
+    assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "rolled_back"}
+
+    forward = sdconsole(settings, "rollback", "--to", "2", "--yes",
+                        "--target", settings.target_dsn)
+    assert forward.returncode == 0, forward.stderr
+    assert view_target(settings.target_dsn) == "servicedesk_v2"
+
+
+def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
+                                                            sample_db: Path,
+                                                            tmp_path: Path) -> None:
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    from sdconsole import sample
+
+    big = tmp_path / "big.db"
+    sample.generate(big, tickets=3000, seed=9)
+    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
+               "migrate", str(big), "--target", settings.target_dsn, "--mode", "simple",
+               "--yes", "--json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["kind"] == "Progress" and event["stage"] == "load" and event["done"] > 0:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert view_target(settings.target_dsn) == "servicedesk_v1"
+    assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
+
+    interrupted = pipeline.interrupted_runs(settings)
+    assert [i.stage for i in interrupted] == ["load"]
+    with pipeline.resume(settings, interrupted[0].run_id) as resumed:
+        resumed.load()
+        assert resumed.validate().ok
+        resumed.cutover()
+    assert view_target(settings.target_dsn) == "servicedesk_v2"
+    assert stable_count(settings.target_dsn) == source_count(big, "tickets")
+    assert pipeline.interrupted_runs(settings) == []
+
+
+def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    from sdconsole import sample
+
+    big = tmp_path / "big.db"
+    sample.generate(big, tickets=3000, seed=9)
+    killed = []
+
+    def terminate_load(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and not killed:
+            with psycopg.connect(settings.target_dsn, autocommit=True) as admin:
+                killed.extend(admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND query ILIKE 'COPY%%'").fetchall())
+
+    from sdconsole.engine.errors import StageError
+
+    with pipeline.Migration(settings, big, listeners=[terminate_load], mode="simple") as m:
+        m.preflight()
+        m.profile()
+        m.gate()
+        m.clean()
+        with pytest.raises(StageError) as info:
+            m.load()
+        run_id = m.run.run_id
+    assert killed and "\n" not in str(info.value)
+    assert deployment_statuses(settings.target_dsn) == {1: "failed"}
+    with pipeline.resume(settings, run_id) as resumed:
+        resumed.load()
+        assert resumed.validate().ok
+        resumed.cutover()
+    assert deployment_statuses(settings.target_dsn) == {1: "active"}
+
+
+def test_health_floor_stops_the_stage_cleanly(settings: Settings, sample_db: Path) -> None:
+    proc = migrate(settings, sample_db, "--mode", "simple", "--yes",
+                   env={"SDCONSOLE_MIN_FREE_DISK_MB": str(10**9)})
+    assert proc.returncode == 9
+    assert "free disk" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
+
+
+def test_disk_full_while_writing_the_working_copy(settings: Settings, sample_db: Path) -> None:
+    import resource
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    proc = migrate(settings, sample_db, "--mode", "simple", "--yes", preexec_fn=small_files)
+    assert proc.returncode == 9, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
+
+
+def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from sdconsole.settings import load_settings\n"
+         "from sdconsole.engine import lock\n"
+         f"s = load_settings(None, workdir={str(settings.workdir)!r},"
+         f" target_dsn={settings.target_dsn!r})\n"
+         "with lock.acquire(s.target_dsn, s, 'holder-run'):\n"
+         "    print('held', flush=True); time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        proc = migrate(settings, sample_db, "--mode", "simple", "--yes")
+        assert time.monotonic() - started < 60
+        assert proc.returncode == 6
+        assert "holder-run" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,0 +1,225 @@
+"""The profiler on the sample and on hand-made edge cases: types, dates, dirt, keys, orphans."""
+
+import json
+from pathlib import Path
+
+import pytest
+from loading import write_source
+
+from sdconsole.cli import main
+from sdconsole.engine import events as ev
+from sdconsole.engine.errors import BadInput
+from sdconsole.engine.plan import Plan
+from sdconsole.engine.profiler import Profile, profile
+from sdconsole.engine.run import Run, read_journal
+from sdconsole.settings import load_settings
+
+
+def run_profile(settings, source, **kwargs):
+    with Run(settings.workdir) as run:
+        return profile(run, settings, source, **kwargs), run.dir
+
+
+@pytest.fixture
+def local(workdir):
+    """Settings without a target: the profiler never needs PostgreSQL."""
+    return load_settings(None, workdir=workdir)
+
+
+@pytest.fixture(scope="module")
+def sample_profile(sample_db, tmp_path_factory):
+    settings = load_settings(None, workdir=tmp_path_factory.mktemp("work"))
+    return run_profile(settings, sample_db)
+
+
+def test_sample_types_and_dirt(sample_profile):
+    result, _ = sample_profile
+    tickets = result.table("tickets")
+    types = {c.name: c.type for t in result.tables for c in t.columns}
+    assert types["TKT-Ticket ID"] == "integer"
+    assert types["TKT-Created Time"] == "timestamp"
+    assert types["TKT-SLA Met"] == "boolean"
+    assert types["TKT-Resolution Hours"] == "numeric"
+    assert types["TKT-Title"] == "text"
+    assert types["TS-Date"] == "date"
+    assert types["TS-Time From"] == "time"
+    created = tickets.column("TKT-Created Time")
+    assert created.date_evidence.decision == "day-first"
+    assert created.date_evidence.day_first > 0 and created.date_evidence.month_first == 0
+    assert created.min.startswith("2023-") and created.max < "2026-03"
+    closure = tickets.column("TKT-Closure Date")
+    assert closure.date_evidence.impossible == 3  # 29/02/2023, 31/04/2024, 00/00/0000
+    assert closure.invalid == 3 and "29/02/2023 10:00" in closure.invalid_examples
+    description = tickets.column("TKT-Description")
+    assert description.nul_bytes == 1
+    assert set(description.placeholders) <= {"?", "-", "N/A", "NULL", "n/a"}
+    assert tickets.column("TKT-Title").whitespace > 0
+    hours = tickets.column("TKT-Resolution Hours")
+    assert hours.invalid >= 2 and hours.placeholders  # 'abc', 'approx 3'...; 'N/A', '?'
+
+
+def test_sample_keys_and_relations(sample_profile):
+    result, _ = sample_profile
+    tickets, comments = result.table("tickets"), result.table("comments")
+    assert tickets.key == "TKT-Ticket ID"
+    assert tickets.duplicate_keys >= 1 and tickets.duplicate_examples
+    assert result.plan.table("tickets").primary_key is None  # duplicates: no primary key
+    assert comments.key == "CT-COMMENT-ID" and comments.duplicate_keys == 0
+    assert result.plan.table("comments").primary_key == "ct_comment_id"
+    assert result.plan.table("tickets").date_column == "tkt_created_time"
+    relations = {r.key: r for r in result.relations}
+    assert relations["comments.CT-TKT-ID"].orphans > 0
+    assert not relations["comments.CT-TKT-ID"].expected
+    assert relations["timesheets.TS-Crm ID"].expected
+
+
+def test_profile_and_plan_are_written_and_reload(sample_profile):
+    result, run_dir = sample_profile
+    loaded = Profile.load(run_dir / "profile.json")
+    assert loaded.to_dict() == result.to_dict()
+    assert Plan.load(run_dir / "plan.json").to_dict() == result.plan.to_dict()
+    assert json.loads((run_dir / "profile.json").read_text())["source_sha256"] == \
+        result.source_sha256
+    events = read_journal(run_dir)
+    done = {e.table for e in events if isinstance(e, ev.Progress) and e.done == e.total}
+    assert done == {"tickets", "comments", "timesheets"}
+    findings = [e for e in events if isinstance(e, ev.Finding)]
+    assert any(f.dimension == "uniqueness" and f.column == "TKT-Ticket ID" for f in findings)
+
+
+def test_worker_processes_give_the_same_profile(sample_db, local):
+    alone, _ = run_profile(local, sample_db, workers=1)
+    pooled, _ = run_profile(local, sample_db, workers=2)
+    assert {**pooled.to_dict(), "seconds": 0} == {**alone.to_dict(), "seconds": 0}
+
+
+def dates_db(path: Path, **columns: list) -> Path:
+    names = list(columns)
+    rows = list(zip(*columns.values(), strict=True))
+    return write_source(path, {"t": (names, rows)})
+
+
+def test_date_order_evidence(tmp_path, local):
+    source = dates_db(
+        tmp_path / "dates.db",
+        day_first=["13/01/2024", "05/02/2024", "01/03/2024", "2024-03-04"],
+        month_first=["01/13/2024", "02/05/2024", "03/01/2024", "2024-03-04"],
+        ambiguous=["01/02/2024", "03/04/2024", "05/06/2024", "07/08/2024"],
+        contradicting=["13/01/2024", "01/13/2024", "02/02/2024", "03/03/2024"],
+        unpadded=["5/3/2016 12:00", "13/3/2016 12:00", "5/3/2016 12:00", "1/1/2016 0:00"],
+    )
+    result, _ = run_profile(local, source)
+    column = result.table("t").column
+    assert (column("day_first").type, column("day_first").date_order) == ("date", "day-first")
+    assert column("day_first").min == "2024-01-13" and not column("day_first").flagged
+    assert (column("month_first").type, column("month_first").date_order) == (
+        "date", "month-first")
+    assert column("month_first").min == "2024-01-13"
+    ambiguous = column("ambiguous")
+    assert (ambiguous.type, ambiguous.date_order) == ("date", "day-first")
+    assert ambiguous.flagged.startswith("all 4 dates are ambiguous")
+    contradicting = column("contradicting")
+    assert contradicting.type == "text"
+    assert contradicting.flagged.startswith("contradicting date order")
+    assert contradicting.date_evidence.decision == "contradicting"
+    unpadded = column("unpadded")
+    assert (unpadded.type, unpadded.date_order) == ("timestamp", "day-first")
+    assert (unpadded.min, unpadded.max) == ("2016-01-01 00:00:00", "2016-03-13 12:00:00")
+    plan = result.plan.table("t")
+    assert plan.column("contradicting").flagged and plan.column("contradicting").type == "text"
+
+
+def test_ambiguous_column_uses_the_date_order_setting(tmp_path, workdir):
+    source = dates_db(tmp_path / "dates.db", d=["01/02/2024", "03/04/2024"])
+    settings = load_settings(None, workdir=workdir, date_order="month-first")
+    result, _ = run_profile(settings, source)
+    column = result.table("t").column("d")
+    assert (column.date_order, column.min) == ("month-first", "2024-01-02")
+    assert "read as month-first" in column.flagged
+
+
+def test_impossible_dates_and_passthrough(tmp_path, local):
+    source = dates_db(
+        tmp_path / "dates.db",
+        leap=["29/02/2024"] * 20 + ["13/01/2023"] * 19 + ["29/02/2023"],
+        april=["31/04/2024 09:00", "30/04/2024 09:00", "13/04/2024 09:00", "00/00/0000 00:00"]
+        + ["14/04/2024 09:00"] * 36,
+        iso=["2024-02-29 10:00:00", "2024-01-31 23:59:59"] * 20,
+    )
+    result, _ = run_profile(local, source)
+    leap = result.table("t").column("leap")
+    assert leap.type == "date" and leap.date_evidence.impossible == 1
+    assert leap.date_evidence.examples["impossible"] == ["29/02/2023"]
+    assert (leap.invalid, leap.confidence, leap.max) == (1, 0.975, "2024-02-29")
+    april = result.table("t").column("april")
+    assert april.type == "timestamp" and april.date_evidence.impossible == 2
+    assert set(april.invalid_examples) == {"31/04/2024 09:00", "00/00/0000 00:00"}
+    iso = result.table("t").column("iso")
+    assert (iso.type, iso.flagged, iso.date_evidence.iso) == ("timestamp", "", 40)
+    assert iso.max == "2024-02-29 10:00:00"
+
+
+def test_confidence_threshold_keeps_text_and_flags(tmp_path, local):
+    rows = [str(n) for n in range(90)] + ["abc"] * 10
+    source = dates_db(tmp_path / "mixed.db", mostly=rows, flags=["1", "0"] * 50,
+                      words=["Yes", "No", "1", "0"] * 25)
+    result, _ = run_profile(local, source)
+    mostly = result.table("t").column("mostly")
+    assert (mostly.type, mostly.candidate) == ("text", "integer")
+    assert mostly.flagged == "only 90.0% of values are integer (threshold 95%): kept as text"
+    assert mostly.invalid == 10 and mostly.invalid_examples == ["abc"]
+    flags = result.table("t").column("flags")
+    assert flags.type == "integer" and flags.note.startswith("only 0 and 1")
+    assert result.table("t").column("words").type == "boolean"
+
+
+def test_overrides_decide(tmp_path, workdir):
+    source = dates_db(tmp_path / "o.db", c=["13/01/2024", "01/13/2024"], n=["1", "2"])
+    settings = load_settings(None, workdir=workdir)
+    settings.type_overrides = {"t.c": "date", "t.n": "text", "t.missing": "text"}
+    settings.date_order_overrides = {"t.c": "month-first"}
+    result, run_dir = run_profile(settings, source)
+    column = result.plan.table("t").column
+    assert (column("c").type, column("c").date_order, column("c").flagged) == (
+        "date", "month-first", "")
+    assert column("n").type == "text"
+    assert result.table("t").column("c").invalid == 1  # 13/01/2024 is no month-first date
+    review = [e for e in read_journal(run_dir) if isinstance(e, ev.Finding)
+              and e.dimension == "review"]
+    assert any("'t.missing' matches no column" in e.message for e in review)
+
+
+def test_awkward_names(tmp_path, local):
+    source = write_source(tmp_path / "names.db", {
+        "select": (['"weird" name', "order", "a-b c", "Data Solução"],
+                   [("13/01/2024", "1", " x ", "y"), ("14/01/2024", "2", "z", None)]),
+    })
+    result, _ = run_profile(local, source)
+    table = result.table("select")
+    assert [c.ident for c in table.columns] == ["weird_name", "order", "a_b_c", "data_solucao"]
+    assert table.column('"weird" name').type == "date"
+    assert table.column("order").type == "integer"
+    assert table.column("a-b c").whitespace == 1
+
+
+def test_bad_sources(tmp_path, local, capsys):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(BadInput, match="does not exist"):
+        run_profile(local, missing)
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n")
+    for path, reason in ((missing, "does not exist"), (text, "is not a SQLite database")):
+        capsys.readouterr()
+        assert main(["--workdir", str(local.workdir), "profile", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"sdconsole: error: source {path} {reason}\n"
+
+
+def test_profile_command(sample_db, workdir, capsys):
+    assert main(["--workdir", str(workdir), "profile", str(sample_db)]) == 0
+    out = capsys.readouterr().out
+    assert "TKT-Created Time" in out and "quality score" in out and "completeness" in out
+    assert main(["--workdir", str(workdir), "profile", str(sample_db), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["score"]["total"] >= 80
+    assert {t["name"] for t in document["tables"]} == {"tickets", "comments", "timesheets"}

@@ -1,0 +1,124 @@
+"""The quality score (dimensions, exemptions, weights) and the gate in front of mutating stages."""
+
+import dataclasses
+import sqlite3
+
+import pytest
+
+from sdconsole import sample
+from sdconsole.cli import main
+from sdconsole.engine import events as ev
+from sdconsole.engine.errors import GateRefused
+from sdconsole.engine.profiler import profile
+from sdconsole.engine.quality import check_gate, gate, score
+from sdconsole.engine.run import Run, list_runs, read_journal
+from sdconsole.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="module")
+def sample_result(sample_db, work):
+    settings = load_settings(None, workdir=work)
+    with Run(work) as run:
+        return profile(run, settings, sample_db)
+
+
+@pytest.fixture(scope="module")
+def dirty_db(tmp_path_factory):
+    """The sample with much worse dirt: duplicate ids, orphans, gaps, impossible dates."""
+    path = tmp_path_factory.mktemp("dirty") / "dirty.db"
+    sample.generate(path, tickets=300, seed=11)
+    with sqlite3.connect(path) as db:
+        db.execute('UPDATE tickets SET "TKT-Ticket ID" = \'100001\' WHERE rowid % 10 = 0')
+        db.execute('UPDATE tickets SET "TKT-Created Time" = \'31/02/2024 10:00\''
+                   " WHERE rowid % 20 = 0")
+        db.execute('UPDATE comments SET "CT-TKT-ID" = \'999999\' WHERE rowid % 4 = 0')
+        for table, columns in (("tickets", ("TKT-Category", "TKT-Team", "TKT-Title")),
+                               ("comments", ("CT-USERIDNAME", "CT-TYPE", "CT-OWNERTYPE")),
+                               ("timesheets", ("TS-Title", "TS-Category", "TS-Hours"))):
+            for column in columns:
+                db.execute(f'UPDATE {table} SET "{column}" = \'N/A\' WHERE rowid % 3 = 0')
+    db.close()
+    return path
+
+
+def test_a_normal_quarterly_file_passes(sample_result):
+    result = sample_result
+    assert 80 <= result.score.total < 100
+    dims = result.score.dimensions
+    assert set(dims) == {"completeness", "validity", "uniqueness", "consistency", "integrity"}
+    assert all(0 <= d.score <= 100 for d in dims.values())
+    assert dims["uniqueness"].findings[0].column == "TKT-Ticket ID"
+    assert dims["integrity"].findings[0].column == "CT-TKT-ID"
+
+
+def test_finding_costs_explain_each_dimension(sample_result):
+    for part in sample_result.score.dimensions.values():
+        assert sum(f.cost for f in part.findings) == pytest.approx(100 - part.score, abs=0.1)
+
+
+def test_much_worse_dirt_scores_lower(sample_result, dirty_db, work):
+    settings = load_settings(None, workdir=work)
+    with Run(work) as run:
+        dirty = profile(run, settings, dirty_db)
+    assert dirty.score.total < 80 <= sample_result.score.total
+    dims = dirty.score.dimensions
+    clean_dims = sample_result.score.dimensions
+    for name in ("completeness", "uniqueness", "integrity"):
+        assert dims[name].score < clean_dims[name].score
+    assert dirty.table("tickets").duplicate_rows >= 29
+
+
+def test_expected_gaps_and_orphans_are_exempt(sample_result, work):
+    strict = load_settings(None, workdir=work)
+    strict.sparse_columns, strict.expected_orphans = [], []
+    relations = [dataclasses.replace(r, expected=False) for r in sample_result.relations]
+    strict_score = score(sample_result.tables, relations, strict)
+    assert strict_score.dimensions["completeness"].score < \
+        sample_result.score.dimensions["completeness"].score
+    assert strict_score.dimensions["integrity"].score < \
+        sample_result.score.dimensions["integrity"].score
+    exempt = [f for f in sample_result.score.dimensions["integrity"].findings if f.cost == 0]
+    assert exempt and "expected" in exempt[0].message
+
+
+def test_weights_come_from_settings(sample_result, work):
+    settings = load_settings(None, workdir=work)
+    settings.quality_weights = {"integrity": 1.0}
+    only = score(sample_result.tables, sample_result.relations, settings)
+    assert only.total == int(only.dimensions["integrity"].score)
+
+
+def test_gate(work):
+    settings = load_settings(None, workdir=work)
+    for total in (80, 95):
+        decision = gate(total, settings, "ignored when the score passes")
+        assert decision.passed and not decision.overridden
+    refused = gate(72, settings, "   ")
+    assert not refused.passed
+    with pytest.raises(GateRefused) as caught:
+        check_gate(72, settings, None)
+    assert str(caught.value) == \
+        "quality score 72 is below the threshold 80; override with a typed reason"
+    assert caught.value.exit_code == 4
+    decision = check_gate(72, settings, "Q3 import: duplicates are known, fixed upstream")
+    assert decision.passed and decision.overridden
+    assert decision.reason == "Q3 import: duplicates are known, fixed upstream"
+
+
+def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
+    workdir = tmp_path / "work"
+    argv = ["--workdir", str(workdir), "clean", str(dirty_db)]
+    assert main(argv) == 4
+    assert capsys.readouterr().err.startswith("sdconsole: error: quality score ")
+    assert not list(workdir.glob("runs/*/working.db"))
+    assert main([*argv, "--override-reason", "known dirt, approved by ops"]) == 0
+    cleaned = [d for d in list_runs(workdir) if (d / "working.db").exists()]
+    assert len(cleaned) == 1
+    run_dir = cleaned[0]
+    gates = [e for e in read_journal(run_dir) if isinstance(e, ev.GateReached)]
+    assert gates[0].summary == "known dirt, approved by ops"

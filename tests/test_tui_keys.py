@@ -1,0 +1,123 @@
+"""Keys: ids on every binding, remapping from the config, help, esc, and what the footer shows."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+from textual.binding import Binding
+from textual.clock import MockClock
+from textual.widgets import MarkdownViewer, OptionList
+from tui_pilot import footer_keys, screen_text, settle
+
+from sdconsole.engine.errors import BadInput
+from sdconsole.settings import load_settings
+from sdconsole.tui import screens
+from sdconsole.tui.app import ConsoleApp
+from sdconsole.tui.keymap import binding_ids
+from sdconsole.tui.screens.eventlog import EventLogScreen
+from sdconsole.tui.screens.help import HelpScreen
+from sdconsole.tui.screens.history import HistoryScreen
+from sdconsole.tui.screens.home import HomeScreen
+from sdconsole.tui.screens.preflight import PreflightScreen
+from sdconsole.tui.screens.runbook import RunbookScreen, runbook_pages
+
+
+def all_bindings():
+    classes = [ConsoleApp]
+    for info in pkgutil.iter_modules(screens.__path__):
+        module = importlib.import_module(f"{screens.__name__}.{info.name}")
+        classes += [v for v in vars(module).values()
+                    if isinstance(v, type) and v.__module__ == module.__name__]
+    return [(cls.__name__, b) for cls in classes for b in vars(cls).get("BINDINGS", [])]
+
+
+def test_every_binding_has_an_id_so_it_can_be_remapped():
+    bindings = all_bindings()
+    assert len(bindings) > 30
+    for owner, binding in bindings:
+        assert isinstance(binding, Binding) and binding.id, f"{owner}: {binding}"
+    assert {"rollback", "quit", "help", "back", "new", "continue", "approve"} <= binding_ids()
+
+
+def test_a_keymap_with_an_unknown_id_is_refused_in_one_line(tmp_path):
+    settings = load_settings(None, workdir=tmp_path, keymap={"rolback": "f9"})
+    with pytest.raises(BadInput, match="no binding with id 'rolback'"):
+        ConsoleApp(settings)
+
+
+def console(settings, sample_db, **changes) -> ConsoleApp:
+    return ConsoleApp(settings.model_copy(update={"source": sample_db, **changes}),
+                      clock=MockClock())
+
+
+async def test_the_keymap_moves_a_key(settings, sample_db):
+    app = console(settings, sample_db, keymap={"new": "f2"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "f2 New migration" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen), "n is no longer bound"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, PreflightScreen)
+
+
+async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "New migration (new)" in text
+        assert "Rollback (rollback)" in text and "not now" in text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+
+
+@pytest.mark.parametrize(("key", "screen"), [
+    ("h", HistoryScreen), ("b", RunbookScreen), ("l", EventLogScreen),
+])
+async def test_side_screens_open_from_home_and_esc_goes_back(settings, sample_db, key, screen):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await settle(pilot)
+        assert isinstance(app.screen, screen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_the_runbook_renders_the_packaged_markdown(settings, sample_db):
+    pages = runbook_pages()
+    assert pages and pages[0].stem == "index"
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        options = app.screen.query_one(OptionList)
+        assert options.option_count == len(pages)
+        viewer = app.screen.query_one(MarkdownViewer)
+        assert viewer.document.source == pages[0].read_text(encoding="utf-8")
+
+
+async def test_the_footer_shows_only_keys_that_work_now(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = footer_keys(app)
+        assert keys["New migration"] is True
+        assert keys["Rollback"] is False, "nothing to roll back: shown dimmed"
+        await pilot.press("n")
+        await settle(pilot)
+        keys = footer_keys(app)
+        assert keys["Profile"] is True and keys["Re-run"] is True
+        assert "Cancel step" not in keys, "nothing is running"

@@ -1,0 +1,119 @@
+"""Snapshots of the main screens at 80x24, clocks and animations frozen.
+
+The screens are reached by pressing keys against the real engine and a real
+PostgreSQL, except Preflight, whose checks report this machine's free disk
+and memory: it is shown with fixed check results instead. The target is
+named by libpq environment variables and the source by a relative path, so
+nothing machine-specific appears on screen.
+
+Update after an intended change: pytest tests/test_tui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from textual.clock import MockClock
+from textual.widgets import Input
+from tui_pilot import settle
+
+from sdconsole.engine import events as ev
+from sdconsole.engine.preflight import PreflightReport
+from sdconsole.settings import load_settings
+from sdconsole.tui.app import ConsoleApp
+from sdconsole.tui.screens.preflight import PreflightScreen
+
+SIZE = (80, 24)
+DATABASE = "sdc_tui_snapshot"
+ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
+
+
+@pytest.fixture
+def app(pg_server: str, sample_db: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> ConsoleApp:
+    """A console on a fresh database named the same in every run, the sample as ./servicedesk.db."""
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(DATABASE)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    for key, value in conninfo_to_dict(pg_server).items():
+        if key in ENV and value:
+            monkeypatch.setenv(ENV[key], str(value))
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_db, tmp_path / "servicedesk.db")
+    settings = load_settings(None, workdir=tmp_path / "work", target_dsn=f"dbname={DATABASE}",
+                             source=Path("servicedesk.db"), operator="operator")
+    console = ConsoleApp(settings, clock=MockClock())
+    console.animation_level = "none"
+    yield console
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(DATABASE)))
+
+
+def keys_then_settle(*keys: str):
+    """A run_before for snap_compare: press keys, waiting for the engine after each."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+
+    return run_before
+
+
+def test_home(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle())
+
+
+def test_help_lists_the_keys_of_the_screen_below(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle("question_mark"))
+
+
+CHECKS = [
+    ev.CheckResult(stage="preflight", name="source", status="pass",
+                   reason="servicedesk.db is a readable SQLite database (0.8 MB)"),
+    ev.CheckResult(stage="preflight", name="target", status="pass",
+                   reason="connected to dbname=sdc_tui_snapshot"),
+    ev.CheckResult(stage="preflight", name="disk", status="warn",
+                   reason="1.2 GB free in the work dir; the run needs about 40 MB",
+                   fix="keep an eye on it: backups grow with every version"),
+    ev.CheckResult(stage="preflight", name="server version", status="fail",
+                   reason="PostgreSQL 13.4; 15 or newer is needed",
+                   fix="upgrade the server or point --target at a newer one"),
+]
+
+
+def test_preflight_shows_reason_and_fix(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        state = pilot.app.flow.state
+        state.checks = {check.name: check for check in CHECKS}
+        state.results["preflight"] = PreflightReport(checks=list(CHECKS))
+        pilot.app.step = "preflight"
+        await pilot.app.push_screen(PreflightScreen())
+        await pilot.press("down", "down", "down")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_profile(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle("n", "enter"))
+
+
+def test_clean_preview(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE,
+                        run_before=keys_then_settle("n", "enter", "enter"))
+
+
+def test_cutover_confirmation(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE,
+                        run_before=keys_then_settle("n", "enter", "enter", "a", "a", "c"))
