@@ -65,14 +65,18 @@ class Run:
         self.min_free_disk = min_free_disk_mb * 1024 * 1024
         self.min_free_memory = min_free_memory_mb * 1024 * 1024
         self._seq = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._last_progress: dict[tuple[str, str], float] = {}
         self._table_started: dict[tuple[str, str], float] = {}
 
     # -- events ---------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> ev.Event:
-        """Stamp, journal and publish an event; return the stamped event."""
+        """Stamp, journal and publish an event; return the stamped event.
+
+        Stages may emit from several threads; listeners see one event at a
+        time, in ``seq`` order.
+        """
         with self._lock:
             self._seq += 1
             event = dataclasses.replace(event, run_id=self.run_id, seq=self._seq, ts=time.time())
@@ -81,8 +85,8 @@ class Run:
                 self._journal.flush()
             except OSError:
                 pass  # a full disk must not hide the event from the operator
-        for listener in self.listeners:
-            listener(event)
+            for listener in self.listeners:
+                listener(event)
         return event
 
     def progress(
