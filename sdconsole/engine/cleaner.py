@@ -218,6 +218,10 @@ def _apply(run: Run, reader: sqlite3.Connection, target: Path, plan: Plan,
         writer = sqlite3.connect(partial, isolation_level=None)
         try:
             reader.backup(writer)
+            # No rollback journal: the partial file is never a working copy until the
+            # rename after COMMIT, so a failure or kill discards it whole anyway.
+            writer.execute("PRAGMA journal_mode = OFF")
+            writer.execute("PRAGMA synchronous = OFF")
             writer.execute("PRAGMA cache_size = -32768")
             writer.execute("BEGIN IMMEDIATE")
             try:
@@ -229,6 +233,7 @@ def _apply(run: Run, reader: sqlite3.Connection, target: Path, plan: Plan,
                 raise
         finally:
             writer.close()
+        _fsync(partial)
         os.replace(partial, target)
     except sqlite3.Error as exc:  # disk full, I/O error
         _discard(partial)
@@ -237,6 +242,15 @@ def _apply(run: Run, reader: sqlite3.Connection, target: Path, plan: Plan,
         _discard(partial)
         raise
     report.working_copy = str(target)
+
+
+def _fsync(path: Path) -> None:
+    """Make the finished working copy durable before it replaces the old one."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _discard(partial: Path) -> None:

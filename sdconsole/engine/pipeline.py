@@ -347,13 +347,16 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
     """Run the stages of ``m.mode`` in order; without ``yes``, stop at the first approval gate.
 
     What ``sdconsole migrate`` does; gates that fail raise their EngineError.
+    Without ``yes`` the clean preview is journalled and the run stops there.
+    With ``yes`` the apply journals the same per-rule counts and samples
+    before its commit, so no separate preview pass is made.
     """
     m.preflight()
     m.require_preflight()
     m.profile()
     m.gate(override_reason)
-    preview = m.preview()
     if not yes:
+        preview = m.preview()
         changed = sum(r.changed for r in preview.rules)
         raise ApprovalNeeded(
             f"stopped before changing anything: cleaning would change {changed:,} cells,"
