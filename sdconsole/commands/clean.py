@@ -39,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     open_source(args.source).close()  # a bad source is one line and exit 2, before a run starts
     listeners = [] if args.json else [Printer()]
-    with Run(settings.workdir, listeners=listeners, min_free_disk_mb=settings.min_free_disk_mb,
-             min_free_memory_mb=settings.min_free_memory_mb) as journal:
+    with Run.for_settings(settings, listeners=listeners) as journal:
         result = profile(journal, settings, args.source)
         if not args.dry_run:
             decision = check_gate(result.score.total, settings, args.override_reason)

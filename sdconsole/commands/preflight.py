@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     listeners = [] if args.json else [Printer()]
-    with Run(settings.workdir, listeners=listeners) as journal:
+    with Run.for_settings(settings, listeners=listeners) as journal:
         report = preflight(journal, settings, args.source)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))

@@ -77,13 +77,7 @@ class Migration:
         self.settings = settings
         self.source = Path(source)
         self.mode = mode
-        self.run = Run(
-            settings.workdir,
-            run_id=run_id,
-            listeners=list(listeners),
-            min_free_disk_mb=settings.min_free_disk_mb,
-            min_free_memory_mb=settings.min_free_memory_mb,
-        )
+        self.run = Run.for_settings(settings, run_id=run_id, listeners=list(listeners))
         self._log = logs.JsonRunLog(self.run.dir, to_stderr=log_to_stderr,
                                     dsn=settings.target_dsn)
         self._stage_seconds: dict[str, float] = {}
@@ -466,7 +460,7 @@ def resume(settings: Settings, run_id: str,
 def discard_interrupted(settings: Settings, run_id: str) -> None:
     """Drop what an interrupted run left in the target and mark the run resolved."""
     dsn = target.resolve_dsn(settings)
-    with connect(dsn, autocommit=True) as conn, Run(settings.workdir, run_id=run_id) as run:
+    with connect(dsn, autocommit=True) as conn, Run.for_settings(settings, run_id=run_id) as run:
         metadata.ensure(conn)
         version = deployments.failed_version(conn, settings.stable_schema, run_id)
         if version is not None:

@@ -111,7 +111,7 @@ def run_rollback(settings: Settings, to_version: int | None = None,
     process that may have nothing but the settings.
     """
     dsn = resolve_dsn(settings)
-    with Run(settings.workdir, listeners=list(listeners)) as run, \
+    with Run.for_settings(settings, listeners=list(listeners)) as run, \
             lock.acquire(dsn, settings, run.run_id), connect(dsn, autocommit=True) as conn:
         deployments.record_run_start(conn, settings.stable_schema, run.run_id, "rollback",
                                      None, settings.operator)

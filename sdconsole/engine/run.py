@@ -56,7 +56,9 @@ class Run:
         self.workdir = workdir
         self.dir = runs_dir(workdir) / self.run_id
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            # Runs hold copies of customer data: private to the operator.
+            runs_dir(workdir).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.dir.mkdir(mode=0o700, exist_ok=True)
             self._journal = (self.dir / "events.jsonl").open("a", encoding="utf-8")
         except OSError as exc:
             raise BadInput(f"work dir {workdir} is not writable: {exc.strerror}") from None
@@ -68,6 +70,14 @@ class Run:
         self._lock = threading.RLock()
         self._last_progress: dict[tuple[str, str], float] = {}
         self._table_started: dict[tuple[str, str], float] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Any, *, run_id: str | None = None,
+                     listeners: list[Listener] | None = None) -> Run:
+        """A run in the settings' work dir, with their disk and memory floors."""
+        return cls(settings.workdir, run_id=run_id, listeners=listeners,
+                   min_free_disk_mb=settings.min_free_disk_mb,
+                   min_free_memory_mb=settings.min_free_memory_mb)
 
     # -- events ---------------------------------------------------------------
 

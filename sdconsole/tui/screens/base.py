@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, TabbedContent
 
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
 
@@ -61,6 +61,15 @@ class FlowScreen(LiveScreen):
         verdict = self.query_one("#verdict", Static)
         verdict.update(Content.from_markup(markup, **{k: str(v) for k, v in values.items()}))
         verdict.set_classes(kind)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_cancel(self) -> None:
+        self.flow.cancel()
+
+    def action_back(self) -> None:
+        self.flow.confirm_leave()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys of a stage screen are dimmed while a step runs; subclasses add their rules."""

@@ -82,12 +82,3 @@ class CanaryScreen(FlowScreen):
 
     def action_approve(self) -> None:
         self.flow.approve_canary()
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    def action_cancel(self) -> None:
-        self.flow.cancel()
-
-    def action_back(self) -> None:
-        self.flow.confirm_leave()

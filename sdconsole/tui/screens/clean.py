@@ -91,12 +91,6 @@ class CleanScreen(FlowScreen):
     def action_back(self) -> None:
         self.flow.back_to_profile()
 
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    def action_cancel(self) -> None:
-        self.flow.cancel()
-
 
 def unconvertible_rows(preview: Any):
     """(key, (column, value, reason)) for every value the clean leaves for the rejects."""

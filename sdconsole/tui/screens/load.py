@@ -115,12 +115,3 @@ class LoadScreen(FlowScreen):
 
     def action_cutover(self) -> None:
         self.flow.request_cutover()
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    def action_cancel(self) -> None:
-        self.flow.cancel()
-
-    def action_back(self) -> None:
-        self.flow.confirm_leave()

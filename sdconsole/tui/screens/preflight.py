@@ -78,9 +78,3 @@ class PreflightScreen(FlowScreen):
 
     def action_rerun(self) -> None:
         self.flow.rerun_preflight()
-
-    def action_cancel(self) -> None:
-        self.flow.cancel()
-
-    def action_back(self) -> None:
-        self.flow.confirm_leave()

@@ -187,12 +187,3 @@ class ProfileScreen(FlowScreen):
                         current),
             lambda order: self.flow.set_column(table, column, date_order=order)
             if order and order != current else None)
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    def action_cancel(self) -> None:
-        self.flow.cancel()
-
-    def action_back(self) -> None:
-        self.flow.confirm_leave()
