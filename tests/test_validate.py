@@ -93,3 +93,21 @@ def test_a_value_lost_to_null_fails_values_and_checksums(loaded) -> None:
     tickets = check(loaded).tables["tickets"]
     assert [c.column for c in tickets.columns if not c.ok] == ["tkt_title"]
     assert not tickets.checksum_ok and tickets.differing_rows == 1
+
+
+def test_profile_and_validation_count_the_same_source_values(workdir: Path,
+                                                            settings: Settings,
+                                                            sample_db: Path) -> None:
+    """The pipeline validates against the profile's counts: both must count alike."""
+    from sdconsole.engine import profiler
+    from sdconsole.engine.cells import reading
+
+    with Run(workdir) as run:
+        profile = profiler.profile(run, settings, sample_db)
+    tokens = frozenset(settings.null_tokens)
+    with reading(sample_db, "validate") as db:
+        for table in profile.plan.tables:
+            rows, present = validate.present_counts(db, table, tokens)
+            counted = profile.table(table.name)
+            assert rows == counted.rows
+            assert present == {c.ident: c.present for c in counted.columns}

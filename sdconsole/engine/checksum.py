@@ -72,23 +72,20 @@ class TableSum:
         return f"{mixed:016x}"
 
 
-def source_digests(
-    db: sqlite3.Connection, table: TablePlan, rowids: Sequence[int] | None = None
-) -> Iterator[tuple[int, bytes]]:
+def source_digests(db: sqlite3.Connection, table: TablePlan) -> Iterator[tuple[int, bytes]]:
     """(rowid, digest) of each working-copy row, in rowid order, as the load writes it."""
     rules = CellRules(table)
-    for chunk in read_chunks(db, table, rowids):
+    for chunk in read_chunks(db, table):
         rows, _, _ = rules.canonicalise(chunk)
         for row in rows:
             yield row[0], row_digest(row[1:])
 
 
-def source_sum(
-    db: sqlite3.Connection, table: TablePlan, rowids: Sequence[int] | None = None
-) -> TableSum:
+def source_sum(db: sqlite3.Connection, table: TablePlan) -> TableSum:
+    """The working copy's :class:`TableSum`, rows as the load writes them."""
     total = TableSum()
     rules = CellRules(table)
-    for chunk in read_chunks(db, table, rowids):
+    for chunk in read_chunks(db, table):
         total.add_rows(rules.canonicalise(chunk)[0])
     return total
 
@@ -138,11 +135,7 @@ class Difference:
 
 
 def differing_rows(
-    conn: psycopg.Connection,
-    db: sqlite3.Connection,
-    schema: str,
-    table: TablePlan,
-    rowids: Sequence[int] | None = None,
+    conn: psycopg.Connection, db: sqlite3.Connection, schema: str, table: TablePlan
 ) -> Difference:
     """Upload the source digests to a temporary table and compare row by row in the database."""
     pair = sql.SQL(
@@ -156,7 +149,7 @@ def differing_rows(
         conn.execute("CREATE TEMP TABLE sdc_source_digests (rowid bigint, h text)"
                      " ON COMMIT DROP")
         with conn.cursor().copy("COPY pg_temp.sdc_source_digests FROM STDIN") as copy:
-            for rowid, digest in source_digests(db, table, rowids):
+            for rowid, digest in source_digests(db, table):
                 copy.write_row((rowid, digest.hex()))
         first = conn.execute(pair + sql.SQL(
             " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"

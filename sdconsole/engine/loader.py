@@ -4,10 +4,11 @@ Each table streams from the working copy in rowid order, a chunk at a time,
 through the shared cell rules (:mod:`sdconsole.engine.cells`) into one
 ``COPY ... FROM STDIN``. A value that does not fit its column lands as NULL
 and is recorded in ``<schema>._rejects`` with its raw text and the reason:
-nothing is dropped silently. Two tables load at once, on two connections
-(:func:`load_tables`). Memory stays bounded: one chunk of rows per table in
-flight, and rejects spooled to a temporary file in the run dir until their
-table's COPY ends.
+nothing is dropped silently. Memory stays bounded: one chunk of rows, and
+rejects spooled to a temporary file in the run dir until the table's COPY
+ends. Tables load one after the other on the caller's connection: Python
+(reading, checking, formatting rows) is the slower side and holds the GIL,
+so loading two tables at once on two connections measured no faster.
 
 Transactions: one per table (TRUNCATE, COPY, the table's rejects, then its
 primary key and indexes). A table is complete or empty, never half loaded;
@@ -29,13 +30,10 @@ that each table really commits.
 from __future__ import annotations
 
 import contextlib
-import queue
 import sqlite3
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,6 @@ from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, index_statements, key_statement, table_ref
 from sdconsole.engine.source import open_source
 
-CONNECTIONS = 2  # tables loaded at once, one connection each
 SPOOL_IN_MEMORY = 4 * 1024 * 1024  # rejects beyond this go to a temporary file
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -107,94 +104,35 @@ def load_tables(
     *,
     stage: str,
     rowids: Mapping[str, Sequence[int]] | None = None,
-    connections: int = CONNECTIONS,
 ) -> LoadReport:
     """The load without its stage bracket; the canary calls this inside its own stage.
 
     ``rowids`` maps a table ident to the sorted source rowids to load (a
-    sample); without it every row is loaded. Up to ``connections`` tables load
-    at once, biggest first, each in a thread with its own connection
-    (``conn`` and more to the same target); the first failure stops the
-    others. Python formats rows while the server parses and stores them: the
-    server side is the slower, so two backends working keep both cores busy.
+    sample); without it every row is loaded.
     """
     started = time.monotonic()
-    pending: queue.SimpleQueue[TablePlan] = queue.SimpleQueue()
-    for table in sorted(plan.tables, key=lambda t: -t.rows):
-        pending.put(table)
-    job = _Job(run, working_db, schema, stage, rowids)
-    extra = _more_connections(conn, min(connections, len(plan.tables)) - 1)
-    try:
-        with ThreadPoolExecutor(1 + len(extra), thread_name_prefix="load") as pool:
-            futures = [pool.submit(_worker, job, c, pending) for c in (conn, *extra)]
-            errors = [future.exception() for future in futures]
-    finally:
-        for connection in extra:
-            connection.close()
-    failures = [e for e in errors if e is not None and not isinstance(e, _Stopped)]
-    if failures:
-        raise failures[0]
-    report = LoadReport(schema=schema, statements=job.statements,
-                        seconds=round(time.monotonic() - started, 3))
-    report.tables = {t.ident: job.results[t.ident] for t in plan.tables}
+    report = LoadReport(schema=schema)
+    with contextlib.closing(open_source(working_db)) as db:
+        for table in plan.tables:
+            picked = None if rowids is None else rowids.get(table.ident, ())
+            report.tables[table.ident] = _load_table(
+                run, conn, db, working_db, table, schema, stage, picked, report.statements)
+    report.seconds = round(time.monotonic() - started, 3)
     return report
 
 
-@dataclass
-class _Job:
-    """What the threads of one load share: where from, where to, results, the stop signal."""
-
-    run: Run
-    working_db: Path
-    schema: str
-    stage: str
-    rowids: Mapping[str, Sequence[int]] | None
-    stop: threading.Event = field(default_factory=threading.Event)
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    statements: list[str] = field(default_factory=list)
-
-
-class _Stopped(Exception):
-    """Another table's load failed; this one rolled back."""
-
-
-def _more_connections(conn: psycopg.Connection, count: int) -> list[psycopg.Connection]:
-    """Up to ``count`` more connections like ``conn``; fewer if the server refuses them."""
-    extra = []
-    for _ in range(count):
-        try:
-            extra.append(psycopg.connect(conn.info.dsn, password=conn.info.password,
-                                         autocommit=True, connect_timeout=10))
-        except psycopg.Error:
-            break
-    return extra
-
-
-def _worker(job: _Job, conn: psycopg.Connection, pending: queue.SimpleQueue) -> None:
-    """Load tables from the queue until it is empty or another thread failed."""
-    try:
-        with contextlib.closing(open_source(job.working_db)) as db:
-            while not job.stop.is_set():
-                try:
-                    table = pending.get_nowait()
-                except queue.Empty:
-                    return
-                picked = None if job.rowids is None else job.rowids.get(table.ident, ())
-                job.results[table.ident] = _load_table(job, conn, db, table, picked)
-    except BaseException:
-        job.stop.set()
-        raise
-
-
 def _load_table(
-    job: _Job,
+    run: Run,
     conn: psycopg.Connection,
     db: sqlite3.Connection,
+    working_db: Path,
     table: TablePlan,
+    schema: str,
+    stage: str,
     picked: Sequence[int] | None,
+    statements: list[str],
 ) -> dict[str, Any]:
-    """One table in one transaction; returns its figures, records the DDL it ran."""
-    run, schema, stage = job.run, job.schema, job.stage
+    """One table in one transaction; returns its figures, appends the DDL it ran."""
     target = table_ref(schema, table.ident)
     columns = sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)
     rules = CellRules(table)
@@ -219,8 +157,6 @@ def _load_table(
             with conn.cursor().copy(copy_statement) as copy:
                 write_row = copy.write_row
                 for chunk in read_chunks(db, table, picked):
-                    if job.stop.is_set():
-                        raise _Stopped
                     rows, chunk_rejects, chunk_nuls = rules.canonicalise(chunk)
                     for row in rows:
                         write_row(row[1:])
@@ -232,11 +168,11 @@ def _load_table(
                     run.progress(stage, table.ident, done, total)
             if rejects:
                 _copy_rejects(conn, schema, spool)
-            job.statements.extend(_key_and_indexes(run, conn, schema, table, stage))
+            statements.extend(_key_and_indexes(run, conn, schema, table, stage))
     except psycopg.Error as exc:
         raise _failure(run, conn, exc, table, done, total) from None
     except sqlite3.Error as exc:
-        raise StageError(f"reading {table.name} from the working copy {job.working_db} failed"
+        raise StageError(f"reading {table.name} from the working copy {working_db} failed"
                          f" at row {done}: {exc}") from None
     seconds = time.monotonic() - started
     if nuls:
@@ -298,7 +234,8 @@ def _key_and_indexes(
     return ran
 
 
-def _executed(run: Run, conn: psycopg.Connection, stage: str, statement: sql.Composed) -> str:
+def _executed(run: Run, conn: psycopg.Connection, stage: str,
+              statement: sql.Composed) -> str:
     text = statement.as_string(conn)
     run.emit(ev.SqlExecuted(stage=stage, statement=text))
     return text

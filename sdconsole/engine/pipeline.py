@@ -199,7 +199,8 @@ class Migration:
         self._hold_lock()
         self.canary_report = canary.canary(
             self.run, self.conn, self.source, working, self.plan, self.stable,
-            self.settings.canary_fraction, queries.load_queries())
+            self.settings.canary_fraction, queries.load_queries(),
+            null_tokens=frozenset(self.settings.null_tokens))
         return self.canary_report
 
     def load(self) -> Any:
@@ -238,12 +239,20 @@ class Migration:
         self._require(self.load_report is not None, "load the version before validating it")
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.working_copy, self.plan,
-            self.version_schema, frozenset(self.settings.null_tokens))
+            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts())
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",
                                  error=self.validation.summary)
         return self.validation
+
+    def _profiled_counts(self) -> dict[str, tuple[int, dict[str, int]]]:
+        """The profile's exact non-missing counts, when it profiled this very source file."""
+        profile = self.profile_result
+        if profile is None or profile.source_sha256 != self.clean_report.sha256_before:
+            return {}
+        return {t.ident: (t.rows, {c.ident: c.present for c in t.columns})
+                for t in profile.tables}
 
     def plan_cutover(self) -> Any:
         self._require(self.validation is not None and self.validation.ok,

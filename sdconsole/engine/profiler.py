@@ -153,7 +153,7 @@ class ColumnScan:
         stripped = text.strip()
         if len(stripped) != len(text):
             self.whitespace += count
-        if stripped in null_tokens:
+        if stripped in null_tokens and type(value) is str:  # as values.is_missing
             if stripped:
                 self.placeholders[stripped] = self.placeholders.get(stripped, 0) + count
             else:

@@ -10,12 +10,13 @@ Three checks per table, each reported as a CheckResult event:
   written it, equal the target's (:mod:`sdconsole.engine.checksum`); when
   they do not, the first differing source rowids are named, with the key.
 
-The sides are computed at once: the target's figures (one scan per table)
-on the connection in one thread, the source's counts (one SQLite connection
-per table) in others, while this thread reads the working copy for its
-checksums; SQLite and psycopg release the GIL while they work. The caller
-raises ValidationFailed when the report is not ``ok``; a failed validation
-blocks cutover.
+The source's counts may come from the profile (a full scan of the same
+file, whose SHA-256 the cleaner verified unchanged). The sides are computed
+at once: the target's figures (one scan per table) on the connection in one
+thread, the source's counts (one SQLite connection per table) in others,
+while this thread reads the working copy for its checksums; SQLite and
+psycopg release the GIL while they work. The caller raises ValidationFailed
+when the report is not ``ok``; a failed validation blocks cutover.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -134,19 +135,27 @@ def validate(
     plan: Plan,
     schema: str,
     null_tokens: Iterable[str],
+    present: Mapping[str, tuple[int, dict[str, int]]] | None = None,
 ) -> ValidationReport:
-    """Compare ``schema`` with the source and the working copy; see the module docstring."""
+    """Compare ``schema`` with the source and the working copy; see the module docstring.
+
+    ``present`` maps a table ident to its source rows and non-missing values
+    per column ident, as the profile counted them in a full scan of the same
+    source file; tables it covers are not counted again.
+    """
     tokens = frozenset(null_tokens)
+    present = present or {}
     started = time.monotonic()
     report = ValidationReport(schema=schema)
     with run.stage(STAGE, f"{schema} against {source}") as summary:
         with ThreadPoolExecutor(1 + len(plan.tables), thread_name_prefix="validate") as pool:
             target_side = pool.submit(_target_figures, conn, schema, plan)
             source_side = {t.ident: pool.submit(_source_counts, source, t, tokens)
-                           for t in plan.tables}
+                           for t in plan.tables if t.ident not in present}
             with reading(working_db, STAGE) as db:
                 sums = {t.ident: checksum.source_sum(db, t) for t in plan.tables}
-            counts = {ident: future.result() for ident, future in source_side.items()}
+            counts = {**present,
+                      **{ident: future.result() for ident, future in source_side.items()}}
             figures = target_side.result()
         for table in plan.tables:
             check = _compare(table, counts[table.ident], figures[table.ident], sums[table.ident])
@@ -271,7 +280,8 @@ def _row_name(db: sqlite3.Connection, table: TablePlan, rowid: int) -> str:
 def _differences(check: TableCheck) -> str:
     if not check.differing_rows and not check.extra_rows:
         return "row checksums differ"
-    text = f"{check.differing_rows} rows differ"
+    text = (f"{check.differing_rows} rows differ" if check.differing_rows != 1
+            else "1 row differs")
     if check.examples:
         text += f" ({', '.join(check.examples)})"
     if check.extra_rows != check.differing_rows:
