@@ -242,3 +242,27 @@ def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
+                                                             sample_db: Path) -> None:
+    from sdconsole.engine.errors import ValidationFailed
+
+    with pipeline.Migration(settings, sample_db, mode="simple") as m:
+        m.preflight()
+        m.profile()
+        m.gate()
+        m.clean()
+        m.load()
+        with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+            conn.execute("UPDATE servicedesk_v1.tickets SET tkt_title = 'tampered'"
+                         " WHERE tkt_ticket_id = (SELECT min(tkt_ticket_id)"
+                         " FROM servicedesk_v1.tickets)")
+        report = m.validate()
+        assert not report.ok
+        assert "tickets" in report.summary
+        with pytest.raises(ValidationFailed):
+            m.cutover()
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
+    assert deployment_statuses(settings.target_dsn) == {1: "failed"}

@@ -239,7 +239,8 @@ class Migration:
         self._require(self.load_report is not None, "load the version before validating it")
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.working_copy, self.plan,
-            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts())
+            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts(),
+            self.load_report.sums)
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",

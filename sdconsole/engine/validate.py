@@ -136,15 +136,18 @@ def validate(
     schema: str,
     null_tokens: Iterable[str],
     present: Mapping[str, tuple[int, dict[str, int]]] | None = None,
+    sent: Mapping[str, checksum.TableSum] | None = None,
 ) -> ValidationReport:
     """Compare ``schema`` with the source and the working copy; see the module docstring.
 
     ``present`` maps a table ident to its source rows and non-missing values
     per column ident, as the profile counted them in a full scan of the same
-    source file; tables it covers are not counted again.
+    source file; tables it covers are not counted again. ``sent`` holds the
+    checksums of the rows the loader sent (:attr:`LoadReport.sums`), computed
+    from the working copy as it streamed; tables it covers are not read again.
     """
     tokens = frozenset(null_tokens)
-    present = present or {}
+    present, sent = present or {}, sent or {}
     started = time.monotonic()
     report = ValidationReport(schema=schema)
     with run.stage(STAGE, f"{schema} against {source}") as summary:
@@ -153,7 +156,8 @@ def validate(
             source_side = {t.ident: pool.submit(_source_counts, source, t, tokens)
                            for t in plan.tables if t.ident not in present}
             with reading(working_db, STAGE) as db:
-                sums = {t.ident: checksum.source_sum(db, t) for t in plan.tables}
+                sums = {t.ident: sent.get(t.ident) or checksum.source_sum(db, t)
+                        for t in plan.tables}
             counts = {**present,
                       **{ident: future.result() for ident, future in source_side.items()}}
             figures = target_side.result()
