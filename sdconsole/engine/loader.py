@@ -43,7 +43,6 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import CellRules, Reject, count_rows, read_chunks
-from sdconsole.engine.checksum import TableSum
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
@@ -63,9 +62,6 @@ class LoadReport:
     statements: list[str] = field(default_factory=list)  # keys and indexes built after COPY
     seconds: float = 0.0
     version: int | None = None
-    # Checksums of the canonical rows each table was sent, for validation to compare
-    # with the target without reading and converting the working copy again.
-    sums: dict[str, TableSum] = field(default_factory=dict)
 
     @property
     def rows_total(self) -> int:
@@ -119,10 +115,8 @@ def load_tables(
     with contextlib.closing(open_source(working_db)) as db:
         for table in plan.tables:
             picked = None if rowids is None else rowids.get(table.ident, ())
-            report.sums[table.ident] = TableSum()
             report.tables[table.ident] = _load_table(
-                run, conn, db, working_db, table, schema, stage, picked, report.statements,
-                report.sums[table.ident])
+                run, conn, db, working_db, table, schema, stage, picked, report.statements)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -137,12 +131,8 @@ def _load_table(
     stage: str,
     picked: Sequence[int] | None,
     statements: list[str],
-    sent: TableSum,
 ) -> dict[str, Any]:
-    """One table in one transaction; returns its figures, appends the DDL it ran.
-
-    ``sent`` accumulates the checksum of the rows written to COPY.
-    """
+    """One table in one transaction; returns its figures, appends the DDL it ran."""
     target = table_ref(schema, table.ident)
     columns = sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)
     rules = CellRules(table)
@@ -170,7 +160,6 @@ def _load_table(
                     rows, chunk_rejects, chunk_nuls = rules.canonicalise(chunk)
                     for row in rows:
                         write_row(row[1:])
-                    sent.add_rows(rows)
                     if chunk_rejects:
                         _spool(spool, table.ident, chunk_rejects)
                         rejects += len(chunk_rejects)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,7 @@ class Migration:
         self.plan: Plan | None = None
         self.gate_decision: Any = None
         self.gate_refused = False
+        self._working_sums: Future | None = None  # validation's checksums, computed early
         self.clean_report: Any = None
         self.canary_report: Any = None
         self.load_report: Any = None
@@ -187,6 +189,7 @@ class Migration:
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
                                           dry_run=False)
+        self._working_sums = validate.start_working_sums(self.working_copy, self.plan)
         return self.clean_report
 
     @property
@@ -240,7 +243,7 @@ class Migration:
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.working_copy, self.plan,
             self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts(),
-            self.load_report.sums)
+            self._working_sums)
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",

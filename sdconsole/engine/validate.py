@@ -22,10 +22,11 @@ when the report is not ``ok``; a failed validation blocks cutover.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,18 +137,17 @@ def validate(
     schema: str,
     null_tokens: Iterable[str],
     present: Mapping[str, tuple[int, dict[str, int]]] | None = None,
-    sent: Mapping[str, checksum.TableSum] | None = None,
+    working_sums: Future | None = None,
 ) -> ValidationReport:
     """Compare ``schema`` with the source and the working copy; see the module docstring.
 
     ``present`` maps a table ident to its source rows and non-missing values
     per column ident, as the profile counted them in a full scan of the same
-    source file; tables it covers are not counted again. ``sent`` holds the
-    checksums of the rows the loader sent (:attr:`LoadReport.sums`), computed
-    from the working copy as it streamed; tables it covers are not read again.
+    source file; tables it covers are not counted again. ``working_sums`` is
+    :func:`start_working_sums` started when the working copy was written.
     """
     tokens = frozenset(null_tokens)
-    present, sent = present or {}, sent or {}
+    present = present or {}
     started = time.monotonic()
     report = ValidationReport(schema=schema)
     with run.stage(STAGE, f"{schema} against {source}") as summary:
@@ -155,9 +155,8 @@ def validate(
             target_side = pool.submit(_target_figures, conn, schema, plan)
             source_side = {t.ident: pool.submit(_source_counts, source, t, tokens)
                            for t in plan.tables if t.ident not in present}
-            with reading(working_db, STAGE) as db:
-                sums = {t.ident: sent.get(t.ident) or checksum.source_sum(db, t)
-                        for t in plan.tables}
+            sums = (working_sums.result() if working_sums is not None
+                    else _working_sums(working_db, plan))
             counts = {**present,
                       **{ident: future.result() for ident, future in source_side.items()}}
             figures = target_side.result()
@@ -170,6 +169,25 @@ def validate(
         report.seconds = round(time.monotonic() - started, 3)
         summary.update(ok=report.ok, summary=report.summary)
     return report
+
+
+def _working_sums(working_db: Path, plan: Plan) -> dict[str, checksum.TableSum]:
+    """Checksums of the working copy's rows as the load writes them, per table ident."""
+    with reading(working_db, STAGE) as db:
+        return {t.ident: checksum.source_sum(db, t) for t in plan.tables}
+
+
+def start_working_sums(working_db: Path, plan: Plan) -> Future:
+    """Compute :func:`_working_sums` in a process of its own, alongside canary and load.
+
+    The working copy does not change once written, so its checksums can be
+    ready by the time validation needs them. A spawned process is safe in a
+    threaded caller (the console) and leaves the caller's GIL alone.
+    """
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_working_sums, working_db, plan)
+    pool.shutdown(wait=False)
+    return future
 
 
 @dataclass
