@@ -1,6 +1,7 @@
 """The cleaner: rules with counts and samples, one transaction, idempotency, kill safety."""
 
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -8,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,13 @@ from loading import plan_for, write_source
 
 from sdconsole.cli import main
 from sdconsole.engine import events as ev
+from sdconsole.engine.clean_passes import TYPE_RULES, short
 from sdconsole.engine.cleaner import CleanReport, clean
 from sdconsole.engine.errors import BadInput, Interrupted, StageError
 from sdconsole.engine.profiler import profile
 from sdconsole.engine.run import Run, read_journal
 from sdconsole.engine.source import quote_ident
+from sdconsole.engine.values import CONVERTERS, Unconvertible
 from sdconsole.settings import load_settings
 
 
@@ -328,3 +332,148 @@ def test_sigkill_during_apply_leaves_the_previous_working_copy(tmp_path, local):
     cleaned = rows(Path(again.working_copy), "big")
     assert cleaned[0][1:] == ("2001-02-02 01:01:00", "2001-02-02", "1")
     assert not partial.exists()
+
+
+def python_rules(value, column, tokens):
+    """The rules in plain Python: NUL bytes, trim, tokens, then the column's converter.
+
+    Returns the cleaned value, the (rule, before, after) steps and the reason
+    the value is unconvertible (or None).
+    """
+    if not isinstance(value, str):
+        return value, [], None
+    steps = []
+    if "\x00" in value:
+        steps.append(("nul_bytes", value, value.replace("\x00", "")))
+        value = value.replace("\x00", "")
+    if value.strip() != value:
+        steps.append(("trim", value, value.strip()))
+        value = value.strip()
+    if value in tokens:
+        return None, [*steps, ("null_tokens", value, None)], None
+    if column.type == "text":
+        return value, steps, None
+    try:
+        canonical = CONVERTERS[column.type](value, column.date_order)
+    except Unconvertible as exc:
+        return value, steps, str(exc)
+    if canonical != value:
+        steps.append((TYPE_RULES[column.type], value, canonical))
+    return canonical, steps, None
+
+
+def assert_as_python(source: Path, plan, tokens, report: CleanReport) -> None:
+    """Every cell, count, sample and unconvertible cell is what the plain Python rules give."""
+    rules, samples, unconvertible, per_column, changed = {}, {}, [], Counter(), 0
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    copy = sqlite3.connect(f"file:{report.working_copy}?mode=ro", uri=True) \
+        if report.working_copy else None
+    for table in plan.tables:
+        names = ", ".join(quote_ident(c.name) for c in table.columns)
+        select = f"SELECT rowid, {names} FROM {quote_ident(table.name)} ORDER BY rowid"
+        cleaned = copy.execute(select).fetchall() if copy else None
+        found: dict[int, Counter] = {}
+        for n, row in enumerate(src.execute(select)):
+            for index, (column, value) in enumerate(zip(table.columns, row[1:], strict=True)):
+                new, steps, reason = python_rules(value, column, tokens)
+                if cleaned is not None:
+                    got = cleaned[n][1 + index]
+                    assert cleaned[n][0] == row[0]
+                    assert (type(got), got) == (type(new), new), (table.name, column.name, value)
+                changed += bool(steps)
+                for rule, before, after in steps:
+                    found.setdefault(index, Counter())[rule] += 1
+                    pairs = samples.setdefault((rule, table.name, column.name), [])
+                    pair = (short(before), None if after is None else short(after))
+                    if pair not in pairs and len(pairs) < 5:
+                        pairs.append(pair)
+                if reason is not None:
+                    per_column[f"{table.name}.{column.name}"] += 1
+                    unconvertible.append((table.name, column.name, row[0], value, reason))
+        for index, column in enumerate(table.columns):
+            for rule in ("nul_bytes", "trim", "null_tokens", "dates", "booleans", "numbers"):
+                if found.get(index, Counter())[rule]:
+                    rules[(rule, table.name, column.name)] = found[index][rule]
+    src.close()
+    if copy:
+        copy.close()
+    assert [((r.rule, r.table, r.column), r.changed) for r in report.rules] == list(rules.items())
+    assert {(r.rule, r.table, r.column): r.samples for r in report.rules} == samples
+    assert [(c.table, c.column, c.rowid, c.value, c.reason) for c in report.unconvertible] == \
+        unconvertible[:1000]
+    assert report.unconvertible_counts == dict(per_column)
+    assert report.cells_changed == changed
+
+
+def test_sample_is_cleaned_exactly_as_the_python_rules_say(sample_db, sample_clean, workdir):
+    settings, plan, report, _, _ = sample_clean
+    tokens = frozenset(settings.null_tokens)
+    assert_as_python(sample_db, plan, tokens, report)
+    preview, _ = run_clean(load_settings(None, workdir=workdir), sample_db, plan, dry_run=True)
+    assert_as_python(sample_db, plan, tokens, preview)
+
+
+def edge_values() -> list:
+    """Values at the edges of every shape SQL converts, and of what it must leave to Python."""
+    days, months = (0, 1, 9, 10, 12, 13, 28, 29, 30, 31, 32), (0, 1, 2, 4, 9, 10, 12, 13)
+    years = ("0000", "0004", "0300", "1900", "2000", "2023", "2024", "9999", "999", "20234")
+    values: list = []
+    for d, m, y in itertools.product(days, months, years):
+        values += [f"{d:02d}/{m:02d}/{y}", f"{d}/{m}/{y}", f"{d:02d}-{m}-{y}", f"{d}.{m:02d}.{y}",
+                   f"{d}/{m}-{y}", f"{y}-{m:02d}-{d:02d}"]
+    clocks = (" 0:00", " 00:00", " 00:00:00", " 9:05", " 09:05", " 23:59", " 24:00", " 12:60",
+              " 12:30:59", " 12:30:60", " 1:02:03", " 12:30:45.123", "T12:30", "  12:30", " 7:3")
+    for day, clock in itertools.product(("31/12/2023", "1/2/2024", "29/02/2024", "29/02/2023",
+                                         "12-31-2023", "2024-02-29", "2024/02/09", "5.3.2016"),
+                                        clocks):
+        values.append(day + clock)
+    values += [c.strip() for c in clocks] + ["7:30:00", "07:30:00", "23:59:59", "１２:３０"]
+    values += ["".join(s) for t in ("yes", "no", "true", "false", "y", "n", "t", "f")
+               for s in itertools.product(*({c.lower(), c.upper()} for c in t))]
+    values += ["1", "0", "yes ", " no", "yes\x00", "yés", "2", "-1", "ja", "TRUE\t", "K"]
+    values += ["-0", "00", "007", "+1", "1-", "9223372036854775807", "-9223372036854775807",
+               "-9223372036854775808", "9223372036854775808", "999999999999999999",
+               "1234567890123456789", "12\x00", "１２", " 5", "5 ", "1e3", "1.0", "٣"]
+    values += ["0.50", "-0.50", "00.5", ".5", "5.", "1E-2", "-0.0", "12345678901.5",
+               "123456789012", "1234567890123", "1.2.3", "1,5", "+1.5", "--1", "0.000",
+               "10.01", "-10", "1.5\x00", "１.５", "-0.", "0.0.0"]
+    values += ["", " ", "N/A", " N/A", "N/A ", "n/a", "NULL", "null", "?", "-", "\u3000N/A",
+               "N/A\x00", "\t", "x\x00y", "\x00", "  spaced  ", "a\u00a0", "\u2028b", "é",
+               "éé ", "\x7f", "\x1fz", "plain text"]
+    return values + [None, 0, 1, 5, -3, 1.5, 2.0, b"12:30", b"\x00", b"yes"]
+
+
+@pytest.mark.parametrize("null_tokens", [None, ["", "N/A", "0", "1", "yes", "-0", " x "]])
+def test_edge_values_are_cleaned_exactly_as_the_python_rules_say(tmp_path, workdir,
+                                                                 null_tokens):
+    """Typed columns in both date orders, collations that must not matter, tokens that
+    look like values (checked before the conversions), and values SQL must leave alone."""
+    source = tmp_path / "edges.db"
+    columns = {"ts": ("timestamp", "day-first", "TEXT COLLATE NOCASE"),
+               "ts_us": ("timestamp", "month-first", ""),
+               "day": ("date", "day-first", "TEXT COLLATE RTRIM"),
+               "day_us": ("date", "month-first", ""), "clock": ("time", "day-first", ""),
+               "flag": ("boolean", "day-first", "TEXT COLLATE NOCASE"),
+               "n": ("integer", "day-first", ""), "amount": ("numeric", "day-first", "BLOB"),
+               "note": ("text", "day-first", "TEXT COLLATE RTRIM")}
+    values = edge_values()
+    declared = ", ".join(f"{name} {declared}" for name, (_, _, declared) in columns.items())
+    with sqlite3.connect(source) as db:
+        db.execute(f"CREATE TABLE edges ({declared})")
+        db.executemany(f"INSERT INTO edges VALUES ({', '.join('?' * len(columns))})",
+                       [(v,) * len(columns) for v in values])
+    db.close()
+    plan = plan_for(source, {"edges": {c: t for c, (t, _, _) in columns.items()}})
+    for column in plan.tables[0].columns:
+        column.date_order = columns[column.name][1]
+    settings = load_settings(None, workdir=workdir,
+                             **({"null_tokens": null_tokens} if null_tokens else {}))
+    tokens = frozenset(settings.null_tokens)
+    report, _ = run_clean(settings, source, plan)
+    assert report.changed() > 0 and len(report.unconvertible) == 1000
+    assert_as_python(source, plan, tokens, report)
+    preview, _ = run_clean(settings, source, plan, dry_run=True)
+    assert_as_python(source, plan, tokens, preview)
+    if null_tokens is None:  # with '0' a token, '00' becomes '0', then NULL on a second run
+        again, _ = run_clean(settings, Path(report.working_copy), plan)
+        assert again.cells_changed == 0
