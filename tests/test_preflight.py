@@ -106,10 +106,11 @@ def test_metadata_and_active_version_are_reported(settings, sample_db, pg_dsn):
 def test_missing_create_permission_fails_with_the_grant(settings, sample_db, pg_dsn):
     role = "sdc_reader_" + secrets.token_hex(4)  # roles are server-wide
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(role)))  # servers with password auth need one
     try:
         reader = load_settings(None, workdir=settings.workdir,
-                               target_dsn=make_conninfo(pg_dsn, user=role))
+                               target_dsn=make_conninfo(pg_dsn, user=role, password=role))
         report, _ = run_preflight(reader, sample_db)
         check = by_name(report)["create permission"]
         assert check.status == "fail" and f"{role} may not create schemas" in check.reason
