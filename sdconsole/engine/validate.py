@@ -184,7 +184,9 @@ def start_working_sums(working_db: Path, plan: Plan) -> Future:
     ready by the time validation needs them. A spawned process is safe in a
     threaded caller (the console) and leaves the caller's GIL alone.
     """
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    # One task per worker: it exits when done, even if this process died meanwhile.
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               max_tasks_per_child=1)
     future = pool.submit(_working_sums, working_db, plan)
     pool.shutdown(wait=False)
     return future
