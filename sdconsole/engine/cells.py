@@ -234,10 +234,6 @@ def require_columns(db: sqlite3.Connection, table: TablePlan) -> None:
                          " match the file")
 
 
-def count_rows(db: sqlite3.Connection, table: TablePlan) -> int:
-    return db.execute(f"SELECT count(*) FROM {quote_ident(table.name)}").fetchone()[0]
-
-
 def read_chunks(
     db: sqlite3.Connection,
     table: TablePlan,

@@ -42,12 +42,12 @@ import psycopg
 from psycopg import sql
 
 from sdconsole.engine import events as ev
-from sdconsole.engine.cells import CellRules, Reject, count_rows, read_chunks
+from sdconsole.engine.cells import CellRules, Reject, read_chunks
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, index_statements, key_statement, table_ref
-from sdconsole.engine.source import open_source
+from sdconsole.engine.source import open_source, row_count
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024  # rejects beyond this go to a temporary file
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -139,7 +139,7 @@ def _load_table(
     done = rejects = nuls = total = 0
     started = time.monotonic()
     try:
-        total = count_rows(db, table) if picked is None else len(picked)
+        total = row_count(db, table.name) if picked is None else len(picked)
         run.progress(stage, table.ident, 0, total)
         with conn.transaction(), tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=run.dir
