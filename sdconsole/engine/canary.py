@@ -49,14 +49,14 @@ from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.queries import QueryTemplate
 from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, create_version_schema, table_ref
-from sdconsole.engine.source import quote_ident
+from sdconsole.engine.source import sqlite_sql
 from sdconsole.engine.validate import present_counts
 from sdconsole.settings import DEFAULT_NULL_TOKENS
 
 STAGE = "canary"
 DASHBOARDS = "dashboards"  # the table field of the query metrics
 # A fixed permutation of rowids (Lehmer / MINSTD): the sample's "random" order.
-_HASH = "((({rowid} % 2147483647) * 48271) % 2147483647)"
+_HASH = "((({rowid} % 2147483647) * 48271) % 2147483647)"  # psycopg.sql template
 _HASH_RANGE = 1_000_000
 # How a typed column's canonical text compares: as numbers, or as text (ISO dates and
 # times, and 'false' < 'true', sort as they should).
@@ -167,23 +167,26 @@ def sample_rowids(db: sqlite3.Connection, plan: Plan, fraction: float) -> dict[s
     threshold = round(fraction * _HASH_RANGE)
     for table in plan.tables:
         require_columns(db, table)
-        rowid = rowid_name(table)
-        picked = (f"SELECT {rowid} AS rid FROM {quote_ident(table.name)}"
-                  f" WHERE {_HASH.format(rowid=rowid)} % {_HASH_RANGE} < ?")
+        rowid = sql.SQL(rowid_name(table))
+        hashed = sql.SQL(_HASH).format(rowid=rowid)
+        picked = sql.SQL("SELECT {} AS rid FROM {} WHERE {} % {} < ?").format(
+            rowid, sql.Identifier(table.name), hashed, sql.Literal(_HASH_RANGE))
         params: list = [threshold]
         date = next((c for c in table.columns if c.ident == table.date_column), None)
         if date is not None:
-            d = quote_ident(date.name)
-            stratum = (f"CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
-                       f" '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END")
+            stratum = sql.SQL(
+                "CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
+                " '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END"
+            ).format(d=sql.Identifier(date.name))
             # SQLite: with a single min(), the bare rid comes from the row holding it
-            picked += (
-                f" UNION SELECT rid FROM (SELECT rid, min(h) AS least FROM"
-                f" (SELECT {rowid} AS rid, {stratum} AS stratum,"
-                f" {_HASH.format(rowid=rowid)} % {_HASH_RANGE} AS h FROM {quote_ident(table.name)})"
-                " GROUP BY stratum) WHERE least >= ?")
+            picked += sql.SQL(
+                " UNION SELECT rid FROM (SELECT rid, min(h) AS least FROM"
+                " (SELECT {} AS rid, {} AS stratum, {} % {} AS h FROM {})"
+                " GROUP BY stratum) WHERE least >= ?").format(
+                rowid, stratum, hashed, sql.Literal(_HASH_RANGE), sql.Identifier(table.name))
             params.append(threshold)
-        rows = db.execute(f"SELECT rid FROM ({picked}) ORDER BY rid", params).fetchall()
+        query = sql.SQL("SELECT rid FROM ({}) ORDER BY rid").format(picked)
+        rows = db.execute(sqlite_sql(query), params).fetchall()
         sample[table.ident] = [r[0] for r in rows]
     return sample
 

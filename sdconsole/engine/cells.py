@@ -29,9 +29,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg import sql
+
 from sdconsole.engine.errors import StageError
 from sdconsole.engine.plan import ColumnPlan, TablePlan
-from sdconsole.engine.source import open_source, quote_ident
+from sdconsole.engine.source import open_source, sqlite_sql
 from sdconsole.engine.values import CONVERTERS, Unconvertible
 
 CHUNK_ROWS = 2000
@@ -245,17 +247,17 @@ def read_chunks(
     With ``rowids`` (sorted), only those rows. Never holds more than a chunk.
     """
     require_columns(db, table)
-    rowid = rowid_name(table)
-    select = (
-        f"SELECT {rowid}, {', '.join(quote_ident(c.name) for c in table.columns)}"
-        f" FROM {quote_ident(table.name)}"
-    )
+    rowid = sql.SQL(rowid_name(table))
+    select = sql.SQL("SELECT {}, {} FROM {}").format(
+        rowid, sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+        sql.Identifier(table.name))
     if rowids is None:
-        cursor = db.execute(f"{select} ORDER BY {rowid}")
+        cursor = db.execute(sqlite_sql(select + sql.SQL(" ORDER BY {}").format(rowid)))
         while rows := cursor.fetchmany(size):
             yield rows
         return
     for start in range(0, len(rowids), size):
         part = rowids[start : start + size]
-        marks = ", ".join("?" * len(part))
-        yield db.execute(f"{select} WHERE {rowid} IN ({marks}) ORDER BY {rowid}", part).fetchall()
+        marks = sql.SQL(", ").join(sql.SQL("?") for _ in part)
+        query = select + sql.SQL(" WHERE {} IN ({}) ORDER BY {}").format(rowid, marks, rowid)
+        yield db.execute(sqlite_sql(query), part).fetchall()

@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from psycopg import sql
+
 from sdconsole.engine import events as ev
 from sdconsole.engine.errors import BadInput, StageError
 from sdconsole.engine.plan import ColumnPlan, TablePlan
 from sdconsole.engine.run import Run
 from sdconsole.engine.shapes import Shape, dispatch, shapes
-from sdconsole.engine.source import list_columns, open_source, quote_ident
+from sdconsole.engine.source import list_columns, open_source, quote_ident, sqlite_sql
 from sdconsole.engine.values import CONVERTERS, WHITESPACE, Unconvertible
 
 STAGE = "clean"
@@ -230,8 +232,8 @@ class TableRules:
                 if column.type in TYPE_RULES else None
             first = bool(cases) and _token_has_shape(reader, col, cases, sql_tokens)
             self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid))
-        low, high = reader.execute(f"SELECT min({self.rowid}), max({self.rowid})"
-                                   f" FROM {self.name}").fetchone()
+        low, high = reader.execute(sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
+            sql.SQL(self.rowid), sql.Identifier(table.name)))).fetchone()
         self.low, self.span = low or 0, (high or 0) - (low or 0) + 1
 
     def update(self, writer: sqlite3.Connection) -> None:

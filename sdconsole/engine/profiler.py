@@ -54,6 +54,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from sdconsole.engine import events as ev
 from sdconsole.engine import quality
 from sdconsole.engine.errors import BadInput
@@ -64,9 +66,9 @@ from sdconsole.engine.source import (
     list_columns,
     list_tables,
     open_source,
-    quote_ident,
     row_count,
     sha256_file,
+    sqlite_sql,
 )
 from sdconsole.engine.values import (
     FALSE_TOKENS,
@@ -273,10 +275,9 @@ def scan_column(source: Path, table: str, column: str, null_tokens: frozenset[st
 
 def _scan(conn, table: str, column: str, null_tokens: frozenset[str]) -> ColumnScan:
     scan = ColumnScan()
-    col = quote_ident(column)
-    cursor = conn.execute(
-        f"SELECT {col}, count(*) FROM {quote_ident(table)} GROUP BY {col} COLLATE BINARY"
-    )
+    cursor = conn.execute(sqlite_sql(
+        sql.SQL("SELECT {col}, count(*) FROM {table} GROUP BY {col} COLLATE BINARY").format(
+            col=sql.Identifier(column), table=sql.Identifier(table))))
     for value, count in cursor:
         scan.add(value, count, null_tokens)
     return scan
@@ -702,10 +703,10 @@ def _choose_key(conn, table: TableProfile) -> None:
         return
     key = max(candidates, key=lambda c: c[:3])[3]
     table.key = key.name
-    col = quote_ident(key.name)
-    rows = conn.execute(
-        f"SELECT v, count(*) FROM (SELECT trim({col}, ?) AS v FROM {quote_ident(table.name)})"
-        " GROUP BY v HAVING count(*) > 1",
+    rows = conn.execute(sqlite_sql(sql.SQL(
+        "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"
+        " GROUP BY v HAVING count(*) > 1").format(
+            sql.Identifier(key.name), sql.Identifier(table.name))),
         (WHITESPACE,),
     )
     for value, count in rows:
@@ -736,12 +737,14 @@ def _relations(conn, settings: Settings, tables: list[TableProfile]) -> list[Rel
         relation = RelationProfile(child.name, child_col.name, parent.name, parent_col.name,
                                    references=child_col.present)
         relation.expected = relation.key.lower() in expected
-        marks = ", ".join("?" * len(tokens)) or "NULL"
-        rows = conn.execute(
-            f"SELECT v, count(*) FROM (SELECT trim({quote_ident(child_col.name)}, ?) AS v"
-            f" FROM {quote_ident(child.name)}) WHERE v NOT IN ({marks}) AND v NOT IN"
-            f" (SELECT trim({quote_ident(parent_col.name)}, ?) FROM {quote_ident(parent.name)}"
-            f" WHERE {quote_ident(parent_col.name)} IS NOT NULL) GROUP BY v",
+        marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
+        rows = conn.execute(sqlite_sql(sql.SQL(
+            "SELECT v, count(*) FROM (SELECT trim({child_col}, ?) AS v FROM {child})"
+            " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?) FROM {parent}"
+            " WHERE {parent_col} IS NOT NULL) GROUP BY v").format(
+                child_col=sql.Identifier(child_col.name), child=sql.Identifier(child.name),
+                marks=marks, parent_col=sql.Identifier(parent_col.name),
+                parent=sql.Identifier(parent.name))),
             (WHITESPACE, *tokens, WHITESPACE),
         )
         for value, count in rows:

@@ -12,6 +12,8 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from psycopg import sql
+
 from sdconsole.engine.errors import BadInput
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -20,6 +22,15 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 def quote_ident(name: str) -> str:
     """A SQLite identifier in double quotes, inner double quotes doubled."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_sql(query: sql.Composable) -> str:
+    """A psycopg.sql composition as SQLite text: both quote identifiers the same way.
+
+    So statements over source names are composed with one mechanism for both
+    databases, and values stay bound parameters.
+    """
+    return query.as_string(None)
 
 
 def open_source(path: Path, *, check_integrity: bool = False) -> sqlite3.Connection:
@@ -84,7 +95,8 @@ def list_columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
 
 
 def row_count(conn: sqlite3.Connection, table: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+    return conn.execute(sqlite_sql(query)).fetchone()[0]
 
 
 def sha256_file(path: Path) -> str:

@@ -41,7 +41,7 @@ from sdconsole.engine.errors import StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, table_ref
-from sdconsole.engine.source import quote_ident
+from sdconsole.engine.source import quote_ident, sqlite_sql
 from sdconsole.engine.values import WHITESPACE, is_missing
 
 STAGE = "validate"
@@ -296,8 +296,9 @@ def _row_name(db: sqlite3.Connection, table: TablePlan, rowid: int) -> str:
     if key is None:
         return f"rowid {rowid}"
     value = db.execute(
-        f"SELECT {quote_ident(key.name)} FROM {quote_ident(table.name)}"
-        f" WHERE {rowid_name(table)} = ?", (rowid,)).fetchone()
+        sqlite_sql(sql.SQL("SELECT {} FROM {} WHERE {} = ?").format(
+            sql.Identifier(key.name), sql.Identifier(table.name), sql.SQL(rowid_name(table)))),
+        (rowid,)).fetchone()
     return f"rowid {rowid} ({key.ident} {value[0] if value else '?'})"
 
 
