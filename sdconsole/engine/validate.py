@@ -41,7 +41,7 @@ from sdconsole.engine.errors import StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, table_ref
-from sdconsole.engine.source import quote_ident, sqlite_sql
+from sdconsole.engine.source import sqlite_sql
 from sdconsole.engine.values import WHITESPACE, is_missing
 
 STAGE = "validate"
@@ -246,21 +246,21 @@ def present_counts(
     require_columns(db, table)
     db.create_function("sdc_present", 1, lambda v: int(not is_missing(v, tokens)),
                        deterministic=True)
-    marks = ", ".join("?" * len(tokens)) or "NULL"
-    present = [
-        f"sum(CASE WHEN {c} IS NULL THEN 0 WHEN typeof({c}) <> 'text' THEN 1"
-        f" WHEN instr({c}, char(0)) > 0 THEN sdc_present({c})"
-        f" WHEN trim({c}, ?) IN ({marks}) THEN 0 ELSE 1 END)"
-        for c in (quote_ident(col.name) for col in table.columns)
-    ]
+    marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
+    present = sql.SQL(", ").join(
+        sql.SQL("sum(CASE WHEN {c} IS NULL THEN 0 WHEN typeof({c}) <> 'text' THEN 1"
+                " WHEN instr({c}, char(0)) > 0 THEN sdc_present({c})"
+                " WHEN trim({c}, ?) IN ({marks}) THEN 0 ELSE 1 END)").format(
+            c=sql.Identifier(col.name), marks=marks)
+        for col in table.columns
+    )
     params: list = [p for _ in table.columns for p in (WHITESPACE, *sorted(tokens))]
-    where = ""
+    query = sql.SQL("SELECT count(*), {} FROM {}").format(present, sql.Identifier(table.name))
     if rowids is not None:
-        where = f" WHERE {rowid_name(table)} IN (SELECT value FROM json_each(?))"
+        query += sql.SQL(" WHERE {} IN (SELECT value FROM json_each(?))").format(
+            sql.SQL(rowid_name(table)))
         params.append(json.dumps(list(rowids)))
-    row = db.execute(
-        f"SELECT count(*), {', '.join(present)} FROM {quote_ident(table.name)}{where}", params
-    ).fetchone()
+    row = db.execute(sqlite_sql(query), params).fetchone()
     return row[0], {c.ident: n or 0 for c, n in zip(table.columns, row[1:], strict=True)}
 
 
