@@ -266,3 +266,45 @@ def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
     with psycopg.connect(settings.target_dsn) as conn:
         assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
     assert deployment_statuses(settings.target_dsn) == {1: "failed"}
+
+
+def loaded_over_an_active_version(settings: Settings, source: Path) -> pipeline.Migration:
+    """A blue-green migration of ``source`` stopped after its load; v1 is active."""
+    assert migrate(settings, source, "--mode", "simple", "--yes").returncode == 0
+    m = pipeline.Migration(settings, source, mode="blue-green")
+    m.preflight()
+    m.profile()
+    m.gate()
+    m.clean()
+    m.load()
+    return m
+
+
+def test_the_backup_taken_beside_validation_is_the_cutovers(settings: Settings,
+                                                            sample_db: Path) -> None:
+    with loaded_over_an_active_version(settings, sample_db) as m:
+        assert m.validate_and_back_up().ok
+        dumps = list((settings.workdir / "backups").glob("servicedesk_v1-*.dump"))
+        assert len(dumps) == 1 and dumps[0].stat().st_mode & 0o777 == 0o600
+        report = m.cutover()
+    assert report.backup_path == str(dumps[0])
+    assert list((settings.workdir / "backups").iterdir()) == dumps  # no second dump
+    stages = [e.stage for e in read_journal(m.run.dir) if type(e).__name__ == "StageFinished"]
+    assert stages.count("backup") == 1 and stages.index("backup") < stages.index("cutover")
+    with psycopg.connect(settings.target_dsn) as conn:
+        recorded = conn.execute("SELECT backup_path FROM sdconsole.deployments"
+                                " WHERE version = 1").fetchone()[0]
+    assert recorded == str(dumps[0])
+    assert view_target(settings.target_dsn) == "servicedesk_v2"
+
+
+def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
+                                                     sample_db: Path) -> None:
+    with loaded_over_an_active_version(settings, sample_db) as m:
+        with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM servicedesk_v2.comments WHERE ct_comment_id = 7")
+        report = m.validate_and_back_up()
+        assert not report.ok and "comments" in report.summary
+    assert list((settings.workdir / "backups").iterdir()) == []
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
+    assert view_target(settings.target_dsn) == "servicedesk_v1"

@@ -6,13 +6,15 @@ a main date column is stratified by month: about the same share of every
 month (values that are missing or not a date form one more stratum), and at
 least one row from each. The sample goes into ``<stable>_canary`` through the loader's
 own code path (:func:`sdconsole.engine.loader.load_tables`), and is then
-compared, table by table, with the same rows read back from the files:
+compared, table by table, with the source and with what the load sent:
 
 * rows: sample size vs rows in the canary;
 * values, per column: values not missing in the ORIGINAL source vs canary
   non-NULL cells + rejects (the identity validation checks after the load);
-* min and max of every typed column: working copy (canonical) vs canary;
-* row checksums: working copy vs canary (:mod:`sdconsole.engine.checksum`).
+* min and max of every typed column: the canonical cells the load sent vs
+  the canary;
+* row checksums: the rows the load sent vs the canary
+  (:mod:`sdconsole.engine.checksum`).
 
 Then every dashboard query runs on the canary; each must run without error.
 Each comparison is a CanaryMetric event; the verdict is ``ok`` when all of
@@ -35,13 +37,7 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine import queries as dashboard
-from sdconsole.engine.cells import (
-    CellRules,
-    read_chunks,
-    reading,
-    require_columns,
-    rowid_name,
-)
+from sdconsole.engine.cells import reading, require_columns, rowid_name
 from sdconsole.engine.checksum import TableSum, target_sum
 from sdconsole.engine.errors import EngineError, StageError
 from sdconsole.engine.loader import load_tables
@@ -134,9 +130,15 @@ def canary(
             with reading(working_db, STAGE) as db:
                 sample = sample_rowids(db, plan, fraction)
             report.sample = {ident: len(rowids) for ident, rowids in sample.items()}
-            load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample)
+            bounds = _Bounds()
+            loaded = load_tables(run, conn, working_db, plan, schema, stage=STAGE,
+                                 rowids=sample, observe=bounds.add)
             for table in plan.tables:
-                for metric in _compare(conn, source, working_db, schema, table,
+                sent = _Side(rows=loaded.tables[table.ident]["rows"],
+                             low=bounds.low.get(table.ident, {}),
+                             high=bounds.high.get(table.ident, {}),
+                             sum=loaded.sums[table.ident])
+                for metric in _compare(conn, source, sent, schema, table,
                                        sample[table.ident], tokens):
                     report.metrics.append(run.emit(metric))
             for template in templates:
@@ -203,25 +205,30 @@ class _Side:
     sum: TableSum = field(default_factory=TableSum)
 
 
-def _working_side(db: sqlite3.Connection, table: TablePlan, rowids: list[int]) -> _Side:
-    """Min, max and checksum of the sample as the load writes it (canonical cells)."""
-    side = _Side()
-    rules = CellRules(table)
-    typed = [(i, c) for i, c in enumerate(table.columns) if c.type in _TYPED]
-    for chunk in read_chunks(db, table, rowids):
-        rows, _, _ = rules.canonicalise(chunk)
-        side.sum.add_rows(rows)
+class _Bounds:
+    """Min and max of every typed column's canonical cells, per table, as the load sends them."""
+
+    def __init__(self) -> None:
+        self.low: dict[str, dict[str, str]] = {}
+        self.high: dict[str, dict[str, str]] = {}
+
+    def add(self, table: TablePlan, rows: Sequence[Sequence]) -> None:
+        """The loader's observer: fold one chunk of rows ``(rowid, *cells)`` in."""
+        if not rows:
+            return
+        low = self.low.setdefault(table.ident, {})
+        high = self.high.setdefault(table.ident, {})
         cells = list(zip(*rows, strict=True))[1:]
-        for index, column in typed:
+        for index, column in enumerate(table.columns):
+            if column.type not in _TYPED:
+                continue
             present = [v for v in cells[index] if v is not None]
             if present:
                 key = _ORDER.get(column.type, str)
-                for bound, pick in ((side.low, min), (side.high, max)):
+                for bound, pick in ((low, min), (high, max)):
                     known = bound.get(column.ident)
                     bound[column.ident] = pick(present if known is None else [*present, known],
                                                key=key)
-    side.rows = side.sum.rows
-    return side
 
 
 _TYPED = ("integer", "numeric", "boolean", "timestamp", "date", "time")
@@ -261,17 +268,15 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
 def _compare(
     conn: psycopg.Connection,
     source: Path,
-    working_db: Path,
+    working: _Side,
     schema: str,
     table: TablePlan,
     rowids: list[int],
     tokens: frozenset[str],
 ) -> list[ev.CanaryMetric]:
-    """The side-by-side metrics of one table."""
+    """The side-by-side metrics of one table; ``working`` is what the load sent."""
     with reading(source, STAGE) as db:
         _, present = present_counts(db, table, tokens, rowids)
-    with reading(working_db, STAGE) as db:
-        working = _working_side(db, table, rowids)
     try:
         loaded = _canary_side(conn, schema, table)
     except psycopg.Error as exc:

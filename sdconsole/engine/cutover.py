@@ -77,15 +77,23 @@ def plan_cutover(conn: psycopg.Connection, stable: str, version: int, *,
 
 
 def cutover(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, version: int,
-            *, backup: bool = True) -> CutoverReport:
-    """Make ``version`` (loaded) the one ``<stable>`` shows; see the module docstring."""
+            *, backup: bool = True, dumped: tuple[int, Path] | None = None) -> CutoverReport:
+    """Make ``version`` (loaded) the one ``<stable>`` shows; see the module docstring.
+
+    ``dumped`` is (version, path) of a dump this run took already; it serves
+    as the backup when that version is still the active one.
+    """
     stable = settings.stable_schema
     started = time.monotonic()
     target = _loaded(conn, stable, version)
     previous = deployments.active(conn, stable)
     backup_path = None
     if previous is not None and backup:
-        backup_path = dump_version(run, settings, dsn, previous.schema_name, previous.version)
+        if dumped is not None and dumped[0] == previous.version:
+            backup_path = dumped[1]
+        else:
+            backup_path = dump_version(run, settings, dsn, previous.schema_name,
+                                       previous.version)
         deployments.mark(conn, stable, previous.version, None, backup_path=str(backup_path))
     from_version = previous.version if previous else None
 

@@ -23,6 +23,11 @@ everything before it, so no durable record ever claims rows that could be
 lost. Tables are not UNLOGGED: the version becomes the live data at cutover
 and must survive a crash without a rewrite.
 
+Each table's rows are also summed as they are written
+(:class:`sdconsole.engine.checksum.TableSum`): validation compares those
+sums with what the database holds, so no second pass over the working copy
+is needed.
+
 Call with an autocommit connection (or one with no transaction open), so
 that each table really commits.
 """
@@ -33,7 +38,7 @@ import contextlib
 import sqlite3
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,7 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import CellRules, Reject, read_chunks
+from sdconsole.engine.checksum import TableSum
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
@@ -51,6 +57,9 @@ from sdconsole.engine.source import open_source, row_count
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024  # rejects beyond this go to a temporary file
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+# Called with each chunk of rows ``(rowid, *cells)`` exactly as the COPY sent them.
+Observer = Callable[[TablePlan, Sequence[Sequence]], None]
 
 
 @dataclass
@@ -62,6 +71,8 @@ class LoadReport:
     statements: list[str] = field(default_factory=list)  # keys and indexes built after COPY
     seconds: float = 0.0
     version: int | None = None
+    sums: dict[str, TableSum] = field(default_factory=dict)  # of the rows COPY sent
+
 
     @property
     def rows_total(self) -> int:
@@ -104,19 +115,23 @@ def load_tables(
     *,
     stage: str,
     rowids: Mapping[str, Sequence[int]] | None = None,
+    observe: Observer | None = None,
 ) -> LoadReport:
     """The load without its stage bracket; the canary calls this inside its own stage.
 
     ``rowids`` maps a table ident to the sorted source rowids to load (a
-    sample); without it every row is loaded.
+    sample); without it every row is loaded. ``observe`` sees every chunk
+    as written.
     """
     started = time.monotonic()
     report = LoadReport(schema=schema)
     with contextlib.closing(open_source(working_db)) as db:
         for table in plan.tables:
             picked = None if rowids is None else rowids.get(table.ident, ())
+            report.sums[table.ident] = written = TableSum()
             report.tables[table.ident] = _load_table(
-                run, conn, db, working_db, table, schema, stage, picked, report.statements)
+                run, conn, db, working_db, table, schema, stage, picked, report.statements,
+                _observers(written, observe))
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -131,6 +146,7 @@ def _load_table(
     stage: str,
     picked: Sequence[int] | None,
     statements: list[str],
+    observe: Observer,
 ) -> dict[str, Any]:
     """One table in one transaction; returns its figures, appends the DDL it ran."""
     target = table_ref(schema, table.ident)
@@ -160,6 +176,7 @@ def _load_table(
                     rows, chunk_rejects, chunk_nuls = rules.canonicalise(chunk)
                     for row in rows:
                         write_row(row[1:])
+                    observe(table, rows)
                     if chunk_rejects:
                         _spool(spool, table.ident, chunk_rejects)
                         rejects += len(chunk_rejects)
@@ -183,6 +200,15 @@ def _load_table(
     figures = {"rows": done, "rejects": rejects, "nul_removed": nuls,
                "seconds": round(seconds, 3), "rate": round(done / seconds, 1) if seconds else 0.0}
     return figures
+
+
+def _observers(written: TableSum, observe: Observer | None) -> Observer:
+    """Sum the rows into ``written``, then pass them to ``observe`` if given."""
+    def both(table: TablePlan, rows: Sequence[Sequence]) -> None:
+        written.add_rows(rows)
+        if observe is not None:
+            observe(table, rows)
+    return both
 
 
 def _spool(spool, table_ident: str, rejects: list[Reject]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from sdconsole.engine import (
+    backup,
     canary,
     cleaner,
     cutover,
@@ -89,12 +90,12 @@ class Migration:
         self.plan: Plan | None = None
         self.gate_decision: Any = None
         self.gate_refused = False
-        self._working_sums: Future | None = None  # validation's checksums, computed early
         self.clean_report: Any = None
         self.canary_report: Any = None
         self.load_report: Any = None
         self.validation: Any = None
         self.cutover_report: Any = None
+        self._dumped: tuple[int, Path] | None = None  # a backup taken beside validation
         self.version: int | None = None
         self.version_schema: str | None = None
         self.outcome = "stopped"
@@ -189,7 +190,6 @@ class Migration:
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
                                           dry_run=False)
-        self._working_sums = validate.start_working_sums(self.working_copy, self.plan)
         return self.clean_report
 
     @property
@@ -242,13 +242,39 @@ class Migration:
         self._require(self.load_report is not None, "load the version before validating it")
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.working_copy, self.plan,
-            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts(),
-            self._working_sums)
+            self.version_schema, frozenset(self.settings.null_tokens), self.load_report.sums,
+            self._profiled_counts())
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",
                                  error=self.validation.summary)
         return self.validation
+
+    def validate_and_back_up(self) -> Any:
+        """Validate while pg_dump backs up the version cutover will replace.
+
+        The dump reads only the active version, which this run's lock keeps as
+        it is, and pg_dump has its own connection; so both can run at once
+        instead of one after the other. Cutover then uses this dump. A dump
+        whose validation did not pass is deleted.
+        """
+        previous = (deployments.active(self.conn, self.stable)
+                    if self.mode != "simple" and self.load_report is not None else None)
+        if previous is None:
+            return self.validate()
+        with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-backup") as pool:
+            dump = pool.submit(backup.dump_version, self.run, self.settings, self.dsn,
+                               previous.schema_name, previous.version)
+            try:
+                validation = self.validate()
+            except BaseException:
+                _delete_dump(dump)
+                raise
+            if not validation.ok:
+                _delete_dump(dump)
+                return validation
+            self._dumped = (previous.version, dump.result())
+        return validation
 
     def _profiled_counts(self) -> dict[str, tuple[int, dict[str, int]]]:
         """The profile's exact non-missing counts, when it profiled this very source file."""
@@ -269,7 +295,7 @@ class Migration:
             raise ValidationFailed("cutover refused: the loaded version did not validate")
         self.cutover_report = cutover.cutover(
             self.run, self.conn, self.dsn, self.settings, self.version,
-            backup=self.mode != "simple")
+            backup=self.mode != "simple", dumped=self._dumped)
         self.outcome = "succeeded"
         return self.cutover_report
 
@@ -340,6 +366,12 @@ class Migration:
         self.close(exc)
 
 
+def _delete_dump(dump: Future) -> None:
+    """Wait for a dump that is no longer wanted and delete its file."""
+    with contextlib.suppress(Exception):
+        dump.result().unlink(missing_ok=True)
+
+
 def _interrupted(error: BaseException) -> bool:
     from sdconsole.engine.errors import Interrupted
 
@@ -377,7 +409,7 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
             m.outcome = "succeeded"
             return
     m.load()
-    validation = m.validate()
+    validation = m.validate_and_back_up()
     if not validation.ok:
         raise ValidationFailed(f"validation failed: {validation.summary}")
     m.cutover()
