@@ -170,7 +170,7 @@ def child(target: str, source: Path, working: Path, plan_path: Path,
         loaded = time.perf_counter()
         cpu, server = time.process_time() - cpu_before, server_cpu(postmaster) - server_before
         check = validate.validate(run, conn, source, working, plan, "servicedesk_v1",
-                                  DEFAULT_NULL_TOKENS, report.sums)
+                                  DEFAULT_NULL_TOKENS)
         validated = time.perf_counter()
     if not check.ok:
         raise SystemExit(check.summary)

@@ -130,15 +130,11 @@ def canary(
             with reading(working_db, STAGE) as db:
                 sample = sample_rowids(db, plan, fraction)
             report.sample = {ident: len(rowids) for ident, rowids in sample.items()}
-            bounds = _Bounds()
-            loaded = load_tables(run, conn, working_db, plan, schema, stage=STAGE,
-                                 rowids=sample, observe=bounds.add)
+            sent = {table.ident: _Side() for table in plan.tables}
+            load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
+                        observe=lambda table, rows: sent[table.ident].add(table, rows))
             for table in plan.tables:
-                sent = _Side(rows=loaded.tables[table.ident]["rows"],
-                             low=bounds.low.get(table.ident, {}),
-                             high=bounds.high.get(table.ident, {}),
-                             sum=loaded.sums[table.ident])
-                for metric in _compare(conn, source, sent, schema, table,
+                for metric in _compare(conn, source, sent[table.ident], schema, table,
                                        sample[table.ident], tokens):
                     report.metrics.append(run.emit(metric))
             for template in templates:
@@ -204,28 +200,18 @@ class _Side:
     high: dict[str, str | None] = field(default_factory=dict)
     sum: TableSum = field(default_factory=TableSum)
 
-
-class _Bounds:
-    """Min and max of every typed column's canonical cells, per table, as the load sends them."""
-
-    def __init__(self) -> None:
-        self.low: dict[str, dict[str, str]] = {}
-        self.high: dict[str, dict[str, str]] = {}
-
     def add(self, table: TablePlan, rows: Sequence[Sequence]) -> None:
-        """The loader's observer: fold one chunk of rows ``(rowid, *cells)`` in."""
+        """Fold in canonical rows ``(rowid, *cells)`` as the load sends them (its observer)."""
         if not rows:
             return
-        low = self.low.setdefault(table.ident, {})
-        high = self.high.setdefault(table.ident, {})
+        self.sum.add_rows(rows)
+        self.rows = self.sum.rows
         cells = list(zip(*rows, strict=True))[1:]
         for index, column in enumerate(table.columns):
-            if column.type not in _TYPED:
-                continue
-            present = [v for v in cells[index] if v is not None]
+            present = column.type in _TYPED and [v for v in cells[index] if v is not None]
             if present:
                 key = _ORDER.get(column.type, str)
-                for bound, pick in ((low, min), (high, max)):
+                for bound, pick in ((self.low, min), (self.high, max)):
                     known = bound.get(column.ident)
                     bound[column.ident] = pick(present if known is None else [*present, known],
                                                key=key)

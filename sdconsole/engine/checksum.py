@@ -4,12 +4,11 @@ A row's digest is the md5 of its cells as canonical text joined by chr(31),
 NULL written ``\\N``. In the target that is
 ``md5(coalesce(c1::text, '\\N') || chr(31) || ...)`` over the typed values,
 with DateStyle ISO so they print canonically ('YYYY-MM-DD HH:MM:SS',
-numerics with their scale, 'true'/'false'). On the working-copy side it is
-the same text from the shared cell rules (:mod:`sdconsole.engine.cells`):
-rejected cells NULL, NUL characters removed, i.e. the rows the load sends,
-summed by the loader as it sends them. A text cell reading ``\\N`` and a
-NULL share a digest; the per-column value counts of validation tell those
-apart.
+numerics with their scale, 'true'/'false'). In the working copy it is the
+same text from the shared cell rules (:mod:`sdconsole.engine.cells`):
+rejected cells NULL, NUL characters removed, i.e. what the load should have
+produced. A text cell reading ``\\N`` and a NULL share a digest; the
+per-column value counts of validation tell those apart.
 
 The target keeps no row id (see :mod:`sdconsole.engine.schema`), so rows are
 not matched by position. A table's :class:`TableSum` is the row count and the
@@ -80,6 +79,15 @@ def source_digests(db: sqlite3.Connection, table: TablePlan) -> Iterator[tuple[i
         rows, _, _ = rules.canonicalise(chunk)
         for row in rows:
             yield row[0], row_digest(row[1:])
+
+
+def source_sum(db: sqlite3.Connection, table: TablePlan) -> TableSum:
+    """The working copy's :class:`TableSum`, rows as the load writes them."""
+    total = TableSum()
+    rules = CellRules(table)
+    for chunk in read_chunks(db, table):
+        total.add_rows(rules.canonicalise(chunk)[0])
+    return total
 
 
 def digest_expression(table: TablePlan) -> sql.Composed:

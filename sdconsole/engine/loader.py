@@ -23,11 +23,6 @@ everything before it, so no durable record ever claims rows that could be
 lost. Tables are not UNLOGGED: the version becomes the live data at cutover
 and must survive a crash without a rewrite.
 
-Each table's rows are also summed as they are written
-(:class:`sdconsole.engine.checksum.TableSum`): validation compares those
-sums with what the database holds, so no second pass over the working copy
-is needed.
-
 Call with an autocommit connection (or one with no transaction open), so
 that each table really commits.
 """
@@ -48,7 +43,6 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import CellRules, Reject, read_chunks
-from sdconsole.engine.checksum import TableSum
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
@@ -71,8 +65,6 @@ class LoadReport:
     statements: list[str] = field(default_factory=list)  # keys and indexes built after COPY
     seconds: float = 0.0
     version: int | None = None
-    sums: dict[str, TableSum] = field(default_factory=dict)  # of the rows COPY sent
-
 
     @property
     def rows_total(self) -> int:
@@ -128,10 +120,9 @@ def load_tables(
     with contextlib.closing(open_source(working_db)) as db:
         for table in plan.tables:
             picked = None if rowids is None else rowids.get(table.ident, ())
-            report.sums[table.ident] = written = TableSum()
             report.tables[table.ident] = _load_table(
                 run, conn, db, working_db, table, schema, stage, picked, report.statements,
-                _observers(written, observe))
+                observe)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -146,7 +137,7 @@ def _load_table(
     stage: str,
     picked: Sequence[int] | None,
     statements: list[str],
-    observe: Observer,
+    observe: Observer | None,
 ) -> dict[str, Any]:
     """One table in one transaction; returns its figures, appends the DDL it ran."""
     target = table_ref(schema, table.ident)
@@ -176,7 +167,8 @@ def _load_table(
                     rows, chunk_rejects, chunk_nuls = rules.canonicalise(chunk)
                     for row in rows:
                         write_row(row[1:])
-                    observe(table, rows)
+                    if observe is not None:
+                        observe(table, rows)
                     if chunk_rejects:
                         _spool(spool, table.ident, chunk_rejects)
                         rejects += len(chunk_rejects)
@@ -200,15 +192,6 @@ def _load_table(
     figures = {"rows": done, "rejects": rejects, "nul_removed": nuls,
                "seconds": round(seconds, 3), "rate": round(done / seconds, 1) if seconds else 0.0}
     return figures
-
-
-def _observers(written: TableSum, observe: Observer | None) -> Observer:
-    """Sum the rows into ``written``, then pass them to ``observe`` if given."""
-    def both(table: TablePlan, rows: Sequence[Sequence]) -> None:
-        written.add_rows(rows)
-        if observe is not None:
-            observe(table, rows)
-    return both
 
 
 def _spool(spool, table_ident: str, rejects: list[Reject]) -> None:

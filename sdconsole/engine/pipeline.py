@@ -96,6 +96,7 @@ class Migration:
         self.validation: Any = None
         self.cutover_report: Any = None
         self._dumped: tuple[int, Path] | None = None  # a backup taken beside validation
+        self._working_sums: Future | None = None  # validation's checksums, computed early
         self.version: int | None = None
         self.version_schema: str | None = None
         self.outcome = "stopped"
@@ -190,6 +191,7 @@ class Migration:
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
                                           dry_run=False)
+        self._working_sums = validate.start_working_sums(self.working_copy, self.plan)
         return self.clean_report
 
     @property
@@ -242,8 +244,8 @@ class Migration:
         self._require(self.load_report is not None, "load the version before validating it")
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.working_copy, self.plan,
-            self.version_schema, frozenset(self.settings.null_tokens), self.load_report.sums,
-            self._profiled_counts())
+            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts(),
+            self._working_sums)
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",

@@ -6,27 +6,27 @@ Three checks per table, each reported as a CheckResult event:
 * values: for every column, the source values that are not missing (in the
   ORIGINAL source: not NULL, not empty after trimming, not a null token)
   equal the target's non-NULL cells plus the column's rejects;
-* checksums: the row checksums of the working-copy rows the load sent (the
-  loader sums them as it writes) equal the target's
-  (:mod:`sdconsole.engine.checksum`); when they do not, the working copy is
-  read again and the first differing source rowids are named, with the key.
+* checksums: the row checksums of the working copy, as the load should have
+  written it, equal the target's (:mod:`sdconsole.engine.checksum`); when
+  they do not, the first differing source rowids are named, with the key.
 
 The source's counts may come from the profile (a full scan of the same
 file, whose SHA-256 the cleaner verified unchanged). The sides are computed
 at once: the target's figures (one scan per table) on the connection in one
-thread, the source's counts (one SQLite connection per table) in others;
-SQLite and psycopg release the GIL while they work. The caller raises
-ValidationFailed when the report is not ``ok``; a failed validation blocks
-cutover.
+thread, the source's counts (one SQLite connection per table) in others,
+while this thread reads the working copy for its checksums; SQLite and
+psycopg release the GIL while they work. The caller raises ValidationFailed
+when the report is not ``ok``; a failed validation blocks cutover.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,6 @@ from psycopg import sql
 from sdconsole.engine import checksum
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import reading, require_columns, rowid_name
-from sdconsole.engine.checksum import TableSum
 from sdconsole.engine.errors import StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
@@ -137,15 +136,15 @@ def validate(
     plan: Plan,
     schema: str,
     null_tokens: Iterable[str],
-    written: Mapping[str, TableSum],
     present: Mapping[str, tuple[int, dict[str, int]]] | None = None,
+    working_sums: Future | None = None,
 ) -> ValidationReport:
     """Compare ``schema`` with the source and the working copy; see the module docstring.
 
-    ``written`` is the load's :attr:`~sdconsole.engine.loader.LoadReport.sums`.
     ``present`` maps a table ident to its source rows and non-missing values
     per column ident, as the profile counted them in a full scan of the same
-    source file; tables it covers are not counted again.
+    source file; tables it covers are not counted again. ``working_sums`` is
+    :func:`start_working_sums` started when the working copy was written.
     """
     tokens = frozenset(null_tokens)
     present = present or {}
@@ -156,12 +155,13 @@ def validate(
             target_side = pool.submit(_target_figures, conn, schema, plan)
             source_side = {t.ident: pool.submit(_source_counts, source, t, tokens)
                            for t in plan.tables if t.ident not in present}
+            sums = (working_sums.result() if working_sums is not None
+                    else _working_sums(working_db, plan))
             counts = {**present,
                       **{ident: future.result() for ident, future in source_side.items()}}
             figures = target_side.result()
         for table in plan.tables:
-            check = _compare(table, counts[table.ident], figures[table.ident],
-                             written[table.ident])
+            check = _compare(table, counts[table.ident], figures[table.ident], sums[table.ident])
             if not check.checksum_ok:
                 _name_differences(conn, working_db, schema, table, check)
             report.tables[table.ident] = check
@@ -169,6 +169,27 @@ def validate(
         report.seconds = round(time.monotonic() - started, 3)
         summary.update(ok=report.ok, summary=report.summary)
     return report
+
+
+def _working_sums(working_db: Path, plan: Plan) -> dict[str, checksum.TableSum]:
+    """Checksums of the working copy's rows as the load writes them, per table ident."""
+    with reading(working_db, STAGE) as db:
+        return {t.ident: checksum.source_sum(db, t) for t in plan.tables}
+
+
+def start_working_sums(working_db: Path, plan: Plan) -> Future:
+    """Compute :func:`_working_sums` in a process of its own, alongside canary and load.
+
+    The working copy does not change once written, so its checksums can be
+    ready by the time validation needs them. A spawned process is safe in a
+    threaded caller (the console) and leaves the caller's GIL alone.
+    """
+    # One task per worker: it exits when done, even if this process died meanwhile.
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               max_tasks_per_child=1)
+    future = pool.submit(_working_sums, working_db, plan)
+    pool.shutdown(wait=False)
+    return future
 
 
 @dataclass
