@@ -48,6 +48,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -435,13 +436,13 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
         started = time.monotonic()
         conn = open_source(source)
         try:
-            digest = sha256_file(source)
             shapes = [(t, list_columns(conn, t), row_count(conn, t)) for t in list_tables(conn)]
-            scans = _scan_all(run, conn, source, shapes, frozenset(settings.null_tokens),
-                              workers)
+            scans, (digest, orphans) = _scan_all(
+                run, conn, source, shapes, frozenset(settings.null_tokens), workers,
+                lambda: (sha256_file(source), _orphans(conn, settings, shapes)))
             overrides = _Overrides(settings)
             tables = _tables(conn, settings, shapes, scans, overrides)
-            relations = _relations(conn, settings, tables)
+            relations = _with_references(orphans, tables)
         except sqlite3.DatabaseError as exc:  # a damaged file, found while reading it
             raise BadInput(f"source {source} cannot be read: {exc}") from None
         finally:
@@ -473,9 +474,13 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
 
 
 def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
-              workers: int | None) -> dict[tuple[str, str], ColumnScan]:
+              workers: int | None, meanwhile: Callable[[], Any]) -> tuple[dict, Any]:
     """Scan every column (here, or in worker processes that open the source themselves),
-    reporting progress per table as its columns finish."""
+    reporting progress per table as its columns finish.
+
+    Returns the scans by (table, column) and the result of ``meanwhile``, the
+    rest of the reading, which runs here while the workers scan.
+    """
     jobs = [(t, c, rows) for t, columns, rows in shapes for c, _ in columns]
     if workers is None:
         cells = sum(rows for _, _, rows in jobs)
@@ -491,23 +496,26 @@ def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
         done[table] += 1
         run.progress(STAGE, table, done[table], totals[table], unit="columns")
 
+    also: list = []
     if workers > 1:
         jobs.sort(key=lambda job: -job[2])  # biggest tables first keeps the workers busy
         try:
-            _scan_in_workers(workers, source, jobs, null_tokens, finished)
+            _scan_in_workers(workers, source, jobs, null_tokens, finished,
+                             lambda: also.append(meanwhile()))
         except BrokenProcessPool:
             pass  # the workers could not run (say, an unguarded __main__): scan here instead
     for table, column, _ in jobs:
         if (table, column) not in scans:
             finished(table, column, _scan(conn, table, column, null_tokens))
-    return scans
+    return scans, also[0] if also else meanwhile()
 
 
 def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[str],
-                     finished) -> None:
+                     finished, meanwhile: Callable[[], None]) -> None:
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=_context()) as pool:
         futures = {pool.submit(scan_column, source, t, c, null_tokens): (t, c) for t, c, _ in jobs}
         try:
+            meanwhile()  # the workers are forked by now: starting threads is safe again
             for future in concurrent.futures.as_completed(futures):
                 finished(*futures[future], future.result())
         except BaseException:
@@ -723,28 +731,32 @@ def _date_column(columns: list[ColumnProfile]) -> str | None:
     return ranked[0].name if ranked else None
 
 
-def _relations(conn, settings: Settings, tables: list[TableProfile]) -> list[RelationProfile]:
-    by_name = {t.name.lower(): t for t in tables}
+def _orphans(conn, settings: Settings, shapes) -> list[RelationProfile]:
+    """The RELATIONS the source has, with their orphans counted (references come later).
+
+    Names match case-insensitively, as SQLite matches them.
+    """
+    names = {t.lower(): (t, {c.lower(): c for c, _ in columns}) for t, columns, _ in shapes}
     expected = {key.lower() for key in settings.expected_orphans}
     tokens = sorted(settings.null_tokens)
+    marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
     found = []
     for child_t, child_c, parent_t, parent_c in RELATIONS:
-        child, parent = by_name.get(child_t), by_name.get(parent_t)
-        child_col = _find_column(child, child_c)
-        parent_col = _find_column(parent, parent_c)
+        child, child_cols = names.get(child_t, (None, {}))
+        parent, parent_cols = names.get(parent_t, (None, {}))
+        child_col, parent_col = child_cols.get(child_c.lower()), parent_cols.get(
+            parent_c.lower())
         if child_col is None or parent_col is None:
             continue
-        relation = RelationProfile(child.name, child_col.name, parent.name, parent_col.name,
-                                   references=child_col.present)
+        relation = RelationProfile(child, child_col, parent, parent_col)
         relation.expected = relation.key.lower() in expected
-        marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
         rows = conn.execute(sqlite_sql(sql.SQL(
             "SELECT v, count(*) FROM (SELECT trim({child_col}, ?) AS v FROM {child})"
-            " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?) FROM {parent}"
-            " WHERE {parent_col} IS NOT NULL) GROUP BY v").format(
-                child_col=sql.Identifier(child_col.name), child=sql.Identifier(child.name),
-                marks=marks, parent_col=sql.Identifier(parent_col.name),
-                parent=sql.Identifier(parent.name))),
+            " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?)"
+            " FROM {parent} WHERE {parent_col} IS NOT NULL) GROUP BY v").format(
+                child_col=sql.Identifier(child_col), child=sql.Identifier(child),
+                marks=marks, parent_col=sql.Identifier(parent_col),
+                parent=sql.Identifier(parent))),
             (WHITESPACE, *tokens, WHITESPACE),
         )
         for value, count in rows:
@@ -756,10 +768,13 @@ def _relations(conn, settings: Settings, tables: list[TableProfile]) -> list[Rel
     return found
 
 
-def _find_column(table: TableProfile | None, name: str) -> ColumnProfile | None:
-    if table is None:
-        return None
-    return next((c for c in table.columns if c.name.lower() == name.lower()), None)
+def _with_references(relations: list[RelationProfile],
+                     tables: list[TableProfile]) -> list[RelationProfile]:
+    """Fill in each relation's references: the child column's present cells."""
+    by_name = {t.name: t for t in tables}
+    for relation in relations:
+        relation.references = by_name[relation.child_table].column(relation.child_column).present
+    return relations
 
 
 def _plan(tables: list[TableProfile]) -> Plan:
