@@ -23,6 +23,7 @@ a bounded chunk at a time, optionally restricted to given rowids (the canary).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -244,20 +245,18 @@ def read_chunks(
 ) -> Iterator[list[tuple]]:
     """Rows ``(rowid, *cells)`` of a working-copy table in rowid order, ``size`` at a time.
 
-    With ``rowids`` (sorted), only those rows. Never holds more than a chunk.
+    With ``rowids``, only those rows (passed as one JSON array). Never holds
+    more than a chunk of rows.
     """
     require_columns(db, table)
     rowid = sql.SQL(rowid_name(table))
-    select = sql.SQL("SELECT {}, {} FROM {}").format(
+    query = sql.SQL("SELECT {}, {} FROM {}").format(
         rowid, sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
         sql.Identifier(table.name))
-    if rowids is None:
-        cursor = db.execute(sqlite_sql(select + sql.SQL(" ORDER BY {}").format(rowid)))
-        while rows := cursor.fetchmany(size):
-            yield rows
-        return
-    for start in range(0, len(rowids), size):
-        part = rowids[start : start + size]
-        marks = sql.SQL(", ").join(sql.SQL("?") for _ in part)
-        query = select + sql.SQL(" WHERE {} IN ({}) ORDER BY {}").format(rowid, marks, rowid)
-        yield db.execute(sqlite_sql(query), part).fetchall()
+    params: tuple = ()
+    if rowids is not None:
+        query += sql.SQL(" WHERE {} IN (SELECT value FROM json_each(?))").format(rowid)
+        params = (json.dumps(list(rowids)),)
+    cursor = db.execute(sqlite_sql(query + sql.SQL(" ORDER BY {}").format(rowid)), params)
+    while rows := cursor.fetchmany(size):
+        yield rows
