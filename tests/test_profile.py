@@ -223,3 +223,14 @@ def test_profile_command(sample_db, workdir, capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["score"]["total"] >= 80
     assert {t["name"] for t in document["tables"]} == {"tickets", "comments", "timesheets"}
+
+
+def test_empty_values_are_values_when_empty_is_not_a_null_token(tmp_path, workdir):
+    source = dates_db(tmp_path / "empty.db", n=["1", "2", "", "  ", "\x00", "N/A"],
+                      note=["a", "", "b", " ", "c", "d"])
+    settings = load_settings(None, workdir=workdir, null_tokens=["N/A"])
+    result, _ = run_profile(settings, source)
+    numbers, notes = result.table("t").column("n"), result.table("t").column("note")
+    assert (numbers.present, numbers.placeholders) == (5, {"N/A": 1})
+    assert numbers.type == "text"  # two numbers in five values: no type wins
+    assert (notes.present, notes.empties) == (6, 0)

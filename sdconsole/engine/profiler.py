@@ -174,6 +174,8 @@ class ColumnScan:
 
     def _typed(self, text: str, count: int) -> bool:
         """Count the types a present, trimmed value converts to; False when none."""
+        if not text:  # empty, and '' is not a null token in these settings
+            return False
         first = text[0]
         if text.isascii() and text.isdigit() and len(text) <= 18:  # ids: no regex needed
             self._integer(text, int(text), count)
