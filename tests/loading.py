@@ -17,7 +17,7 @@ from sdconsole.engine import cleaner, profiler, schema
 from sdconsole.engine.naming import normalise_all
 from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
 from sdconsole.engine.run import Run
-from sdconsole.engine.source import quote_ident
+from sdconsole.engine.source import list_columns, row_count, sqlite_sql
 from sdconsole.settings import Settings
 
 
@@ -25,10 +25,11 @@ def write_source(path: Path, tables: dict[str, tuple[list[str], list[tuple]]]) -
     """A SQLite file with untyped columns holding exactly the given values."""
     with sqlite3.connect(path) as db:
         for name, (columns, rows) in tables.items():
-            db.execute(f"CREATE TABLE {quote_ident(name)}"
-                       f" ({', '.join(quote_ident(c) for c in columns)})")
-            marks = ", ".join("?" * len(columns))
-            db.executemany(f"INSERT INTO {quote_ident(name)} VALUES ({marks})", rows)
+            table = sql.Identifier(name)
+            db.execute(sqlite_sql(sql.SQL("CREATE TABLE {} ({})").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, columns)))))
+            db.executemany(sqlite_sql(sql.SQL("INSERT INTO {} VALUES ({})").format(
+                table, sql.SQL(", ").join(sql.SQL("?") for _ in columns))), rows)
     db.close()
     return path
 
@@ -44,9 +45,9 @@ def plan_for(source: Path, types: dict[str, dict[str, str]], *,
                                           " ORDER BY rowid")]
         idents = normalise_all(names)
         for name in names:
-            columns = [r[1] for r in db.execute(f"PRAGMA table_info({quote_ident(name)})")]
+            columns = [c for c, _ in list_columns(db, name)]
             column_idents = normalise_all(columns)
-            rows = db.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]
+            rows = row_count(db, name)
             wanted = types.get(name, {})
             tables.append(TablePlan(
                 name=name, ident=idents[name], rows=rows,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from loading import plan_for, write_source
+from psycopg import sql
 
 from sdconsole.cli import main
 from sdconsole.engine import events as ev
@@ -22,7 +23,7 @@ from sdconsole.engine.cleaner import CleanReport, clean
 from sdconsole.engine.errors import BadInput, Interrupted, StageError
 from sdconsole.engine.profiler import profile
 from sdconsole.engine.run import Run, read_journal
-from sdconsole.engine.source import quote_ident
+from sdconsole.engine.source import sqlite_sql
 from sdconsole.engine.values import CONVERTERS, Unconvertible
 from sdconsole.settings import load_settings
 
@@ -39,7 +40,8 @@ def sha256(path: Path) -> str:
 def rows(path: Path, table: str) -> list[tuple]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute(f"SELECT rowid, * FROM {quote_ident(table)} ORDER BY rowid").fetchall()
+        return conn.execute(sqlite_sql(sql.SQL("SELECT rowid, * FROM {} ORDER BY rowid").format(
+            sql.Identifier(table)))).fetchall()
     finally:
         conn.close()
 
@@ -74,8 +76,9 @@ def test_sample_rules_and_working_copy(sample_db, sample_clean):
     source = sqlite3.connect(f"file:{sample_db}?mode=ro", uri=True)
     copy = sqlite3.connect(f"file:{working}?mode=ro", uri=True)
     for table in ("tickets", "comments", "timesheets"):
-        pragma = f"PRAGMA table_info({quote_ident(table)})"
-        assert copy.execute(pragma).fetchall() == source.execute(pragma).fetchall()
+        pragma = "SELECT * FROM pragma_table_info(?)"
+        assert copy.execute(pragma, (table,)).fetchall() == source.execute(
+            pragma, (table,)).fetchall()
     descriptions = [r[0] for r in copy.execute('SELECT "TKT-Description" FROM tickets')]
     assert "Printer jam after tray 2 replaced" in descriptions
     assert not any("\x00" in d for d in descriptions if d)
@@ -369,8 +372,9 @@ def assert_as_python(source: Path, plan, tokens, report: CleanReport) -> None:
     copy = sqlite3.connect(f"file:{report.working_copy}?mode=ro", uri=True) \
         if report.working_copy else None
     for table in plan.tables:
-        names = ", ".join(quote_ident(c.name) for c in table.columns)
-        select = f"SELECT rowid, {names} FROM {quote_ident(table.name)} ORDER BY rowid"
+        select = sqlite_sql(sql.SQL("SELECT rowid, {} FROM {} ORDER BY rowid").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+            sql.Identifier(table.name)))
         cleaned = copy.execute(select).fetchall() if copy else None
         found: dict[int, Counter] = {}
         for n, row in enumerate(src.execute(select)):

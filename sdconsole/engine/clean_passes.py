@@ -38,8 +38,8 @@ from sdconsole.engine import events as ev
 from sdconsole.engine.errors import BadInput, StageError
 from sdconsole.engine.plan import ColumnPlan, TablePlan
 from sdconsole.engine.run import Run
-from sdconsole.engine.shapes import Shape, dispatch, shapes
-from sdconsole.engine.source import list_columns, open_source, quote_ident, sqlite_sql
+from sdconsole.engine.shapes import Shape, Sql, dispatch, shapes
+from sdconsole.engine.source import list_columns, open_source, sqlite_sql
 from sdconsole.engine.values import CONVERTERS, WHITESPACE, Unconvertible
 
 STAGE = "clean"
@@ -70,6 +70,7 @@ CELL_COST = {"text": 5, "timestamp": 8, "date": 6, "numeric": 4, "boolean": 3, "
              "integer": 2}  # relative cost of a cell in a count pass, by planned type
 
 Step = tuple[str, str, str | None]  # rule, before, after
+_AND = sql.SQL(" AND ")
 
 
 def clean_value(text: str, column: ColumnPlan,
@@ -169,49 +170,59 @@ class _ColumnSQL:
     few cells get.
     """
 
-    def __init__(self, index: int, col: str, cases: list[Shape] | None, tokens: list[str],
-                 tokens_first: bool, rowid: str) -> None:
+    def __init__(self, index: int, col: Sql, cases: list[Shape] | None, tokens: list[str],
+                 tokens_first: bool, rowid: Sql) -> None:
         self.index = index
         self.col = col
-        python = f"sdc_py({index}, {col}, {rowid})"
-        token = self.token = ""
+        python = sql.SQL("sdc_py({}, {}, {})").format(sql.Literal(index), col, rowid)
+        token = self.token = None
         if tokens:
-            longest = max(len(t.encode()) for t in tokens)
-            marks = ", ".join(f":tok{n}" for n in range(len(tokens)))
-            token = self.token = (f"length(CAST({col} AS BLOB)) <= {longest}"
-                                  f" AND +{col} COLLATE BINARY IN ({marks})")
+            token = self.token = sql.SQL(
+                "length(CAST({c} AS BLOB)) <= {longest} AND +{c} COLLATE BINARY IN ({marks})"
+            ).format(c=col, longest=sql.Literal(max(len(t.encode()) for t in tokens)),
+                     marks=sql.SQL(", ").join(_named(f"tok{n}") for n in range(len(tokens))))
         self.updates = False
         if cases is None:
-            edges = (f"NOT {col} GLOB '[!-~]*'"
-                     f" OR substr(CAST({col} AS BLOB), -1) NOT BETWEEN X'21' AND X'7E'")
-            odd = " OR ".join(filter(None, (
-                f"instr({col}, char(0))", token,
-                f"({edges}) AND +{col} <> trim({col}, :ws) COLLATE BINARY")))
-            self.code = f"CASE WHEN {odd} THEN {python} ELSE 0 END"
+            odd = [sql.SQL("instr({}, char(0))").format(col)]
+            if token is not None:
+                odd.append(token)
+            odd.append(sql.SQL(
+                "(NOT {c} GLOB '[!-~]*'"
+                " OR substr(CAST({c} AS BLOB), -1) NOT BETWEEN X'21' AND X'7E')"
+                " AND +{c} <> trim({c}, :ws) COLLATE BINARY").format(c=col))
+            self.code = sql.SQL("CASE WHEN {} THEN {} ELSE 0 END").format(
+                sql.SQL(" OR ").join(odd), python)
             return
-        kinds = {s: "0" if s.result is None else "1" for s in cases}
+        zero, one = sql.SQL("0"), sql.SQL("1")
+        kinds = {s: zero if s.result is None else one for s in cases}
         changing = [s for s in cases if s.result is not None]
         results = {s: s.result for s in changing}
-        self.shape_changes = dispatch(col, cases, kinds, "0")  # of a TEXT cell, not a token
-        if not token:
+        self.shape_changes = dispatch(col, cases, kinds, zero)  # of a TEXT cell, not a token
+        if token is None:
             code = dispatch(col, cases, kinds, python)
             new = dispatch(col, changing, results, col)
             changes = self.shape_changes
         elif tokens_first:
-            code = (f"CASE WHEN {token} THEN {SQL_TOKEN}"
-                    f" ELSE {dispatch(col, cases, kinds, python)} END")
-            new = f"CASE WHEN {token} THEN NULL ELSE {dispatch(col, changing, results, col)} END"
-            self.shape_changes = f"NOT ({token}) AND {self.shape_changes}"
-            changes = f"({token} OR {self.shape_changes})"
+            code = sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
+                token, sql.Literal(SQL_TOKEN), dispatch(col, cases, kinds, python))
+            new = sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(
+                token, dispatch(col, changing, results, col))
+            self.shape_changes = sql.SQL("NOT ({}) AND {}").format(token, self.shape_changes)
+            changes = sql.SQL("({} OR {})").format(token, self.shape_changes)
         else:
-            code = dispatch(col, cases, kinds,
-                            f"CASE WHEN {token} THEN {SQL_TOKEN} ELSE {python} END")
-            new = dispatch(col, changing, results, f"CASE WHEN {token} THEN NULL ELSE {col} END")
-            changes = dispatch(col, cases, kinds, f"CASE WHEN {token} THEN 1 ELSE 0 END")
+            code = dispatch(col, cases, kinds, sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
+                token, sql.Literal(SQL_TOKEN), python))
+            new = dispatch(col, changing, results, sql.SQL(
+                "CASE WHEN {} THEN NULL ELSE {} END").format(token, col))
+            changes = dispatch(col, cases, kinds, sql.SQL(
+                "CASE WHEN {} THEN 1 ELSE 0 END").format(token))
         self.updates = bool(changing or token)
-        self.code = f"CASE WHEN typeof({col}) = 'text' THEN {code} ELSE 0 END"
-        self.new = f"CASE WHEN typeof({col}) = 'text' THEN {new} ELSE {col} END"
-        self.changes = f"typeof({col}) = 'text' AND {changes}"
+        self.code = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN {code} ELSE 0 END").format(
+            c=col, code=code)
+        self.new = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN {new} ELSE {c} END").format(
+            c=col, new=new)
+        self.changes = sql.SQL("typeof({c}) = 'text' AND {changes}").format(
+            c=col, changes=changes)
 
 
 class TableRules:
@@ -221,19 +232,19 @@ class TableRules:
                  null_tokens: frozenset[str]) -> None:
         self.table = table
         self.null_tokens = null_tokens
-        self.rowid = _rowid_name(reader, table.name)
-        self.name = quote_ident(table.name)
+        self.rowid = sql.SQL(_rowid_name(reader, table.name))
+        self.name = sql.Identifier(table.name)
         sql_tokens = sorted(t for t in null_tokens if t == t.strip() and "\x00" not in t)
         self.params = {"ws": WHITESPACE, **{f"tok{n}": t for n, t in enumerate(sql_tokens)}}
         self.columns = []
         for index, column in enumerate(table.columns):
-            col = quote_ident(column.name)
+            col = sql.Identifier(column.name)
             cases = shapes(column.type, column.date_order, col) \
                 if column.type in TYPE_RULES else None
             first = bool(cases) and _token_has_shape(reader, col, cases, sql_tokens)
             self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid))
         low, high = reader.execute(sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
-            sql.SQL(self.rowid), sql.Identifier(table.name)))).fetchone()
+            self.rowid, self.name))).fetchone()
         self.low, self.span = low or 0, (high or 0) - (low or 0) + 1
 
     def update(self, writer: sqlite3.Connection) -> None:
@@ -245,17 +256,17 @@ class TableRules:
         columns = [c for c in self.columns if c.updates]
         if not columns:
             return
-        where = " OR ".join(f"({c.changes})" for c in columns)
-        sample = writer.execute(f"SELECT {where} FROM {self.name} NOT INDEXED"
-                                f" LIMIT {UPDATE_SAMPLE}", self.params).fetchall()
+        where = sql.SQL(" OR ").join(sql.SQL("({})").format(c.changes) for c in columns)
+        sample = writer.execute(sqlite_sql(sql.SQL("SELECT {} FROM {} NOT INDEXED LIMIT {}").format(
+            where, self.name, sql.Literal(UPDATE_SAMPLE))), self.params).fetchall()
         if not sample:
             return
-        sets = ", ".join(f"{c.col} = {c.new}" for c in columns)
-        statement = f"UPDATE {self.name} SET {sets}"
+        statement = sql.SQL("UPDATE {} SET {}").format(self.name, sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(c.col, c.new) for c in columns))
         if 2 * sum(1 for (changes,) in sample if changes) < len(sample):
-            statement += f" WHERE {where}"
+            statement += sql.SQL(" WHERE {}").format(where)
         try:
-            writer.execute(statement, self.params)
+            writer.execute(sqlite_sql(statement), self.params)
         except sqlite3.IntegrityError as exc:
             raise self.constraint(exc) from None
 
@@ -263,8 +274,8 @@ class TableRules:
               cells: list[tuple[str | None, int]]) -> None:
         """Write cells Python cleaned: (value, rowid) pairs of one column."""
         try:
-            writer.executemany(f"UPDATE {self.name} SET {self.columns[index].col} = ?"
-                               f" WHERE {self.rowid} = ?", cells)
+            writer.executemany(sqlite_sql(sql.SQL("UPDATE {} SET {} = ? WHERE {} = ?").format(
+                self.name, self.columns[index].col, self.rowid)), cells)
         except sqlite3.IntegrityError as exc:
             raise self.constraint(exc) from None
 
@@ -273,16 +284,22 @@ class TableRules:
                           f" declares: {exc}")
 
 
-def _token_has_shape(reader: sqlite3.Connection, col: str, cases: list[Shape],
+def _named(name: str) -> Sql:
+    """A named SQLite parameter (``:name``); the values travel in the params dict."""
+    return sql.SQL(":" + name)
+
+
+def _token_has_shape(reader: sqlite3.Connection, col: Sql, cases: list[Shape],
                      tokens: list[str]) -> bool:
     """Whether SQL finds a shape in one of the tokens (a token '0' in an integer column)."""
     if not tokens:
         return False
-    test = dispatch(col, cases, dict.fromkeys(cases, "1"), "0")
-    values = ", ".join(f"(:v{n})" for n in range(len(tokens)))
-    found = reader.execute(f"SELECT max({test}) FROM (SELECT column1 AS {col}"
-                           f" FROM (VALUES {values}))",
-                           {f"v{n}": token for n, token in enumerate(tokens)}).fetchone()[0]
+    test = dispatch(col, cases, dict.fromkeys(cases, sql.SQL("1")), sql.SQL("0"))
+    values = sql.SQL(", ").join(sql.SQL("({})").format(_named(f"v{n}"))
+                                for n in range(len(tokens)))
+    found = reader.execute(sqlite_sql(sql.SQL(
+        "SELECT max({}) FROM (SELECT column1 AS {} FROM (VALUES {}))").format(test, col, values)),
+        {f"v{n}": token for n, token in enumerate(tokens)}).fetchone()[0]
     return bool(found)
 
 
@@ -292,7 +309,8 @@ def _rowid_name(conn: sqlite3.Connection, table: str) -> str:
     for alias in ("rowid", "_rowid_", "oid"):
         if alias not in columns:
             try:
-                conn.execute(f"SELECT {alias} FROM {quote_ident(table)} LIMIT 0")
+                conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {} LIMIT 0").format(
+                    sql.SQL(alias), sql.Identifier(table))))
             except sqlite3.OperationalError:
                 break  # a WITHOUT ROWID table
             return alias
@@ -325,12 +343,14 @@ class _Task:
         reader.set_progress_handler(cells.tick, PROGRESS_OPCODES)
         try:
             pool.progress(self, 0)
-            codes = "".join(f", sum({rules.columns[i].code})" for i in self.indexes)
             # sdc_at reports the position every POSITION_EVERY rowids, for progress
+            count = sqlite_sql(sql.SQL(
+                "SELECT {} FROM {} NOT INDEXED WHERE ({} % {}) OR sdc_at({})").format(
+                    sql.SQL(", ").join([sql.SQL("count(*)"), *(
+                        sql.SQL("sum({})").format(rules.columns[i].code) for i in self.indexes)]),
+                    rules.name, rules.rowid, sql.Literal(POSITION_EVERY), rules.rowid))
             self.rows, *sums = cells.guarded(lambda: reader.execute(
-                f"SELECT count(*){codes} FROM {rules.name} NOT INDEXED"
-                f" WHERE ({rules.rowid} % {POSITION_EVERY}) OR sdc_at({rules.rowid})",
-                rules.params).fetchone())
+                count, rules.params).fetchone())
             for index, total in zip(self.indexes, sums, strict=True):
                 self.converted[index] = (total or 0) % SQL_TOKEN
                 self.tokens[index] = (total or 0) // SQL_TOKEN
@@ -346,17 +366,18 @@ class _Task:
         samples: dict[str, list] = {}
         column, plan = self.rules.columns[index], self.rules.table.columns[index]
         col = column.col
+        text = sql.SQL("typeof({}) = 'text'").format(col)
         if self.tokens[index]:
             samples["null_tokens"] = self._first_pairs(
-                reader, col, f"typeof({col}) = 'text' AND {column.token}", lambda v: None)
+                reader, col, _AND.join([text, column.token]), lambda v: None)
         if self.converted[index]:
             convert = CONVERTERS[plan.type]
             samples[TYPE_RULES[plan.type]] = self._first_pairs(
-                reader, col, f"typeof({col}) = 'text' AND {column.shape_changes}",
+                reader, col, _AND.join([text, column.shape_changes]),
                 lambda v: convert(v, plan.date_order))
         return samples
 
-    def _first_pairs(self, reader: sqlite3.Connection, col: str, test: str,
+    def _first_pairs(self, reader: sqlite3.Connection, col: Sql, test: Sql,
                      after: Callable[[str], str | None]) -> list[tuple[int, tuple]]:
         """The first SAMPLES distinct (before, after) pairs of the cells passing ``test``.
 
@@ -367,16 +388,20 @@ class _Task:
         pairs: list[tuple[int, tuple]] = []
         seen: list[str] = []
         start = rules.low
+        statements: dict[int, str] = {}  # by number of seen-value slots
         while len(pairs) < SAMPLES:
             slots = max(SEEN_SLOTS, len(seen))
-            marks = ", ".join(f":seen{n}" for n in range(slots))
             params = {**rules.params, "start": start,  # unused slots: a BLOB, never TEXT
                       **{f"seen{n}": seen[n] if n < len(seen) else b"" for n in range(slots)}}
-            statement = (f"SELECT {rules.rowid}, {col} FROM {rules.name} NOT INDEXED"
-                         f" WHERE {test} AND {rules.rowid} >= :start"
-                         f" AND +{col} COLLATE BINARY NOT IN ({marks})"
-                         f" ORDER BY {rules.rowid} LIMIT 1")
-            found = self.cells.guarded(lambda s=statement, p=params: reader.execute(s, p)
+            if slots not in statements:
+                statements[slots] = sqlite_sql(sql.SQL(
+                    "SELECT {rowid}, {col} FROM {table} NOT INDEXED"
+                    " WHERE {test} AND {rowid} >= :start"
+                    " AND +{col} COLLATE BINARY NOT IN ({marks})"
+                    " ORDER BY {rowid} LIMIT 1").format(
+                        rowid=rules.rowid, col=col, table=rules.name, test=test,
+                        marks=sql.SQL(", ").join(_named(f"seen{n}") for n in range(slots))))
+            found = self.cells.guarded(lambda s=statements[slots], p=params: reader.execute(s, p)
                                        .fetchone())
             if found is None:
                 break

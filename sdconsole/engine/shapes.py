@@ -15,6 +15,10 @@ accepts, and its result is byte for byte the converter's. Every test pins a
 byte length or compares the whole value, so a NUL byte, which GLOB does not
 look past, never passes one. Tests run only on TEXT cells (the cleaner checks
 ``typeof``). The tests of the cleaner compare both paths cell by cell.
+
+The SQL is composed with :mod:`psycopg.sql` (column names as identifiers,
+patterns and texts as literals) and given to SQLite through
+:func:`sdconsole.engine.source.sqlite_sql`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import product
+
+from psycopg import sql
 
 from sdconsole.engine.values import FALSE_TOKENS, TRUE_TOKENS
 
@@ -33,18 +39,21 @@ LONG_MONTHS = ("01", "03", "05", "07", "08", "10", "12")
 NUMERIC_BYTES = 12  # longer canonical decimals are left to Python
 BIGINT_MIN = "-9223372036854775808"  # CAST keeps it; values.to_integer finds it out of range
 
+Sql = sql.Composable
+_AND = sql.SQL(" AND ")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # compared and hashed as itself: cases are dict keys
 class Shape:
     """One spelling SQL cleans exactly: its byte length, its test and its canonical text."""
 
     length: int | None  # bytes, when fixed (the cleaner dispatches on it before the test)
-    test: str  # SQL condition on a TEXT cell of the column
-    result: str | None  # SQL of the canonical text; None: the value is canonical already
+    test: Sql  # condition on a TEXT cell of the column
+    result: Sql | None  # the canonical text; None: the value is canonical already
 
 
-def shapes(column_type: str, date_order: str, col: str) -> list[Shape]:
-    """The shapes of a column of the given planned type; ``col`` is its quoted name."""
+def shapes(column_type: str, date_order: str, col: Sql) -> list[Shape]:
+    """The shapes of a column of the given planned type; ``col`` is its identifier."""
     match column_type:
         case "timestamp" | "date":
             return list(_date_shapes(column_type, date_order, col))
@@ -54,14 +63,16 @@ def shapes(column_type: str, date_order: str, col: str) -> list[Shape]:
         case "boolean":
             return _boolean_shapes(col)
         case "integer":
-            return [Shape(None, f"+{col} COLLATE BINARY = CAST(CAST({col} AS INTEGER) AS TEXT)"
-                                f" AND +{col} COLLATE BINARY <> '{BIGINT_MIN}'", None)]
+            return [Shape(None, sql.SQL(
+                "+{c} COLLATE BINARY = CAST(CAST({c} AS INTEGER) AS TEXT)"
+                " AND +{c} COLLATE BINARY <> {least}").format(
+                    c=col, least=sql.Literal(BIGINT_MIN)), None)]
         case "numeric":
             return list(_numeric_shapes(col))
     return []
 
 
-def dispatch(col: str, cases: list[Shape], value: dict[Shape, str], otherwise: str) -> str:
+def dispatch(col: Sql, cases: list[Shape], value: dict[Shape, Sql], otherwise: Sql) -> Sql:
     """SQL giving ``value[shape]`` for the first shape a cell has, else ``otherwise``.
 
     Fixed-length shapes are chosen by the cell's byte length first, so a cell
@@ -75,29 +86,32 @@ def dispatch(col: str, cases: list[Shape], value: dict[Shape, str], otherwise: s
     rest = _first(free, value, otherwise) if free else otherwise
     if not by_length:
         return rest
-    whens = " ".join(f"WHEN {length} THEN {_first(group, value, rest)}"
-                     for length, group in by_length.items())
-    return f"CASE length(CAST({col} AS BLOB)) {whens} ELSE {rest} END"
+    whens = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN {}").format(sql.Literal(length), _first(group, value, rest))
+        for length, group in by_length.items())
+    return sql.SQL("CASE length(CAST({} AS BLOB)) {} ELSE {} END").format(col, whens, rest)
 
 
-def _first(cases: list[Shape], value: dict[Shape, str], otherwise: str) -> str:
-    whens = " ".join(f"WHEN {s.test} THEN {value[s]}" for s in cases)
-    return f"CASE {whens} ELSE {otherwise} END"
+def _first(cases: list[Shape], value: dict[Shape, Sql], otherwise: Sql) -> Sql:
+    whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(s.test, value[s]) for s in cases)
+    return sql.SQL("CASE {} ELSE {} END").format(whens, otherwise)
 
 
-def _all(col: str, pattern: str, checks: tuple[str, ...] | list[str]) -> str:
-    return " AND ".join([f"{col} GLOB '{pattern}'", *checks])
+def _all(col: Sql, pattern: str, checks: tuple[Sql, ...] | list[Sql]) -> Sql:
+    return _AND.join([sql.SQL("{} GLOB {}").format(col, sql.Literal(pattern)), *checks])
 
 
-def _sub(col: str, start: int, length: int | None = None) -> str:
-    return f"substr({col}, {start})" if length is None else f"substr({col}, {start}, {length})"
+def _sub(col: Sql, start: int, length: int | None = None) -> Sql:
+    if length is None:
+        return sql.SQL("substr({}, {})").format(col, sql.Literal(start))
+    return sql.SQL("substr({}, {}, {})").format(col, sql.Literal(start), sql.Literal(length))
 
 
-def _padded(col: str, start: int, width: int, before: str) -> str:
+def _padded(col: Sql, start: int, width: int, before: str) -> Sql:
     """The literal ``before``, then a one- or two-digit field zero-padded to two."""
     if width == 1:
-        return f"'{before}0' || {_sub(col, start, 1)}"
-    return f"'{before}' || {_sub(col, start, 2)}"
+        return sql.SQL("{} || {}").format(sql.Literal(before + "0"), _sub(col, start, 1))
+    return sql.SQL("{} || {}").format(sql.Literal(before), _sub(col, start, 2))
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ def _days(order: str) -> Iterator[_Day]:
     yield _Day(f"{YEAR}-{DIGIT * 2}-{DIGIT * 2}", 10, 1, (6, 2), (9, 2), True)
 
 
-def _day_checks(col: str, day: _Day) -> list[str]:
+def _day_checks(col: Sql, day: _Day) -> list[Sql]:
     """SQL conditions that hold exactly when the written month and day exist (real_date).
 
     The year is one the GLOB let through (1000-9999); February 29th checks it
@@ -131,20 +145,21 @@ def _day_checks(col: str, day: _Day) -> list[str]:
     """
     (m_at, m_width), (d_at, d_width) = day.month, day.day
     month = _sub(col, m_at, m_width)
-    checks = [f"{month} <> '0'" if m_width == 1 else f"{month} BETWEEN '01' AND '12'"]
+    checks = [sql.SQL("{} <> '0'").format(month) if m_width == 1
+              else sql.SQL("{} BETWEEN '01' AND '12'").format(month)]
     if d_width == 1:  # 1 to 9: a day of every month
-        checks.append(f"{_sub(col, d_at, 1)} <> '0'")
+        checks.append(sql.SQL("{} <> '0'").format(_sub(col, d_at, 1)))
         return checks
-    dd = _sub(col, d_at, 2)
-    mm = month if m_width == 2 else f"'0' || {month}"
-    year = f"CAST({_sub(col, day.year, 4)} AS INTEGER)"
-    long_months = ", ".join(f"'{m}'" for m in LONG_MONTHS)
-    checks.append(
-        f"CASE WHEN {dd} BETWEEN '01' AND '28' THEN 1"
-        f" WHEN {dd} IN ('29', '30') AND {mm} <> '02' THEN 1"
-        f" WHEN {dd} = '31' THEN {mm} IN ({long_months})"
-        f" WHEN {dd} = '29' THEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0)"
-        " ELSE 0 END")
+    mm = month if m_width == 2 else sql.SQL("'0' || {}").format(month)
+    checks.append(sql.SQL(
+        "CASE WHEN {dd} BETWEEN '01' AND '28' THEN 1"
+        " WHEN {dd} IN ('29', '30') AND {mm} <> '02' THEN 1"
+        " WHEN {dd} = '31' THEN {mm} IN ({long_months})"
+        " WHEN {dd} = '29' THEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0)"
+        " ELSE 0 END").format(
+            dd=_sub(col, d_at, 2), mm=mm,
+            long_months=sql.SQL(", ").join(map(sql.Literal, LONG_MONTHS)),
+            year=sql.SQL("CAST({} AS INTEGER)").format(_sub(col, day.year, 4))))
     return checks
 
 
@@ -154,13 +169,13 @@ class _Clock:
 
     glob: str
     length: int
-    checks: tuple[str, ...]
-    text: str  # SQL of 'HH:MM:SS'
-    spaced: str  # SQL of ' HH:MM:SS': the clock after a date and its space
+    checks: tuple[Sql, ...]
+    text: Sql  # 'HH:MM:SS'
+    spaced: Sql  # ' HH:MM:SS': the clock after a date and its space
     canonical: bool  # written HH:MM:SS already
 
 
-def _clocks(col: str, start: int, midnight_only: bool) -> Iterator[_Clock]:
+def _clocks(col: Sql, start: int, midnight_only: bool) -> Iterator[_Clock]:
     """HH:MM, H:MM, HH:MM:SS and H:MM:SS from byte ``start`` to the end of the value.
 
     ``midnight_only`` (date columns) keeps the spellings of 00:00:00 only:
@@ -173,48 +188,59 @@ def _clocks(col: str, start: int, midnight_only: bool) -> Iterator[_Clock]:
         else:
             hour = DIGIT if hour_width == 1 else "[0-2][0-9]"
             glob = f"{hour}:{SIXTY}" + (f":{SIXTY}" if seconds else "")
-        tail = "" if seconds else " || ':00'"
+        tail = sql.SQL("") if seconds else sql.SQL(" || ':00'")
         if hour_width == 1:
-            text, spaced, checks = f"'0' || {rest}{tail}", f"' 0' || {rest}{tail}", ()
+            text = sql.SQL("'0' || {}{}").format(rest, tail)
+            spaced = sql.SQL("' 0' || {}{}").format(rest, tail)
+            checks: tuple[Sql, ...] = ()
         else:
-            text, spaced = f"{rest}{tail}", f"{_sub(col, start - 1)}{tail}"
-            checks = () if midnight_only else (f"{_sub(col, start, 2)} <= '23'",)
+            text = sql.SQL("{}{}").format(rest, tail)
+            spaced = sql.SQL("{}{}").format(_sub(col, start - 1), tail)
+            checks = () if midnight_only else (
+                sql.SQL("{} <= '23'").format(_sub(col, start, 2)),)
         yield _Clock(glob, hour_width + (6 if seconds else 3), checks, text, spaced,
                      hour_width == 2 and seconds)
 
 
-def _date_shapes(column_type: str, order: str, col: str) -> Iterator[Shape]:
+def _date_shapes(column_type: str, order: str, col: Sql) -> Iterator[Shape]:
     """Dates, alone or with a clock after one space (values.to_timestamp, values.to_date)."""
     date = column_type == "date"
     for day in _days(order):
         checks = _day_checks(col, day)
         (m_at, m_width), (d_at, d_width) = day.month, day.day
-        iso = (f"{_sub(col, day.year, 4)} || {_padded(col, m_at, m_width, '-')}"
-               f" || {_padded(col, d_at, d_width, '-')}")
+        iso = sql.SQL("{} || {} || {}").format(
+            _sub(col, day.year, 4), _padded(col, m_at, m_width, "-"),
+            _padded(col, d_at, d_width, "-"))
         if date:
             yield Shape(day.length, _all(col, day.glob, checks), None if day.iso else iso)
         else:
-            yield Shape(day.length, _all(col, day.glob, checks), f"{iso} || ' 00:00:00'")
+            yield Shape(day.length, _all(col, day.glob, checks),
+                        sql.SQL("{} || ' 00:00:00'").format(iso))
         for clock in _clocks(col, day.length + 2, midnight_only=date):
             test = _all(col, f"{day.glob} {clock.glob}", [*checks, *clock.checks])
             canonical = not date and day.iso and clock.canonical
             yield Shape(day.length + 1 + clock.length, test,
-                        None if canonical else iso if date else f"{iso} || {clock.spaced}")
+                        None if canonical else iso if date
+                        else sql.SQL("{} || {}").format(iso, clock.spaced))
 
 
-def _boolean_shapes(col: str) -> list[Shape]:
+def _boolean_shapes(col: Sql) -> list[Shape]:
     """'true'/'false' as they are, and the tokens values.to_boolean reads, in any letter case.
 
     Listed spelling by spelling rather than through lower(), which allocates
     memory for every cell (and SQLite serialises allocations across threads).
     """
-    def spellings(tokens: frozenset[str]) -> str:
-        return ", ".join(f"'{s}'" for t in sorted(tokens) for s in _letter_cases(t))
+    def among(spellings) -> Sql:
+        return sql.SQL("+{} COLLATE BINARY IN ({})").format(
+            col, sql.SQL(", ").join(map(sql.Literal, spellings)))
+
+    def cases(tokens: frozenset[str]) -> list[str]:
+        return [s for t in sorted(tokens) for s in _letter_cases(t)]
 
     return [
-        Shape(None, f"+{col} COLLATE BINARY IN ('true', 'false')", None),
-        Shape(None, f"+{col} COLLATE BINARY IN ({spellings(TRUE_TOKENS)})", "'true'"),
-        Shape(None, f"+{col} COLLATE BINARY IN ({spellings(FALSE_TOKENS)})", "'false'"),
+        Shape(None, among(("true", "false")), None),
+        Shape(None, among(cases(TRUE_TOKENS)), sql.Literal("true")),
+        Shape(None, among(cases(FALSE_TOKENS)), sql.Literal("false")),
     ]
 
 
@@ -224,7 +250,7 @@ def _letter_cases(token: str) -> list[str]:
                                                        for c in token))]
 
 
-def _numeric_shapes(col: str) -> Iterator[Shape]:
+def _numeric_shapes(col: Sql) -> Iterator[Shape]:
     """Decimals written canonically, -?(0|[1-9][0-9]*)(.[0-9]+)?, up to NUMERIC_BYTES.
 
     Within a length, two decimals first (amounts, hours), then whole numbers.
@@ -238,5 +264,6 @@ def _numeric_shapes(col: str) -> Iterator[Shape]:
                     continue
                 lead = DIGIT if whole == 1 else "[1-9]"
                 fraction = "." + DIGIT * decimals if decimals else ""
-                yield Shape(length, f"{col} GLOB '{sign}{lead}{DIGIT * (whole - 1)}{fraction}'",
+                pattern = f"{sign}{lead}{DIGIT * (whole - 1)}{fraction}"
+                yield Shape(length, sql.SQL("{} GLOB {}").format(col, sql.Literal(pattern)),
                             None)

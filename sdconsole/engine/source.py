@@ -2,8 +2,9 @@
 
 Every stage reads the source through :func:`open_source`, which turns each
 way a file can be unusable (missing, not SQLite, unreadable, corrupt) into a
-one-line :class:`BadInput`. Identifiers from the file are quoted with
-:func:`quote_ident` only; values are always bound.
+one-line :class:`BadInput`. Statements over names from the file are
+composed with :mod:`psycopg.sql` and given to SQLite by :func:`sqlite_sql`;
+values are always bound.
 """
 
 from __future__ import annotations
@@ -17,11 +18,6 @@ from psycopg import sql
 from sdconsole.engine.errors import BadInput
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def quote_ident(name: str) -> str:
-    """A SQLite identifier in double quotes, inner double quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def sqlite_sql(query: sql.Composable) -> str:
