@@ -172,13 +172,16 @@ def test_edge_values_and_awkward_names(tmp_path, local):
 
 
 def test_integer_cells(tmp_path, workdir):
-    values = ["42", "007", "12\x00", "+5", "\uff11\uff12", "99999999999999999999", " 8 ", "0"]
+    values = ["42", "007", "12\x00", "+5", "\uff11\uff12", "99999999999999999999", " 8 ", "0",
+              "-9223372036854775808", "-9223372036854775809", "9223372036854775807"]
     source = write_source(tmp_path / "n.db", {"t": (["n"], [(v,) for v in values])})
     plan = plan_for(source, {"t": {"n": "integer"}})
     report, _ = run_clean(load_settings(None, workdir=workdir), source, plan)
     assert [r[1] for r in rows(Path(report.working_copy), "t")] == \
-        ["42", "7", "12", "5", "12", "99999999999999999999", "8", "0"]
-    assert [(c.rowid, c.reason) for c in report.unconvertible] == [(6, "integer out of range")]
+        ["42", "7", "12", "5", "12", "99999999999999999999", "8", "0", *values[8:]]
+    # bigint's whole range converts, one past either end does not
+    assert [(c.rowid, c.reason) for c in report.unconvertible] == [
+        (6, "integer out of range"), (10, "integer out of range")]
     assert {r.rule: r.changed for r in report.rules} == {"nul_bytes": 1, "trim": 1, "numbers": 3}
     tokens = load_settings(None, workdir=workdir, null_tokens=["", "42"])
     report, _ = run_clean(tokens, source, plan)  # a token that looks like a canonical integer

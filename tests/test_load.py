@@ -294,3 +294,17 @@ def plan_for_one(kind: str, *, table: bool = False):
     plan = Plan.from_dict({"tables": [{"name": "t", "ident": "t", "rows": 0, "columns": [
         {"name": "c", "ident": "c", "type": kind}]}]})
     return plan.tables[0] if table else plan.tables[0].columns[0]
+
+
+def test_bigint_range_loads_whole_and_beyond_is_a_reject(run: Run, settings: Settings, conn,
+                                                        tmp_path: Path) -> None:
+    edges = ["-9223372036854775808", "9223372036854775807", "9223372036854775808"]
+    source = write_source(tmp_path / "big.db", {"t": (["n"], [(v,) for v in edges])})
+    plan = plan_for(source, {"t": {"n": "integer"}})
+    report = loader.load(run, conn, cleaned(run, settings, source, plan), plan,
+                         new_schema(conn, "big_v1", plan))
+    assert conn.execute("SELECT n FROM big_v1.t ORDER BY n NULLS LAST").fetchall() == [
+        (-2**63,), (2**63 - 1,), (None,)]
+    assert report.rejects_total == 1
+    assert conn.execute("SELECT raw_value, reason FROM big_v1._rejects").fetchall() == [
+        ("9223372036854775808", "integer out of range")]

@@ -37,7 +37,6 @@ SIXTY = "[0-5][0-9]"
 SEPARATORS = "/-."  # d/m/yyyy, d-m-yyyy, d.m.yyyy (both separators the same)
 LONG_MONTHS = ("01", "03", "05", "07", "08", "10", "12")
 NUMERIC_BYTES = 12  # longer canonical decimals are left to Python
-BIGINT_MIN = "-9223372036854775808"  # CAST keeps it; values.to_integer finds it out of range
 
 Sql = sql.Composable
 _AND = sql.SQL(" AND ")
@@ -64,9 +63,7 @@ def shapes(column_type: str, date_order: str, col: Sql) -> list[Shape]:
             return _boolean_shapes(col)
         case "integer":
             return [Shape(None, sql.SQL(
-                "+{c} COLLATE BINARY = CAST(CAST({c} AS INTEGER) AS TEXT)"
-                " AND +{c} COLLATE BINARY <> {least}").format(
-                    c=col, least=sql.Literal(BIGINT_MIN)), None)]
+                "+{c} COLLATE BINARY = CAST(CAST({c} AS INTEGER) AS TEXT)").format(c=col), None)]
         case "numeric":
             return list(_numeric_shapes(col))
     return []

@@ -218,7 +218,7 @@ def to_integer(text: str, order: DateOrder = "day-first") -> str:
     if not _INTEGER.fullmatch(stripped):
         raise Unconvertible("not an integer")
     number = int(stripped)
-    if abs(number) > BIGINT_MAX:
+    if not -BIGINT_MAX - 1 <= number <= BIGINT_MAX:  # PostgreSQL bigint
         raise Unconvertible("integer out of range")
     return str(number)
 
