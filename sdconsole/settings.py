@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         description="values that mean missing",
     )
     retention: int = Field(3, ge=1, description="versioned schemas kept before purging")
+    working_copies: int = Field(
+        3, ge=1, description="cleaned working copies kept in run dirs after a successful run")
     theme: str = Field("sdconsole-dark", description="console theme")
     min_free_disk_mb: int = Field(256, ge=0, description="stop a stage below this free disk")
     min_free_memory_mb: int = Field(128, ge=0, description="stop a stage below this memory")

@@ -308,3 +308,37 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
     assert list((settings.workdir / "backups").iterdir()) == []
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
     assert view_target(settings.target_dsn) == "servicedesk_v1"
+
+
+def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
+        settings: Settings, sample_db: Path) -> None:
+    from sdconsole.engine.errors import Interrupted
+
+    keep_one = {"SDCONSOLE_WORKING_COPIES": "1"}
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one).returncode == 0
+    first = list_runs(settings.workdir)[0]
+
+    def cancel_at_first_row(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and event.done > 0:
+            m.cancel()
+
+    with pipeline.Migration(settings, sample_db, listeners=[cancel_at_first_row],
+                            mode="simple") as m:
+        m.preflight()
+        m.profile()
+        m.gate()
+        m.clean()
+        with pytest.raises(Interrupted):
+            m.load()
+    interrupted = m.run.dir
+    assert [r.run_id for r in pipeline.interrupted_runs(settings)] == [interrupted.name]
+
+    last = migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one)
+    assert last.returncode == 0, last.stderr
+    newest = list_runs(settings.workdir)[0]
+    assert not (first / "working.db").exists()
+    assert (first / "events.jsonl").exists() and (first / "clean.json").exists()
+    assert (interrupted / "working.db").exists() and (newest / "working.db").exists()
+    housekeeping = [e for e in read_journal(newest) if e.stage == "housekeeping"
+                    and e.kind == "StageFinished"]
+    assert [e.summary["removed"] for e in housekeeping] == [1]

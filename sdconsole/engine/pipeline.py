@@ -26,6 +26,7 @@ from sdconsole.engine import (
     cleaner,
     cutover,
     deployments,
+    housekeeping,
     loader,
     lock,
     logs,
@@ -329,6 +330,11 @@ class Migration:
                     self.profile_result.score.total if self.profile_result else None)
         with contextlib.suppress(Exception):
             metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
+        if self.outcome == "succeeded":
+            with contextlib.suppress(Exception):  # reported as a failed stage; the run stands
+                housekeeping.prune_working_copies(
+                    self.run, self.settings.working_copies,
+                    resumable=lambda run_dir: interruption(run_dir) is not None)
         if self._lock is not None:
             with contextlib.suppress(Exception):
                 self._lock.release()
@@ -458,27 +464,31 @@ class InterruptedRun:
 
 def interrupted_runs(settings: Settings) -> list[InterruptedRun]:
     """Runs that stopped mid-stage (killed, disconnected), newest first."""
-    found = []
-    for run_dir in list_runs(settings.workdir):
-        events = read_journal(run_dir)
-        if not events or (run_dir / "resolved").exists():
-            continue
-        open_stages: dict[str, ev.Event] = {}
-        for event in events:
-            if isinstance(event, ev.StageStarted):
-                open_stages[event.stage] = event
-            elif isinstance(event, ev.StageFinished):
-                open_stages.pop(event.stage, None)
-            elif isinstance(event, ev.StageFailed) and event.stage in ("load", "cutover"):
-                open_stages[event.stage] = event
-            elif isinstance(event, ev.StageFailed):
-                open_stages.pop(event.stage, None)
-        mutating = {k: v for k, v in open_stages.items() if k in ("clean", "load", "cutover")}
-        if mutating:
-            stage, last = next(iter(mutating.items()))
-            error = last.error if isinstance(last, ev.StageFailed) else "the process stopped"
-            found.append(InterruptedRun(run_dir.name, stage, error, run_dir))
-    return found
+    return [found for run_dir in list_runs(settings.workdir)
+            if (found := interruption(run_dir)) is not None]
+
+
+def interruption(run_dir: Path) -> InterruptedRun | None:
+    """How the run in ``run_dir`` stopped mid-stage; None if it did not, or is resolved."""
+    events = read_journal(run_dir)
+    if not events or (run_dir / "resolved").exists():
+        return None
+    open_stages: dict[str, ev.Event] = {}
+    for event in events:
+        if isinstance(event, ev.StageStarted):
+            open_stages[event.stage] = event
+        elif isinstance(event, ev.StageFinished):
+            open_stages.pop(event.stage, None)
+        elif isinstance(event, ev.StageFailed) and event.stage in ("load", "cutover"):
+            open_stages[event.stage] = event
+        elif isinstance(event, ev.StageFailed):
+            open_stages.pop(event.stage, None)
+    mutating = {k: v for k, v in open_stages.items() if k in ("clean", "load", "cutover")}
+    if not mutating:
+        return None
+    stage, last = next(iter(mutating.items()))
+    error = last.error if isinstance(last, ev.StageFailed) else "the process stopped"
+    return InterruptedRun(run_dir.name, stage, error, run_dir)
 
 
 def resume(settings: Settings, run_id: str,
