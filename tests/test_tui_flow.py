@@ -36,6 +36,7 @@ from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.screens.prompt import PromptModal
+from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 def console(settings: Settings, source: Path, **changes) -> ConsoleApp:
@@ -127,6 +128,8 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         await press(pilot, "enter")
         assert views_read(dsn) == {"servicedesk_v2"}
         assert footer_keys(app)["Rollback"] is True
+        versions = app.screen.query_one(KeyedTable)
+        assert [row.value for row in versions.rows] == ["2", "1"], "newest version first"
 
         await press(pilot, "ctrl+r")
         assert isinstance(app.screen, ConfirmModal)

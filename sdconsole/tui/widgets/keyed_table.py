@@ -39,8 +39,16 @@ class KeyedTable(DataTable):
         self._shown[key] = values
 
     def sync(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
-        """Upsert many rows in one repaint."""
+        """Show exactly these rows in this order, in one repaint.
+
+        While the keys stay the same, only changed cells are redrawn; when a
+        row comes, goes or moves (a new version listed first), the table is
+        rebuilt in the new order.
+        """
+        rows = list(rows)
         with self.app.batch_update():
+            if [key for key, _ in rows] != list(self._shown):
+                self.clear()
             for key, values in rows:
                 self.upsert(key, values)
 
