@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import cleaner, profiler, schema
+from sdconsole.engine import cleaner, pipeline, profiler, schema
 from sdconsole.engine.naming import normalise_all
 from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
 from sdconsole.engine.run import Run
@@ -81,3 +81,12 @@ def rows_of(conn: psycopg.Connection, schema_name: str, table: str,
     if order_by:
         query += sql.SQL(" ORDER BY {}").format(sql.Identifier(order_by))
     return conn.execute(query).fetchall()
+
+
+def through_clean(m: pipeline.Migration) -> pipeline.Migration:
+    """Take a migration through preflight, profile, the quality gate and the clean."""
+    m.preflight()
+    m.profile()
+    m.gate()
+    m.clean()
+    return m

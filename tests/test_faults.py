@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from loading import through_clean
 
 from sdconsole import sample
 from sdconsole.engine import embedded, pipeline
@@ -46,10 +47,7 @@ def test_server_restart_mid_load(tmp_path: Path) -> None:
 
     with pipeline.Migration(settings, second, listeners=[restart_during_load],
                             mode="simple") as m:
-        m.preflight()
-        m.profile()
-        m.gate()
-        m.clean()
+        through_clean(m)
         with pytest.raises(StageError) as info:
             m.load()
         run_id = m.run.run_id

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from loading import through_clean
 
 from sdconsole.engine import pipeline
 from sdconsole.engine.run import list_runs, read_journal
@@ -181,10 +182,7 @@ def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
     from sdconsole.engine.errors import StageError
 
     with pipeline.Migration(settings, big, listeners=[terminate_load], mode="simple") as m:
-        m.preflight()
-        m.profile()
-        m.gate()
-        m.clean()
+        through_clean(m)
         with pytest.raises(StageError) as info:
             m.load()
         run_id = m.run.run_id
@@ -249,10 +247,7 @@ def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
     from sdconsole.engine.errors import ValidationFailed
 
     with pipeline.Migration(settings, sample_db, mode="simple") as m:
-        m.preflight()
-        m.profile()
-        m.gate()
-        m.clean()
+        through_clean(m)
         m.load()
         with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
             conn.execute("UPDATE servicedesk_v1.tickets SET tkt_title = 'tampered'"
@@ -272,10 +267,7 @@ def loaded_over_an_active_version(settings: Settings, source: Path) -> pipeline.
     """A blue-green migration of ``source`` stopped after its load; v1 is active."""
     assert migrate(settings, source, "--mode", "simple", "--yes").returncode == 0
     m = pipeline.Migration(settings, source, mode="blue-green")
-    m.preflight()
-    m.profile()
-    m.gate()
-    m.clean()
+    through_clean(m)
     m.load()
     return m
 
@@ -324,10 +316,7 @@ def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
 
     with pipeline.Migration(settings, sample_db, listeners=[cancel_at_first_row],
                             mode="simple") as m:
-        m.preflight()
-        m.profile()
-        m.gate()
-        m.clean()
+        through_clean(m)
         with pytest.raises(Interrupted):
             m.load()
     interrupted = m.run.dir
