@@ -24,6 +24,7 @@ them agree. The canary schema is dropped at the end, also on failure.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -159,34 +160,47 @@ def sample_rowids(db: sqlite3.Connection, plan: Plan, fraction: float) -> dict[s
     A row is in when a fixed hash of its rowid falls below ``fraction`` of the
     hash range: no sort, so the same share of every month in expectation.
     Each month (stratum) that got no row contributes the row with the
-    smallest hash.
+    smallest hash; finding those months takes one more scan, with DISTINCT
+    rather than a GROUP BY that would sort every row.
     """
     sample = {}
     threshold = round(fraction * _HASH_RANGE)
     for table in plan.tables:
         require_columns(db, table)
         rowid = sql.SQL(rowid_name(table))
-        hashed = sql.SQL(_HASH).format(rowid=rowid)
-        picked = sql.SQL("SELECT {} AS rid FROM {} WHERE {} % {} < ?").format(
-            rowid, sql.Identifier(table.name), hashed, sql.Literal(_HASH_RANGE))
-        params: list = [threshold]
+        name = sql.Identifier(table.name)
+        hashed = sql.SQL("{} % {}").format(sql.SQL(_HASH).format(rowid=rowid),
+                                           sql.Literal(_HASH_RANGE))
         date = next((c for c in table.columns if c.ident == table.date_column), None)
+        stratum = sql.SQL("NULL") if date is None else sql.SQL(
+            "CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
+            " '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END"
+        ).format(d=sql.Identifier(date.name))
+        picked = db.execute(sqlite_sql(sql.SQL("SELECT {}, {} FROM {} WHERE {} < ?").format(
+            rowid, stratum, name, hashed)), (threshold,)).fetchall()
+        rowids = {r for r, _ in picked}
         if date is not None:
-            stratum = sql.SQL(
-                "CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
-                " '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END"
-            ).format(d=sql.Identifier(date.name))
-            # SQLite: with a single min(), the bare rid comes from the row holding it
-            picked += sql.SQL(
-                " UNION SELECT rid FROM (SELECT rid, min(h) AS least FROM"
-                " (SELECT {} AS rid, {} AS stratum, {} % {} AS h FROM {})"
-                " GROUP BY stratum) WHERE least >= ?").format(
-                rowid, stratum, hashed, sql.Literal(_HASH_RANGE), sql.Identifier(table.name))
-            params.append(threshold)
-        query = sql.SQL("SELECT rid FROM ({}) ORDER BY rid").format(picked)
-        rows = db.execute(sqlite_sql(query), params).fetchall()
-        sample[table.ident] = [r[0] for r in rows]
+            every = {s for (s,) in db.execute(sqlite_sql(sql.SQL(
+                "SELECT DISTINCT {} FROM {}").format(stratum, name)))}
+            missing = every - {s for _, s in picked}
+            rowids.update(_least_of(db, name, rowid, stratum, hashed, missing))
+        sample[table.ident] = sorted(rowids)
     return sample
+
+
+def _least_of(db: sqlite3.Connection, name: sql.Composable, rowid: sql.Composable,
+              stratum: sql.Composable, hashed: sql.Composable, strata: set) -> list[int]:
+    """The rowid with the smallest hash in each of ``strata`` (None: no date)."""
+    if not strata:
+        return []
+    named = sorted(s for s in strata if s is not None)
+    # SQLite: with a single min(), the bare rid comes from the row holding it
+    query = sql.SQL(
+        "SELECT rid FROM (SELECT rid, min(h) FROM (SELECT {rowid} AS rid, {stratum} AS s,"
+        " {hashed} AS h FROM {name}) WHERE s IN (SELECT value FROM json_each(?))"
+        " OR (? AND s IS NULL) GROUP BY s)").format(
+            rowid=rowid, stratum=stratum, hashed=hashed, name=name)
+    return [r for (r,) in db.execute(sqlite_sql(query), (json.dumps(named), None in strata))]
 
 
 @dataclass
