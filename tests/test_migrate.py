@@ -304,22 +304,10 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
 
 def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
         settings: Settings, sample_db: Path) -> None:
-    from sdconsole.engine.errors import Interrupted
-
     keep_one = {"SDCONSOLE_WORKING_COPIES": "1"}
     assert migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one).returncode == 0
     first = list_runs(settings.workdir)[0]
-
-    def cancel_at_first_row(event) -> None:
-        if event.kind == "Progress" and event.stage == "load" and event.done > 0:
-            m.cancel()
-
-    with pipeline.Migration(settings, sample_db, listeners=[cancel_at_first_row],
-                            mode="simple") as m:
-        through_clean(m)
-        with pytest.raises(Interrupted):
-            m.load()
-    interrupted = m.run.dir
+    interrupted = settings.workdir / "runs" / interrupted_in_load(settings, sample_db)
     assert [r.run_id for r in pipeline.interrupted_runs(settings)] == [interrupted.name]
 
     last = migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one)
@@ -331,3 +319,63 @@ def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
     housekeeping = [e for e in read_journal(newest) if e.stage == "housekeeping"
                     and e.kind == "StageFinished"]
     assert [e.summary["removed"] for e in housekeeping] == [1]
+
+
+def interrupted_in_load(settings: Settings, source: Path) -> str:
+    """Cancel a migration of ``source`` at its first loaded rows; returns the run id."""
+    from sdconsole.engine.errors import Interrupted
+
+    def cancel_at_first_row(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and event.done > 0:
+            m.cancel()
+
+    with pipeline.Migration(settings, source, listeners=[cancel_at_first_row],
+                            mode="blue-green") as m:
+        through_clean(m)
+        with pytest.raises(Interrupted):
+            m.load()
+    return m.run.run_id
+
+
+def test_headless_resume_finishes_an_interrupted_run(settings: Settings,
+                                                     sample_db: Path) -> None:
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    run_id = interrupted_in_load(settings, sample_db)
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
+    said = sdconsole(settings, "status", "--target", settings.target_dsn).stdout
+    assert f"sdconsole resume {run_id} --yes" in said
+    warned = sdconsole(settings, "preflight", str(sample_db), "--target", settings.target_dsn)
+    assert warned.returncode == 0 and "[WARN] sdconsole metadata" in warned.stdout
+    assert f"v2 (failed, run {run_id})" in warned.stdout
+
+    asked = sdconsole(settings, "resume", "--target", settings.target_dsn)
+    assert asked.returncode == 7 and f"run {run_id} stopped in load" in asked.stderr
+    done = sdconsole(settings, "resume", "--yes", "--target", settings.target_dsn)
+
+    assert done.returncode == 0, done.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "retired", 2: "active"}
+    assert view_target(settings.target_dsn) == "servicedesk_v2"
+    assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
+    assert list((settings.workdir / "backups").glob("servicedesk_v1-*.dump"))
+    assert pipeline.interrupted_runs(settings) == []
+
+
+def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
+        settings: Settings, sample_db: Path) -> None:
+    run_id = interrupted_in_load(settings, sample_db)
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    assert deployment_statuses(settings.target_dsn) == {1: "failed", 2: "active"}
+
+    refused = sdconsole(settings, "resume", run_id, "--yes", "--target", settings.target_dsn)
+    assert refused.returncode == 2
+    assert "left v1, but v2 was cut over since" in refused.stderr
+    discarded = sdconsole(settings, "resume", run_id, "--discard", "--yes",
+                          "--target", settings.target_dsn)
+
+    assert discarded.returncode == 0, discarded.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "discarded", 2: "active"}
+    assert view_target(settings.target_dsn) == "servicedesk_v2"
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('servicedesk_v1') IS NULL").fetchone()[0]
+    nothing = sdconsole(settings, "resume", "--target", settings.target_dsn)
+    assert nothing.returncode == 2 and "no interrupted run to resume" in nothing.stderr

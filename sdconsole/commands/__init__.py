@@ -8,11 +8,12 @@ from sdconsole.commands import (
     preflight,
     profile,
     queries,
+    resume,
     rollback,
     sample,
     status,
     tui,
 )
 
-COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, rollback, status, queries,
-            metrics]
+COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, resume, rollback, status,
+            queries, metrics]

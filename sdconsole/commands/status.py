@@ -60,7 +60,8 @@ def render(report: status_mod.StatusReport) -> list[str]:
             continue  # being loaded right now by the lock holder
         reason = dep.error or "its run stopped before the load finished"
         lines.append(f"INTERRUPTED v{dep.version} ({dep.status}, run {dep.run_id}): {reason}"
-                     " -> resume it with migrate, or discard it with `sdconsole rollback`")
+                     f" -> load it again with `sdconsole resume {dep.run_id} --yes`,"
+                     f" or discard it with `sdconsole resume {dep.run_id} --discard --yes`")
     if report.deployments:
         lines += ["", "deployments:",
                   f"  {'ver':>4} {'status':<11} {'quality':>7} {'rows':>10}  {'operator':<12}"

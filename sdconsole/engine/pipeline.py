@@ -48,7 +48,6 @@ from sdconsole.engine.errors import (
     ApprovalNeeded,
     BadInput,
     CanaryFailed,
-    EngineError,
     GateRefused,
     LockHeld,
     PreflightFailed,
@@ -416,6 +415,14 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
         if m.mode == "canary":
             m.outcome = "succeeded"
             return
+    load_and_cut_over(m)
+
+
+def load_and_cut_over(m: Migration) -> None:
+    """Load the version, validate it (backing up the active one meanwhile), cut over.
+
+    The end of :func:`drive`, and all of resuming an interrupted run.
+    """
     m.load()
     validation = m.validate_and_back_up()
     if not validation.ok:
@@ -492,36 +499,55 @@ def interruption(run_dir: Path) -> InterruptedRun | None:
 
 
 def resume(settings: Settings, run_id: str,
-           listeners: list[Listener] | tuple[Listener, ...] = ()) -> Migration:
-    """Reopen an interrupted run: its plan and working copy, ready to load again."""
+           listeners: list[Listener] | tuple[Listener, ...] = (), *,
+           log_to_stderr: bool = False) -> Migration:
+    """Reopen an interrupted run: its plan and working copy, ready to load again.
+
+    Refused when a newer version was cut over since the run stopped: its data
+    would replace newer data in front of the dashboards.
+    """
     run_dir = settings.workdir / "runs" / run_id
     working = run_dir / "working.db"
     if not (run_dir / "plan.json").exists() or not working.exists():
         raise BadInput(f"run {run_id} has no cleaned working copy to resume from")
+    stable = settings.stable_schema
+    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
+        metadata.ensure(conn)
+        failed = deployments.failed_version(conn, stable, run_id)
+        active = metadata.active_version(conn, stable)
+    if failed is not None and active is not None and active > failed:
+        raise BadInput(f"run {run_id} left v{failed}, but v{active} was cut over since:"
+                       " resuming would put older data in front of the dashboards;"
+                       f" discard it (sdconsole resume {run_id} --discard --yes)")
     profile_data = _read_json(run_dir / "profile.json")
     source = Path(profile_data.get("source", ""))
-    migration = Migration(settings, source, listeners=listeners, run_id=run_id)
+    migration = Migration(settings, source, listeners=listeners, run_id=run_id,
+                          log_to_stderr=log_to_stderr)
     migration.plan = Plan.load(run_dir / "plan.json")
     migration.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
     migration.gate_decision = quality.GateDecision(passed=True, overridden=False,
                                                    reason="resumed run")
     migration.profile_result = profiler.Profile.load(run_dir / "profile.json")
-    with contextlib.suppress(EngineError):
-        failed = deployments.failed_version(migration.conn, settings.stable_schema, run_id)
-        if failed is not None:
-            migration.version = failed
-            migration.version_schema = metadata.version_schema(settings.stable_schema, failed)
+    if failed is not None:
+        migration.version = failed
+        migration.version_schema = metadata.version_schema(stable, failed)
     return migration
 
 
-def discard_interrupted(settings: Settings, run_id: str) -> None:
-    """Drop what an interrupted run left in the target and mark the run resolved."""
+def discard_interrupted(settings: Settings, run_id: str,
+                        listeners: list[Listener] | tuple[Listener, ...] = ()) -> None:
+    """Drop what an interrupted run left in the target and mark the run resolved.
+
+    Holds the run lock meanwhile, as every change to the target does.
+    """
     dsn = target.resolve_dsn(settings)
-    with connect(dsn, autocommit=True) as conn, Run.for_settings(settings, run_id=run_id) as run:
+    with connect(dsn, autocommit=True) as conn, \
+            Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run, \
+            lock.acquire(dsn, settings, run_id):
         metadata.ensure(conn)
         version = deployments.failed_version(conn, settings.stable_schema, run_id)
         if version is not None:
-            rollbacks.discard(run, conn, settings.stable_schema, version)
+            rollbacks.discard(run, conn, settings.stable_schema, version, settings.operator)
     (settings.workdir / "runs" / run_id / "resolved").write_text("discarded\n")
 
 

@@ -21,7 +21,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import embedded, metadata
+from sdconsole.engine import deployments, embedded, lock, metadata
 from sdconsole.engine import events as ev
 from sdconsole.engine.dsn import connect, redact_dsn
 from sdconsole.engine.errors import EngineError
@@ -201,20 +201,19 @@ def _metadata_check(check: _Checks, conn: psycopg.Connection, stable: str) -> No
               "no sdconsole metadata yet: the first migration creates it")
         return
     active = metadata.active_version(conn, stable)
-    if active is None:
-        check("sdconsole metadata", "pass", f"metadata present; no active version of {stable}")
-    else:
-        check("sdconsole metadata", "pass",
-              f"metadata present; {stable} serves version {active}"
-              f" ({metadata.version_schema(stable, active)})")
+    serves = (f"no active version of {stable}" if active is None else
+              f"{stable} serves version {active} ({metadata.version_schema(stable, active)})")
+    left = deployments.interrupted(conn, stable)
+    if not left:
+        check("sdconsole metadata", "pass", f"metadata present; {serves}")
+        return
+    runs = ", ".join(f"v{d.version} ({d.status}, run {d.run_id})" for d in left)
+    check("sdconsole metadata", "warn", f"{serves}; an interrupted run left {runs}",
+          f"`sdconsole resume {left[0].run_id} --yes` loads it again, with --discard drops"
+          " it; a new migration makes a new version either way")
 
 
 def _lock_check(check: _Checks, settings: Settings, conn: psycopg.Connection | None) -> None:
-    try:
-        from sdconsole.engine import lock
-    except ImportError:
-        check("lock", "warn", "the lock module is not installed; not checked")
-        return
     holder = lock.holder(settings, conn)
     if holder is None:
         where = "work dir and target" if conn is not None else "work dir"
