@@ -52,6 +52,8 @@ def test_unreachable_target_fails_without_showing_the_password(workdir, sample_d
     checks = by_name(report)
     assert not report.ok and report.failed == ["target"]
     assert checks["target"].reason.startswith("cannot connect to postgresql://migrator:***@")
+    assert checks["target"].reason.endswith(": Connection refused (Is the server running on"
+                                            " that host and accepting TCP/IP connections?)")
     assert checks["target"].fix
     for name in ("server version", "create permission", "sdconsole metadata"):
         assert (checks[name].status, checks[name].reason) == (

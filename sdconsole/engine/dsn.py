@@ -33,12 +33,25 @@ def connect(dsn: str, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(dsn, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise TargetUnreachable(
-            f"cannot connect to {redact_dsn(dsn)}: {_scrub(reason, dsn)}"
+            f"cannot connect to {redact_dsn(dsn)}: {_scrub(_reason(exc), dsn)}"
         ) from None
     except psycopg.ProgrammingError as exc:
         raise TargetUnreachable(f"invalid DSN {redact_dsn(dsn)}: {exc}") from None
+
+
+def _reason(exc: psycopg.OperationalError) -> str:
+    """libpq's cause on one line: 'Connection refused (Is the server running ...?)'.
+
+    libpq writes 'connection to server at ... failed: CAUSE', a tab-indented
+    hint on the next line, and the same again for every address it tried.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit(" failed: ", 1)[-1]
+    hint = next((line for line in lines[1:] if " failed: " not in line), None)
+    return f"{cause} ({hint})" if hint else cause
 
 
 def _scrub(text: str, dsn: str) -> str:
