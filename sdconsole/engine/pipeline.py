@@ -270,13 +270,19 @@ class Migration:
             try:
                 validation = self.validate()
             except BaseException:
-                _delete_dump(dump)
+                self._abandon(dump)
                 raise
             if not validation.ok:
-                _delete_dump(dump)
+                self._abandon(dump)
                 return validation
             self._dumped = (previous.version, dump.result())
         return validation
+
+    def _abandon(self, dump: Future) -> None:
+        """Stop a dump no longer wanted (the run ends here) and delete its file."""
+        self.run.cancel_requested.set()  # pg_dump is stopped at its next check
+        with contextlib.suppress(BaseException):
+            dump.result().unlink(missing_ok=True)
 
     def _profiled_counts(self) -> dict[str, tuple[int, dict[str, int]]]:
         """The profile's exact non-missing counts, when it profiled this very source file."""
@@ -371,12 +377,6 @@ class Migration:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.close(exc)
-
-
-def _delete_dump(dump: Future) -> None:
-    """Wait for a dump that is no longer wanted and delete its file."""
-    with contextlib.suppress(Exception):
-        dump.result().unlink(missing_ok=True)
 
 
 def _interrupted(error: BaseException) -> bool:
