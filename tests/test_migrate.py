@@ -312,7 +312,7 @@ def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
 
     last = migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one)
     assert last.returncode == 0, last.stderr
-    newest = list_runs(settings.workdir)[0]
+    newest, = set(list_runs(settings.workdir)) - {first, interrupted}
     assert not (first / "working.db").exists()
     assert (first / "events.jsonl").exists() and (first / "clean.json").exists()
     assert (interrupted / "working.db").exists() and (newest / "working.db").exists()

@@ -32,8 +32,9 @@ PROGRESS_INTERVAL = 0.1  # seconds between Progress events of one table
 
 
 def new_run_id() -> str:
-    """Sortable and unique: UTC time plus a few random hex digits."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    """Sortable (to the millisecond) and unique: UTC time plus a few random hex digits."""
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def runs_dir(workdir: Path) -> Path:
