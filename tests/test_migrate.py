@@ -300,6 +300,11 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
     assert list((settings.workdir / "backups").iterdir()) == []
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
     assert view_target(settings.target_dsn) == "servicedesk_v1"
+    asked = sdconsole(settings, "resume", "--discard", "--target", settings.target_dsn)
+    assert asked.returncode == 7 and f"run {m.run.run_id} left v2 failed" in asked.stderr
+    gone = sdconsole(settings, "resume", "--discard", "--yes", "--target", settings.target_dsn)
+    assert gone.returncode == 0, gone.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "discarded"}
 
 
 def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
