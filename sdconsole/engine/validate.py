@@ -240,8 +240,10 @@ def present_counts(
 
     Mirrors :func:`sdconsole.engine.values.is_missing`: trim with the same
     whitespace, compare with the tokens; the rare values holding a NUL
-    character are judged by ``is_missing`` itself. ``rowids`` restricts the
-    count to those rows (the canary's sample).
+    character are judged by ``is_missing`` itself. A value whose first and
+    last characters are printable ASCII has nothing to trim, so it is
+    compared as it is (trim() copies every value it sees). ``rowids``
+    restricts the count to those rows (the canary's sample).
     """
     require_columns(db, table)
     db.create_function("sdc_present", 1, lambda v: int(not is_missing(v, tokens)),
@@ -250,11 +252,14 @@ def present_counts(
     present = sql.SQL(", ").join(
         sql.SQL("sum(CASE WHEN {c} IS NULL THEN 0 WHEN typeof({c}) <> 'text' THEN 1"
                 " WHEN instr({c}, char(0)) > 0 THEN sdc_present({c})"
+                " WHEN {c} GLOB '[!-~]*' AND substr({c}, -1) BETWEEN '!' AND '~'"
+                " THEN CASE WHEN {c} IN ({marks}) THEN 0 ELSE 1 END"
                 " WHEN trim({c}, ?) IN ({marks}) THEN 0 ELSE 1 END)").format(
             c=sql.Identifier(col.name), marks=marks)
         for col in table.columns
     )
-    params: list = [p for _ in table.columns for p in (WHITESPACE, *sorted(tokens))]
+    ordered = sorted(tokens)
+    params: list = [p for _ in table.columns for p in (*ordered, WHITESPACE, *ordered)]
     query = sql.SQL("SELECT count(*), {} FROM {}").format(present, sql.Identifier(table.name))
     if rowids is not None:
         query += sql.SQL(" WHERE {} IN (SELECT value FROM json_each(?))").format(
