@@ -39,7 +39,7 @@ from psycopg import sql
 from sdconsole.engine import events as ev
 from sdconsole.engine import queries as dashboard
 from sdconsole.engine.cells import reading, require_columns, rowid_name
-from sdconsole.engine.checksum import TableSum, target_sum
+from sdconsole.engine.checksum import TableSum, from_row, sum_query
 from sdconsole.engine.errors import EngineError, StageError
 from sdconsole.engine.loader import load_tables
 from sdconsole.engine.plan import Plan, TablePlan
@@ -235,10 +235,9 @@ _TYPED = ("integer", "numeric", "boolean", "timestamp", "date", "time")
 
 
 def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Side:
-    target = table_ref(schema, table.ident)
-    figures = [sql.SQL("count(*)")]
+    """The canary table's figures and checksum, in one scan."""
     typed = [c for c in table.columns if c.type in _TYPED]
-    figures += [sql.SQL("count({})").format(sql.Identifier(c.ident)) for c in table.columns]
+    figures = [sql.SQL("count({})").format(sql.Identifier(c.ident)) for c in table.columns]
     for column in typed:
         ident = sql.Identifier(column.ident)
         if column.type == "boolean":
@@ -249,19 +248,18 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
                         sql.SQL("max({})::text").format(ident)]
     with conn.transaction():
         conn.execute("SET LOCAL DateStyle = 'ISO'")
-        row = conn.execute(sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(figures), target)).fetchone()
+        row = conn.execute(sum_query(schema, table, figures)).fetchone()
         rejects = dict(conn.execute(sql.SQL(
             "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"
         ).format(table_ref(schema, REJECTS)), (table.ident,)).fetchall())
-    counts, bounds = row[1:1 + len(table.columns)], row[1 + len(table.columns):]
+    counts, bounds = row[3:3 + len(table.columns)], row[3 + len(table.columns):]
     return _Side(
         rows=row[0],
         values={c.ident: n for c, n in zip(table.columns, counts, strict=True)},
         rejects={c.ident: rejects.get(c.ident, 0) for c in table.columns},
         low={c.ident: bounds[2 * i] for i, c in enumerate(typed)},
         high={c.ident: bounds[2 * i + 1] for i, c in enumerate(typed)},
-        sum=target_sum(conn, schema, table),
+        sum=from_row(row),
     )
 
 

@@ -103,7 +103,7 @@ def sum_query(schema: str, table: TablePlan,
               also: Sequence[sql.Composable] = ()) -> sql.Composed:
     """``SELECT rows, high, low, *also`` over the target table (``also`` may use its columns).
 
-    Run it with DateStyle ISO (:func:`target_sum` does).
+    Run it with DateStyle ISO, so that values print as the working copy holds them.
     """
     figures = [sql.SQL("count(*)"),
                sql.SQL("coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)"),
@@ -116,13 +116,6 @@ def sum_query(schema: str, table: TablePlan,
 def from_row(row: Sequence) -> TableSum:
     """The :class:`TableSum` in the first three fields of a :func:`sum_query` row."""
     return TableSum(row[0], int(row[1]), int(row[2]))
-
-
-def target_sum(conn: psycopg.Connection, schema: str, table: TablePlan) -> TableSum:
-    """The target table's :class:`TableSum`, computed in the database."""
-    with conn.transaction():
-        conn.execute("SET LOCAL DateStyle = 'ISO'")
-        return from_row(conn.execute(sum_query(schema, table)).fetchone())
 
 
 @dataclass
