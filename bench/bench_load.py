@@ -30,7 +30,6 @@ import os
 import re
 import resource
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -42,23 +41,12 @@ import psutil
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from samples import OUT, row_total, sample_file
 
-from sdconsole import sample
 from sdconsole.engine import cleaner, embedded, loader, profiler, schema, validate
 from sdconsole.engine.plan import Plan
 from sdconsole.engine.run import Run
 from sdconsole.settings import DEFAULT_NULL_TOKENS, load_settings
-
-OUT = Path(__file__).resolve().parent / "out"
-TABLES = ("tickets", "comments", "timesheets")
-
-
-def sample_file(tickets: int) -> Path:
-    path = OUT / f"servicedesk-{tickets}.db"
-    if not path.exists():
-        OUT.mkdir(exist_ok=True)
-        sample.generate(path, tickets=tickets, seed=7)
-    return path
 
 
 def working_copy(source: Path) -> tuple[Path, Path]:
@@ -204,11 +192,7 @@ def main() -> None:
     for tickets in args.tickets:
         source = sample_file(tickets)
         working, plan_path = working_copy(source)
-        with sqlite3.connect(source) as conn:
-            rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                       for t in TABLES)
-        conn.close()
-        results[tickets] = (rows, [
+        results[tickets] = (row_total(source), [
             (time_pgloader(admin, source, postmaster),
              time_ours(admin, source, working, plan_path, postmaster))
             for _ in range(args.runs)])

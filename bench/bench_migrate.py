@@ -25,7 +25,6 @@ import argparse
 import compileall
 import os
 import secrets
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -35,20 +34,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from samples import OUT, row_total, sample_file
 
 import sdconsole
-from sdconsole import sample
 from sdconsole.engine import embedded
-
-OUT = Path(__file__).resolve().parent / "out"
-
-
-def sample_file(tickets: int) -> Path:
-    path = OUT / f"servicedesk-{tickets}.db"
-    if not path.exists():
-        OUT.mkdir(exist_ok=True)
-        sample.generate(path, tickets=tickets, seed=7)
-    return path
 
 
 def one_run(admin_dsn: str, source: Path, workdir: Path, code: Path) -> tuple[float, float]:
@@ -99,9 +88,7 @@ def main() -> None:
           f" {'peak MB':>8}")
     for tickets in args.tickets:
         source = sample_file(tickets)
-        with sqlite3.connect(source) as conn:
-            rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
-                       for t in ("tickets", "comments", "timesheets"))
+        rows = row_total(source)
         results: dict[Path, list[tuple[float, float]]] = {code: [] for code in checkouts}
         for _ in range(args.runs):
             for code in checkouts:

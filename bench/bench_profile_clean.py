@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from samples import row_total, sample_file
+
 STAGES = ("profile", "clean preview", "clean apply")
 
 
@@ -62,21 +64,6 @@ def measure(stage: str, source: Path, workdir: Path) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def sample(directory: Path, tickets: int) -> tuple[Path, int]:
-    from sdconsole import sample as generator
-
-    path = directory / f"sample-{tickets}.db"
-    if not path.exists():
-        generator.generate(path, tickets=tickets, seed=7)
-    import sqlite3
-
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                   for t in ("tickets", "comments", "timesheets"))
-    conn.close()
-    return path, rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", default="26000,100000", help="sample sizes (tickets)")
@@ -95,7 +82,8 @@ def main() -> None:
     print(f"{'rows':>10}  {'stage':<14} {'median s':>9} {'min s':>7} {'max s':>7}"
           f" {'CPU s':>6} {'peak RSS MB':>12}")
     for tickets in (int(t) for t in args.tickets.split(",")):
-        source, rows = sample(args.dir, tickets)
+        source = sample_file(tickets, args.dir)
+        rows = row_total(source)
         workdir = Path(tempfile.mkdtemp(prefix="work-", dir=args.dir))
         for stage in STAGES:
             runs = [measure(stage, source, workdir) for _ in range(args.runs)]

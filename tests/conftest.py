@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from sdconsole import sample
+from sdconsole.engine.run import Run
 from sdconsole.settings import Settings, load_settings
 
 
@@ -65,6 +66,22 @@ def workdir(tmp_path: Path) -> Path:
 def settings(workdir: Path, pg_dsn: str) -> Settings:
     """Settings for a test: its own work dir and database, no config file."""
     return load_settings(None, workdir=workdir, target_dsn=pg_dsn)
+
+
+@pytest.fixture
+def conn(pg_dsn: str):
+    """An autocommit connection to the test's database."""
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def run(workdir: Path):
+    """A run in the test's work dir; ``run.events`` collects what it emitted."""
+    events: list = []
+    with Run(workdir, listeners=[events.append]) as r:
+        r.events = events
+        yield r
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import sys
 import threading
 
 import psutil
-import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from versions import STABLE, make_version, seen, statuses, views_point_at
@@ -37,12 +36,6 @@ with Run(workdir) as run, psycopg.connect(dsn, autocommit=True) as conn:
         print(exc)
         sys.exit(exc.exit_code)
 """
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
 
 
 def test_a_dump_is_private_and_restores_the_version(conn, pg_dsn, settings):

@@ -27,20 +27,6 @@ BROKEN = QueryTemplate(
 
 
 @pytest.fixture
-def run(workdir: Path):
-    events: list[ev.Event] = []
-    with Run(workdir, listeners=[events.append]) as r:
-        r.events = events
-        yield r
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
 def prepared(run: Run, settings: Settings, sample_db: Path):
     return profiled(run, settings, sample_db)
 

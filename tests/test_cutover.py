@@ -16,22 +16,7 @@ from versions import STABLE, make_version, seen, statuses, views_point_at
 from sdconsole.engine import cutover, deployments, rollback
 from sdconsole.engine import events as ev
 from sdconsole.engine.errors import BadInput, StageError
-from sdconsole.engine.run import Run
 from sdconsole.settings import Settings
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def run(workdir: Path):
-    collected: list[ev.Event] = []
-    with Run(workdir, listeners=[collected.append]) as r:
-        r.collected = collected
-        yield r
 
 
 def test_first_cutover_creates_the_views_and_activates(run, conn, pg_dsn, settings):
@@ -69,7 +54,7 @@ def test_second_cutover_dumps_the_active_first_and_retires_it(run, conn, pg_dsn,
     assert deployments.get(conn, STABLE, v1).backup_path == str(dump)
     # the confirmation showed exactly what ran, and the console's log got every statement
     assert report.statements == plan.statements
-    executed = [e.statement for e in run.collected
+    executed = [e.statement for e in run.events
                 if isinstance(e, ev.SqlExecuted) and e.stage == "cutover"]
     assert executed[-len(plan.statements):] == plan.statements
     assert "LOCK TABLE" in plan.statements[1]

@@ -21,20 +21,6 @@ from sdconsole.settings import Settings
 TOKENS = frozenset(["", "?", "-", "N/A", "NULL", "n/a"])
 
 
-@pytest.fixture
-def run(workdir: Path):
-    events: list[ev.Event] = []
-    with Run(workdir, listeners=[events.append]) as r:
-        r.events = events
-        yield r
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
-
-
 def column_types(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
     return dict(conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns"

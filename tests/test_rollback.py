@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -21,19 +20,6 @@ from versions import (
 
 from sdconsole.engine import cutover, deployments, rollback
 from sdconsole.engine.errors import BadInput
-from sdconsole.engine.run import Run
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def run(workdir: Path):
-    with Run(workdir) as r:
-        yield r
 
 
 def test_two_cutovers_then_rollback_then_roll_forward(run, conn, pg_dsn, settings):

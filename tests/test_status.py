@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
 import pytest
 from versions import STABLE, make_version, sdconsole
 
 from sdconsole.engine import cutover, deployments, lock, metadata
 from sdconsole.engine import status as status_mod
 from sdconsole.engine.run import Run
-
-
-@pytest.fixture
-def conn(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as c:
-        yield c
 
 
 @pytest.fixture
