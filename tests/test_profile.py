@@ -1,6 +1,7 @@
 """The profiler on the sample and on hand-made edge cases: types, dates, dirt, keys, orphans."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from loading import write_source
 
 from sdconsole.cli import main
 from sdconsole.engine import events as ev
+from sdconsole.engine import profiler
 from sdconsole.engine.errors import BadInput
 from sdconsole.engine.plan import Plan
 from sdconsole.engine.profiler import Profile, profile
@@ -91,6 +93,38 @@ def test_worker_processes_give_the_same_profile(sample_db, local):
     alone, _ = run_profile(local, sample_db, workers=1)
     pooled, _ = run_profile(local, sample_db, workers=2)
     assert {**pooled.to_dict(), "seconds": 0} == {**alone.to_dict(), "seconds": 0}
+
+
+def without_examples(data):
+    """A profile's figures with the example values left out (their order may differ)."""
+    if isinstance(data, dict):
+        return {k: without_examples(v) for k, v in data.items()
+                if "example" not in k and k != "seconds"}
+    if isinstance(data, list):
+        return [without_examples(v) for v in data]
+    return data
+
+
+def test_columns_too_big_for_the_counting_pass_are_grouped_alike(sample_db, local,
+                                                                 monkeypatch):
+    """A column whose distinct values pass PASS_MEMORY leaves the one-pass count for a
+    GROUP BY of its own, and the figures stay the same."""
+    columns = ["CT-COMMENT-ID", "CT-COMMENT", "CT-TYPE"]
+    tokens = frozenset(local.null_tokens)
+    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, grouped=True)
+    counted, left = profiler.scan_columns(sample_db, "comments", columns, tokens)
+    assert left == []
+    monkeypatch.setattr(profiler, "PASS_MEMORY", 60_000)
+    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, tokens)
+    assert left == ["CT-COMMENT"]  # long and all distinct: the biggest
+    assert set(squeezed) == {"CT-COMMENT-ID", "CT-TYPE"}
+    for column in columns:
+        assert without_examples(asdict(counted[column])) == \
+            without_examples(asdict(grouped[column]))
+    whole, _ = run_profile(local, sample_db, workers=2)
+    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column grouped
+    apart, _ = run_profile(local, sample_db, workers=2)
+    assert without_examples(apart.to_dict()) == without_examples(whole.to_dict())
 
 
 def dates_db(path: Path, **columns: list) -> Path:
