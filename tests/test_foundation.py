@@ -8,10 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sdconsole import __version__
 from sdconsole.engine import embedded
-from sdconsole.engine.dsn import TargetUnreachable, connect, redact_dsn
+from sdconsole.engine.dsn import TargetUnreachable, connect, redact_dsn, sibling
 
 
 def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,6 +64,17 @@ def test_unreachable_target_is_one_line_without_password(tmp_path: Path) -> None
     message = str(info.value)
     assert "hunter2" not in message and "\n" not in message
     assert "cannot connect" in message
+
+
+def test_a_sibling_connection_reaches_the_same_database_with_the_password(pg_dsn: str) -> None:
+    """The canary's second connection: same database and user; the password, which
+    ``conn.info.dsn`` leaves out, travels too (a trusting server ignores it)."""
+    dsn = pg_dsn if conninfo_to_dict(pg_dsn).get("password") else make_conninfo(
+        pg_dsn, password="trusted-anyway")
+    with connect(dsn) as conn, sibling(conn) as other:
+        assert other.pgconn.backend_pid != conn.pgconn.backend_pid
+        assert (other.info.dbname, other.info.user) == (conn.info.dbname, conn.info.user)
+        assert other.info.password == conninfo_to_dict(dsn)["password"]
 
 
 def test_embedded_server_reuses_a_running_server(pg_server: str,

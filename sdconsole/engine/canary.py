@@ -28,6 +28,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,7 @@ from sdconsole.engine import events as ev
 from sdconsole.engine import queries as dashboard
 from sdconsole.engine.cells import reading, require_columns, rowid_name
 from sdconsole.engine.checksum import TableSum, from_row, sum_query
+from sdconsole.engine.dsn import sibling
 from sdconsole.engine.errors import EngineError, StageError
 from sdconsole.engine.loader import load_tables
 from sdconsole.engine.plan import Plan, TablePlan
@@ -132,15 +134,17 @@ def canary(
                 sample = sample_rowids(db, plan, fraction)
             report.sample = {ident: len(rowids) for ident, rowids in sample.items()}
             sent = {table.ident: _Side() for table in plan.tables}
-            load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
-                        observe=lambda table, rows: sent[table.ident].add(table, rows))
-            for table in plan.tables:
-                for metric in _compare(conn, source, sent[table.ident], schema, table,
-                                       sample[table.ident], tokens):
-                    report.metrics.append(run.emit(metric))
-            for template in templates:
-                outcome = _run_query(conn, template, schema)
-                report.queries.append(outcome)
+            with ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers:
+                present = helpers.submit(_source_present, source, plan, sample, tokens)
+                load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
+                            observe=lambda table, rows: sent[table.ident].add(table, rows))
+                outcomes = helpers.submit(_run_queries, conn, templates, schema)
+                for table in plan.tables:
+                    for metric in _compare(conn, present.result()[table.ident],
+                                           sent[table.ident], schema, table):
+                        report.metrics.append(run.emit(metric))
+                report.queries = outcomes.result()
+            for outcome in report.queries:
                 report.metrics.append(run.emit(ev.CanaryMetric(
                     stage=STAGE, table=DASHBOARDS, metric=f"query {outcome.name}",
                     source="no error",
@@ -263,18 +267,27 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
     )
 
 
+def _source_present(source: Path, plan: Plan, sample: dict[str, list[int]],
+                    tokens: frozenset[str]) -> dict[str, tuple[int, dict[str, int]]]:
+    """Per table ident: the sample's rows and values not missing in the original source."""
+    with reading(source, STAGE) as db:
+        return {table.ident: present_counts(db, table, tokens, sample[table.ident])
+                for table in plan.tables}
+
+
 def _compare(
     conn: psycopg.Connection,
-    source: Path,
+    counts: tuple[int, dict[str, int]],
     working: _Side,
     schema: str,
     table: TablePlan,
-    rowids: list[int],
-    tokens: frozenset[str],
 ) -> list[ev.CanaryMetric]:
-    """The side-by-side metrics of one table; ``working`` is what the load sent."""
-    with reading(source, STAGE) as db:
-        _, present = present_counts(db, table, tokens, rowids)
+    """The side-by-side metrics of one table.
+
+    ``counts`` are the sample's rows and present values in the source,
+    ``working`` what the load sent.
+    """
+    rows, present = counts
     try:
         loaded = _canary_side(conn, schema, table)
     except psycopg.Error as exc:
@@ -284,7 +297,7 @@ def _compare(
         return ev.CanaryMetric(stage=STAGE, table=table.ident, metric=name,
                                source=str(source_text), canary=str(canary_text), ok=ok)
 
-    metrics = [metric("rows", len(rowids), loaded.rows, len(rowids) == loaded.rows)]
+    metrics = [metric("rows", rows, loaded.rows, rows == loaded.rows)]
     for column in table.columns:
         values, rejects = loaded.values[column.ident], loaded.rejects[column.ident]
         shown = f"{values} + {rejects} rejected" if rejects else values
@@ -301,6 +314,18 @@ def _compare(
             metrics.append(metric(f"{column.ident} {name}", a, b, same))
     metrics.append(metric("row checksums", working.sum, loaded.sum, working.sum == loaded.sum))
     return metrics
+
+
+def _run_queries(conn: psycopg.Connection, templates: Sequence[QueryTemplate],
+                 schema: str) -> list[QueryOutcome]:
+    """Run every dashboard query on the canary, on a connection of its own.
+
+    The comparison meanwhile reads the canary on ``conn``: two backends, two cores.
+    """
+    if not templates:
+        return []
+    with sibling(conn, autocommit=True) as other:
+        return [_run_query(other, template, schema) for template in templates]
 
 
 def _run_query(conn: psycopg.Connection, template: QueryTemplate, schema: str) -> QueryOutcome:

@@ -40,6 +40,15 @@ def connect(dsn: str, **kwargs) -> psycopg.Connection:
         raise TargetUnreachable(f"invalid DSN {redact_dsn(dsn)}: {exc}") from None
 
 
+def sibling(conn: psycopg.Connection, **kwargs) -> psycopg.Connection:
+    """A second connection to the same server, database and user as ``conn``.
+
+    ``conn.info.dsn`` leaves the password out; it travels as a parameter.
+    """
+    password = conn.info.password
+    return connect(conn.info.dsn, **({"password": password} if password else {}), **kwargs)
+
+
 def _reason(exc: psycopg.OperationalError) -> str:
     """libpq's cause on one line: 'Connection refused (Is the server running ...?)'.
 
