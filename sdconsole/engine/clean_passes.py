@@ -241,7 +241,7 @@ class TableRules:
             col = sql.Identifier(column.name)
             cases = shapes(column.type, column.date_order, col) \
                 if column.type in TYPE_RULES else None
-            first = bool(cases) and _token_has_shape(reader, col, cases, sql_tokens)
+            first = bool(cases) and _token_converts(column, sql_tokens)
             self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid))
         low, high = reader.execute(sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
             self.rowid, self.name))).fetchone()
@@ -289,18 +289,20 @@ def _named(name: str) -> Sql:
     return sql.SQL(":" + name)
 
 
-def _token_has_shape(reader: sqlite3.Connection, col: Sql, cases: list[Shape],
-                     tokens: list[str]) -> bool:
-    """Whether SQL finds a shape in one of the tokens (a token '0' in an integer column)."""
-    if not tokens:
-        return False
-    test = dispatch(col, cases, dict.fromkeys(cases, sql.SQL("1")), sql.SQL("0"))
-    values = sql.SQL(", ").join(sql.SQL("({})").format(_named(f"v{n}"))
-                                for n in range(len(tokens)))
-    found = reader.execute(sqlite_sql(sql.SQL(
-        "SELECT max({}) FROM (SELECT column1 AS {} FROM (VALUES {}))").format(test, col, values)),
-        {f"v{n}": token for n, token in enumerate(tokens)}).fetchone()[0]
-    return bool(found)
+def _token_converts(column: ColumnPlan, tokens: list[str]) -> bool:
+    """Whether a token is a value of the column's type (a token '0' in an integer column).
+
+    Checked in Python: a value with a shape converts in Python too (the SQL
+    path is the Python converters' exact subset), so no token with a shape
+    is missed.
+    """
+    for token in tokens:
+        try:
+            CONVERTERS[column.type](token, column.date_order)
+        except Unconvertible:
+            continue
+        return True
+    return False
 
 
 def _rowid_name(conn: sqlite3.Connection, table: str) -> str:
