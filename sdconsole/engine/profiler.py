@@ -45,11 +45,9 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import json
-import multiprocessing
 import os
 import re
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -62,7 +60,7 @@ from typing import Any
 from psycopg import sql
 
 from sdconsole.engine import events as ev
-from sdconsole.engine import quality
+from sdconsole.engine import processes, quality
 from sdconsole.engine.errors import BadInput
 from sdconsole.engine.naming import normalise_all
 from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
@@ -654,7 +652,7 @@ def _jobs(shapes, cells: int) -> list[tuple[str, list[str], int]]:
 def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[str],
                      finished, meanwhile: Callable[[], None]) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context()) as pool:
         pending = {pool.submit(scan_columns, source, table, columns, null_tokens): table
                    for table, columns, _ in jobs}
         try:
@@ -693,13 +691,6 @@ class _Overrides:
 
     def unmatched(self) -> list[str]:
         return [key for key in (*self.types, *self.orders) if key not in self.used]
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """Fork from a single-threaded process (the command line): quick, and nothing is
-    re-imported. Spawn when threads run (the console's workers), as forking a threaded
-    process can copy a held lock into the child."""
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
 
 
 def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> list[TableProfile]:

@@ -22,7 +22,6 @@ when the report is not ``ok``; a failed validation blocks cutover.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sqlite3
 import time
@@ -35,7 +34,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import checksum
+from sdconsole.engine import checksum, processes
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import reading, require_columns, rowid_name
 from sdconsole.engine.errors import StageError
@@ -182,17 +181,16 @@ def start_working_sums(working_db: Path, plan: Plan) -> Future:
     """Compute :func:`_working_sums` in a process of its own, alongside canary and load.
 
     The working copy does not change once written, so its checksums can be
-    ready by the time validation needs them. A spawned process is safe in a
-    threaded caller (the console) and leaves the caller's GIL alone. It runs
-    at a lower priority (nice 10): canary and load, on the critical path, get
-    the CPU first and it takes what they leave (on 2 cores, about half a
-    second less end to end when the machine is busy).
+    ready by the time validation needs them. A process of its own leaves the
+    caller's GIL alone. It runs at a lower priority (nice 10): canary and
+    load, on the critical path, get the CPU first and it takes what they
+    leave (on 2 cores, about half a second less end to end when the machine
+    is busy).
     """
-    # One task per worker: it exits when done, even if this process died meanwhile.
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                               max_tasks_per_child=1, initializer=os.nice, initargs=(10,))
+    pool = ProcessPoolExecutor(1, mp_context=processes.context(), initializer=os.nice,
+                               initargs=(10,))
     future = pool.submit(_working_sums, working_db, plan)
-    pool.shutdown(wait=False)
+    pool.shutdown(wait=False)  # the worker exits after its one task, or if this process dies
     return future
 
 
