@@ -118,13 +118,42 @@ def test_columns_too_big_for_the_counting_pass_are_grouped_alike(sample_db, loca
     squeezed, left = profiler.scan_columns(sample_db, "comments", columns, tokens)
     assert left == ["CT-COMMENT"]  # long and all distinct: the biggest
     assert set(squeezed) == {"CT-COMMENT-ID", "CT-TYPE"}
-    for column in columns:
-        assert without_examples(asdict(counted[column])) == \
+    for column in columns:  # what the profile then asks SQLite for instead: see below
+        assert without_examples({**asdict(counted[column]), "duplicates": None}) == \
             without_examples(asdict(grouped[column]))
+    assert counted["CT-COMMENT-ID"].duplicates == (0, 0, [])
     whole, _ = run_profile(local, sample_db, workers=2)
-    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column grouped
-    apart, _ = run_profile(local, sample_db, workers=2)
+    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column grouped: keys and
+    apart, _ = run_profile(local, sample_db, workers=2)  # orphans are counted in SQLite
     assert without_examples(apart.to_dict()) == without_examples(whole.to_dict())
+    assert whole.tables[0].duplicate_keys and whole.relations[0].orphans
+    assert [r.examples for r in apart.relations] == [r.examples for r in whole.relations]
+    assert [t.duplicate_examples for t in apart.tables] == \
+        [t.duplicate_examples for t in whole.tables]
+
+
+@pytest.mark.parametrize("child_ids", [[1, 2, "3", "5", None, "N/A"],
+                                       [1, 2, 3.0, "5", None, "N/A"]])
+def test_keys_and_orphans_compare_values_as_sqlite_trims_them(tmp_path, local, monkeypatch,
+                                                              child_ids):
+    """Integers meet text as trim() turns them into text; a real (3.0 is '3.0') sends the
+    count to SQLite, as does a column left out of the counting pass: same answers."""
+    source = write_source(tmp_path / "ids.db", {
+        "tickets": (["TKT-Ticket ID"], [("1",), (" 2",), ("3",), ("4",), ("4 ",)]),
+        "comments": (["CT-TKT-ID"], [(v,) for v in child_ids]),
+    })
+    results = []
+    for memory in (profiler.PASS_MEMORY, 0):
+        monkeypatch.setattr(profiler, "PASS_MEMORY", memory)
+        result, _ = run_profile(local, source)
+        relation = result.relations[0]
+        tickets = result.tables[0]
+        results.append((relation.orphans, relation.orphan_values, relation.examples,
+                        tickets.key, tickets.duplicate_keys, tickets.duplicate_rows,
+                        tickets.duplicate_examples))
+    orphan = "3" if isinstance(child_ids[2], str) else "3.0"
+    expected = (1, 1, ["5"]) if orphan == "3" else (2, 2, ["3.0", "5"])
+    assert results[0] == results[1] == (*expected, "TKT-Ticket ID", 1, 1, ["4"])
 
 
 def dates_db(path: Path, **columns: list) -> Path:

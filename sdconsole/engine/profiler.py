@@ -163,6 +163,9 @@ class ColumnScan:
     low: dict[str, Any] = field(default_factory=dict)  # per type key: smallest value seen
     high: dict[str, Any] = field(default_factory=dict)
     days: dict[tuple, _Day] = field(default_factory=dict)  # date-like values until finish()
+    # From the values as SQLite's trim(value, WHITESPACE) gives them (see _with_trimmed):
+    trimmed: dict[str, int] | None = None  # of a column in a RELATION: rows per value
+    duplicates: tuple[int, int, list[str]] | None = None  # could be the key: values, rows, examples
 
     def add(self, value: Any, count: int, null_tokens: frozenset[str]) -> None:
         """Account for one distinct raw value that occurs in ``count`` rows."""
@@ -325,23 +328,25 @@ Scans = dict[str, ColumnScan]
 
 
 def scan_columns(source: Path, table: str, columns: list[str], null_tokens: frozenset[str],
-                 *, grouped: bool = False) -> tuple[Scans, list[str]]:
+                 related: frozenset[str] = frozenset(), *,
+                 grouped: bool = False) -> tuple[Scans, list[str]]:
     """Scan columns of one table in its own read-only connection (the worker-process entry).
 
     In one counting pass, or ``grouped``: each column with its own GROUP BY.
-    Returns the scans and the columns left out of the pass (see _count_pass).
+    ``related`` are the columns in a RELATION. Returns the scans and the
+    columns left out of the pass (see _count_pass).
     """
     conn = open_source(source)
     try:
         if grouped:
             return {column: _grouped(conn, table, column, null_tokens) for column in columns}, []
-        return _count_pass(conn, table, columns, null_tokens)
+        return _count_pass(conn, table, columns, null_tokens, related)
     finally:
         conn.close()
 
 
-def _count_pass(conn, table: str, columns: list[str],
-                null_tokens: frozenset[str]) -> tuple[Scans, list[str]]:
+def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str],
+                related: frozenset[str] = frozenset()) -> tuple[Scans, list[str]]:
     """Count the values of every column in one read of the table.
 
     Every PASS_CHECK chunks, a column's memory is estimated as its distinct
@@ -363,7 +368,8 @@ def _count_pass(conn, table: str, columns: list[str],
             if not counts:
                 break
         chunks += 1
-    scans = {columns[index]: _scanned(counter.items(), null_tokens)
+    scans = {columns[index]: _with_trimmed(_scanned(counter.items(), null_tokens), counter,
+                                           columns[index] in related)
              for index, counter in counts.items()}
     return scans, [column for index, column in enumerate(columns) if index not in counts]
 
@@ -374,6 +380,40 @@ def _scanned(counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str]) -> 
     for value, count in counts:
         scan.add(value, count, null_tokens)
     scan.finish()
+    return scan
+
+
+def _with_trimmed(scan: ColumnScan, counts: Counter, related: bool) -> ColumnScan:
+    """Add what the key and the relations need from a counted column's trimmed values.
+
+    The duplicates of a column that could be the key (every row present,
+    half its values distinct, short), and the rows per value of a column in
+    a RELATION, as SQLite's ``trim(value, WHITESPACE)`` groups them. Left
+    None when a value is neither text nor an integer, whose text in SQLite
+    may not be Python's; and for grouped columns. The profile then asks SQLite.
+    """
+    could_be_key = (scan.rows > 0 and scan.present == scan.rows
+                    and scan.distinct >= KEY_ID_DISTINCT_SHARE * scan.rows
+                    and scan.max_length <= KEY_MAX_LENGTH)
+    if not (related or could_be_key):
+        return scan
+    trimmed: dict[str, int] = {}
+    for value, count in counts.items():
+        if type(value) is str:
+            value = value.strip(WHITESPACE)
+        elif type(value) is int:
+            value = str(value)
+        elif value is not None:
+            return scan
+        else:
+            continue  # trim(NULL) is NULL: neither a key nor a reference
+        trimmed[value] = trimmed.get(value, 0) + count
+    if related:
+        scan.trimmed = trimmed
+    if could_be_key:
+        repeated = sorted(value for value, count in trimmed.items() if count > 1)
+        scan.duplicates = (len(repeated), sum(trimmed[value] - 1 for value in repeated),
+                           repeated[:EXAMPLES])
     return scan
 
 
@@ -556,12 +596,15 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
         conn = open_source(source)
         try:
             shapes = [(t, list_columns(conn, t), row_count(conn, t)) for t in list_tables(conn)]
-            scans, (digest, orphans) = _scan_all(
+            relations = _relations(settings, shapes)
+            scans, digest = _scan_all(
                 run, conn, source, shapes, frozenset(settings.null_tokens), workers,
-                lambda: (sha256_file(source), _orphans(conn, settings, shapes)))
+                lambda: sha256_file(source), _related(relations))
             overrides = _Overrides(settings)
             tables = _tables(conn, settings, shapes, scans, overrides)
-            relations = _with_references(orphans, tables)
+            for relation in relations:
+                _count_orphans(conn, relation, scans, settings.null_tokens)
+            relations = _with_references(relations, tables)
         except sqlite3.DatabaseError as exc:  # a damaged file, found while reading it
             raise BadInput(f"source {source} cannot be read: {exc}") from None
         finally:
@@ -593,12 +636,14 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
 
 
 def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
-              workers: int | None, meanwhile: Callable[[], Any]) -> tuple[dict, Any]:
+              workers: int | None, meanwhile: Callable[[], Any],
+              related: dict[str, frozenset[str]]) -> tuple[dict, Any]:
     """Scan every column (here, or in worker processes that open the source themselves),
     reporting progress per table as its columns finish.
 
     Returns the scans by (table, column) and the result of ``meanwhile``, the
-    rest of the reading, which runs here while the workers scan.
+    rest of the reading, which runs here while the workers scan. ``related``
+    names each table's columns in a RELATION.
     """
     cells = sum(rows * len(columns) for _, columns, rows in shapes)
     if workers is None:
@@ -619,14 +664,15 @@ def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
     also: list = []
     if workers > 1:
         try:
-            _scan_in_workers(workers, source, jobs, null_tokens, finished,
+            _scan_in_workers(workers, source, jobs, null_tokens, related, finished,
                              lambda: also.append(meanwhile()))
         except BrokenProcessPool:
             pass  # the workers could not run (say, an unguarded __main__): scan here instead
     for table, columns, _ in shapes:
         missing = [c for c, _ in columns if (table, c) not in scans]
         if missing:
-            found, left = _count_pass(conn, table, missing, null_tokens)
+            found, left = _count_pass(conn, table, missing, null_tokens,
+                                      related.get(table, frozenset()))
             finished(table, found)
             for column in left:
                 finished(table, {column: _grouped(conn, table, column, null_tokens)})
@@ -650,10 +696,12 @@ def _jobs(shapes, cells: int) -> list[tuple[str, list[str], int]]:
 
 
 def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[str],
-                     finished, meanwhile: Callable[[], None]) -> None:
+                     related: dict[str, frozenset[str]], finished,
+                     meanwhile: Callable[[], None]) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context()) as pool:
-        pending = {pool.submit(scan_columns, source, table, columns, null_tokens): table
+        pending = {pool.submit(scan_columns, source, table, columns, null_tokens,
+                               related.get(table, frozenset())): table
                    for table, columns, _ in jobs}
         try:
             meanwhile()  # the workers are forked by now: starting threads is safe again
@@ -705,7 +753,7 @@ def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> l
                 column, declared, ident, scans[(name, column)], settings,
                 overrides.find(overrides.types, table, column, ident),
                 overrides.find(overrides.orders, table, column, ident)))
-        _choose_key(conn, table)
+        _choose_key(conn, table, scans)
         table.date_column = _date_column(table.columns)
         tables.append(table)
     return tables
@@ -834,8 +882,9 @@ def _range(column: ColumnProfile, scan: ColumnScan) -> None:
 _ID_NAME = re.compile(r"(^|_)id($|_)")
 
 
-def _choose_key(conn, table: TableProfile) -> None:
-    """Mark key candidates, choose the table's key and count its duplicated values."""
+def _choose_key(conn, table: TableProfile, scans: dict) -> None:
+    """Mark key candidates, choose the table's key and count its duplicated (trimmed) values:
+    from its scan when it has them, else in SQLite."""
     candidates = []
     for column in table.columns:
         id_named = bool(_ID_NAME.search(column.ident))
@@ -853,17 +902,16 @@ def _choose_key(conn, table: TableProfile) -> None:
         return
     key = max(candidates, key=lambda c: c[:3])[3]
     table.key = key.name
-    rows = conn.execute(sqlite_sql(sql.SQL(
-        "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"
-        " GROUP BY v HAVING count(*) > 1").format(
-            sql.Identifier(key.name), sql.Identifier(table.name))),
-        (WHITESPACE,),
-    )
-    for value, count in rows:
-        table.duplicate_keys += 1
-        table.duplicate_rows += count - 1
-        if len(table.duplicate_examples) < EXAMPLES:
-            table.duplicate_examples.append(str(value))
+    found = scans[(table.name, key.name)].duplicates
+    if found is None:
+        repeated = conn.execute(sqlite_sql(sql.SQL(
+            "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"
+            " GROUP BY v HAVING count(*) > 1").format(
+                sql.Identifier(key.name), sql.Identifier(table.name))),
+            (WHITESPACE,)).fetchall()
+        found = (len(repeated), sum(count - 1 for _, count in repeated),
+                 [str(value) for value, _ in repeated[:EXAMPLES]])
+    table.duplicate_keys, table.duplicate_rows, table.duplicate_examples = found
 
 
 def _date_column(columns: list[ColumnProfile]) -> str | None:
@@ -873,15 +921,13 @@ def _date_column(columns: list[ColumnProfile]) -> str | None:
     return ranked[0].name if ranked else None
 
 
-def _orphans(conn, settings: Settings, shapes) -> list[RelationProfile]:
-    """The RELATIONS the source has, with their orphans counted (references come later).
+def _relations(settings: Settings, shapes) -> list[RelationProfile]:
+    """The RELATIONS the source has (orphans are counted later).
 
     Names match case-insensitively, as SQLite matches them.
     """
     names = {t.lower(): (t, {c.lower(): c for c, _ in columns}) for t, columns, _ in shapes}
     expected = {key.lower() for key in settings.expected_orphans}
-    tokens = sorted(settings.null_tokens)
-    marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
     found = []
     for child_t, child_c, parent_t, parent_c in RELATIONS:
         child, child_cols = names.get(child_t, (None, {}))
@@ -892,22 +938,44 @@ def _orphans(conn, settings: Settings, shapes) -> list[RelationProfile]:
             continue
         relation = RelationProfile(child, child_col, parent, parent_col)
         relation.expected = relation.key.lower() in expected
-        rows = conn.execute(sqlite_sql(sql.SQL(
+        found.append(relation)
+    return found
+
+
+def _related(relations: list[RelationProfile]) -> dict[str, frozenset[str]]:
+    """Per table, its columns in a relation (whose scans keep their trimmed values)."""
+    related: dict[str, set[str]] = {}
+    for r in relations:
+        related.setdefault(r.child_table, set()).add(r.child_column)
+        related.setdefault(r.parent_table, set()).add(r.parent_column)
+    return {table: frozenset(columns) for table, columns in related.items()}
+
+
+def _count_orphans(conn, relation: RelationProfile, scans: dict, tokens: list[str]) -> None:
+    """Count the child's present trimmed values that are no trimmed parent value.
+
+    From the two columns' scans when both kept their trimmed values, else in SQLite.
+    """
+    child = scans[(relation.child_table, relation.child_column)].trimmed
+    parent = scans[(relation.parent_table, relation.parent_column)].trimmed
+    if child is not None and parent is not None:
+        missing = set(tokens)
+        orphans = sorted((value, count) for value, count in child.items()
+                         if value not in parent and value not in missing)
+    else:
+        marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
+        orphans = conn.execute(sqlite_sql(sql.SQL(
             "SELECT v, count(*) FROM (SELECT trim({child_col}, ?) AS v FROM {child})"
             " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?)"
             " FROM {parent} WHERE {parent_col} IS NOT NULL) GROUP BY v").format(
-                child_col=sql.Identifier(child_col), child=sql.Identifier(child),
-                marks=marks, parent_col=sql.Identifier(parent_col),
-                parent=sql.Identifier(parent))),
-            (WHITESPACE, *tokens, WHITESPACE),
-        )
-        for value, count in rows:
-            relation.orphans += count
-            relation.orphan_values += 1
-            if len(relation.examples) < EXAMPLES:
-                relation.examples.append(str(value))
-        found.append(relation)
-    return found
+                child_col=sql.Identifier(relation.child_column),
+                child=sql.Identifier(relation.child_table), marks=marks,
+                parent_col=sql.Identifier(relation.parent_column),
+                parent=sql.Identifier(relation.parent_table))),
+            (WHITESPACE, *sorted(tokens), WHITESPACE)).fetchall()
+    relation.orphans = sum(count for _, count in orphans)
+    relation.orphan_values = len(orphans)
+    relation.examples = [str(value) for value, _ in orphans[:EXAMPLES]]
 
 
 def _with_references(relations: list[RelationProfile],
