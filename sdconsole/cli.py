@@ -9,6 +9,7 @@ status (see ``sdconsole.engine.errors``); never as a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                     1)
 
 
+GC_THRESHOLD = 100_000  # allocations between two young collections (Python's default: 700)
+
 # Flags that are also settings; commands add the ones they take.
 SETTING_FLAGS = (
     "workdir",
@@ -91,4 +94,16 @@ def fail(message: str, status: int) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script.
+
+    The engine makes and drops rows by the million, freed by their reference
+    counts; collecting every 700 allocations would scan live chunks for
+    cycles they never form. So the modules' objects are frozen out of
+    collections, the threshold is high, and at exit everything is frozen:
+    a final collection would find nothing to free (about 0.1 s each).
+    """
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)
+    status = main()
+    gc.freeze()
+    sys.exit(status)
