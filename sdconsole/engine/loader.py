@@ -10,8 +10,11 @@ ends. Tables load one after the other on the caller's connection: Python
 (reading, checking, formatting rows) is the slower side and holds the GIL,
 so loading two tables at once on two connections measured no faster.
 
-Transactions: one per table (TRUNCATE, COPY, the table's rejects, then its
-primary key and indexes). A table is complete or empty, never half loaded;
+Transactions: one per table (TRUNCATE, COPY, the table's rejects). Once it
+commits, its primary key and indexes are built on a second connection while
+the next table streams: PostgreSQL alone works on them, and the Python side
+would otherwise wait. The load ends when they are built. A table is complete
+or empty, never half loaded;
 a killed or disconnected load leaves the version's deployment row in
 'loading', which the pipeline marks failed, and a reload starts each table
 afresh. Because the table is truncated in the same transaction its rows are
@@ -34,6 +37,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine.cells import CellRules, Reject, read_chunks
+from sdconsole.engine.dsn import sibling
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
@@ -117,14 +122,50 @@ def load_tables(
     """
     started = time.monotonic()
     report = LoadReport(schema=schema)
-    with contextlib.closing(open_source(working_db)) as db:
+    with contextlib.closing(open_source(working_db)) as db, \
+            contextlib.closing(_Indexes(run, conn, schema, stage)) as indexes:
         for table in plan.tables:
             picked = None if rowids is None else rowids.get(table.ident, ())
             report.tables[table.ident] = _load_table(
-                run, conn, db, working_db, table, schema, stage, picked, report.statements,
-                observe)
+                run, conn, db, working_db, table, schema, stage, picked, observe)
+            indexes.build(table)
+        report.statements = indexes.wait()
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+class _Indexes:
+    """Keys and indexes of loaded tables, built one table after the other on a second
+    connection (opened at the first table) by a helper thread."""
+
+    def __init__(self, run: Run, conn: psycopg.Connection, schema: str, stage: str) -> None:
+        self.run, self.conn, self.schema, self.stage = run, conn, schema, stage
+        self.helper = ThreadPoolExecutor(1, thread_name_prefix="sdconsole-indexes")
+        self.other: psycopg.Connection | None = None
+        self.pending: list[Future] = []
+
+    def build(self, table: TablePlan) -> None:
+        for future in self.pending:
+            if future.done():
+                future.result()  # a table's indexes failed: stop loading now
+        self.pending.append(self.helper.submit(self._build, table))
+
+    def _build(self, table: TablePlan) -> list[str]:
+        try:
+            if self.other is None:
+                self.other = sibling(self.conn, autocommit=True)
+            return _key_and_indexes(self.run, self.other, self.schema, table, self.stage)
+        except psycopg.Error as exc:
+            raise StageError(f"indexing {table.ident} failed: {one_line(exc)}") from None
+
+    def wait(self) -> list[str]:
+        """The statements run, table by table; the first failure is raised."""
+        return [statement for future in self.pending for statement in future.result()]
+
+    def close(self) -> None:
+        self.helper.shutdown(wait=True, cancel_futures=True)
+        if self.other is not None:
+            self.other.close()
 
 
 def _load_table(
@@ -136,10 +177,9 @@ def _load_table(
     schema: str,
     stage: str,
     picked: Sequence[int] | None,
-    statements: list[str],
     observe: Observer | None,
 ) -> dict[str, Any]:
-    """One table in one transaction; returns its figures, appends the DDL it ran."""
+    """One table's rows and rejects in one transaction; returns its figures."""
     target = table_ref(schema, table.ident)
     columns = sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)
     rules = CellRules(table)
@@ -177,7 +217,6 @@ def _load_table(
                     run.progress(stage, table.ident, done, total)
             if rejects:
                 _copy_rejects(conn, schema, spool)
-            statements.extend(_key_and_indexes(run, conn, schema, table, stage))
     except psycopg.Error as exc:
         raise _failure(run, conn, exc, table, done, total) from None
     except sqlite3.Error as exc:
