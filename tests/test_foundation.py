@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sdconsole import __version__
 from sdconsole.engine import embedded
 from sdconsole.engine.dsn import TargetUnreachable, connect, redact_dsn, sibling
+from sdconsole.engine.errors import StageError
 
 
 def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -75,6 +78,26 @@ def test_a_sibling_connection_reaches_the_same_database_with_the_password(pg_dsn
         assert other.pgconn.backend_pid != conn.pgconn.backend_pid
         assert (other.info.dbname, other.info.user) == (conn.info.dbname, conn.info.user)
         assert other.info.password == conninfo_to_dict(dsn)["password"]
+
+
+def test_a_sibling_over_the_connection_limit_is_a_stage_error(pg_dsn: str) -> None:
+    role, password = "sdc_limited_" + secrets.token_hex(3), secrets.token_hex(8)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        try:
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
+                sql.Identifier(role), sql.Literal(password)))
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip("the test role may not create roles")
+        try:
+            with connect(make_conninfo(pg_dsn, user=role, password=password)) as conn, \
+                    pytest.raises(StageError) as info:
+                sibling(conn)
+        finally:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    message = str(info.value)
+    assert message.startswith("a second connection to the target failed: cannot connect to")
+    assert "too many connections" in message and "\n" not in message
+    assert password not in message
 
 
 def test_embedded_server_reuses_a_running_server(pg_server: str,

@@ -7,7 +7,7 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.errors import BadInput, StageError
 
 
 class TargetUnreachable(BadInput):
@@ -44,9 +44,14 @@ def sibling(conn: psycopg.Connection, **kwargs) -> psycopg.Connection:
     """A second connection to the same server, database and user as ``conn``.
 
     ``conn.info.dsn`` leaves the password out; it travels as a parameter.
+    Failing mid-run (say, a connection limit), it is a StageError.
     """
     password = conn.info.password
-    return connect(conn.info.dsn, **({"password": password} if password else {}), **kwargs)
+    try:
+        return connect(conn.info.dsn, **({"password": password} if password else {}),
+                       **kwargs)
+    except TargetUnreachable as exc:
+        raise StageError(f"a second connection to the target failed: {exc}") from None
 
 
 def _reason(exc: psycopg.OperationalError) -> str:
