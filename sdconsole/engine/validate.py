@@ -117,7 +117,7 @@ class ValidationReport:
             rows = sum(t.target_rows for t in self.tables.values())
             rejects = sum(c.rejects for t in self.tables.values() for c in t.columns)
             return (f"validation of {self.schema} passed: {len(self.tables)} tables,"
-                    f" {rows} rows, {rejects} rejects reconciled, checksums match")
+                    f" {rows:,} rows, {rejects:,} rejects reconciled, checksums match")
         problems = [f"{t.table}: {'; '.join(t.problems())}"
                     for t in self.tables.values() if not t.ok]
         return f"validation of {self.schema} failed: " + " | ".join(problems)
@@ -328,7 +328,7 @@ def _emit(run: Run, check: TableCheck) -> None:
                                 fix="" if ok else fix))
 
     result("row count", check.rows_ok,
-           f"source {check.source_rows} rows, target {check.target_rows}",
+           f"source {check.source_rows:,} rows, target {check.target_rows:,}",
            "reload the version; rows were lost or added on the way")
     bad = [c for c in check.columns if not c.ok]
     result("values per column", not bad,
@@ -341,6 +341,6 @@ def _emit(run: Run, check: TableCheck) -> None:
                             count=abs(column.source_values - column.target_values
                                       - column.rejects)))
     result("row checksums", check.checksum_ok,
-           f"{check.target_rows} rows identical to the working copy"
+           f"{check.target_rows:,} rows identical to the working copy"
            if check.checksum_ok else _differences(check),
            "a loaded row differs from the working copy; reload the version")
