@@ -96,14 +96,16 @@ def clean(run: Run, settings: Settings, source: Path, plan: Plan, *,
     with run.stage(STAGE, detail) as summary:
         started = time.monotonic()
         reader = open_source(source)
-        before = sha256_file(source)
-        report = CleanReport(dry_run, str(source), None, before, before)
         try:
-            _check_plan(reader, plan, source)
-            try:
-                tables = [TableRules(reader, table, null_tokens) for table in plan.tables]
-            except sqlite3.DatabaseError as exc:
-                raise BadInput(f"source {source} cannot be read: {exc}") from None
+            with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-hash") as hashing:
+                hashed = hashing.submit(sha256_file, source)  # beside building the SQL
+                _check_plan(reader, plan, source)
+                try:
+                    tables = [TableRules(reader, table, null_tokens) for table in plan.tables]
+                except sqlite3.DatabaseError as exc:
+                    raise BadInput(f"source {source} cannot be read: {exc}") from None
+                before = hashed.result()
+            report = CleanReport(dry_run, str(source), None, before, before)
             if dry_run:
                 reader.isolation_level = None
                 reader.execute("BEGIN")  # one consistent read of the source
