@@ -16,6 +16,7 @@ import pytest
 from loading import through_clean
 
 from sdconsole.engine import pipeline
+from sdconsole.engine.errors import StageError
 from sdconsole.engine.run import list_runs, read_journal
 from sdconsole.settings import Settings
 
@@ -179,8 +180,6 @@ def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     " AND query ILIKE 'COPY%%'").fetchall())
 
-    from sdconsole.engine.errors import StageError
-
     with pipeline.Migration(settings, big, listeners=[terminate_load], mode="simple") as m:
         through_clean(m)
         with pytest.raises(StageError) as info:
@@ -263,25 +262,27 @@ def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
     assert deployment_statuses(settings.target_dsn) == {1: "failed"}
 
 
-def loaded_over_an_active_version(settings: Settings, source: Path) -> pipeline.Migration:
-    """A blue-green migration of ``source`` stopped after its load; v1 is active."""
+def cleaned_over_an_active_version(settings: Settings, source: Path,
+                                   listeners=()) -> pipeline.Migration:
+    """A blue-green migration of ``source`` stopped after its clean; v1 is active."""
     assert migrate(settings, source, "--mode", "simple", "--yes").returncode == 0
-    m = pipeline.Migration(settings, source, mode="blue-green")
+    m = pipeline.Migration(settings, source, mode="blue-green", listeners=listeners)
     through_clean(m)
-    m.load()
     return m
 
 
-def test_the_backup_taken_beside_validation_is_the_cutovers(settings: Settings,
-                                                            sample_db: Path) -> None:
-    with loaded_over_an_active_version(settings, sample_db) as m:
-        assert m.validate_and_back_up().ok
+def test_the_backup_taken_beside_load_and_validation_is_the_cutovers(
+        settings: Settings, sample_db: Path) -> None:
+    with cleaned_over_an_active_version(settings, sample_db) as m:
+        assert m.load_validate_and_back_up().ok
         dumps = list((settings.workdir / "backups").glob("servicedesk_v1-*.dump"))
         assert len(dumps) == 1 and dumps[0].stat().st_mode & 0o777 == 0o600
         report = m.cutover()
     assert report.backup_path == str(dumps[0])
     assert list((settings.workdir / "backups").iterdir()) == dumps  # no second dump
-    stages = [e.stage for e in read_journal(m.run.dir) if type(e).__name__ == "StageFinished"]
+    events = [(type(e).__name__, e.stage) for e in read_journal(m.run.dir)]
+    assert events.index(("StageStarted", "backup")) < events.index(("StageFinished", "load"))
+    stages = [stage for kind, stage in events if kind == "StageFinished"]
     assert stages.count("backup") == 1 and stages.index("backup") < stages.index("cutover")
     with psycopg.connect(settings.target_dsn) as conn:
         recorded = conn.execute("SELECT backup_path FROM sdconsole.deployments"
@@ -290,12 +291,30 @@ def test_the_backup_taken_beside_validation_is_the_cutovers(settings: Settings,
     assert view_target(settings.target_dsn) == "servicedesk_v2"
 
 
+def test_a_failed_load_leaves_no_backup_behind(settings: Settings, sample_db: Path) -> None:
+    def drop_copy(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and event.done:
+            with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE datname = current_database() AND query ILIKE 'COPY%%'")
+
+    with cleaned_over_an_active_version(settings, sample_db, [drop_copy]) as m:
+        with pytest.raises(StageError, match="connection to the target was lost"):
+            m.load_validate_and_back_up()
+    assert list((settings.workdir / "backups").iterdir()) == []
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
+    assert view_target(settings.target_dsn) == "servicedesk_v1"
+
+
 def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
                                                      sample_db: Path) -> None:
-    with loaded_over_an_active_version(settings, sample_db) as m:
-        with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
-            conn.execute("DELETE FROM servicedesk_v2.comments WHERE ct_comment_id = 7")
-        report = m.validate_and_back_up()
+    def spoil(event) -> None:  # a row goes missing between load and validation
+        if event.kind == "StageStarted" and event.stage == "validate":
+            with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+                conn.execute("DELETE FROM servicedesk_v2.comments WHERE ct_comment_id = 7")
+
+    with cleaned_over_an_active_version(settings, sample_db, [spoil]) as m:
+        report = m.load_validate_and_back_up()
         assert not report.ok and "comments" in report.summary
     assert list((settings.workdir / "backups").iterdir()) == []
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}

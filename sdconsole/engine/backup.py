@@ -39,15 +39,18 @@ def backups_dir(settings: Settings) -> Path:
 
 
 def dump_version(run: Run | None, settings: Settings, dsn: str, schema: str,
-                 version: int) -> Path:
-    """Dump ``schema`` (version ``version``) to a new 0600 file and return its path."""
+                 version: int, *, nice: int = 0) -> Path:
+    """Dump ``schema`` (version ``version``) to a new 0600 file and return its path.
+
+    ``nice`` lowers pg_dump's priority, for a dump taken beside other work.
+    """
     path, fd = _create_dump_file(backups_dir(settings), settings.stable_schema, version)
     stage = run.stage("backup", f"{schema} -> {path}") if run else contextlib.nullcontext({})
     with stage as summary:
         try:
             with os.fdopen(fd, "wb") as out:
                 _run_client(run, "pg_dump", dsn, ["-Fc", DUMP_COMPRESSION, "-n", schema],
-                            f"{schema} to {path}", stdout=out)
+                            f"{schema} to {path}", stdout=out, nice=nice)
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
@@ -92,7 +95,7 @@ def _create_dump_file(directory: Path, stable: str, version: int) -> tuple[Path,
 
 
 def _run_client(run: Run | None, program: str, dsn: str, args: list[str], what: str, *,
-                stdout=subprocess.DEVNULL) -> None:
+                stdout=subprocess.DEVNULL, nice: int = 0) -> None:
     """Run pg_dump/pg_restore against ``dsn``; raise StageError with its error line."""
     params = conninfo_to_dict(dsn)
     password = params.pop("password", None)
@@ -102,6 +105,8 @@ def _run_client(run: Run | None, program: str, dsn: str, args: list[str], what: 
     conninfo = make_conninfo(**{k: str(v) for k, v in params.items()})
     command = [str(client_path(program, dsn)), "-d", conninfo, *args]
     with subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env) as proc:
+        if nice:
+            os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
         try:
             while True:
                 try:

@@ -59,6 +59,7 @@ from sdconsole.engine.run import Listener, Run, list_runs, one_line, read_journa
 from sdconsole.settings import Settings
 
 MODES = ("simple", "canary", "blue-green", "complete")
+BACKUP_NICE = 10  # pg_dump's priority while it runs beside load and validation
 
 
 class Migration:
@@ -95,7 +96,7 @@ class Migration:
         self.load_report: Any = None
         self.validation: Any = None
         self.cutover_report: Any = None
-        self._dumped: tuple[int, Path] | None = None  # a backup taken beside validation
+        self._dumped: tuple[int, Path] | None = None  # a backup taken beside load
         self._working_sums: Future | None = None  # validation's checksums, computed early
         self.version: int | None = None
         self.version_schema: str | None = None
@@ -252,22 +253,25 @@ class Migration:
                                  error=self.validation.summary)
         return self.validation
 
-    def validate_and_back_up(self) -> Any:
-        """Validate while pg_dump backs up the version cutover will replace.
+    def load_validate_and_back_up(self) -> Any:
+        """Load and validate the new version while pg_dump backs up the one it will replace.
 
         The dump reads only the active version, which this run's lock keeps as
-        it is, and pg_dump has its own connection; so both can run at once
-        instead of one after the other. Cutover then uses this dump. A dump
-        whose validation did not pass is deleted.
+        it is, and pg_dump has its own connection; so it runs beside load and
+        validation instead of after them, at a lower priority (nice 10): it
+        takes the CPU they leave, at the end of the load most of all. Cutover
+        then uses this dump. A dump whose version did not load or validate is
+        deleted.
         """
-        previous = (deployments.active(self.conn, self.stable)
-                    if self.mode != "simple" and self.load_report is not None else None)
+        previous = deployments.active(self.conn, self.stable) if self.mode != "simple" else None
         if previous is None:
+            self.load()
             return self.validate()
         with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-backup") as pool:
             dump = pool.submit(backup.dump_version, self.run, self.settings, self.dsn,
-                               previous.schema_name, previous.version)
+                               previous.schema_name, previous.version, nice=BACKUP_NICE)
             try:
+                self.load()
                 validation = self.validate()
             except BaseException:
                 self._abandon(dump)
@@ -419,12 +423,11 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
 
 
 def load_and_cut_over(m: Migration) -> None:
-    """Load the version, validate it (backing up the active one meanwhile), cut over.
+    """Load the version and validate it (backing up the active one meanwhile), cut over.
 
     The end of :func:`drive`, and all of resuming an interrupted run.
     """
-    m.load()
-    validation = m.validate_and_back_up()
+    validation = m.load_validate_and_back_up()
     if not validation.ok:
         raise ValidationFailed(f"validation failed: {validation.summary}")
     m.cutover()
