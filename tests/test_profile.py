@@ -105,25 +105,30 @@ def without_examples(data):
     return data
 
 
-def test_columns_too_big_for_the_counting_pass_are_grouped_alike(sample_db, local,
-                                                                 monkeypatch):
-    """A column whose distinct values pass PASS_MEMORY leaves the one-pass count for a
-    GROUP BY of its own, and the figures stay the same."""
+def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db, local,
+                                                                       monkeypatch):
+    """A column whose distinct values pass PASS_MEMORY leaves the one-pass count and is
+    counted alone, in a read of its own or with a GROUP BY, and the figures stay the
+    same."""
     columns = ["CT-COMMENT-ID", "CT-COMMENT", "CT-TYPE"]
     tokens = frozenset(local.null_tokens)
-    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, grouped=True)
-    counted, left = profiler.scan_columns(sample_db, "comments", columns, tokens)
+    rows = 1_200
+    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, rows, parts=2)
+    alone, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, rows, parts=1)
+    counted, left = profiler.scan_columns(sample_db, "comments", columns, tokens, rows)
     assert left == []
     monkeypatch.setattr(profiler, "PASS_MEMORY", 60_000)
-    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, tokens)
-    assert left == ["CT-COMMENT"]  # long and all distinct: the biggest
+    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, tokens, rows)
+    assert [column for column, _ in left] == ["CT-COMMENT"]  # long, all distinct: the biggest
+    assert left[0][1] >= 2  # not even alone: it would pass PASS_MEMORY
     assert set(squeezed) == {"CT-COMMENT-ID", "CT-TYPE"}
     for column in columns:  # what the profile then asks SQLite for instead: see below
-        assert without_examples({**asdict(counted[column]), "duplicates": None}) == \
-            without_examples(asdict(grouped[column]))
+        expected = without_examples(asdict(grouped[column]))
+        assert without_examples({**asdict(counted[column]), "duplicates": None}) == expected
+        assert without_examples(asdict(alone[column])) == expected
     assert counted["CT-COMMENT-ID"].duplicates == (0, 0, [])
     whole, _ = run_profile(local, sample_db, workers=2)
-    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column grouped: keys and
+    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column alone: keys and
     apart, _ = run_profile(local, sample_db, workers=2)  # orphans are counted in SQLite
     assert without_examples(apart.to_dict()) == without_examples(whole.to_dict())
     assert whole.tables[0].duplicate_keys and whole.relations[0].orphans

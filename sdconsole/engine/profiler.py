@@ -6,9 +6,10 @@ that reads a few hundred rows at a time and counts every column's values in
 a dict, so SQLite does not sort each column for a GROUP BY (about 2.5x the
 work here). The dicts hold distinct values only up to an estimated
 PASS_MEMORY per pass: a column that would pass it is dropped from the pass
-and read alone as ``SELECT value, count(*) ... GROUP BY value``, which
-holds nothing. Big sources are scanned by several processes, a table (or
-such a column) at a time each.
+and read alone: counted in a read of its own if it fits PASS_MEMORY alone,
+else as ``SELECT value, count(*) ... GROUP BY value``, which holds
+nothing. Big sources are scanned by several processes, a
+group of a table's columns (or such a column) at a time each.
 
 Inference rules (the shared value rules are in :mod:`sdconsole.engine.values`):
 
@@ -300,11 +301,13 @@ class ColumnScan:
         self.days.clear()
 
     def _range(self, key: str, value: Any) -> None:
+        """Widen the range; of equal numbers written differently (0, 0.00) the shorter
+        text wins, so the range does not depend on the order values come in."""
         low = self.low.get(key)
-        if low is None or value < low:
+        if low is None or value < low or (value == low and str(value) < str(low)):
             self.low[key] = value
         high = self.high.get(key)
-        if high is None or value > high:
+        if high is None or value > high or (value == high and str(value) < str(high)):
             self.high[key] = value
 
     def _example(self, key: str, value: Any) -> None:
@@ -328,50 +331,57 @@ Scans = dict[str, ColumnScan]
 
 
 def scan_columns(source: Path, table: str, columns: list[str], null_tokens: frozenset[str],
-                 related: frozenset[str] = frozenset(), *,
-                 grouped: bool = False) -> tuple[Scans, list[str]]:
+                 rows: int, related: frozenset[str] = frozenset(), *,
+                 parts: int = 0) -> tuple[Scans, list[tuple[str, int]]]:
     """Scan columns of one table in its own read-only connection (the worker-process entry).
 
-    In one counting pass, or ``grouped``: each column with its own GROUP BY.
-    ``related`` are the columns in a RELATION. Returns the scans and the
-    columns left out of the pass (see _count_pass).
+    In one counting pass of the table's ``rows``; or with ``parts``, each
+    column alone (see _alone: one part fits PASS_MEMORY). ``related`` are the columns in a RELATION.
+    Returns the scans and the columns left out of the pass, each with the
+    parts it needs (see _count_pass).
     """
     conn = open_source(source)
     try:
-        if grouped:
-            return {column: _grouped(conn, table, column, null_tokens) for column in columns}, []
-        return _count_pass(conn, table, columns, null_tokens, related)
+        if parts:
+            return {column: _alone(conn, table, column, null_tokens, parts)
+                    for column in columns}, []
+        return _count_pass(conn, table, columns, null_tokens, rows, related)
     finally:
         conn.close()
 
 
-def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str],
-                related: frozenset[str] = frozenset()) -> tuple[Scans, list[str]]:
+def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str], rows: int,
+                related: frozenset[str]) -> tuple[Scans, list[tuple[str, int]]]:
     """Count the values of every column in one read of the table.
 
     Every PASS_CHECK chunks, a column's memory is estimated as its distinct
     values times (VALUE_BYTES + the largest mean value size of the chunks
     looked at). While the estimate of all the counts passes PASS_MEMORY, the
-    biggest column is dropped and returned, to be scanned grouped.
+    biggest column is dropped and returned with the parts of PASS_MEMORY it
+    needs: its estimate grown to the table's rows, over PASS_MEMORY.
     """
     counts: dict[int, Counter] = {index: Counter() for index in range(len(columns))}
     sizes = [0] * len(columns)
+    left: list[tuple[str, int]] = []
     cursor = conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table))))
-    chunks = 0
+    chunks = seen = 0
     while chunk := cursor.fetchmany(PASS_CHUNK):
         cells = list(zip(*chunk, strict=True))
         for index, counter in counts.items():
             counter.update(cells[index])
+        seen += len(chunk)
         if chunks % PASS_CHECK == 0:
-            _within_memory(counts, sizes, cells)
+            for index, held in _within_memory(counts, sizes, cells).items():
+                left.append((columns[index],
+                             -(-held * max(rows, seen) // seen // max(PASS_MEMORY, 1))))
             if not counts:
                 break
         chunks += 1
     scans = {columns[index]: _with_trimmed(_scanned(counter.items(), null_tokens), counter,
                                            columns[index] in related)
              for index, counter in counts.items()}
-    return scans, [column for index, column in enumerate(columns) if index not in counts]
+    return scans, left
 
 
 def _scanned(counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str]) -> ColumnScan:
@@ -390,7 +400,8 @@ def _with_trimmed(scan: ColumnScan, counts: Counter, related: bool) -> ColumnSca
     half its values distinct, short), and the rows per value of a column in
     a RELATION, as SQLite's ``trim(value, WHITESPACE)`` groups them. Left
     None when a value is neither text nor an integer, whose text in SQLite
-    may not be Python's; and for grouped columns. The profile then asks SQLite.
+    may not be Python's; and for columns scanned alone. The profile then asks
+    SQLite.
     """
     could_be_key = (scan.rows > 0 and scan.present == scan.rows
                     and scan.distinct >= KEY_ID_DISTINCT_SHARE * scan.rows
@@ -421,23 +432,41 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, (str, bytes)) else 8
 
 
-def _within_memory(counts: dict[int, Counter], sizes: list[int], cells: list[tuple]) -> None:
+def _within_memory(counts: dict[int, Counter], sizes: list[int],
+                   cells: list[tuple]) -> dict[int, int]:
     """Drop the biggest counts until the estimate of them all is within PASS_MEMORY.
 
     ``sizes`` (per column, updated here) are the estimated bytes of a
-    distinct value; ``cells`` is the chunk just counted, by column.
+    distinct value; ``cells`` is the chunk just counted, by column. Returns
+    the dropped columns' estimates.
     """
     for index in counts:
         values = cells[index]
         sizes[index] = max(sizes[index], VALUE_BYTES + sum(map(_size, values)) // len(values))
     held = {index: len(counter) * sizes[index] for index, counter in counts.items()}
+    dropped = {}
     while counts and sum(held.values()) > PASS_MEMORY:
         biggest = max(held, key=held.__getitem__)
-        del counts[biggest], held[biggest]
+        dropped[biggest] = held.pop(biggest)
+        del counts[biggest]
+    return dropped
 
 
-def _grouped(conn, table: str, column: str, null_tokens: frozenset[str]) -> ColumnScan:
-    """Scan one column with SQLite's GROUP BY: slower (a sort), but holding nothing."""
+def _alone(conn, table: str, column: str, null_tokens: frozenset[str], parts: int) -> ColumnScan:
+    """Scan one column left out of a counting pass.
+
+    Counted in one read of its own when it needs one part (PASS_MEMORY on its
+    own); else with SQLite's GROUP BY, which sorts but holds nothing. (Reading
+    it once per part, counting the values that hash into that part, measured
+    slower than the sort: hashing each value in Python costs more.)
+    """
+    if parts <= 1:
+        counts: Counter = Counter()
+        cursor = conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {}").format(
+            sql.Identifier(column), sql.Identifier(table))))
+        while chunk := cursor.fetchmany(PASS_CHUNK * PASS_CHECK):
+            counts.update(value for (value,) in chunk)
+        return _scanned(counts.items(), null_tokens)
     return _scanned(conn.execute(sqlite_sql(
         sql.SQL("SELECT {col}, count(*) FROM {table} GROUP BY {col} COLLATE BINARY").format(
             col=sql.Identifier(column), table=sql.Identifier(table)))), null_tokens)
@@ -668,14 +697,14 @@ def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
                              lambda: also.append(meanwhile()))
         except BrokenProcessPool:
             pass  # the workers could not run (say, an unguarded __main__): scan here instead
-    for table, columns, _ in shapes:
+    for table, columns, rows in shapes:
         missing = [c for c, _ in columns if (table, c) not in scans]
         if missing:
-            found, left = _count_pass(conn, table, missing, null_tokens,
+            found, left = _count_pass(conn, table, missing, null_tokens, rows,
                                       related.get(table, frozenset()))
             finished(table, found)
-            for column in left:
-                finished(table, {column: _grouped(conn, table, column, null_tokens)})
+            for column, parts in left:
+                finished(table, {column: _alone(conn, table, column, null_tokens, parts)})
     return scans, also[0] if also else meanwhile()
 
 
@@ -700,9 +729,9 @@ def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[st
                      meanwhile: Callable[[], None]) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context()) as pool:
-        pending = {pool.submit(scan_columns, source, table, columns, null_tokens,
+        pending = {pool.submit(scan_columns, source, table, columns, null_tokens, rows,
                                related.get(table, frozenset())): table
-                   for table, columns, _ in jobs}
+                   for table, columns, rows in jobs}
         try:
             meanwhile()  # the workers are forked by now: starting threads is safe again
             while pending:
@@ -712,9 +741,9 @@ def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[st
                     table = pending.pop(future)
                     found, left = future.result()
                     finished(table, found)
-                    for column in left:
+                    for column, parts in left:
                         pending[pool.submit(scan_columns, source, table, [column], null_tokens,
-                                            grouped=True)] = table
+                                            0, parts=parts)] = table
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
