@@ -71,11 +71,13 @@ def render(report: status_mod.StatusReport) -> list[str]:
                          f" {_rows(dep):>10}  {(dep.operator or '?')[:12]:<12}"
                          f" {_when(dep.created_at):<19}  {dep.source_path or ''}")
     if report.runs:
-        lines += ["", "runs:", f"  {'run':<24} {'mode':<10} {'outcome':<11} {'started':<19}"
-                               "  error"]
+        width = max(len(r.run_id) for r in report.runs)
+        lines += ["", "runs:", f"  {'run':<{width}} {'mode':<10} {'outcome':<11}"
+                               f" {'started':<19}  error"]
         for r in report.runs:
-            lines.append(f"  {r.run_id:<24} {r.mode or '':<10} {r.outcome or 'unfinished':<11}"
-                         f" {_when(r.started_at):<19}  {r.error or ''}")
+            lines.append(f"  {r.run_id:<{width}} {r.mode or '':<10}"
+                         f" {r.outcome or 'unfinished':<11} {_when(r.started_at):<19}"
+                         f"  {r.error or ''}")
     return lines
 
 
