@@ -7,6 +7,7 @@ import io
 import psycopg
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 
 async def settle(pilot: Pilot, rounds: int = 200) -> None:
@@ -21,11 +22,22 @@ async def settle(pilot: Pilot, rounds: int = 200) -> None:
         running = [w for w in app.workers if not w.is_finished]
         if not running:
             await pilot.pause()
-            if all(w.is_finished for w in app.workers):
+            if all(w.is_finished for w in app.workers) and not _measuring(app):
                 return
             continue
         await app.workers.wait_for_complete(running)
     raise AssertionError("engine workers never settled")
+
+
+def _measuring(app) -> bool:
+    """Whether a table on screen has rows or cells it has not measured yet.
+
+    DataTable sizes its columns when it is next idle; a screenshot taken
+    before then shows them too narrow. (Private attributes of the pinned
+    Textual: there is no public way to ask.)
+    """
+    return any(table._require_update_dimensions or table._updated_cells
+               for table in app.screen.query(DataTable))
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
