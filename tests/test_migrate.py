@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from loading import through_clean
@@ -131,6 +132,18 @@ def test_two_migrations_rollback_and_roll_forward(settings: Settings, sample_db:
     assert view_target(settings.target_dsn) == "servicedesk_v2"
 
 
+def lingering(argument: str, seconds: float = 5.0) -> list[int]:
+    """Pids of processes whose command line holds ``argument`` still alive after ``seconds``
+    (forked workers keep their parent's command line)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if argument in (p.info["cmdline"] or [])]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
                                                             sample_db: Path,
                                                             tmp_path: Path) -> None:
@@ -150,6 +163,7 @@ def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
             break
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
+    assert not lingering(str(big)), "a worker process outlived the killed run"
     assert view_target(settings.target_dsn) == "servicedesk_v1"
     assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
 

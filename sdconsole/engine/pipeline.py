@@ -33,6 +33,7 @@ from sdconsole.engine import (
     metadata,
     metrics,
     preflight,
+    processes,
     profiler,
     quality,
     queries,
@@ -59,7 +60,6 @@ from sdconsole.engine.run import Listener, Run, list_runs, one_line, read_journa
 from sdconsole.settings import Settings
 
 MODES = ("simple", "canary", "blue-green", "complete")
-BACKUP_NICE = 10  # pg_dump's priority while it runs beside load and validation
 
 
 class Migration:
@@ -269,7 +269,8 @@ class Migration:
             return self.validate()
         with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-backup") as pool:
             dump = pool.submit(backup.dump_version, self.run, self.settings, self.dsn,
-                               previous.schema_name, previous.version, nice=BACKUP_NICE)
+                               previous.schema_name, previous.version,
+                               nice=processes.BACKGROUND_NICE)
             try:
                 self.load()
                 validation = self.validate()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import os
 import threading
+import time
+
+BACKGROUND_NICE = 10  # the priority of work done beside the critical path
+PARENT_POLL_SECONDS = 0.5
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -12,3 +17,22 @@ def context() -> multiprocessing.context.BaseContext:
     re-imported. Spawn when threads run (the console's workers), as forking a threaded
     process can copy a held lock into the child."""
     return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+
+
+def worker_start(nice: int = 0) -> None:
+    """Initializer of every worker process: its priority, and an exit if the parent dies.
+
+    A worker waits for its next task on a queue whose writing end a forked
+    worker holds too, so a parent killed outright (SIGKILL, OOM) would leave
+    it waiting for ever. A watcher thread ends it once it has a new parent.
+    """
+    if nice:
+        os.nice(nice)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sdconsole-parent-watch", daemon=True).start()

@@ -728,7 +728,8 @@ def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[st
                      related: dict[str, frozenset[str]], finished,
                      meanwhile: Callable[[], None]) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context()) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context(),
+                                                initializer=processes.worker_start) as pool:
         pending = {pool.submit(scan_columns, source, table, columns, null_tokens, rows,
                                related.get(table, frozenset())): table
                    for table, columns, rows in jobs}

@@ -22,7 +22,6 @@ when the report is not ``ok``; a failed validation blocks cutover.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -187,8 +186,9 @@ def start_working_sums(working_db: Path, plan: Plan) -> Future:
     leave (on 2 cores, about half a second less end to end when the machine
     is busy).
     """
-    pool = ProcessPoolExecutor(1, mp_context=processes.context(), initializer=os.nice,
-                               initargs=(10,))
+    pool = ProcessPoolExecutor(1, mp_context=processes.context(),
+                               initializer=processes.worker_start,
+                               initargs=(processes.BACKGROUND_NICE,))
     future = pool.submit(_working_sums, working_db, plan)
     pool.shutdown(wait=False)  # the worker exits after its one task, or if this process dies
     return future
