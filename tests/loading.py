@@ -52,7 +52,7 @@ def plan_for(source: Path, types: dict[str, dict[str, str]], *,
             tables.append(TablePlan(
                 name=name, ident=idents[name], rows=rows,
                 columns=[ColumnPlan(c, column_idents[c], wanted.get(c, "text")) for c in columns],
-                primary_key=column_idents[keys[name]] if name in keys else None,
+                primary_key=[column_idents[keys[name]]] if name in keys else [],
                 date_column=column_idents[dates[name]] if name in dates else None))
     db.close()
     return Plan(tables)

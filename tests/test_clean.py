@@ -159,7 +159,8 @@ def test_edge_values_and_awkward_names(tmp_path, local):
     cleaned = [r[1:] for r in rows(Path(report.working_copy), "select")]
     assert cleaned == [
         ("2016-03-05 12:00:00", "2024-01-31 10:00:00", "2025-01-31", "true", "1.50", "abcd"),
-        ("2024-01-13 10:00:00", "2024-02-29 23:59:00", "2025-02-01", "false", "3", "x"),
+        # text keeps its whitespace
+        ("2024-01-13 10:00:00", "2024-02-29 23:59:00", "2025-02-01", "false", "3", "  x\t"),
         ("29/02/2023 10:00", "2024-02-30 10:00:00", "31/04/2024", "true", "abc", None),
         (None, None, "00/00/0000", None, "2", None),
         (None, 7, "2025-01-31", "false", "1000", "keep  inner  spaces"),
@@ -341,7 +342,8 @@ def test_sigkill_during_apply_leaves_the_previous_working_copy(tmp_path, local):
 
 
 def python_rules(value, column, tokens):
-    """The rules in plain Python: NUL bytes, trim, tokens, then the column's converter.
+    """The rules in plain Python: NUL bytes, tokens (once trimmed), then for a typed column
+    trim and its converter; a text column keeps its value.
 
     Returns the cleaned value, the (rule, before, after) steps and the reason
     the value is unconvertible (or None).
@@ -352,13 +354,13 @@ def python_rules(value, column, tokens):
     if "\x00" in value:
         steps.append(("nul_bytes", value, value.replace("\x00", "")))
         value = value.replace("\x00", "")
-    if value.strip() != value:
-        steps.append(("trim", value, value.strip()))
-        value = value.strip()
-    if value in tokens:
+    if value.strip() in tokens:
         return None, [*steps, ("null_tokens", value, None)], None
     if column.type == "text":
         return value, steps, None
+    if value.strip() != value:
+        steps.append(("trim", value, value.strip()))
+        value = value.strip()
     try:
         canonical = CONVERTERS[column.type](value, column.date_order)
     except Unconvertible as exc:

@@ -119,7 +119,7 @@ def test_rejects_reconcile_exactly(run: Run, settings: Settings, conn, tmp_path:
                         " ORDER BY id").fetchall() == [
         (1, "2025-01-31 14:05:00", "1.50"), (2, None, None), (3, None, "2"), (4, None, None),
         (5, None, None), (6, "2024-02-29 08:00:00", "0.00"), (7, None, "1000")]
-    check = validate.validate(run, conn, source, working, plan, "bad_v1", TOKENS)
+    check = validate.validate(run, conn, source, plan, "bad_v1", TOKENS)
     assert check.ok, check.summary
     by_column = {c.column: c for c in check.tables["tickets"].columns}
     assert (by_column["opened"].source_values, by_column["opened"].target_values,
@@ -152,7 +152,7 @@ def test_nul_byte_left_in_the_working_copy_is_removed_at_load(run: Run, conn,
     assert report.nul_removed == 2 and report.rejects_total == 0
     findings = [e for e in run.events if isinstance(e, ev.Finding) and e.stage == "load"]
     assert [(f.table, f.count) for f in findings] == [("t", 2)]
-    check = validate.validate(run, conn, working, working, plan, "nul_v1", TOKENS)
+    check = validate.validate(run, conn, working, plan, "nul_v1", TOKENS)
     assert check.ok, check.summary
 
 

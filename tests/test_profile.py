@@ -65,9 +65,10 @@ def test_sample_keys_and_relations(sample_profile):
     tickets, comments = result.table("tickets"), result.table("comments")
     assert tickets.key == "TKT-Ticket ID"
     assert tickets.duplicate_keys >= 1 and tickets.duplicate_examples
-    assert result.plan.table("tickets").primary_key is None  # duplicates: no primary key
+    assert result.plan.table("tickets").primary_key == []  # duplicates: no primary key
     assert comments.key == "CT-COMMENT-ID" and comments.duplicate_keys == 0
-    assert result.plan.table("comments").primary_key == "ct_comment_id"
+    assert result.plan.table("comments").primary_key == ["ct_comment_id"]
+    assert result.plan.table("comments").key_inferred
     assert result.plan.table("tickets").date_column == "tkt_created_time"
     relations = {r.key: r for r in result.relations}
     assert relations["comments.CT-TKT-ID"].orphans > 0

@@ -138,7 +138,10 @@ def load_reference(source: Path) -> Reference:
 def _typed(value: Any, kind: str) -> Any:
     if values.is_missing(value, NULL_TOKENS):
         return None
-    text = str(value).replace("\x00", "").strip()
+    text = str(value).replace("\x00", "")
+    if kind == "text":  # text keeps every byte but a NUL
+        return text
+    text = text.strip()
     try:
         return PYTHON_VALUE[kind](values.CONVERTERS[kind](text))
     except values.Unconvertible:

@@ -29,7 +29,7 @@ def loaded(workdir: Path, settings: Settings, pg_dsn: str, sample_db: Path):
 
 def check(loaded) -> validate.ValidationReport:
     run, conn, plan, working, _, sample_db = loaded
-    return validate.validate(run, conn, sample_db, working, plan, "sd_v1",
+    return validate.validate(run, conn, sample_db, plan, "sd_v1",
                              frozenset(["", "?", "-", "N/A", "NULL", "n/a"]))
 
 
@@ -63,8 +63,9 @@ def test_a_tampered_row_is_named(loaded) -> None:
     comments = report.tables["comments"]
     assert comments.rows_ok and comments.values_ok and not comments.checksum_ok
     assert (comments.differing_rows, comments.extra_rows) == (1, 1)
-    name = f"rowid {rowid_of(working, 42)} (ct_comment_id 42)"
-    assert comments.examples == [name]
+    name = f"rowid {rowid_of(working, 42)} (ct_comment_id 42) ct_type: source"
+    assert len(comments.examples) == 1 and comments.examples[0].startswith(name)
+    assert comments.examples[0].endswith("target has 'tampered'")
     assert name in report.summary and "\n" not in report.summary
     failed = [e for e in run.events if isinstance(e, ev.CheckResult) and e.status == "fail"]
     assert [e.name for e in failed] == ["comments: row checksums"]

@@ -44,14 +44,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def print_profile(result: Profile) -> None:
     for table in result.tables:
-        key = table.key or "none"
-        if table.duplicate_keys:
-            key += f" ({table.duplicate_keys:,} duplicated values)"
-        print(f"\n{table.name}: {table.rows:,} rows, key {key},"
+        print(f"\n{table.name}: {table.rows:,} rows, {describe_keys(result, table.name)},"
               f" date column {table.date_column or 'none'}")
         for column in table.columns:
             print(f"  {column.name:<28} {describe_column(column)}")
-            for note in (column.flagged and f"REVIEW: {column.flagged}", column.note):
+            for note in (column.flagged and f"REVIEW: {column.flagged}", column.note,
+                         column.departure):
                 if note:
                     print(f"  {'':<28} {note}")
     for relation in result.relations:
@@ -61,13 +59,36 @@ def print_profile(result: Profile) -> None:
     print_score(result.score)
 
 
+def describe_keys(result: Profile, name: str) -> str:
+    """'key (a, b) declared, 2 foreign keys', or the key inferred from the values."""
+    table, plan = result.table(name), result.plan.table(name)
+    declared = table.declared
+    if declared.primary_key:
+        text = f"key ({', '.join(declared.primary_key)}) declared"
+    elif plan.primary_key:
+        text = f"key {table.key} inferred from the values"
+    else:
+        text = f"no key ({table.key}: {table.duplicate_keys:,} duplicated values)" \
+            if table.key else "no key"
+    if declared.unique:
+        text += f", {len(declared.unique)} UNIQUE"
+    if plan.foreign_keys:
+        text += f", {len(plan.foreign_keys)} foreign keys"
+    if declared.without_rowid:
+        text += ", WITHOUT ROWID"
+    return text
+
+
 def describe_column(c: ColumnProfile) -> str:
     """Type, confidence and the figures that matter for one column, on one line."""
     kind = c.type if c.type == c.inferred_type else f"{c.type} (override of {c.inferred_type})"
+    if c.precision is not None:
+        kind += f"({c.precision},{c.scale})"
     parts = [f"{kind} {c.confidence:.1%}", f"missing {c.missing:,}", f"distinct {c.distinct:,}"]
     if c.min is not None:
         parts.append(f"{c.min} .. {c.max}")
-    for label, count in (("invalid", c.invalid), ("NUL", c.nul_bytes), ("padded", c.whitespace)):
+    for label, count in (("invalid", c.invalid), ("NUL", c.nul_bytes), ("padded", c.whitespace),
+                         ("BLOB", c.blobs), ("not UTF-8", c.invalid_utf8)):
         if count:
             parts.append(f"{label} {count:,}")
     if c.placeholders:

@@ -40,7 +40,7 @@ from psycopg import sql
 from sdconsole.engine import events as ev
 from sdconsole.engine import queries as dashboard
 from sdconsole.engine.cells import reading, require_columns, rowid_name
-from sdconsole.engine.checksum import TableSum, from_row, sum_query
+from sdconsole.engine.checksum import PRINTING, TableSum, from_row, sum_query
 from sdconsole.engine.dsn import sibling
 from sdconsole.engine.errors import EngineError, StageError
 from sdconsole.engine.loader import load_tables
@@ -251,7 +251,8 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
             figures += [sql.SQL("min({})::text").format(ident),
                         sql.SQL("max({})::text").format(ident)]
     with conn.transaction():
-        conn.execute("SET LOCAL DateStyle = 'ISO'")
+        for setting in PRINTING:
+            conn.execute(setting)
         row = conn.execute(sum_query(schema, table, figures)).fetchone()
         rejects = dict(conn.execute(sql.SQL(
             "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"

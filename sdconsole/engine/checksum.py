@@ -1,13 +1,15 @@
-"""Row checksums computed identically on both sides: the working copy in Python, the target in SQL.
+"""Row checksums computed identically on both sides: the source in Python, the target in SQL.
 
 A row's digest is the md5 of its cells as canonical text joined by chr(31),
 NULL written ``\\N``. In the target that is
 ``md5(coalesce(c1::text, '\\N') || chr(31) || ...)`` over the typed values,
 with DateStyle ISO so they print canonically ('YYYY-MM-DD HH:MM:SS',
-numerics with their scale, 'true'/'false'). In the working copy it is the
-same text from the shared cell rules (:mod:`sdconsole.engine.cells`):
-rejected cells NULL, NUL characters removed, i.e. what the load should have
-produced. A text cell reading ``\\N`` and a NULL share a digest; the
+numerics with their scale, 'true'/'false'), bytea as ``\\x`` and hex, and a
+double precision value as the hex of its eight IEEE bytes (``float8send``),
+so no decimal printing rule stands between the sides. On the source side it
+is the same text of the cells the rules give (validation's expected cells,
+or the canary's cells as the load sent them): rejected cells NULL, NUL
+characters removed. A text cell reading ``\\N`` and a NULL share a digest; the
 per-column value counts of validation tell those apart.
 
 The target keeps no row id (see :mod:`sdconsole.engine.schema`), so rows are
@@ -22,28 +24,44 @@ target lacks.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine.cells import NULL, CellRules, read_chunks
-from sdconsole.engine.plan import TablePlan
+from sdconsole.engine.cells import NULL, Cell
+from sdconsole.engine.plan import ColumnPlan, TablePlan
 from sdconsole.engine.schema import table_ref
 
 SEPARATOR = "\x1f"  # chr(31)
+# Session settings under which target values print as cell_text writes them.
+PRINTING = ("SET LOCAL DateStyle = 'ISO'", "SET LOCAL bytea_output = 'hex'",
+            "SET LOCAL extra_float_digits = 1")
 EXAMPLES = 5
 _HALVES = struct.Struct(">qq")
+_DOUBLE = struct.Struct(">d")
 
 
-def row_digest(cells: Sequence[str | None]) -> bytes:
+def row_digest(cells: Sequence[Cell]) -> bytes:
     """md5 of one row's canonical cells (rowid excluded)."""
     if None in cells:
         cells = [NULL if cell is None else cell for cell in cells]
-    return hashlib.md5(SEPARATOR.join(cells).encode(), usedforsecurity=False).digest()
+    try:
+        text = SEPARATOR.join(cells)  # type: ignore[arg-type]
+    except TypeError:  # bytea or double precision cells
+        text = SEPARATOR.join(map(cell_text, cells))
+    return hashlib.md5(text.encode(), usedforsecurity=False).digest()
+
+
+def cell_text(cell: Cell) -> str:
+    """A cell as the target's digest expression prints it."""
+    if isinstance(cell, bytes):
+        return "\\x" + cell.hex()
+    if isinstance(cell, float):
+        return _DOUBLE.pack(cell).hex()
+    return NULL if cell is None else cell
 
 
 @dataclass
@@ -72,38 +90,27 @@ class TableSum:
         return f"{mixed:016x}"
 
 
-def source_digests(db: sqlite3.Connection, table: TablePlan) -> Iterator[tuple[int, bytes]]:
-    """(rowid, digest) of each working-copy row, in rowid order, as the load writes it."""
-    rules = CellRules(table)
-    for chunk in read_chunks(db, table):
-        rows, _, _ = rules.canonicalise(chunk)
-        for row in rows:
-            yield row[0], row_digest(row[1:])
-
-
-def source_sum(db: sqlite3.Connection, table: TablePlan) -> TableSum:
-    """The working copy's :class:`TableSum`, rows as the load writes them."""
-    total = TableSum()
-    rules = CellRules(table)
-    for chunk in read_chunks(db, table):
-        total.add_rows(rules.canonicalise(chunk)[0])
-    return total
-
-
 def digest_expression(table: TablePlan) -> sql.Composed:
     """The SQL md5 over one row of the target table, matching :func:`row_digest`."""
     cells = sql.SQL(" || chr(31) || ").join(
-        sql.SQL("coalesce({}::text, {})").format(sql.Identifier(c.ident), sql.Literal(NULL))
+        sql.SQL("coalesce({}, {})").format(printed(c), sql.Literal(NULL))
         for c in table.columns
     )
     return sql.SQL("md5({})").format(cells)
+
+
+def printed(column: ColumnPlan) -> sql.Composed:
+    """A target cell as text, as :func:`cell_text` prints the source's."""
+    if column.type == "real":
+        return sql.SQL("encode(float8send({}), 'hex')").format(sql.Identifier(column.ident))
+    return sql.SQL("{}::text").format(sql.Identifier(column.ident))
 
 
 def sum_query(schema: str, table: TablePlan,
               also: Sequence[sql.Composable] = ()) -> sql.Composed:
     """``SELECT rows, high, low, *also`` over the target table (``also`` may use its columns).
 
-    Run it with DateStyle ISO, so that values print as the working copy holds them.
+    Run it with :data:`PRINTING` set, so that values print as the source side writes them.
     """
     figures = [sql.SQL("count(*)"),
                sql.SQL("coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)"),
@@ -128,9 +135,11 @@ class Difference:
 
 
 def differing_rows(
-    conn: psycopg.Connection, db: sqlite3.Connection, schema: str, table: TablePlan
+    conn: psycopg.Connection, digests: Iterable[tuple[int, bytes]], schema: str,
+    table: TablePlan
 ) -> Difference:
-    """Upload the source digests to a temporary table and compare row by row in the database."""
+    """Upload the source's (rowid, digest) pairs to a temporary table and compare row by
+    row in the database."""
     pair = sql.SQL(
         "WITH s AS (SELECT rowid, h, row_number() OVER (PARTITION BY h ORDER BY rowid) AS n"
         "           FROM pg_temp.sdc_source_digests),"
@@ -138,11 +147,12 @@ def differing_rows(
         "       FROM (SELECT {} AS h FROM {}) AS d)"
     ).format(digest_expression(table), table_ref(schema, table.ident))
     with conn.transaction():
-        conn.execute("SET LOCAL DateStyle = 'ISO'")
+        for setting in PRINTING:
+            conn.execute(setting)
         conn.execute("CREATE TEMP TABLE sdc_source_digests (rowid bigint, h text)"
                      " ON COMMIT DROP")
         with conn.cursor().copy("COPY pg_temp.sdc_source_digests FROM STDIN") as copy:
-            for rowid, digest in source_digests(db, table):
+            for rowid, digest in digests:
                 copy.write_row((rowid, digest.hex()))
         first = conn.execute(pair + sql.SQL(
             " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"

@@ -87,12 +87,14 @@ def clean_value(text: str, column: ColumnPlan,
         steps.append(("nul_bytes", value, value.replace("\x00", "")))
         value = steps[-1][2]
     stripped = value.strip()
+    if stripped in null_tokens:
+        steps.append(("null_tokens", value, None))
+        return None, steps, None
+    if column.type == "text":  # text stays text: only a NUL byte is ever removed
+        return value, steps, None
     if len(stripped) != len(value):
         steps.append(("trim", value, stripped))
         value = stripped
-    if value in null_tokens:
-        steps.append(("null_tokens", value, None))
-        return None, steps, None
     rule = TYPE_RULES.get(column.type)
     if rule is None:
         return value, steps, None
@@ -171,10 +173,14 @@ class _ColumnSQL:
     """
 
     def __init__(self, index: int, col: Sql, cases: list[Shape] | None, tokens: list[str],
-                 tokens_first: bool, rowid: Sql) -> None:
+                 tokens_first: bool, rowid: Sql, as_bytes: bool = False) -> None:
         self.index = index
         self.col = col
-        python = sql.SQL("sdc_py({}, {}, {})").format(sql.Literal(index), col, rowid)
+        # A column with TEXT cells that are not UTF-8 hands its text to Python as bytes
+        # (SQLite cannot pass such a cell to a function as text); BLOBs stay out.
+        cell = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN CAST({c} AS BLOB) END").format(
+            c=col) if as_bytes else col
+        python = sql.SQL("sdc_py({}, {}, {})").format(sql.Literal(index), cell, rowid)
         token = self.token = None
         if tokens:
             token = self.token = sql.SQL(
@@ -242,7 +248,8 @@ class TableRules:
             cases = shapes(column.type, column.date_order, col) \
                 if column.type in TYPE_RULES else None
             first = bool(cases) and _token_converts(column, sql_tokens)
-            self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid))
+            self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid,
+                                           column.invalid_utf8 > 0))
         low, high = reader.execute(sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
             self.rowid, self.name))).fetchone()
         self.low, self.span = low or 0, (high or 0) - (low or 0) + 1
@@ -435,6 +442,7 @@ class _PythonCells:
         self.table = task.rules.table
         width = len(self.table.columns)
         self.memo: list[dict[str, tuple]] = [{} for _ in range(width)]
+        self.as_bytes = [column.invalid_utf8 > 0 for column in self.table.columns]
         self.counts: list[Counter] = [Counter() for _ in range(width)]
         self.samples: list[dict[str, list]] = [{} for _ in range(width)]
         self.changed = [0] * width
@@ -446,6 +454,11 @@ class _PythonCells:
         self.stopped: BaseException | None = None
 
     def __call__(self, index: int, value: Any, rowid: int) -> int:
+        if type(value) is bytes and self.as_bytes[index]:  # TEXT handed over as bytes
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return 0  # left as it is: the loader rejects it with its raw bytes
         if type(value) is not str:  # a number or BLOB a text test let through: left alone
             return 0
         try:

@@ -4,8 +4,9 @@ Rules, applied to every text cell in this order, each counted per column:
 
 * ``nul_bytes``: remove NUL characters (PostgreSQL text cannot hold them),
   keeping the rest of the value;
-* ``trim``: remove leading and trailing whitespace;
-* ``null_tokens``: placeholder tokens and empty strings become NULL;
+* ``null_tokens``: placeholder tokens and empty strings (once trimmed) become NULL;
+* ``trim``: remove leading and trailing whitespace of a value a typed column
+  converts -- never of a value that stays text, which keeps every byte;
 * ``dates`` / ``booleans`` / ``numbers``: canonical text for the column's
   planned type and date order (:data:`sdconsole.engine.values.CONVERTERS`).
 
@@ -22,8 +23,10 @@ transaction, and only after COMMIT is the file renamed to ``working.db``, so
 a kill leaves no half-cleaned working copy. Running it again on its own
 output changes nothing (the rules are idempotent). A dry run makes the same
 passes over the source (read-only, one read transaction per thread) and
-writes only the report. Tables need rowids (no WITHOUT ROWID): the loader
-tracks rows by them.
+writes only the report. Rows are tracked by rowid; a WITHOUT ROWID table
+is first copied, in a numbered snapshot of the source (``numbered.db``), into
+an ordinary table in its declared key's order, so its rowids number its rows
+in that order, as validation numbers the original's.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from sdconsole.engine.clean_passes import (
     STAGE,
     RuleResult,
@@ -45,12 +50,20 @@ from sdconsole.engine.clean_passes import (
     run_rules,
 )
 from sdconsole.engine.errors import BadInput, StageError
-from sdconsole.engine.plan import Plan
+from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, write_json
-from sdconsole.engine.source import list_columns, list_tables, open_source, sha256_file
+from sdconsole.engine.source import (
+    list_columns,
+    list_tables,
+    open_source,
+    sha256_file,
+    sqlite_sql,
+    without_rowid_sql,
+)
 from sdconsole.settings import Settings
 
 WORKING_COPY = "working.db"
+NUMBERED = "numbered.db"  # the source with its WITHOUT ROWID tables numbered (see _numbered)
 
 
 @dataclass
@@ -95,42 +108,95 @@ def clean(run: Run, settings: Settings, source: Path, plan: Plan, *,
     detail = f"{source} (preview)" if dry_run else f"{source} -> {run.dir / WORKING_COPY}"
     with run.stage(STAGE, detail) as summary:
         started = time.monotonic()
-        reader = open_source(source)
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-hash") as hashing:
-                hashed = hashing.submit(sha256_file, source)  # beside building the SQL
-                _check_plan(reader, plan, source)
-                try:
-                    tables = [TableRules(reader, table, null_tokens) for table in plan.tables]
-                except sqlite3.DatabaseError as exc:
-                    raise BadInput(f"source {source} cannot be read: {exc}") from None
-                before = hashed.result()
-            report = CleanReport(dry_run, str(source), None, before, before)
-            if dry_run:
-                reader.isolation_level = None
-                reader.execute("BEGIN")  # one consistent read of the source
-                try:
-                    run_rules(run, source, reader, tables, report)
-                except sqlite3.DatabaseError as exc:
-                    raise BadInput(f"source {source} cannot be read: {exc}") from None
-            else:
-                _apply(run, source, reader, tables, run.dir / WORKING_COPY, report)
+            report = _clean(run, source, plan, null_tokens, dry_run=dry_run)
         finally:
-            reader.close()
-        if dry_run:
-            report.sha256_after = sha256_file(source)
-        if report.sha256_after != before:
-            if not dry_run:
-                Path(report.working_copy).unlink(missing_ok=True)
-                report.working_copy = None
-            raise StageError(f"source {source} changed while cleaning (SHA-256 {before[:12]}"
-                             f" before, {report.sha256_after[:12]} after); run again")
+            (run.dir / NUMBERED).unlink(missing_ok=True)
         report.seconds = round(time.monotonic() - started, 3)
         write_json(run.dir / "clean.json", report.to_dict())
         summary.update(dry_run=dry_run, cells_changed=report.cells_changed,
                        unconvertible=sum(report.unconvertible_counts.values()),
-                       sha256=before[:12], working_copy=report.working_copy or "")
+                       sha256=report.sha256_before[:12], working_copy=report.working_copy or "")
     return report
+
+
+def _clean(run: Run, source: Path, plan: Plan, null_tokens: frozenset[str], *,
+           dry_run: bool) -> CleanReport:
+    """The stage's work: the rules over the source (or its numbered snapshot)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-hash") as hashing:
+        hashed = hashing.submit(sha256_file, source)  # beside building the SQL
+        rows_from = _numbered(source, plan, run.dir / NUMBERED)
+        reader = open_source(rows_from)
+        try:
+            _check_plan(reader, plan, source)
+            tables = [TableRules(reader, table, null_tokens) for table in plan.tables]
+        except sqlite3.DatabaseError as exc:
+            reader.close()
+            raise BadInput(f"source {source} cannot be read: {exc}") from None
+        before = hashed.result()
+    try:
+        report = CleanReport(dry_run, str(source), None, before, before)
+        if dry_run:
+            reader.isolation_level = None
+            reader.execute("BEGIN")  # one consistent read of the source
+            try:
+                run_rules(run, rows_from, reader, tables, report)
+            except sqlite3.DatabaseError as exc:
+                raise BadInput(f"source {source} cannot be read: {exc}") from None
+        else:
+            _apply(run, source, rows_from, reader, tables, run.dir / WORKING_COPY, report)
+    finally:
+        reader.close()
+    if dry_run:
+        report.sha256_after = sha256_file(source)
+    if report.sha256_after != before:
+        if not dry_run:
+            Path(report.working_copy).unlink(missing_ok=True)
+            report.working_copy = None
+        raise StageError(f"source {source} changed while cleaning (SHA-256 {before[:12]}"
+                         f" before, {report.sha256_after[:12]} after); run again")
+    return report
+
+
+def _numbered(source: Path, plan: Plan, snapshot: Path) -> Path:
+    """The file the rules read: the source, or for a source with WITHOUT ROWID tables a
+    snapshot where each is an ordinary table filled in its declared key's order."""
+    numbered = [table for table in plan.tables if table.order_by]
+    if not numbered:
+        return source
+    snapshot.unlink(missing_ok=True)
+    reader = open_source(source)
+    try:
+        writer = sqlite3.connect(snapshot, isolation_level=None)
+        try:
+            reader.backup(writer)
+            writer.execute("PRAGMA legacy_alter_table = ON")  # leave references as they are
+            writer.execute("BEGIN")
+            for table in numbered:
+                _with_rowids(writer, table)
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+    except sqlite3.Error as exc:
+        snapshot.unlink(missing_ok=True)
+        raise StageError(f"cannot number the rows of {source}'s WITHOUT ROWID tables in"
+                         f" {snapshot}: {exc}") from None
+    finally:
+        reader.close()
+    return snapshot
+
+
+def _with_rowids(db: sqlite3.Connection, table: TablePlan) -> None:
+    """Rebuild a WITHOUT ROWID table as an ordinary one, rows in its key's order."""
+    (create,) = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (table.name,)).fetchone()
+    old = sql.Identifier("sdc_without_rowid")
+    name = sql.Identifier(table.name)
+    db.execute(sqlite_sql(sql.SQL("ALTER TABLE {} RENAME TO {}").format(name, old)))
+    db.execute(without_rowid_sql(create))
+    db.execute(sqlite_sql(sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY {}").format(
+        name, old, sql.SQL(", ").join(map(sql.Identifier, table.order_by)))))
+    db.execute(sqlite_sql(sql.SQL("DROP TABLE {}").format(old)))
 
 
 def _check_plan(conn: sqlite3.Connection, plan: Plan, source: Path) -> None:
@@ -146,9 +212,10 @@ def _check_plan(conn: sqlite3.Connection, plan: Plan, source: Path) -> None:
                                f" source {source}")
 
 
-def _apply(run: Run, source: Path, reader: sqlite3.Connection, tables: list[TableRules],
-           target: Path, report: CleanReport) -> None:
-    """Snapshot to ``<target>.partial``, clean it in one transaction, rename it to target.
+def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
+           tables: list[TableRules], target: Path, report: CleanReport) -> None:
+    """Snapshot ``rows_from`` to ``<target>.partial``, clean it in one transaction, rename
+    it to target.
 
     Once the rules have read the source, it is hashed again (for the check
     that it did not change) while the working copy is committed and synced.
@@ -159,7 +226,7 @@ def _apply(run: Run, source: Path, reader: sqlite3.Connection, tables: list[Tabl
     try:
         writer = sqlite3.connect(partial, isolation_level=None, check_same_thread=False)
         try:
-            run_rules(run, source, reader, tables, report, writer)
+            run_rules(run, rows_from, reader, tables, report, writer)
             after = hashing.submit(sha256_file, source)
             writer.execute("COMMIT")
         except BaseException:

@@ -51,7 +51,13 @@ from sdconsole.engine.dsn import sibling
 from sdconsole.engine.errors import Interrupted, StageError
 from sdconsole.engine.plan import Plan, TablePlan
 from sdconsole.engine.run import Run, one_line
-from sdconsole.engine.schema import REJECTS, index_statements, key_statement, table_ref
+from sdconsole.engine.schema import (
+    REJECTS,
+    foreign_key_statements,
+    index_statements,
+    key_statements,
+    table_ref,
+)
 from sdconsole.engine.source import open_source, row_count
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024  # rejects beyond this go to a temporary file
@@ -130,6 +136,8 @@ def load_tables(
                 run, conn, db, working_db, table, schema, stage, picked, observe)
             indexes.build(table)
         report.statements = indexes.wait()
+        if rowids is None:  # a sample's keys would point at rows it left out
+            report.statements += _foreign_keys(run, conn, schema, plan, stage)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -234,12 +242,16 @@ def _load_table(
 
 
 def _spool(spool, table_ident: str, rejects: list[Reject]) -> None:
-    """Append rejects to the spool as COPY text lines."""
+    """Append rejects to the spool as COPY text lines (raw bytes as bytea hex)."""
     spool.writelines(
         f"{_copy_text(table_ident)}\t{r.rowid}\t{_copy_text(r.column)}"
-        f"\t{_copy_text(r.raw)}\t{_copy_text(r.reason)}\n"
+        f"\t{_copy_text(r.raw)}\t{_copy_text(r.reason)}\t{_copy_bytes(r.raw_bytes)}\n"
         for r in rejects
     )
+
+
+def _copy_bytes(raw: bytes | None) -> str:
+    return "\\N" if raw is None else "\\\\x" + raw.hex()
 
 
 def _copy_text(text: str) -> str:
@@ -249,7 +261,7 @@ def _copy_text(text: str) -> str:
 def _copy_rejects(conn: psycopg.Connection, schema: str, spool) -> None:
     spool.seek(0)
     with conn.cursor().copy(
-        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason)"
+        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
                 " FROM STDIN").format(table_ref(schema, REJECTS))
     ) as copy:
         while data := spool.read(1 << 16):
@@ -259,26 +271,60 @@ def _copy_rejects(conn: psycopg.Connection, schema: str, spool) -> None:
 def _key_and_indexes(
     run: Run, conn: psycopg.Connection, schema: str, table: TablePlan, stage: str
 ) -> list[str]:
-    """Primary key (when the loaded rows allow it) and indexes; returns the statements run."""
+    """Primary key and UNIQUE constraints (when the loaded rows allow them) and indexes;
+    returns the statements run."""
     ran = []
     keyed = False
-    key = key_statement(schema, table)
-    if key is not None:
+    for number, statement in enumerate(key_statements(schema, table)):
         try:
             with conn.transaction():
-                conn.execute(key)
-            keyed = True
-            ran.append(_executed(run, conn, stage, key))
+                conn.execute(statement)
+            keyed = keyed or (number == 0 and bool(table.primary_key))
+            ran.append(_executed(run, conn, stage, statement))
         except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
+            what = "primary key" if number == 0 and table.primary_key else "UNIQUE constraint"
             run.emit(ev.Finding(
-                stage=stage, table=table.ident, column=table.primary_key or "",
+                stage=stage, table=table.ident, column=", ".join(table.primary_key),
                 dimension="uniqueness",
-                message=f"{table.ident}.{table.primary_key} cannot be the primary key"
-                        f" ({exc.diag.message_detail or exc.diag.message_primary});"
+                message=f"{table.ident}: the {what} in {statement.as_string(conn)!r} cannot"
+                        f" be created ({exc.diag.message_detail or exc.diag.message_primary});"
                         " indexed instead"))
     for statement in index_statements(schema, table, keyed=keyed):
         conn.execute(statement)
         ran.append(_executed(run, conn, stage, statement))
+    return ran
+
+
+def _foreign_keys(run: Run, conn: psycopg.Connection, schema: str, plan: Plan,
+                  stage: str) -> list[str]:
+    """The declared foreign keys, once every table is keyed: NOT VALID, then validated.
+
+    A key with orphans stays NOT VALID (new rows are checked, the loaded
+    ones are kept) and is reported; a key PostgreSQL cannot create (its
+    parent columns are not unique) is reported and left out.
+    """
+    ran = []
+    for table in plan.tables:
+        for add, check in foreign_key_statements(schema, table):
+            try:
+                with conn.transaction():
+                    conn.execute(add)
+                ran.append(_executed(run, conn, stage, add))
+            except psycopg.Error as exc:
+                run.emit(ev.Finding(stage=stage, table=table.ident, column="",
+                                    dimension="integrity",
+                                    message=f"{table.ident}: declared foreign key not created:"
+                                            f" {one_line(exc)}"))
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute(check)
+                ran.append(_executed(run, conn, stage, check))
+            except psycopg.errors.ForeignKeyViolation as exc:
+                run.emit(ev.Finding(stage=stage, table=table.ident, column="",
+                                    dimension="integrity",
+                                    message=f"{table.ident}: a declared foreign key has orphans"
+                                            f" ({exc.diag.message_detail}); kept NOT VALID"))
     return ran
 
 

@@ -97,7 +97,7 @@ class Migration:
         self.validation: Any = None
         self.cutover_report: Any = None
         self._dumped: tuple[int, Path] | None = None  # a backup taken beside load
-        self._working_sums: Future | None = None  # validation's checksums, computed early
+        self._source_figures: Future | None = None  # validation's source side, computed early
         self.version: int | None = None
         self.version_schema: str | None = None
         self.outcome = "stopped"
@@ -192,7 +192,8 @@ class Migration:
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
                                           dry_run=False)
-        self._working_sums = validate.start_working_sums(self.working_copy, self.plan)
+        self._source_figures = validate.start_source_figures(
+            self.source, self.plan, self.settings.null_tokens)
         return self.clean_report
 
     @property
@@ -244,9 +245,8 @@ class Migration:
     def validate(self) -> Any:
         self._require(self.load_report is not None, "load the version before validating it")
         self.validation = validate.validate(
-            self.run, self.conn, self.source, self.working_copy, self.plan,
-            self.version_schema, frozenset(self.settings.null_tokens), self._profiled_counts(),
-            self._working_sums)
+            self.run, self.conn, self.source, self.plan, self.version_schema,
+            self.settings.null_tokens, self._source_figures, self.clean_report.sha256_before)
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",
@@ -288,14 +288,6 @@ class Migration:
         self.run.cancel_requested.set()  # pg_dump is stopped at its next check
         with contextlib.suppress(BaseException):
             dump.result().unlink(missing_ok=True)
-
-    def _profiled_counts(self) -> dict[str, tuple[int, dict[str, int]]]:
-        """The profile's exact non-missing counts, when it profiled this very source file."""
-        profile = self.profile_result
-        if profile is None or profile.source_sha256 != self.clean_report.sha256_before:
-            return {}
-        return {t.ident: (t.rows, {c.ident: c.present for c in t.columns})
-                for t in profile.tables}
 
     def plan_cutover(self) -> Any:
         self._require(self.validation is not None and self.validation.ok,

@@ -17,29 +17,58 @@ from sdconsole.engine.values import PG_TYPES, DateOrder
 
 @dataclass
 class ColumnPlan:
-    """One column: source name, identifier, type, and the date order for date types."""
+    """One column: source name, identifier, type, and the date order for date types.
+
+    ``precision``/``scale``: a numeric column's declared NUMERIC(p,s), kept
+    when every value fits. ``invalid_utf8``: TEXT cells that are not UTF-8,
+    which every reader takes as bytes (they are rejected with their raw bytes).
+    """
 
     name: str
     ident: str
     type: str = "text"
     date_order: DateOrder = "day-first"
     flagged: str = ""  # why the column needs review ('' when it does not)
+    precision: int | None = None
+    scale: int | None = None
+    invalid_utf8: int = 0
 
     @property
     def pg_type(self) -> str:
+        if self.type == "numeric" and self.precision is not None:
+            return f"numeric({self.precision},{self.scale or 0})"
         return PG_TYPES[self.type]
 
 
 @dataclass
+class ForeignKeyPlan:
+    """A declared foreign key, by column idents: created NOT VALID when orphans exist."""
+
+    columns: list[str]
+    parent: str  # parent table ident
+    parent_columns: list[str]
+
+
+@dataclass
 class TablePlan:
-    """One table: source name, identifier, row count, columns and the key, if any."""
+    """One table: source name, identifier, row count, columns and its keys.
+
+    ``primary_key`` is the declared key (also composite) or, where none is
+    declared, one inferred from the values (``key_inferred``). ``unique``
+    and ``foreign_keys`` are as declared. ``order_by`` is set for a WITHOUT
+    ROWID table: its declared key, whose order numbers its rows.
+    """
 
     name: str
     ident: str
     rows: int
     columns: list[ColumnPlan] = field(default_factory=list)
-    primary_key: str | None = None  # column ident, when values are unique and non-null
+    primary_key: list[str] = field(default_factory=list)  # column idents
+    key_inferred: bool = False
+    unique: list[list[str]] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
     date_column: str | None = None  # main date column ident (canary strata, indexes)
+    order_by: list[str] = field(default_factory=list)  # source column names (WITHOUT ROWID)
 
     def column(self, name: str) -> ColumnPlan:
         return next(c for c in self.columns if c.name == name)
@@ -59,7 +88,9 @@ class Plan:
     def from_dict(cls, data: dict) -> Plan:
         return cls(
             tables=[
-                TablePlan(**{**t, "columns": [ColumnPlan(**c) for c in t["columns"]]})
+                TablePlan(**{**t, "columns": [ColumnPlan(**c) for c in t["columns"]],
+                             "foreign_keys": [ForeignKeyPlan(**f)
+                                              for f in t.get("foreign_keys", [])]})
                 for t in data["tables"]
             ]
         )

@@ -20,15 +20,31 @@ Inference rules (the shared value rules are in :mod:`sdconsole.engine.values`):
   The first type in the order boolean, integer, numeric, date, timestamp,
   time whose confidence reaches ``type_confidence`` wins; otherwise the
   column stays text, and is flagged when a type still had the majority.
+* No lossy type: a value whose number spelling a number type would not keep
+  (a leading zero ``06897``, a leading ``+``) keeps the column text, flagged
+  with the reason; an integer beyond bigint makes it numeric, not integer.
+* Every storage class has a home: a column whose present values are all
+  BLOBs is bytea; one of REALs (and integers a double holds exactly), not
+  declared NUMERIC/DECIMAL, is real (double precision). A BLOB anywhere else
+  is a reject, never text; a TEXT cell that is not UTF-8 is read as bytes
+  (the count pass starts again reading leniently) and is a reject.
+* The declared type is a strong prior: declared NUMERIC(p,s) keeps p and s
+  when every value fits; a declared BOOLEAN of 0 and 1 is boolean. Every
+  departure from the declared type is listed (``departure``) with its reason.
 * Boolean needs at least one word value (Yes/No/true/N...): a column of only
   1 and 0 stays integer, because ids, counts and amounts look the same; its
   ``note`` says so and ``type_overrides`` turns it into a boolean.
-* Date is chosen over timestamp only when no value has a time of day.
+* Date is chosen over timestamp only when no value writes a time of day
+  (``00:00`` included: the time written is kept); fractions of a second are kept.
 * Date order comes from evidence: a first field over 12 proves day-first, a
   second field over 12 proves month-first. Only ambiguous values: the
   ``date_order`` setting is used and the column is flagged. Both kinds of
   proof: the column stays text and is flagged "contradicting date order" --
   never guessed. ``date_order_overrides`` decides instead of the evidence.
+* Declared keys win: the declared primary key (also composite), UNIQUE
+  constraints and foreign keys go to the plan as declared; a WITHOUT ROWID
+  table's rows are numbered in its key's order. Only a table that declares
+  no primary key gets one inferred, marked ``key_inferred``:
 * A key candidate has a value in every row, is integer or short text (<= 64
   characters), and has at least 99% distinct values (50% when it is named
   like an id, so that heavy duplication still counts against uniqueness).
@@ -64,12 +80,18 @@ from sdconsole.engine import events as ev
 from sdconsole.engine import processes, quality
 from sdconsole.engine.errors import BadInput
 from sdconsole.engine.naming import normalise_all
-from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
+from sdconsole.engine.plan import ColumnPlan, ForeignKeyPlan, Plan, TablePlan
 from sdconsole.engine.run import Run, write_json
 from sdconsole.engine.source import (
+    DeclaredForeignKey,
+    DeclaredSchema,
+    InvalidText,
+    declared_schema,
+    is_decode_error,
     list_columns,
     list_tables,
     open_source,
+    read_text_leniently,
     row_count,
     sha256_file,
     sqlite_sql,
@@ -82,6 +104,7 @@ from sdconsole.engine.values import (
     Unconvertible,
     date_fields,
     evidence,
+    lossy_number,
     real_clock,
     real_date,
     to_integer,
@@ -151,6 +174,15 @@ class ColumnScan:
     present: int = 0
     distinct: int = 0
     non_text: int = 0
+    blobs: int = 0  # BLOB cells
+    reals: int = 0  # REAL cells
+    integers: int = 0  # INTEGER cells
+    exact_integers: int = 0  # INTEGER cells a double holds exactly
+    invalid_utf8: int = 0  # TEXT cells that are not UTF-8
+    lossy: int = 0  # numbers a number type would not keep as written ('06897', '+44')
+    beyond_bigint: int = 0  # integers outside bigint's range
+    scale: int = 0  # most digits after the point of a number
+    digits: int = 0  # most digits before the point of a number
     nul_bytes: int = 0
     whitespace: int = 0
     max_length: int = 0
@@ -158,6 +190,7 @@ class ColumnScan:
     conform: Counter = field(default_factory=Counter)  # 'integer', 'timestamp/day-first'...
     boolean_words: int = 0
     timed: int = 0  # date-like cells with a time of day other than midnight
+    clocked: int = 0  # date-like cells with a time of day written, midnight included
     evidence: Counter = field(default_factory=Counter)  # iso, day-first, month-first, ambiguous
     impossible: Counter = field(default_factory=Counter)  # per order
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -178,7 +211,15 @@ class ColumnScan:
             text = value
         else:
             self.non_text += count
-            text = value.hex() if isinstance(value, bytes) else repr(value)
+            if isinstance(value, bytes):
+                self._binary(value, count)
+                return
+            if isinstance(value, float):
+                self.reals += count
+            else:
+                self.integers += count
+                self.exact_integers += count if abs(value) <= 2**53 else 0
+            text = repr(value)
         if "\x00" in text:
             self.nul_bytes += count
             self._example("nul_bytes", value)
@@ -198,15 +239,32 @@ class ColumnScan:
             self.repeated_values += 1
         if len(stripped) > self.max_length:
             self.max_length = len(stripped)
-        if isinstance(value, bytes) or not self._typed(stripped, count):
+        if not self._typed(stripped, count):
             if len(self.examples.get("text", ())) < EXAMPLES:
                 self._example("text", stripped)
+
+    def _binary(self, value: bytes, count: int) -> None:
+        """A BLOB, or a TEXT cell that is not UTF-8: present, of no type but bytea."""
+        self.present += count
+        self.distinct += 1
+        if count > 1:
+            self.repeated_values += 1
+        if isinstance(value, InvalidText):
+            self.invalid_utf8 += count
+            self._example("invalid_utf8", "\\x" + value.hex()[:64])
+        else:
+            self.blobs += count
+            self.max_length = max(self.max_length, len(value))
 
     def _typed(self, text: str, count: int) -> bool:
         """Count the types a present, trimmed value converts to; False when none."""
         if not text:  # empty, and '' is not a null token in these settings
             return False
         first = text[0]
+        if first in "0+-" and lossy_number(text):
+            self.lossy += count
+            self._example("lossy", text)
+            return False
         if text.isascii() and text.isdigit() and len(text) <= 18:  # ids: no regex needed
             self._integer(text, int(text), count)
             return True
@@ -229,12 +287,18 @@ class ColumnScan:
     def _converts(self, kind: str, convert, text: str, count: int) -> bool:
         try:
             canonical = convert(text)
-        except Unconvertible:
+        except Unconvertible as exc:
+            if kind == "integer" and str(exc) == "integer out of range":
+                self.beyond_bigint += count
             return False
         if kind == "integer":
             self._integer(text, int(canonical), count)
             return True
         self.conform[kind] += count
+        if kind == "numeric":
+            whole, _, fraction = canonical.lstrip("-").partition(".")
+            self.scale = max(self.scale, len(fraction))
+            self.digits = max(self.digits, len(whole.lstrip("0")))
         self._range(kind, canonical if kind == "time" else Decimal(canonical))
         return True
 
@@ -244,6 +308,7 @@ class ColumnScan:
         self.conform["numeric"] += count
         if text in ("0", "1"):
             self.conform["boolean"] += count
+        self.digits = max(self.digits, len(str(abs(number))) if number else 0)
         self._range("numeric", number)
 
     def _date(self, text: str, count: int) -> bool:
@@ -263,6 +328,8 @@ class ColumnScan:
             self._example(day.kind, text)
         day.rows += count
         clock = fields.clock
+        if clock is not None:
+            self.clocked += count
         if clock is None or clock == "00:00:00":
             day.midnight += count
             clock = "00:00:00"
@@ -350,6 +417,21 @@ def scan_columns(source: Path, table: str, columns: list[str], null_tokens: froz
         conn.close()
 
 
+def _lenient_on_retry(scan: Callable) -> Callable:
+    """Read again, leniently, when a TEXT cell that is not UTF-8 stopped the read."""
+    @functools.wraps(scan)
+    def scanning(conn, *args, **kwargs):
+        try:
+            return scan(conn, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not is_decode_error(exc) or conn.text_factory is not str:
+                raise
+            read_text_leniently(conn)
+            return scan(conn, *args, **kwargs)
+    return scanning
+
+
+@_lenient_on_retry
 def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str], rows: int,
                 related: frozenset[str]) -> tuple[Scans, list[tuple[str, int]]]:
     """Count the values of every column in one read of the table.
@@ -452,6 +534,7 @@ def _within_memory(counts: dict[int, Counter], sizes: list[int],
     return dropped
 
 
+@_lenient_on_retry
 def _alone(conn, table: str, column: str, null_tokens: frozenset[str], parts: int) -> ColumnScan:
     """Scan one column left out of a counting pass.
 
@@ -517,6 +600,12 @@ class ColumnProfile:
     nul_bytes: int = 0
     whitespace: int = 0
     non_text: int = 0
+    blobs: int = 0
+    invalid_utf8: int = 0  # TEXT cells that are not UTF-8: rejects with their raw bytes
+    lossy: int = 0  # values such as '06897' that a number type would not keep
+    precision: int | None = None  # declared NUMERIC(p,s), kept when every value fits
+    scale: int | None = None
+    departure: str = ""  # why the type is not the declared one ('' when it is)
     date_evidence: DateEvidence | None = None
     key_candidate: bool = False
     repeated_values: int = 0
@@ -537,6 +626,7 @@ class TableProfile:
     duplicate_rows: int = 0  # rows beyond the first of each duplicated key value
     duplicate_examples: list[str] = field(default_factory=list)
     date_column: str | None = None
+    declared: DeclaredSchema = field(default_factory=DeclaredSchema)
 
     def column(self, name: str) -> ColumnProfile:
         return next(c for c in self.columns if c.name == name)
@@ -594,7 +684,10 @@ class Profile:
                 dates = c.get("date_evidence")
                 columns.append(ColumnProfile(
                     **{**c, "date_evidence": DateEvidence(**dates) if dates else None}))
-            tables.append(TableProfile(**{**t, "columns": columns}))
+            declared = t.get("declared") or {}
+            tables.append(TableProfile(**{**t, "columns": columns, "declared": DeclaredSchema(
+                **{**declared, "foreign_keys": [DeclaredForeignKey(**k) for k in
+                                                declared.get("foreign_keys", [])]})}))
         return cls(
             source=data["source"],
             source_sha256=data["source_sha256"],
@@ -623,6 +716,7 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
     with run.stage(STAGE, str(source)) as summary:
         started = time.monotonic()
         conn = open_source(source)
+        read_text_leniently(conn)  # its own reads are few: keys, orphans, a small source
         try:
             shapes = [(t, list_columns(conn, t), row_count(conn, t)) for t in list_tables(conn)]
             relations = _relations(settings, shapes)
@@ -775,7 +869,7 @@ def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> l
     idents = normalise_all([t for t, _, _ in shapes])
     tables = []
     for name, columns, rows in shapes:
-        table = TableProfile(name, idents[name], rows)
+        table = TableProfile(name, idents[name], rows, declared=declared_schema(conn, name))
         column_idents = normalise_all([c for c, _ in columns])
         for column, declared in columns:
             ident = column_idents[column]
@@ -795,8 +889,11 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
     dates = _date_evidence(scan, order_override, settings.date_order)
     order = dates.decision if dates.decision in ORDERS else settings.date_order
     shares = _shares(scan, None if dates.decision == "contradicting" else order)
-    inferred = next((t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence),
-                    "text")
+    inferred = _stored_type(scan, declared) or next(
+        (t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence), "text")
+    if inferred == "integer" and _DECLARED_BOOLEAN.search(declared) and (
+            scan.conform["boolean"] == scan.present):
+        inferred = "boolean"
     column = ColumnProfile(
         name=name, ident=ident, declared_type=declared, inferred_type=inferred, type=inferred,
         confidence=round(shares.get(inferred, 1.0), 4), date_order=order,
@@ -804,14 +901,20 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
         placeholders=dict(sorted(scan.placeholders.items())), present=scan.present,
         distinct=scan.distinct, max_length=scan.max_length, nul_bytes=scan.nul_bytes,
         whitespace=scan.whitespace, non_text=scan.non_text,
-        repeated_values=scan.repeated_values,
+        repeated_values=scan.repeated_values, blobs=scan.blobs,
+        invalid_utf8=scan.invalid_utf8, lossy=scan.lossy,
     )
     date_like = sum(scan.evidence.values()) >= MAJORITY * scan.present > 0
     if inferred in DATE_TYPES or date_like:
         column.date_evidence = dates
         if dates.decision == "contradicting" or inferred in DATE_TYPES:
             column.flagged = dates.reason
-    if inferred == "text" and not column.flagged and scan.present:
+    if inferred == "text" and scan.lossy and not column.flagged:
+        example = scan.examples["lossy"][0]
+        column.flagged = (f"{scan.lossy:,} values such as {example!r} are numbers a number"
+                          f" type would not keep as written ({lossy_number(example)}):"
+                          " kept as text")
+    elif inferred == "text" and not column.flagged and scan.present:
         best = max(PREFERENCE, key=lambda t: shares.get(t, 0.0))
         if shares.get(best, 0.0) >= MAJORITY:
             column.candidate = best
@@ -822,9 +925,72 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
                        " if it is a yes/no flag)")
     if type_override:
         column.type, column.flagged, column.candidate = type_override, "", None
+    if column.type == "numeric":
+        _declared_precision(column, scan)
+    column.departure = _departure(column, declared, shares)
     _validity(column, scan)
     _range(column, scan)
     return column
+
+
+_DECLARED_BOOLEAN = re.compile(r"BOOL", re.I)
+_DECLARED_DECIMAL = re.compile(r"DEC|NUMERIC|MONEY", re.I)
+_DECLARED_PRECISION = re.compile(r"(?:DECIMAL|NUMERIC|DEC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)",
+                                 re.I)
+# What each declared type name (by SQLite's substring rules) leads one to expect.
+_DECLARED_FAMILIES = (
+    (re.compile(r"BOOL", re.I), {"boolean", "integer"}),
+    (re.compile(r"INT", re.I), {"integer"}),
+    (re.compile(r"DATE|TIME", re.I), {"date", "timestamp", "time"}),
+    (re.compile(r"CHAR|CLOB|TEXT", re.I), {"text"}),
+    (re.compile(r"BLOB|BINARY", re.I), {"bytea"}),
+    (re.compile(r"REAL|FLOA|DOUB", re.I), {"real"}),
+    (re.compile(r"DEC|NUM|MONEY", re.I), {"numeric", "integer"}),
+)
+
+
+def _stored_type(scan: ColumnScan, declared: str) -> str | None:
+    """bytea for a column of BLOBs; real for one of REALs (not declared NUMERIC/DECIMAL)."""
+    if not scan.present:
+        return None
+    if scan.blobs == scan.present:
+        return "bytea"
+    if (scan.reals and scan.reals + scan.exact_integers == scan.present
+            and not _DECLARED_DECIMAL.search(declared)):
+        return "real"
+    return None
+
+
+def _declared_precision(column: ColumnProfile, scan: ColumnScan) -> None:
+    """Keep a declared NUMERIC(p,s) when every value fits it."""
+    declared = _DECLARED_PRECISION.search(column.declared_type)
+    if declared is None:
+        return
+    precision, scale = int(declared.group(1)), int(declared.group(2) or 0)
+    if scan.scale <= scale and scan.digits <= precision - scale and precision <= 1000:
+        column.precision, column.scale = precision, scale
+    else:
+        column.note = (f"values do not fit the declared {column.declared_type} (up to"
+                       f" {scan.digits} digits before and {scan.scale} after the point):"
+                       " loaded as numeric")
+
+
+def _departure(column: ColumnProfile, declared: str, shares: dict[str, float]) -> str:
+    """Why the type is not what the declared type leads one to expect ('' when it is)."""
+    expected = next((types for pattern, types in _DECLARED_FAMILIES if pattern.search(declared)),
+                    None)
+    if not declared or expected is None or column.type in expected:
+        return ""
+    if column.type == column.inferred_type != "text":
+        share = shares.get(column.type)
+        why = ("every value is stored as " + ("BLOB" if column.type == "bytea" else "REAL")
+               if share is None else f"{share:.1%} of {column.present:,} values are"
+                                     f" {column.type}")
+    elif column.type != column.inferred_type:
+        why = "type override"
+    else:
+        why = column.flagged or "its values are of no one type"
+    return f"declared {declared}, loaded as {column.type}: {why}"
 
 
 def _shares(scan: ColumnScan, order: str | None) -> dict[str, float]:
@@ -836,11 +1002,15 @@ def _shares(scan: ColumnScan, order: str | None) -> dict[str, float]:
         "numeric": scan.conform["numeric"],
         "time": scan.conform["time"],
     }
+    if scan.lossy:  # a number type would drop a leading zero or '+'
+        del conform["integer"], conform["numeric"]
+    elif scan.beyond_bigint:
+        del conform["integer"]
     if scan.boolean_words:
         conform["boolean"] = scan.conform["boolean"]
     if order is not None:
         conform["timestamp"] = scan.conform["timestamp/" + order]
-        if not scan.timed:
+        if not scan.clocked:
             conform["date"] = scan.conform["date/" + order]
     return {t: n / scan.present for t, n in conform.items()}
 
@@ -879,6 +1049,15 @@ def _validity(column: ColumnProfile, scan: ColumnScan) -> None:
     """Present cells that will not convert to the planned type (or the flagged candidate)."""
     kind = column.type if column.type != "text" else column.candidate
     if kind is None or kind == "text" or not scan.present:
+        binary = scan.blobs + scan.invalid_utf8 if column.type == "text" else 0
+        if binary:  # BLOBs and text that is not UTF-8 in a text column: rejects
+            column.invalid = binary
+            column.invalid_examples = scan.examples.get("invalid_utf8", [])[:EXAMPLES]
+        return
+    if kind in ("bytea", "real"):
+        column.invalid = scan.present - (scan.blobs if kind == "bytea"
+                                         else scan.reals + scan.exact_integers)
+        column.invalid_examples = scan.examples.get("text", [])[:EXAMPLES]
         return
     if kind in DATE_TYPES:
         converting = scan.conform[f"{kind}/{column.date_order}"]
@@ -914,7 +1093,12 @@ _ID_NAME = re.compile(r"(^|_)id($|_)")
 
 def _choose_key(conn, table: TableProfile, scans: dict) -> None:
     """Mark key candidates, choose the table's key and count its duplicated (trimmed) values:
-    from its scan when it has them, else in SQLite."""
+    from its scan when it has them, else in SQLite. A declared single-column primary
+    key is the key, its values unique as SQLite enforces them."""
+    declared = table.declared.primary_key
+    if declared:
+        table.key = declared[0] if len(declared) == 1 else None
+        return
     candidates = []
     for column in table.columns:
         id_named = bool(_ID_NAME.search(column.ident))
@@ -1018,13 +1202,42 @@ def _with_references(relations: list[RelationProfile],
 
 
 def _plan(tables: list[TableProfile]) -> Plan:
-    return Plan(tables=[
-        TablePlan(
-            name=t.name, ident=t.ident, rows=t.rows,
-            columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged)
-                     for c in t.columns],
-            primary_key=(t.column(t.key).ident if t.key and not t.duplicate_keys else None),
-            date_column=t.column(t.date_column).ident if t.date_column else None,
-        )
-        for t in tables
-    ])
+    """The plan: each table's columns as decided, its declared keys, else an inferred one."""
+    by_name = {t.name.lower(): t for t in tables}
+    return Plan(tables=[_table_plan(t, by_name) for t in tables])
+
+
+def _table_plan(table: TableProfile, by_name: dict[str, TableProfile]) -> TablePlan:
+    declared = table.declared
+    idents = {c.name.lower(): c.ident for c in table.columns}
+    inferred = [] if declared.primary_key or not table.key or table.duplicate_keys else [
+        table.column(table.key).ident]
+    return TablePlan(
+        name=table.name, ident=table.ident, rows=table.rows,
+        columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged, c.precision,
+                            c.scale, c.invalid_utf8) for c in table.columns],
+        primary_key=[idents[c.lower()] for c in declared.primary_key] or inferred,
+        key_inferred=bool(inferred),
+        unique=[[idents[c.lower()] for c in columns] for columns in declared.unique],
+        foreign_keys=[key for key in (_foreign_key(k, idents, by_name)
+                                      for k in declared.foreign_keys) if key is not None],
+        date_column=table.column(table.date_column).ident if table.date_column else None,
+        order_by=list(declared.primary_key) if declared.without_rowid else [],
+    )
+
+
+def _foreign_key(key: DeclaredForeignKey, idents: dict[str, str],
+                 by_name: dict[str, TableProfile]) -> ForeignKeyPlan | None:
+    """A declared foreign key by idents; None when it names what the source does not have
+    (SQLite accepts such a declaration; PostgreSQL would refuse it)."""
+    parent = by_name.get(key.parent.lower())
+    if parent is None:
+        return None
+    parent_idents = {c.name.lower(): c.ident for c in parent.columns}
+    parent_columns = key.parent_columns or parent.declared.primary_key
+    if len(parent_columns) != len(key.columns) or not all(
+            c.lower() in parent_idents for c in parent_columns) or not all(
+            c.lower() in idents for c in key.columns):
+        return None
+    return ForeignKeyPlan([idents[c.lower()] for c in key.columns], parent.ident,
+                          [parent_idents[c.lower()] for c in parent_columns])

@@ -11,11 +11,14 @@ rowid order.
 
 Identifiers come from the plan (normalised, composed with
 ``sql.Identifier``); the original source names are kept as comments. The
-primary key (when the profile found a unique, non-null column) and the
-indexes on id-like and date columns are built after the load
-(:func:`key_statement`, :func:`index_statements`): building an index once is
-cheaper than maintaining it row by row. No foreign keys: orphans are real
-data, reported by the profiler.
+declared primary key (also composite) and UNIQUE constraints -- or, where no
+key is declared, one inferred from the values -- and the indexes on id-like
+and date columns are built after each table's load (:func:`key_statements`,
+:func:`index_statements`): building an index once is cheaper than
+maintaining it row by row. Declared foreign keys are added once every table
+is keyed (:func:`foreign_key_statements`), ``NOT VALID`` and then
+validated: a key with orphans stays ``NOT VALID`` (enforced for new rows),
+and its orphans are reported, never dropped.
 """
 
 from __future__ import annotations
@@ -57,9 +60,11 @@ def schema_statements(schema: str, plan: Plan) -> list[sql.Composed]:
     rejects = table_ref(schema, REJECTS)
     statements.append(sql.SQL(
         "CREATE TABLE {} (table_name text NOT NULL, source_rowid bigint NOT NULL,"
-        " column_name text NOT NULL, raw_value text, reason text NOT NULL)").format(rejects))
+        " column_name text NOT NULL, raw_value text, reason text NOT NULL,"
+        " raw_bytes bytea)").format(rejects))
     statements.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(rejects, sql.Literal(
-        "source values that did not fit their column: the typed cell is NULL")))
+        "source values that did not fit their column: the typed cell is NULL; raw_bytes"
+        " holds a BLOB or a text that is not UTF-8 exactly")))
     return statements
 
 
@@ -83,26 +88,51 @@ def create_version_schema(
     return statements
 
 
-def key_statement(schema: str, table: TablePlan) -> sql.Composed | None:
-    """The primary key the plan asks for, or None."""
-    if not table.primary_key:
-        return None
-    return sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-        table_ref(schema, table.ident), sql.Identifier(table.primary_key))
+def key_statements(schema: str, table: TablePlan) -> list[sql.Composed]:
+    """The primary key and UNIQUE constraints the plan asks for, in that order."""
+    target = table_ref(schema, table.ident)
+    statements = []
+    if table.primary_key:
+        statements.append(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            target, _idents(table.primary_key)))
+    statements += [sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(target, _idents(columns))
+                   for columns in table.unique if columns != table.primary_key]
+    return statements
+
+
+def foreign_key_statements(schema: str, table: TablePlan) -> list[tuple[sql.Composed,
+                                                                         sql.Composed]]:
+    """Per declared foreign key: the ``ADD ... NOT VALID`` and the ``VALIDATE`` statement."""
+    target = table_ref(schema, table.ident)
+    statements = []
+    for number, key in enumerate(table.foreign_keys, 1):
+        name = sql.Identifier(f"{table.ident}_fk{number}"[:63])
+        statements.append((
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})"
+                    " NOT VALID").format(target, name, _idents(key.columns),
+                                         table_ref(schema, key.parent),
+                                         _idents(key.parent_columns)),
+            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, name)))
+    return statements
+
+
+def _idents(names: list[str]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
 def index_statements(schema: str, table: TablePlan, *, keyed: bool) -> list[sql.Composed]:
     """Indexes on the main date column and id-like columns.
 
-    The key column needs none when it became the primary key (``keyed``);
-    when the key could not be created it gets a plain index.
+    A column that leads the primary key needs none when the key was created
+    (``keyed``); when the key could not be created it gets a plain index.
     """
     wanted = [table.date_column] if table.date_column else []
     wanted += [c.ident for c in table.columns if _ID_LIKE.search(c.ident)]
     if table.primary_key:
-        wanted = [i for i in wanted if i != table.primary_key]
+        lead = table.primary_key[0]
+        wanted = [i for i in wanted if i != lead]
         if not keyed:
-            wanted.insert(0, table.primary_key)
+            wanted.insert(0, lead)
     target = table_ref(schema, table.ident)
     return [
         sql.SQL("CREATE INDEX ON {} ({})").format(target, sql.Identifier(ident))

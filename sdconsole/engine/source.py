@@ -5,12 +5,21 @@ way a file can be unusable (missing, not SQLite, unreadable, corrupt) into a
 one-line :class:`BadInput`. Statements over names from the file are
 composed with :mod:`psycopg.sql` and given to SQLite by :func:`sqlite_sql`;
 values are always bound.
+
+A TEXT cell whose bytes are not UTF-8 stops Python's default reading of a
+row; :func:`read_text_leniently` makes a connection return such a cell as
+:class:`InvalidText` (its raw bytes) instead, so one bad cell is rejected
+with its bytes and never stops the migration of everything else.
+:func:`declared_schema` reads what the file declares: primary keys (also
+composite), UNIQUE constraints, foreign keys and WITHOUT ROWID.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg import sql
@@ -102,3 +111,77 @@ def sha256_file(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+class InvalidText(bytes):
+    """The raw bytes of a TEXT cell that is not valid UTF-8 (see :func:`read_text_leniently`)."""
+
+
+def _decode(raw: bytes) -> str | InvalidText:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return InvalidText(raw)
+
+
+def read_text_leniently(conn: sqlite3.Connection) -> None:
+    """Return TEXT cells that are not UTF-8 as :class:`InvalidText` (about 15% slower reads)."""
+    conn.text_factory = _decode
+
+
+def is_decode_error(exc: BaseException) -> bool:
+    """Whether SQLite reading stopped at a TEXT cell that is not UTF-8."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(
+        "Could not decode to UTF-8")
+
+
+@dataclass
+class DeclaredForeignKey:
+    columns: list[str]
+    parent: str
+    parent_columns: list[str]  # empty: the parent's primary key
+
+
+@dataclass
+class DeclaredSchema:
+    """What a table's CREATE statement declares, by source column names."""
+
+    primary_key: list[str] = field(default_factory=list)
+    unique: list[list[str]] = field(default_factory=list)
+    foreign_keys: list[DeclaredForeignKey] = field(default_factory=list)
+    without_rowid: bool = False
+
+
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(,\s*STRICT\s*)?;?\s*$", re.I)
+
+
+def declared_schema(conn: sqlite3.Connection, table: str) -> DeclaredSchema:
+    """The keys, UNIQUE constraints and foreign keys ``table`` declares."""
+    info = conn.execute("SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+                        (table,)).fetchall()
+    declared = DeclaredSchema(primary_key=[name for name, _ in info])
+    for (index,) in conn.execute(
+            "SELECT name FROM pragma_index_list(?) WHERE \"unique\" AND origin = 'u'"
+            " ORDER BY seq DESC", (table,)):
+        columns = [name for (name,) in conn.execute(
+            "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index,))]
+        if columns and None not in columns and columns not in declared.unique:
+            declared.unique.append(columns)
+    keys: dict[int, DeclaredForeignKey] = {}
+    for key_id, parent, child, parent_column in conn.execute(
+            'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+            (table,)):
+        key = keys.setdefault(key_id, DeclaredForeignKey([], parent, []))
+        key.columns.append(child)
+        if parent_column is not None:
+            key.parent_columns.append(parent_column)
+    declared.foreign_keys = list(keys.values())
+    text = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (table,)).fetchone()
+    declared.without_rowid = bool(text and text[0] and _WITHOUT_ROWID.search(text[0]))
+    return declared
+
+
+def without_rowid_sql(create: str) -> str:
+    """A WITHOUT ROWID table's CREATE statement as an ordinary (rowid) table's."""
+    return _WITHOUT_ROWID.sub(lambda m: ")" + (" STRICT" if m.group(1) else ""), create)

@@ -7,29 +7,40 @@ Converters are idempotent: canonical text converts to itself, which is how
 the loader checks cleaned values before COPY.
 
 Dates: ``d/m/yyyy`` or ``m/d/yyyy`` with ``/ - .`` separators, optional zero
-padding, optional ``HH:MM[:SS]``, or ISO ``yyyy-mm-dd``. A first field over
-12 proves day-first, a second field over 12 proves month-first; impossible
-dates (29/02/2023, 31/04/2024, 00/00/0000) are never shifted.
+padding, optional ``HH:MM[:SS[.fraction]]``, or ISO ``yyyy-mm-dd``. A first
+field over 12 proves day-first, a second field over 12 proves month-first;
+impossible dates (29/02/2023, 31/04/2024, 00/00/0000) are never shifted.
+Fractions of a second are kept (up to PostgreSQL's microseconds, trailing
+zeros dropped as PostgreSQL prints them); more digits are not a timestamp.
+
+No lossy number: :func:`lossy_number` names the spellings a number type
+would not keep (``06897``, ``+44``), which keep their column text.
+``real`` is IEEE double precision, as SQLite's REAL: a REAL cell keeps its
+exact value. ``bytea`` holds BLOB cells byte for byte; text is never guessed
+to be binary.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal, NamedTuple
 
-TYPES = ("integer", "numeric", "boolean", "timestamp", "date", "time", "text")
+TYPES = ("integer", "numeric", "real", "boolean", "timestamp", "date", "time", "bytea", "text")
 DateOrder = Literal["day-first", "month-first"]
 
 PG_TYPES = {
     "integer": "bigint",
     "numeric": "numeric",
+    "real": "double precision",
     "boolean": "boolean",
     "timestamp": "timestamp",
     "date": "date",
     "time": "time",
+    "bytea": "bytea",
     "text": "text",
 }
 
@@ -39,10 +50,12 @@ FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0"})
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DAY = r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
-_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
 _DATE = re.compile(rf"{_DAY}(?:T{_CLOCK})?")  # date, or date and time joined by T
 _DATE_CLOCK = re.compile(_CLOCK)  # the time after a date and a space
-_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_TIME = re.compile(_CLOCK)
+_LEADING_ZERO = re.compile(r"[+-]?0\d")
+MICROSECOND_DIGITS = 6
 BIGINT_MAX = 2**63 - 1
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -104,8 +117,8 @@ def _day_fields(text: str) -> DateFields | None:
     m = _DATE.fullmatch(text)
     if not m:
         return None
-    a, _, b, c, hh, mm, ss = m.groups()
-    clock = None if hh is None else f"{int(hh):02d}:{mm}:{ss or '00'}"
+    a, _, b, c, hh, mm, ss, fraction = m.groups()
+    clock = None if hh is None else _clock(hh, mm, ss, fraction)
     year_first = len(a) == 4
     return DateFields(int(a), int(b), int(c), year_first, len(a if year_first else c), clock)
 
@@ -113,7 +126,13 @@ def _day_fields(text: str) -> DateFields | None:
 @functools.lru_cache(maxsize=1 << 16)
 def _clock_text(text: str) -> str | None:
     m = _DATE_CLOCK.fullmatch(text)
-    return None if m is None else f"{int(m.group(1)):02d}:{m.group(2)}:{m.group(3) or '00'}"
+    return None if m is None else _clock(*m.groups())
+
+
+def _clock(hh: str, mm: str, ss: str | None, fraction: str | None) -> str:
+    """'HH:MM:SS[.f]' as PostgreSQL prints it: the fraction without trailing zeros."""
+    digits = (fraction or "").rstrip("0")
+    return f"{int(hh):02d}:{mm}:{ss or '00'}{digits if len(digits) > 1 else ''}"
 
 
 def evidence(fields: DateFields) -> str | None:
@@ -159,9 +178,11 @@ def real_date(year: int, month: int, day: int) -> bool:
 
 @functools.lru_cache(maxsize=1 << 12)
 def real_clock(clock: str) -> bool:
-    """True for 'HH:MM:SS' within 00:00:00-23:59:59."""
+    """True for 'HH:MM:SS[.f]' within 00:00:00-23:59:59.999999 (microseconds at most)."""
     h, m, s = clock.split(":")
-    return int(h) <= 23 and int(m) <= 59 and int(s) <= 59
+    s, _, fraction = s.partition(".")
+    return (int(h) <= 23 and int(m) <= 59 and int(s) <= 59
+            and len(fraction) <= MICROSECOND_DIGITS)
 
 
 def _date_parts(text: str, order: DateOrder) -> tuple[str, str | None]:
@@ -203,14 +224,34 @@ def to_time(text: str, order: DateOrder = "day-first") -> str:
     m = _TIME.fullmatch(text.strip())
     if not m:
         raise Unconvertible("not a time")
-    clock = f"{int(m.group(1)):02d}:{m.group(2)}:{m.group(3) or '00'}"
+    clock = _clock(*m.groups())
     _check_clock(clock, text)
     return clock
 
 
 def _check_clock(clock: str, text: str) -> None:
     if not real_clock(clock):
+        if len(clock.partition(".")[2]) > MICROSECOND_DIGITS:
+            raise Unconvertible("fraction of a second finer than a microsecond")
         raise Unconvertible(f"impossible time {text.strip()!r}")
+
+
+def lossy_number(text: str) -> str | None:
+    """Why a number type would not keep this number's spelling ('leading zero', 'leading +').
+
+    None for any other text, number or not.
+
+    ``06897`` and ``+44`` are codes: as numbers they would print ``6897`` and
+    ``44``. A single ``0`` before the point (``0``, ``0.5``) is kept.
+    """
+    stripped = text.strip()
+    if not _NUMERIC.fullmatch(stripped):
+        return None  # not a number at all (a date such as 05/03/2016, a code such as 0A1)
+    if stripped.startswith("+"):
+        return "leading +"
+    if _LEADING_ZERO.match(stripped):
+        return "leading zero"
+    return None
 
 
 def to_integer(text: str, order: DateOrder = "day-first") -> str:
@@ -236,6 +277,21 @@ def to_numeric(text: str, order: DateOrder = "day-first") -> str:
     return format(number, "f").lstrip("+")
 
 
+def to_real(text: str, order: DateOrder = "day-first") -> str:
+    """A decimal text as the nearest double, written so it reads back exactly (Python repr)."""
+    stripped = text.strip()
+    if not _NUMERIC.fullmatch(stripped):
+        raise Unconvertible("not a number")
+    number = float(stripped)
+    if math.isinf(number):
+        raise Unconvertible("number beyond double precision")
+    return repr(number)
+
+
+def to_bytea(text: str, order: DateOrder = "day-first") -> str:
+    raise Unconvertible("text in a binary (bytea) column")
+
+
 def to_boolean(text: str, order: DateOrder = "day-first") -> str:
     token = text.strip().lower()
     if token in TRUE_TOKENS:
@@ -252,14 +308,16 @@ def to_text(text: str, order: DateOrder = "day-first") -> str:
 CONVERTERS = {
     "integer": to_integer,
     "numeric": to_numeric,
+    "real": to_real,
     "boolean": to_boolean,
     "timestamp": to_timestamp,
     "date": to_date,
     "time": to_time,
+    "bytea": to_bytea,
     "text": to_text,
 }
 
 
 def timestamp_value(canonical: str) -> datetime:
-    """A canonical timestamp as a datetime (for min/max and checksums)."""
-    return datetime.strptime(canonical, "%Y-%m-%d %H:%M:%S")
+    """A canonical timestamp as a datetime (for comparing query results)."""
+    return datetime.fromisoformat(canonical)
