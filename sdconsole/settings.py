@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     )
     stable_schema: str = Field("servicedesk", description="schema dashboards read")
     quality_threshold: int = Field(80, ge=0, le=100, description="quality gate, 0-100")
+    quality_floor: int = Field(50, ge=0, le=100,
+                               description="quality gate: no dimension may score below this")
     canary_fraction: float = Field(0.10, gt=0, le=1, description="share of rows in the canary")
     date_order: Literal["day-first", "month-first"] = Field(
         "day-first", description="order used for columns whose dates are all ambiguous"

@@ -94,14 +94,13 @@ def test_without_yes_it_stops_at_the_gate_and_changes_nothing(settings: Settings
 def test_gate_refusal_and_override(settings: Settings, sample_copy: Path) -> None:
     with sqlite3.connect(sample_copy) as conn:  # a third of the comments lose their ticket
         conn.execute("""UPDATE comments SET "CT-TKT-ID" = '999999' WHERE rowid % 3 = 0""")
-    refused = migrate(settings, sample_copy, "--mode", "simple", "--yes",
-                      "--quality-threshold", "99")
+    refused = migrate(settings, sample_copy, "--mode", "simple", "--yes")
     assert refused.returncode == 4, refused.stderr
-    assert "below the threshold 99" in refused.stderr
+    assert "integrity 0 is below the floor 50: comments.CT-TKT-ID" in refused.stderr
     with psycopg.connect(settings.target_dsn) as conn:
         assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
-    passed = migrate(settings, sample_copy, "--mode", "simple", "--yes", "--quality-threshold",
-                     "99", "--override-reason", "known orphans, accepted by ops lead")
+    passed = migrate(settings, sample_copy, "--mode", "simple", "--yes",
+                     "--override-reason", "known orphans, accepted by ops lead")
     assert passed.returncode == 0, passed.stderr
     with psycopg.connect(settings.target_dsn) as conn:
         reasons = [r[0] for r in conn.execute(

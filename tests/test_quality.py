@@ -93,28 +93,39 @@ def test_weights_come_from_settings(sample_result, work):
     assert only.total == int(only.dimensions["integrity"].score)
 
 
+def scored(total: int, **dimension_scores: float):
+    """A QualityScore with the given total and dimension scores (others 100)."""
+    from sdconsole.engine.quality import DIMENSIONS, Dimension, QualityScore
+
+    return QualityScore(total, {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0)
+                                for name in DIMENSIONS})
+
+
 def test_gate(work):
     settings = load_settings(None, workdir=work)
     for total in (80, 95):
-        decision = gate(total, settings, "ignored when the score passes")
+        decision = gate(scored(total), settings, "ignored when the score passes")
         assert decision.passed and not decision.overridden
-    refused = gate(72, settings, "   ")
+    refused = gate(scored(72), settings, "   ")
     assert not refused.passed
     with pytest.raises(GateRefused) as caught:
-        check_gate(72, settings, None)
+        check_gate(scored(72), settings, None)
     assert str(caught.value) == \
         "quality score 72 is below the threshold 80; override with a typed reason"
     assert caught.value.exit_code == 4
-    decision = check_gate(72, settings, "Q3 import: duplicates are known, fixed upstream")
+    decision = check_gate(scored(72), settings, "Q3 import: duplicates are known, fixed upstream")
     assert decision.passed and decision.overridden
     assert decision.reason == "Q3 import: duplicates are known, fixed upstream"
+    floored = gate(scored(88, integrity=35.0), settings, None)
+    assert not floored.passed and floored.reason.startswith("integrity 35 is below the floor 50")
 
 
 def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
     workdir = tmp_path / "work"
     argv = ["--workdir", str(workdir), "clean", str(dirty_db)]
     assert main(argv) == 4
-    assert capsys.readouterr().err.startswith("sdconsole: error: quality score ")
+    err = capsys.readouterr().err
+    assert err.startswith("sdconsole: error: ") and err.endswith("override with a typed reason\n")
     assert not list(workdir.glob("runs/*/working.db"))
     assert main([*argv, "--override-reason", "known dirt, approved by ops"]) == 0
     cleaned = [d for d in list_runs(workdir) if (d / "working.db").exists()]
@@ -122,3 +133,85 @@ def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
     run_dir = cleaned[0]
     gates = [e for e in read_journal(run_dir) if isinstance(e, ev.GateReached)]
     assert gates[0].summary == "known dirt, approved by ops"
+
+
+# -- a fair score: real exports pass, the faults that matter fail ----------------------------
+
+
+def profiled_copy(sample_db, tmp_path, work, *statements: str, settings=None):
+    """The sample with ``statements`` applied to a copy, profiled."""
+    path = tmp_path / "export.db"
+    path.write_bytes(sample_db.read_bytes())
+    with sqlite3.connect(path) as db:
+        for statement in statements:
+            db.execute(statement)
+    db.close()
+    with Run(work) as run:
+        return profile(run, settings or load_settings(None, workdir=work), path)
+
+
+def verdict(result, work):
+    return gate(result.score, load_settings(None, workdir=work), None)
+
+
+def test_optional_columns_nearly_always_empty_pass_as_sparse_by_design(sample_db, tmp_path,
+                                                                        work):
+    """Five link columns and a satisfaction survey, 99-100% empty: listed, no cost."""
+    links = ["Parent Link", "Problem Link", "Change Link", "Release Link", "Asset Link",
+             "Satisfaction"]
+    statements = [f'ALTER TABLE tickets ADD COLUMN "{name}" TEXT' for name in links]
+    statements += [f'UPDATE tickets SET "{name}" = \'x\' WHERE rowid % 100 = 0'
+                   for name in links[1:]]
+    result = profiled_copy(sample_db, tmp_path, work, *statements,
+                           settings=load_settings(None, workdir=work, sparse_columns=[]))
+    completeness = result.score.dimensions["completeness"]
+    sparse = [f for f in completeness.findings if "sparse by design" in f.message]
+    assert {f.column for f in sparse} >= set(links) and all(f.cost == 0 for f in sparse)
+    assert result.score.total >= 80 and verdict(result, work).passed
+
+
+@pytest.mark.parametrize("fault, statement, dimension", [
+    ("missing created dates", 'UPDATE tickets SET "TKT-Created Time" = \'N/A\''
+                              " WHERE rowid % 8 = 0", "completeness"),
+    ("missing keys", 'UPDATE comments SET "CT-COMMENT-ID" = NULL WHERE rowid % 8 = 0',
+     "completeness"),
+    ("duplicate keys", 'UPDATE comments SET "CT-COMMENT-ID" = \'1\' WHERE rowid % 8 = 0',
+     "uniqueness"),
+    ("orphans", 'UPDATE comments SET "CT-TKT-ID" = \'999999\' WHERE rowid % 8 = 0',
+     "integrity"),
+    ("impossible dates", 'UPDATE tickets SET "TKT-Modified Time" = \'31/02/2024 10:00\''
+                         " WHERE rowid % 8 = 0", "validity"),
+    ("values that will not convert", 'UPDATE timesheets SET "TS-Hours" = \'approx 3\''
+                                     " WHERE rowid % 8 = 0", "validity"),
+])
+def test_the_faults_that_matter_fail_the_gate(sample_db, tmp_path, work, fault, statement,
+                                              dimension):
+    result = profiled_copy(sample_db, tmp_path, work, statement)
+    decision = verdict(result, work)
+    assert not decision.passed, (fault, result.score.total, decision.reason)
+    assert result.score.dimensions[dimension].score < 50, fault
+
+
+def test_a_text_column_costs_nothing_for_not_being_a_number(sample_db, tmp_path, work):
+    """Postal codes with letters: kept as text, listed, no validity cost."""
+    result = profiled_copy(
+        sample_db, tmp_path, work, 'ALTER TABLE tickets ADD COLUMN "Postal Code" TEXT',
+        'UPDATE tickets SET "Postal Code" = CASE WHEN rowid % 3 = 0 THEN \'EH1 1AA\''
+        " ELSE CAST(10000 + rowid AS TEXT) END")
+    validity = result.score.dimensions["validity"]
+    codes = [f for f in validity.findings if f.column == "Postal Code"]
+    assert codes and all(f.cost == 0 for f in codes) and "kept as text" in codes[0].message
+
+
+def test_declared_foreign_keys_count_for_integrity(tmp_path, work):
+    from fidelity_cases import write_fidelity_db
+
+    path = tmp_path / "fidelity.db"
+    write_fidelity_db(path)
+    with Run(work) as run:
+        result = profile(run, load_settings(None, workdir=work), path)
+    declared = {r.key: r for r in result.relations if r.declared}
+    assert declared["Orders.EmployeeId"].orphans == 1
+    assert declared["EmployeeTerritory.TerritoryId"].orphans == 0
+    integrity = result.score.dimensions["integrity"]
+    assert integrity.findings[0].column == "EmployeeId" and integrity.findings[0].cost > 0

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with Run.for_settings(settings, listeners=listeners) as journal:
         result = profile(journal, settings, args.source)
         if not args.dry_run:
-            decision = check_gate(result.score.total, settings, args.override_reason)
+            decision = check_gate(result.score, settings, args.override_reason)
             journal.emit(ev.GateReached(stage="clean", gate="quality", passed=True,
                                         summary=decision.reason))
         report = clean(journal, settings, args.source, result.plan, dry_run=args.dry_run)

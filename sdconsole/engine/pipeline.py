@@ -174,7 +174,7 @@ class Migration:
 
     def gate(self, override_reason: str | None = None) -> Any:
         self._require(self.profile_result is not None, "profile the source before the gate")
-        decision = quality.gate(self.profile_result.score.total, self.settings, override_reason)
+        decision = quality.gate(self.profile_result.score, self.settings, override_reason)
         self.run.emit(ev.GateReached(stage="gate", gate="quality", passed=decision.passed,
                                      summary=decision.reason))
         if not decision.passed:

@@ -45,9 +45,11 @@ Inference rules (the shared value rules are in :mod:`sdconsole.engine.values`):
   constraints and foreign keys go to the plan as declared; a WITHOUT ROWID
   table's rows are numbered in its key's order. Only a table that declares
   no primary key gets one inferred, marked ``key_inferred``:
-* A key candidate has a value in every row, is integer or short text (<= 64
-  characters), and has at least 99% distinct values (50% when it is named
-  like an id, so that heavy duplication still counts against uniqueness).
+* A key candidate has a value in every row (a column named like an id: in
+  some rows; its gaps are then charged as missing values of the key), is
+  integer or short text (<= 64 characters), and has at least 99% distinct
+  present values (50% when it is named like an id, so that heavy
+  duplication still counts against uniqueness).
   The table's key is the candidate named like an id with the most distinct
   values, else the one with the most distinct values. Its duplicates are
   counted on trimmed values; the plan's primary key is the key only when it
@@ -645,6 +647,7 @@ class RelationProfile:
     orphan_values: int = 0
     examples: list[str] = field(default_factory=list)
     expected: bool = False  # listed in settings.expected_orphans: costs no points
+    declared: bool = False  # a foreign key the source declares (else a ServiceDesk relation)
 
     @property
     def key(self) -> str:
@@ -728,6 +731,7 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
             for relation in relations:
                 _count_orphans(conn, relation, scans, settings.null_tokens)
             relations = _with_references(relations, tables)
+            relations += _declared_relations(conn, tables, relations, settings)
         except sqlite3.DatabaseError as exc:  # a damaged file, found while reading it
             raise BadInput(f"source {source} cannot be read: {exc}") from None
         finally:
@@ -1103,10 +1107,12 @@ def _choose_key(conn, table: TableProfile, scans: dict) -> None:
     for column in table.columns:
         id_named = bool(_ID_NAME.search(column.ident))
         share = KEY_ID_DISTINCT_SHARE if id_named else KEY_DISTINCT_SHARE
+        # A column named like an id is the key even with gaps (which then cost points as
+        # missing values of a required column); other candidates have a value in every row.
         column.key_candidate = (
             table.rows > 0
-            and column.present == table.rows
-            and column.distinct >= share * table.rows
+            and (column.present == table.rows or (id_named and column.present > 0))
+            and column.distinct >= share * column.present
             and (column.type == "integer"
                  or (column.type == "text" and column.max_length <= KEY_MAX_LENGTH))
         )
@@ -1192,6 +1198,41 @@ def _count_orphans(conn, relation: RelationProfile, scans: dict, tokens: list[st
     relation.examples = [str(value) for value, _ in orphans[:EXAMPLES]]
 
 
+def _declared_relations(conn, tables: list[TableProfile], known: list[RelationProfile],
+                        settings: Settings) -> list[RelationProfile]:
+    """The declared foreign keys not already a ServiceDesk relation, their orphans as
+    SQLite itself finds them (``PRAGMA foreign_key_check``: exact values, the declared
+    collation). A key SQLite cannot check (its parent is not unique) is left out."""
+    seen = {(r.child_table.lower(), r.child_column.lower()) for r in known}
+    expected = {key.lower() for key in settings.expected_orphans}
+    found = []
+    for table in tables:
+        orphans: Counter = Counter()
+        try:
+            for _, _, _, key_id in conn.execute("SELECT * FROM pragma_foreign_key_check(?)",
+                                                (table.name,)):
+                orphans[key_id] += 1
+            keys = conn.execute('SELECT DISTINCT id, "table" FROM pragma_foreign_key_list(?)'
+                                " ORDER BY id", (table.name,)).fetchall()
+        except sqlite3.DatabaseError:
+            continue  # a foreign key mismatch: the loader reports the key it cannot create
+        for key, (key_id, parent) in zip(table.declared.foreign_keys, keys, strict=False):
+            child_column = ", ".join(key.columns)
+            if (table.name.lower(), child_column.lower()) in seen:
+                continue
+            present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c))
+                                            for c in key.columns)
+            references = conn.execute(sqlite_sql(sql.SQL("SELECT count(*) FROM {} WHERE {}")
+                                                 .format(sql.Identifier(table.name), present))
+                                      ).fetchone()[0]
+            relation = RelationProfile(table.name, child_column, parent,
+                                       ", ".join(key.parent_columns) or "primary key",
+                                       references, orphans[key_id], declared=True)
+            relation.expected = relation.key.lower() in expected
+            found.append(relation)
+    return found
+
+
 def _with_references(relations: list[RelationProfile],
                      tables: list[TableProfile]) -> list[RelationProfile]:
     """Fill in each relation's references: the child column's present cells."""
@@ -1210,8 +1251,9 @@ def _plan(tables: list[TableProfile]) -> Plan:
 def _table_plan(table: TableProfile, by_name: dict[str, TableProfile]) -> TablePlan:
     declared = table.declared
     idents = {c.name.lower(): c.ident for c in table.columns}
-    inferred = [] if declared.primary_key or not table.key or table.duplicate_keys else [
-        table.column(table.key).ident]
+    key = table.column(table.key) if table.key and not declared.primary_key else None
+    inferred = [key.ident] if key and not table.duplicate_keys and key.present == table.rows \
+        else []
     return TablePlan(
         name=table.name, ident=table.ident, rows=table.rows,
         columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged, c.precision,
