@@ -17,7 +17,7 @@ from sdconsole.engine.run import Run, read_journal
 from sdconsole.settings import load_settings
 
 CHECKS = ["source", "source integrity", "tables", "target", "server version",
-          "create permission", "sdconsole metadata", "lock", "disk", "memory", "pg_dump",
+          "create permission", "sdconsole metadata", "shape", "lock", "disk", "memory", "pg_dump",
           "run time"]
 
 

@@ -24,6 +24,12 @@ from sdconsole.engine.backup import dump_version
 from sdconsole.engine.deployments import Deployment
 from sdconsole.engine.errors import BadInput, EngineError, StageError
 from sdconsole.engine.run import Run, one_line
+from sdconsole.engine.shape_change import (
+    ShapeChange,
+    against_active,
+    require_allowed,
+    schema_shape,
+)
 from sdconsole.settings import Settings
 
 
@@ -37,9 +43,20 @@ class CutoverPlan:
     to_schema: str
     backup: str | None  # what will be dumped and where, or None
     statements: list[str]
+    shape: ShapeChange | None = None  # tables and columns changed (None: nothing active)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def shape_lines(self) -> list[str]:
+        """What changes for dashboards, for the confirmation."""
+        if self.shape is None:
+            return []
+        if not self.shape.changed:
+            return ["Same tables and columns as the active version."]
+        heading = ("This version REMOVES or RETYPES what dashboards read:" if self.shape.breaking
+                   else "Tables and columns change:")
+        return [heading, *(f"  {line}" for line in self.shape.lines())]
 
 
 @dataclass
@@ -73,19 +90,24 @@ def plan_cutover(conn: psycopg.Connection, stable: str, version: int, *,
         backup=f"pg_dump -Fc -n {current.schema_name}{where}" if current and backup else None,
         statements=[s.as_string(conn) for s in switch.statements(conn, stable,
                                                                    target.schema_name)],
+        shape=against_active(conn, stable, schema_shape(conn, target.schema_name)),
     )
 
 
 def cutover(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, version: int,
-            *, backup: bool = True, dumped: tuple[int, Path] | None = None) -> CutoverReport:
+            *, backup: bool = True, dumped: tuple[int, Path] | None = None,
+            allow_shape_change: bool = False) -> CutoverReport:
     """Make ``version`` (loaded) the one ``<stable>`` shows; see the module docstring.
 
     ``dumped`` is (version, path) of a dump this run took already; it serves
-    as the backup when that version is still the active one.
+    as the backup when that version is still the active one. A version that
+    removes or retypes what the active one has needs ``allow_shape_change``.
     """
     stable = settings.stable_schema
     started = time.monotonic()
     target = _loaded(conn, stable, version)
+    require_allowed(against_active(conn, stable, schema_shape(conn, target.schema_name)),
+                    allow_shape_change)
     previous = deployments.active(conn, stable)
     backup_path = None
     if previous is not None and backup:

@@ -38,6 +38,7 @@ from sdconsole.engine import (
     quality,
     queries,
     schema,
+    shape_change,
     target,
     validate,
 )
@@ -74,12 +75,16 @@ class Migration:
         mode: str = "complete",
         run_id: str | None = None,
         log_to_stderr: bool = False,
+        allow_shape_change: bool = False,
     ) -> None:
         if mode not in MODES:
             raise BadInput(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
         self.settings = settings
         self.source = Path(source)
         self.mode = mode
+        # Removing or retyping what the active version has needs this (the console's
+        # cutover confirmation shows the change and counts as it).
+        self.allow_shape_change = allow_shape_change
         self.run = Run.for_settings(settings, run_id=run_id, listeners=list(listeners))
         self._log = logs.JsonRunLog(self.run.dir, to_stderr=log_to_stderr,
                                     dsn=settings.target_dsn)
@@ -213,6 +218,10 @@ class Migration:
     def load(self) -> Any:
         working = self.working_copy
         self._hold_lock()
+        shape_change.require_allowed(  # before loading anything it would not cut over to
+            shape_change.against_active(self.conn, self.stable,
+                                        shape_change.plan_shape(self.plan)),
+            self.allow_shape_change)
         if self.version is None:
             self.version, self.version_schema = deployments.begin(
                 self.conn, self.stable, self.run.run_id, str(self.source),
@@ -300,7 +309,8 @@ class Migration:
             raise ValidationFailed("cutover refused: the loaded version did not validate")
         self.cutover_report = cutover.cutover(
             self.run, self.conn, self.dsn, self.settings, self.version,
-            backup=self.mode != "simple", dumped=self._dumped)
+            backup=self.mode != "simple", dumped=self._dumped,
+            allow_shape_change=self.allow_shape_change)
         self.outcome = "succeeded"
         return self.cutover_report
 

@@ -21,7 +21,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import deployments, embedded, lock, metadata
+from sdconsole.engine import deployments, embedded, lock, metadata, shape_change
 from sdconsole.engine import events as ev
 from sdconsole.engine.dsn import connect, redact_dsn
 from sdconsole.engine.errors import EngineError
@@ -86,7 +86,7 @@ def preflight(run: Run, settings: Settings, source: Path) -> PreflightReport:
             "disk_bytes": DISK_FACTOR * size,
             "seconds": round((rows or 0) / ROWS_PER_SECOND, 1),
         }
-        server_major = _target_checks(check, settings)
+        server_major = _target_checks(check, settings, source if rows is not None else None)
         _disk_check(check, settings.workdir, DISK_FACTOR * size, settings.min_free_disk_mb)
         _memory_check(check, settings.min_free_memory_mb)
         _pg_dump_check(check, server_major)
@@ -146,9 +146,9 @@ def _source_checks(check: _Checks, source: Path) -> int | None:
     return sum(counts.values())
 
 
-def _target_checks(check: _Checks, settings: Settings) -> int | None:
-    """Reachability, version, permission, metadata and lock; the server major version."""
-    names = ("server version", "create permission", "sdconsole metadata")
+def _target_checks(check: _Checks, settings: Settings, source: Path | None) -> int | None:
+    """Reachability, version, permission, metadata, shape and lock; the server major version."""
+    names = ("server version", "create permission", "sdconsole metadata", "shape")
     try:
         dsn = resolve_dsn(settings)
         conn = connect(dsn, autocommit=True)
@@ -164,8 +164,31 @@ def _target_checks(check: _Checks, settings: Settings) -> int | None:
         major = _version_check(check, conn)
         _permission_check(check, conn)
         _metadata_check(check, conn, settings.stable_schema)
+        _shape_check(check, conn, settings.stable_schema, source)
         _lock_check(check, settings, conn)
     return major
+
+
+def _shape_check(check: _Checks, conn: psycopg.Connection, stable: str,
+                 source: Path | None) -> None:
+    """The source's tables and columns against the active version's (names; types come
+    with the profile and are compared again before the load)."""
+    if source is None:
+        check.skipped("shape", "the source cannot be read")
+        return
+    db = open_source(source)
+    try:
+        change = shape_change.against_active(conn, stable, shape_change.source_shape(db))
+    finally:
+        db.close()
+    if change is None:
+        check("shape", "pass", f"no active version of {stable}: nothing to compare")
+    elif change.breaking:
+        check("shape", "warn", f"compared with the active version: {change.summary()}",
+              "dashboards reading what goes will break: check this is the right export;"
+              " headless, the load needs --allow-shape-change")
+    else:
+        check("shape", "pass", f"compared with the active version: {change.summary()}")
 
 
 def _version_check(check: _Checks, conn: psycopg.Connection) -> int:

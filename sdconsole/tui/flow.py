@@ -82,6 +82,9 @@ class Flow:
 
     def _after_open(self, migration: pipeline.Migration) -> None:
         self.migration = migration
+        # The cutover modal shows any change of shape and needs the schema name typed:
+        # that confirmation is the approval headless runs give with --allow-shape-change.
+        migration.allow_shape_change = True
         self.state.run_id = migration.run.run_id
         resumed = migration.clean_report is not None
         self._run("load" if resumed else "preflight")

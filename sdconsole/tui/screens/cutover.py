@@ -30,6 +30,10 @@ class CutoverModal(ModalScreen[bool]):
                          f" ({plan.to_schema}).", markup=False)
             yield Static(f"Backup first: {plan.backup or 'none (no version is active yet)'}",
                          markup=False)
+            shape = plan.shape_lines()
+            if shape:
+                yield Static("\n".join(shape), markup=False,
+                             classes="problem" if plan.shape.breaking else "")
             yield Static(f"{len(plan.statements)} statements, in one transaction:",
                          classes="label")
             with VerticalScroll(classes="statements"):
