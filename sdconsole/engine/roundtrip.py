@@ -99,10 +99,11 @@ def _row(table: TablePlan, row: tuple, have: tuple | None, rejects: dict, tokens
 
 
 def _as_written(value: object) -> str:
-    """A source value as text, to tell a value kept as written from a converted one."""
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
-    return repr(value) if isinstance(value, float) else str(value)
+    """A source value as the target would print it unchanged (BLOBs and REALs as the
+    checksums print them), to tell a value kept as written from a converted one."""
+    if isinstance(value, (bytes, float)):
+        return checksum.cell_text(value)
+    return str(value)
 
 
 def _target_rows(conn: psycopg.Connection, schema: str, table: TablePlan):
