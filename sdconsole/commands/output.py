@@ -1,4 +1,5 @@
-"""Event rendering for the command line: readable lines, or one JSON object per line."""
+"""Event output for the command line: readable lines (:mod:`sdconsole.engine.render`), or one
+JSON object per line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import TextIO
 
 from sdconsole.engine import events as ev
+from sdconsole.engine.render import describe
 
 
 class Printer:
@@ -25,40 +27,3 @@ class Printer:
             line = describe(event, self.verbose)
         if line is not None:
             print(line, file=self.stream, flush=True)
-
-
-def describe(event: ev.Event, verbose: bool = False) -> str | None:
-    """One human line for an event, or None for events too chatty for a terminal."""
-    match event:
-        case ev.StageStarted(stage=stage, detail=detail):
-            return f"== {stage}" + (f": {detail}" if detail else "")
-        case ev.Progress(table=table, done=done, total=total, unit=unit, rate=rate):
-            if done < total and not verbose:
-                return None
-            return f"   {table}: {done:,}/{total:,} {unit} ({rate:,.0f} {unit}/s)"
-        case ev.CheckResult(stage="validate", status="pass") if not verbose:
-            return None
-        case ev.CheckResult(name=name, status=status, reason=reason, fix=fix):
-            tail = f" -> {fix}" if fix and status != "pass" else ""
-            return f"   [{status.upper():4}] {name}: {reason}{tail}"
-        case ev.Finding(table=table, column=column, dimension=dim, message=message):
-            return f"   ({dim}) {table}.{column}: {message}" if verbose else None
-        case ev.DiffSample(rule=rule, table=table, column=column, changed=changed,
-                           samples=samples):
-            example = f"  e.g. {samples[0][0]!r} -> {samples[0][1]!r}" if samples else ""
-            return f"   {rule:<12} {table}.{column}: {changed:,} cells{example}"
-        case ev.CanaryMetric(table=table, metric=metric, source=src, canary=can, ok=ok):
-            if ok and not verbose:
-                return None
-            return f"   [{'ok' if ok else 'FAIL':4}] {table} {metric}: source {src} / canary {can}"
-        case ev.GateReached(gate=gate, passed=passed, summary=summary):
-            return f"-- gate {gate}: {'passed' if passed else 'NOT passed'} - {summary}"
-        case ev.SqlExecuted(statement=statement):
-            return f"   sql> {statement}" if verbose else None
-        case ev.StageFinished(stage=stage, summary=summary, seconds=seconds):
-            figures = ", ".join(f"{k}={v}" for k, v in summary.items()
-                                if isinstance(v, (int, float, str)))
-            return f"== {stage} done in {seconds:.2f}s" + (f": {figures}" if figures else "")
-        case ev.StageFailed(stage=stage, error=error):
-            return f"!! {stage} failed: {error}"
-    return None

@@ -29,10 +29,10 @@ from textual.reactive import reactive
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
-from sdconsole.commands.output import describe
 from sdconsole.engine import events as ev
 from sdconsole.engine import pipeline
 from sdconsole.engine.errors import EngineError, Interrupted
+from sdconsole.engine.render import describe
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
 from sdconsole.tui.flow import Flow
