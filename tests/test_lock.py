@@ -85,10 +85,13 @@ def test_the_lock_is_free_again_after_release(settings, pg_dsn, workdir):
         assert held.taken_over is None
     assert not (workdir / "sdconsole.lock").exists()
     assert lock.holder(settings) is None
-    with lock.acquire(pg_dsn, settings, "second"), \
+    with lock.acquire(pg_dsn, settings, "second") as held, \
             psycopg.connect(pg_dsn, autocommit=True) as conn:
-        assert conn.execute("SELECT run_id FROM sdconsole.locks").fetchall() == [("second",)]
-        assert lock.holder(settings, conn).startswith("run second by ")
+        held.set_stage("load")
+        assert conn.execute("SELECT run_id, stage FROM sdconsole.locks").fetchall() == [
+            ("second", "load")]
+        assert json.loads((workdir / "sdconsole.lock").read_text())["stage"] == "load"
+        assert lock.holder(settings, conn) is None, "this process's own run is not another's"
 
 
 def test_a_killed_holder_leaves_a_stale_file_that_is_taken_over(holder_process, settings,
@@ -158,3 +161,49 @@ def test_lock_keys_are_the_same_in_every_process_and_differ_per_schema():
     keys = {lock.lock_key("servicedesk"), lock.lock_key("servicedesk", "switch"),
             lock.lock_key("helpdesk")}
     assert len(keys) == 3 and all(-2**63 <= k < 2**63 for k in keys)
+
+
+def _paused_at(stage: str, settings, source: Path) -> subprocess.Popen:
+    """A migration stopped (SIGSTOP) as ``stage`` starts: it holds the lock, frozen there."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "migrate",
+         str(source), "--target", settings.target_dsn, "--mode", "simple", "--yes", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["kind"] == "StageStarted" and event["stage"] == stage:
+            proc.send_signal(signal.SIGSTOP)
+            return proc
+    raise AssertionError(f"the migration ended before {stage}: {proc.wait()}")
+
+
+@pytest.mark.parametrize("stage", ["preflight", "clean"])
+def test_a_migration_holds_the_lock_from_its_first_stage(stage, settings, pg_dsn, workdir,
+                                                         sample_db, tmp_path):
+    first = _paused_at(stage, settings, sample_db)
+    try:
+        run_id = json.loads((workdir / "sdconsole.lock").read_text())["run_id"]
+        named = f"run {run_id} by "
+        in_stage = f", in stage {stage} since 20"
+        started = time.monotonic()
+        second = sdconsole("--workdir", str(workdir), "migrate", str(sample_db), "--yes",
+                           "--target", pg_dsn)
+        elsewhere = sdconsole("--workdir", str(tmp_path / "other"), "migrate", str(sample_db),
+                              "--yes", "--target", pg_dsn)
+        back = sdconsole("--workdir", str(workdir), "rollback", "--yes", "--target", pg_dsn)
+        said = sdconsole("--workdir", str(workdir), "status", "--target", pg_dsn)
+        assert time.monotonic() - started < 60
+        for refused in (second, elsewhere, back):
+            assert refused.returncode == 6, refused.stderr
+            assert refused.stderr.count("\n") == 1
+            assert named in refused.stderr and in_stage in refused.stderr
+        assert f"another run holds the lock on {STABLE}: {named}" in elsewhere.stderr
+        assert f"lock: held by {named}" in said.stdout and in_stage in said.stdout
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert statuses(conn) == {1: "active"}
+        assert [r.outcome for r in deployments.last_runs(conn, STABLE)] == ["succeeded"]
+    assert lock.holder(settings) is None

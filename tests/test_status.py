@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,7 +82,26 @@ def test_status_warns_when_the_views_do_not_match_the_active_version(conn, pg_ds
             " comments -> servicedesk_v1, tickets -> servicedesk_v2") in text.stdout
 
 
-def test_status_names_the_lock_holder(conn, pg_dsn, settings, history):
-    with lock.acquire(pg_dsn, settings, "run-d"):
+HOLDER = """
+import sys
+from pathlib import Path
+from sdconsole.engine import lock
+from sdconsole.settings import load_settings
+settings = load_settings(None, workdir=Path(sys.argv[1]), target_dsn=sys.argv[2])
+with lock.acquire(sys.argv[2], settings, "run-d") as held:
+    held.set_stage("validate")
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_status_names_the_lock_holder_and_its_stage(conn, pg_dsn, settings, workdir, history):
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+        assert holder.stdout.readline().strip() == "held"
         report = status_mod.status(conn, settings)
+        holder.stdin.close()
     assert report.lock_holder.startswith("run run-d by ")
+    assert ", in stage validate since 20" in report.lock_holder
+    with lock.acquire(pg_dsn, settings, "run-e"):
+        assert status_mod.status(conn, settings).lock_holder is None, "its own run's lock"

@@ -1,13 +1,15 @@
 """One mutating run per target: a PostgreSQL advisory lock plus a lock file in the work dir.
 
-The advisory lock (session level, on a connection held for the run) guards
-the target, even against an operator working from another machine or work
-dir; its holder is written to ``sdconsole.locks`` so a second operator is told
-who holds it and since when. The lock file ``workdir/sdconsole.lock`` guards
-the work dir (runs, backups, the embedded server). It is held with ``flock``,
+A mutating run (migrate from preflight on, resume, discard, rollback) takes
+it at its start and holds it to its end. The advisory lock (session level,
+on a connection held for the run) guards the target, even against an
+operator working from another machine or work dir; its holder is written to
+``sdconsole.locks`` so a second operator is told who holds it, in which
+stage and since when. The lock file ``workdir/sdconsole.lock`` guards the
+work dir (runs, backups, the embedded server). It is held with ``flock``,
 which the kernel releases when its process dies however it dies, so a file
 left behind by a killed run is stale by definition and taken over with a
-warning. The JSON inside only names the holder.
+warning. The JSON inside only names the holder and its stage.
 
 Switches (cutover, rollback, discard) also take a short transaction-level
 advisory lock of their own (:func:`xact_lock`), so two of them never
@@ -29,13 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from sdconsole.engine import deployments, metadata
+from sdconsole.engine import events as ev
 from sdconsole.engine.dsn import connect
 from sdconsole.engine.errors import BadInput, LockHeld
+from sdconsole.engine.run import Run
 from sdconsole.settings import Settings
 
 LOCK_FILE = "sdconsole.lock"
+# The holder's stage came after the table: added here, where it is written.
+STAGE_COLUMNS = sql.SQL("ALTER TABLE sdconsole.locks ADD COLUMN IF NOT EXISTS stage text,"
+                        " ADD COLUMN IF NOT EXISTS stage_since timestamptz")
 
 log = logging.getLogger("sdconsole.lock")
 
@@ -51,7 +59,7 @@ def xact_lock(conn: psycopg.Connection, stable: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(stable, "switch"),))
 
 
-@dataclass
+@dataclass(eq=False)
 class RunLock:
     """The held lock; release with ``release()`` or by leaving the ``with`` block."""
 
@@ -60,12 +68,40 @@ class RunLock:
     path: Path
     conn: psycopg.Connection
     fd: int
+    holder: dict[str, Any]  # what the lock file says: run, operator, pid, host, stage
     taken_over: dict[str, Any] | None = None  # holder named in a stale lock file
     abandoned_versions: list[int] = field(default_factory=list)
+
+    def follow(self, run: Run) -> None:
+        """Name each stage of ``run`` as the holder's stage when it starts (before any other
+        listener hears of it)."""
+        run.listeners.insert(0, self._stage_started)
+
+    def _stage_started(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StageStarted):
+            self.set_stage(event.stage)
+
+    def set_stage(self, stage: str) -> None:
+        """Record the stage the holder is in now, in the lock file and ``sdconsole.locks``.
+
+        Only a description for a second operator: a failure to write it never
+        stops the run.
+        """
+        if self.fd < 0:
+            return
+        self.holder = {**self.holder, "stage": stage, "stage_since": _now()}
+        with contextlib.suppress(BadInput):
+            _write_holder(self.path, self.fd, self.holder)
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute("UPDATE sdconsole.locks SET stage = %s, stage_since = %s"
+                              " WHERE stable = %s AND backend_pid = pg_backend_pid()",
+                              (stage, self.holder["stage_since"], self.stable))
 
     def release(self) -> None:
         if self.fd < 0:
             return
+        with contextlib.suppress(ValueError):
+            _HELD.remove(self)
         with contextlib.suppress(psycopg.Error):
             self.conn.execute("DELETE FROM sdconsole.locks WHERE stable = %s AND backend_pid ="
                               " pg_backend_pid()", (self.stable,))
@@ -83,12 +119,17 @@ class RunLock:
         self.release()
 
 
-def acquire(dsn: str, settings: Settings, run_id: str) -> RunLock:
+# Locks this process holds: its own run is not "another run" to holder().
+_HELD: list[RunLock] = []
+
+
+def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None) -> RunLock:
     """Take the run lock of ``settings.stable_schema`` at once, or raise LockHeld naming the holder.
 
     The advisory lock lives on a connection of its own, opened here and held
     until release. Once the lock is held, versions that dead runs left
     'loading' are marked failed (see :func:`deployments.settle_abandoned`).
+    With ``run``, the lock names each of its stages as it starts.
     """
     stable = settings.stable_schema
     path = settings.workdir / LOCK_FILE
@@ -102,6 +143,7 @@ def acquire(dsn: str, settings: Settings, run_id: str) -> RunLock:
             raise LockHeld(f"another run holds the lock on {stable}: "
                            f"{_db_holder(conn, stable) or 'an unknown session'}")
         me = _identity(run_id, settings)
+        _add_stage_columns(conn)
         conn.execute(
             "INSERT INTO sdconsole.locks (stable, run_id, operator, pid, host, workdir,"
             " backend_pid, since) VALUES (%s, %s, %s, %s, %s, %s, pg_backend_pid(), %s)"
@@ -121,16 +163,25 @@ def acquire(dsn: str, settings: Settings, run_id: str) -> RunLock:
         raise
     if previous:
         log.warning("took over a stale lock file %s left by %s", path, describe(previous))
-    return RunLock(stable, run_id, path, conn, fd, previous, abandoned)
+    held = RunLock(stable, run_id, path, conn, fd, me, previous, abandoned)
+    _HELD.append(held)
+    if run is not None:
+        held.follow(run)
+    return held
 
 
 def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | None:
-    """Who holds the lock (work dir file, and the target's when ``conn`` is given), or None."""
+    """Who else holds the lock (work dir file, and the target's when ``conn`` is given), or None.
+
+    A lock this process holds is its own run's (whose preflight asks), not
+    another run's.
+    """
     path = settings.workdir / LOCK_FILE
     with contextlib.suppress(FileNotFoundError):
         fd = os.open(path, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            if not any(_same_file(path, held.fd) for held in _HELD if held.fd >= 0):
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return describe(_read_holder(fd))
         finally:
@@ -141,15 +192,21 @@ def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | 
 
 
 def describe(info: dict[str, Any] | None) -> str:
-    """'run <id> by <operator> (pid N on host) since <time>' from a holder record."""
+    """'run <id> by <operator> (pid N on host) since <time>, in stage <stage> since <time>'."""
     if not info:
         return "a run that has not written its name yet"
-    since = info.get("since")
+    text = (f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
+            f" (pid {info.get('pid', '?')} on {info.get('host', '?')})"
+            f" since {_when(info.get('since'))}")
+    if info.get("stage"):
+        text += f", in stage {info['stage']} since {_when(info.get('stage_since'))}"
+    return text
+
+
+def _when(at: Any) -> str:
     with contextlib.suppress(TypeError, ValueError):
-        since = datetime.fromisoformat(str(since)).astimezone(UTC).strftime(
-            "%Y-%m-%d %H:%M:%S UTC")
-    return (f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
-            f" (pid {info.get('pid', '?')} on {info.get('host', '?')}) since {since}")
+        return datetime.fromisoformat(str(at)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(at)
 
 
 def _lock_file(path: Path) -> tuple[int, dict[str, Any] | None]:
@@ -193,9 +250,9 @@ def _read_holder(fd: int) -> dict[str, Any] | None:
 
 def _write_holder(path: Path, fd: int, info: dict[str, Any]) -> None:
     data = json.dumps(info, default=str).encode()
-    try:
-        os.ftruncate(fd, 0)
+    try:  # written over, then cut: a reader never finds the file empty
         os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
         os.fsync(fd)
     except OSError as exc:
         raise BadInput(f"cannot write lock file {path}: {exc.strerror}") from None
@@ -203,26 +260,42 @@ def _write_holder(path: Path, fd: int, info: dict[str, Any]) -> None:
 
 def _identity(run_id: str, settings: Settings) -> dict[str, Any]:
     return {"run_id": run_id, "operator": settings.operator, "pid": os.getpid(),
-            "host": socket.gethostname(), "workdir": str(settings.workdir),
-            "since": datetime.now(UTC).replace(microsecond=0)}
+            "host": socket.gethostname(), "workdir": str(settings.workdir), "since": _now()}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _add_stage_columns(conn: psycopg.Connection) -> None:
+    """Give ``sdconsole.locks`` its stage columns, once per target (a cheap read after)."""
+    present = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid ="
+                           " 'sdconsole.locks'::regclass AND attname IN ('stage', 'stage_since')"
+                           " AND NOT attisdropped").fetchone()[0]
+    if present < 2:
+        conn.execute(STAGE_COLUMNS)
 
 
 def _db_holder(conn: psycopg.Connection, stable: str) -> str | None:
-    """The holder of the target's run lock, from pg_locks and ``sdconsole.locks``."""
+    """The holder of the target's run lock, from pg_locks and ``sdconsole.locks``.
+
+    Locks this process holds are left out, as in :func:`holder`.
+    """
     key = lock_key(stable) & 0xFFFF_FFFF_FFFF_FFFF
+    ours = [held.conn.info.backend_pid for held in _HELD if not held.conn.closed]
     row = conn.execute(
-        "SELECT l.pid, k.run_id, k.operator, k.pid, k.host, k.since, a.application_name"
+        "SELECT l.pid, to_jsonb(k), a.application_name"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " LEFT JOIN sdconsole.locks k ON k.stable = %s AND k.backend_pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
         " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        " AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid",
-        (stable, key >> 32, key & 0xFFFF_FFFF),
+        " AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid"
+        " AND l.pid <> ALL(%s)",
+        (stable, key >> 32, key & 0xFFFF_FFFF, ours),
     ).fetchone()
     if row is None:
         return None
-    backend, run_id, operator, pid, host, since, app = row
-    if run_id is None:
+    backend, info, app = row
+    if info is None:
         return f"session {backend} ({app or 'no application name'})"
-    return describe({"run_id": run_id, "operator": operator, "pid": pid, "host": host,
-                     "since": since})
+    return describe(info)

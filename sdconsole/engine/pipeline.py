@@ -126,10 +126,13 @@ class Migration:
             metadata.ensure(self._conn)
         return self._conn
 
-    def _hold_lock(self) -> None:
-        """Take the one-mutating-run lock for the rest of this migration."""
+    def hold_lock(self) -> None:
+        """Take the one-mutating-run lock for the rest of this migration (from its first step).
+
+        Raises LockHeld at once, naming the holder, when another run has it.
+        """
         if self._lock is None:
-            self._lock = lock.acquire(self.dsn, self.settings, self.run.run_id)
+            self._lock = lock.acquire(self.dsn, self.settings, self.run.run_id, run=self.run)
         if not self._run_recorded:
             deployments.record_run_start(self.conn, self.stable, self.run.run_id, self.mode,
                                          str(self.source), self.settings.operator)
@@ -146,6 +149,13 @@ class Migration:
     # -- steps -----------------------------------------------------------------
 
     def preflight(self) -> Any:
+        """The checks, with the run lock taken first: a migration may change the target.
+
+        A target or work dir that cannot be used is left to preflight's own
+        checks to report, with their fixes.
+        """
+        with contextlib.suppress(BadInput):
+            self.hold_lock()
         self.preflight_report = preflight.preflight(self.run, self.settings, self.source)
         return self.preflight_report
 
@@ -194,6 +204,7 @@ class Migration:
 
     def clean(self) -> Any:
         self.require_preflight()
+        self.hold_lock()
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
                                           dry_run=False)
@@ -208,7 +219,7 @@ class Migration:
 
     def canary(self) -> Any:
         working = self.working_copy
-        self._hold_lock()
+        self.hold_lock()
         self.canary_report = canary.canary(
             self.run, self.conn, self.source, working, self.plan, self.stable,
             self.settings.canary_fraction, queries.load_queries(),
@@ -217,7 +228,7 @@ class Migration:
 
     def load(self) -> Any:
         working = self.working_copy
-        self._hold_lock()
+        self.hold_lock()
         shape_change.require_allowed(  # before loading anything it would not cut over to
             shape_change.against_active(self.conn, self.stable,
                                         shape_change.plan_shape(self.plan)),
@@ -253,6 +264,7 @@ class Migration:
 
     def validate(self) -> Any:
         self._require(self.load_report is not None, "load the version before validating it")
+        self.hold_lock()
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.plan, self.version_schema,
             self.settings.null_tokens, self._source_figures, self.clean_report.sha256_before)
@@ -307,6 +319,7 @@ class Migration:
     def cutover(self) -> Any:
         if self.validation is None or not self.validation.ok:
             raise ValidationFailed("cutover refused: the loaded version did not validate")
+        self.hold_lock()
         self.cutover_report = cutover.cutover(
             self.run, self.conn, self.dsn, self.settings, self.version,
             backup=self.mode != "simple", dumped=self._dumped,
@@ -317,6 +330,7 @@ class Migration:
     def discard(self) -> None:
         """Before cutover: drop the in-progress version, leave the active one untouched."""
         self._require(self.version is not None, "nothing loaded to discard")
+        self.hold_lock()
         rollbacks.discard(self.run, self.conn, self.stable, self.version)
         self.outcome = "discarded"
 
@@ -507,7 +521,8 @@ def interruption(run_dir: Path) -> InterruptedRun | None:
 def resume(settings: Settings, run_id: str,
            listeners: list[Listener] | tuple[Listener, ...] = (), *,
            log_to_stderr: bool = False) -> Migration:
-    """Reopen an interrupted run: its plan and working copy, ready to load again.
+    """Reopen an interrupted run, holding the run lock: its plan and working copy, ready to
+    load again.
 
     Refused when a newer version was cut over since the run stopped: its data
     would replace newer data in front of the dashboards.
@@ -516,19 +531,22 @@ def resume(settings: Settings, run_id: str,
     working = run_dir / "working.db"
     if not (run_dir / "plan.json").exists() or not working.exists():
         raise BadInput(f"run {run_id} has no cleaned working copy to resume from")
-    stable = settings.stable_schema
-    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
-        metadata.ensure(conn)
-        failed = deployments.failed_version(conn, stable, run_id)
-        active = metadata.active_version(conn, stable)
-    if failed is not None and active is not None and active > failed:
-        raise BadInput(f"run {run_id} left v{failed}, but v{active} was cut over since:"
-                       " resuming would put older data in front of the dashboards;"
-                       f" discard it (sdconsole resume {run_id} --discard --yes)")
     profile_data = _read_json(run_dir / "profile.json")
     source = Path(profile_data.get("source", ""))
     migration = Migration(settings, source, listeners=listeners, run_id=run_id,
                           log_to_stderr=log_to_stderr)
+    try:
+        migration.hold_lock()
+        stable = settings.stable_schema
+        failed = deployments.failed_version(migration.conn, stable, run_id)
+        active = metadata.active_version(migration.conn, stable)
+        if failed is not None and active is not None and active > failed:
+            raise BadInput(f"run {run_id} left v{failed}, but v{active} was cut over since:"
+                           " resuming would put older data in front of the dashboards;"
+                           f" discard it (sdconsole resume {run_id} --discard --yes)")
+    except BaseException as exc:
+        migration.close(exc)
+        raise
     migration.plan = Plan.load(run_dir / "plan.json")
     migration.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
     migration.gate_decision = quality.GateDecision(passed=True, overridden=False,
@@ -549,7 +567,7 @@ def discard_interrupted(settings: Settings, run_id: str,
     dsn = target.resolve_dsn(settings)
     with connect(dsn, autocommit=True) as conn, \
             Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run, \
-            lock.acquire(dsn, settings, run_id):
+            lock.acquire(dsn, settings, run_id, run=run):
         metadata.ensure(conn)
         version = deployments.failed_version(conn, settings.stable_schema, run_id)
         if version is not None:

@@ -112,7 +112,7 @@ def run_rollback(settings: Settings, to_version: int | None = None,
     """
     dsn = resolve_dsn(settings)
     with Run.for_settings(settings, listeners=list(listeners)) as run, \
-            lock.acquire(dsn, settings, run.run_id), connect(dsn, autocommit=True) as conn:
+            lock.acquire(dsn, settings, run.run_id, run=run), connect(dsn, autocommit=True) as conn:
         deployments.record_run_start(conn, settings.stable_schema, run.run_id, "rollback",
                                      None, settings.operator)
         try:
