@@ -216,6 +216,34 @@ def test_health_floor_stops_the_stage_cleanly(settings: Settings, sample_db: Pat
         assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
 
 
+def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(settings: Settings,
+                                                                   tmp_path: Path) -> None:
+    """A SIGINT-like signal at moments into the clean: also at the entry of a function SQLite
+    calls, where SQLite reports it only as 'user-defined function raised exception'."""
+    from sdconsole import sample
+    from sdconsole.engine import cleaner, profiler
+    from sdconsole.engine.run import Run
+
+    big = tmp_path / "big.db"
+    sample.generate(big, tickets=3000, seed=9)
+    with Run.for_settings(settings) as run:
+        plan = profiler.profile(run, settings, big).plan
+    previous = signal.signal(signal.SIGALRM, signal.default_int_handler)  # raises as SIGINT
+    try:
+        for delay in (0.01, 0.03, 0.1, 0.2) * 2:
+            def arm(event, delay=delay) -> None:
+                if event.kind == "Progress" and not signal.getitimer(signal.ITIMER_REAL)[0]:
+                    signal.setitimer(signal.ITIMER_REAL, delay)
+
+            with Run.for_settings(settings, listeners=[arm]) as run, \
+                    pytest.raises(KeyboardInterrupt):
+                cleaner.clean(run, settings, big, plan, dry_run=False)
+            assert [p.name for p in run.dir.iterdir() if p.name.startswith("working")] == []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_disk_full_while_writing_the_working_copy(settings: Settings, sample_db: Path) -> None:
     import resource
 

@@ -327,6 +327,10 @@ def _rowid_name(conn: sqlite3.Connection, table: str) -> str:
                    " _rowid_ and oid); sdconsole tracks rows by rowid")
 
 
+# SQLite's messages for a function, and a progress handler, that raised.
+CALLBACK_FAILED = ("user-defined function raised exception", "interrupted")
+
+
 class _Stopped(Exception):
     """The other thread failed or the operator cancelled: stop this thread's work."""
 
@@ -512,13 +516,22 @@ class _PythonCells:
         self.waiting = 0
 
     def guarded(self, work: Callable[[], Any]) -> Any:
-        """Run SQL work on the source; re-raise what stopped it (cancel, health, an error)."""
+        """Run SQL work on the source; re-raise what stopped it (cancel, health, an error).
+
+        SQLite keeps only a message of what a callback raised, so what the
+        callback recorded is raised instead. An interrupt (SIGINT) can strike a
+        callback at its very entry, before it can record anything, and nothing
+        else fails there: a callback error with nothing recorded is that
+        interrupt.
+        """
         try:
             return work()
-        except sqlite3.OperationalError:
-            if self.stopped is None:
-                raise
-            raise self.stopped from None
+        except sqlite3.OperationalError as exc:
+            if self.stopped is not None:
+                raise self.stopped from None
+            if str(exc) in CALLBACK_FAILED:
+                raise KeyboardInterrupt from None
+            raise
 
     def at(self, rowid: int) -> int:
         self.position = rowid
