@@ -29,6 +29,23 @@ Dirt it contains:
 * exactly one ticket description (from 10 tickets) with a NUL character in the
   middle: ``Printer jam\\x00 after tray 2 replaced``. SQLite keeps the whole
   value, but its ``length()`` counts only up to the NUL.
+
+Variants, so that tests and benchmarks see more than one kind of export
+(the default is the mix above, row for row as it always was):
+
+* ``flags``: how the flags ``TKT-SLA Met``, ``TKT-Reopened`` and
+  ``CT-VISIBLE-CUSTOMER`` are written. ``mixed`` (default) as above; ``01``
+  ``1``/``0``; ``yn`` ``Y``/``N``; ``yesno`` ``Yes``/``No``; ``words``
+  Portuguese ``Sim``/``Não`` (profiled as flags with the setting
+  ``flag_words = ["sim/não"]``). Only the spelling changes: every variant
+  of a ``(tickets, seed)`` has the same rows, flags meaning the same, and
+  SLA Met missing (``''``) in the same rows, so dashboards give the same
+  figures on each.
+* ``sparse_columns``: N optional columns added to ``tickets`` after the
+  export's own (a satisfaction survey, links to a parent ticket, problem
+  or change; ``TKT-Custom Field N`` beyond SPARSE_COLUMNS), each empty
+  (``''`` or NULL) in about 99% of the rows. They are drawn from a random
+  stream of their own, so every other value is the same as without them.
 """
 
 from __future__ import annotations
@@ -95,6 +112,11 @@ _TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 Picker = Callable[[random.Random], Any]
+FLAG_SPELLINGS = {"01": ("1", "0"), "yn": ("Y", "N"), "yesno": ("Yes", "No"),
+                  "words": ("Sim", "Não")}  # variant -> (true, false)
+FLAGS = ("mixed", *FLAG_SPELLINGS)
+SPARSE_FILLED = 0.01  # share of rows with a value in a sparse column
+MAX_SPARSE_COLUMNS = 100
 
 
 def _weighted(pairs: Sequence[tuple[Any, float]]) -> Picker:
@@ -236,25 +258,77 @@ _CUSTOMER_USERS = _uniform(("customer@smith-sons.example", "joao@cafe-brasil.exa
 
 _TS_CATEGORY = _weighted([("Ticket Work", 60), ("Meeting", 15), ("Training", 10), ("Admin", 15)])
 _NO_CRM_ID = _uniform(("", None))
+_EMPTY = _uniform(("", None))
+_MEANING = {"Yes": True, "TRUE": True, "true": True, "1": True, "Y": True,
+            "No": False, "FALSE": False, "false": False, "0": False, "N": False}
+_RATING = _weighted([("5", 40), ("4", 30), ("3", 15), ("2", 8), ("1", 7)])
+
+
+def _survey_comment(rng: random.Random, tickets: int) -> str:
+    return _prose(rng, 3, 20)
+
+
+def _parent_ticket(rng: random.Random, tickets: int) -> str:
+    return str(FIRST_TICKET_ID + int(rng.random() * tickets))
+
+
+def _code(prefix: str) -> Callable[[random.Random, int], str]:
+    return lambda rng, tickets: f"{prefix}{_between(rng, 1000, 99999):07d}"
+
+
+def _survey_sent(rng: random.Random, tickets: int) -> str:
+    return _render(rng, _TIMESTAMP, _CREATED_FROM + timedelta(
+        seconds=int(rng.random() * _CREATED_SECONDS)))
+
+
+# The sparse columns' names and values, in order; more are TKT-Custom Field N (short text).
+SPARSE_COLUMNS: tuple[tuple[str, Callable[[random.Random, int], str]], ...] = (
+    ("TKT-Satisfaction Rating", lambda rng, tickets: _RATING(rng)),
+    ("TKT-Satisfaction Comment", _survey_comment),
+    ("TKT-Parent Ticket", _parent_ticket),
+    ("TKT-Problem ID", _code("PRB")),
+    ("TKT-Change ID", _code("CHG")),
+    ("TKT-Survey Sent", _survey_sent),
+    ("TKT-Knowledge Article", _code("KB")),
+)
+
+
+def _sparse_columns(count: int) -> list[tuple[str, Callable[[random.Random, int], str]]]:
+    columns = list(SPARSE_COLUMNS[:count])
+    for number in range(len(columns) + 1, count + 1):
+        columns.append((f"TKT-Custom Field {number}", lambda rng, tickets: _title(rng)))
+    return columns
 
 
 class _Plan(NamedTuple):
     created: list[datetime]
     specials: dict[int, tuple[str, str | None]]
+    flag: Callable[[str], str]  # a flag as the variant spells it
+    sparse: list[tuple[str, Callable[[random.Random, int], str]]]
+    sparse_rng: random.Random
 
 
-def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7) -> dict[str, int]:
-    """Write a dirty ServiceDesk SQLite database to path; return row counts per table."""
+def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7, *, flags: str = "mixed",
+             sparse_columns: int = 0) -> dict[str, int]:
+    """Write a dirty ServiceDesk SQLite database to path; return row counts per table.
+
+    ``flags`` (one of FLAGS) and ``sparse_columns`` choose a variant (see the module).
+    """
     path = pathlib.Path(path)
     if tickets < 0:
         raise ValueError(f"tickets must be >= 0, got {tickets}")
+    if flags not in FLAGS:
+        raise ValueError(f"flags must be one of {', '.join(FLAGS)}, got {flags!r}")
+    if not 0 <= sparse_columns <= MAX_SPARSE_COLUMNS:
+        raise ValueError(f"sparse_columns must be 0 to {MAX_SPARSE_COLUMNS},"
+                         f" got {sparse_columns}")
     if path.exists():
         raise FileExistsError(path)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     partial.touch(exist_ok=False)
     try:
-        counts = _write(partial, tickets, random.Random(seed))
+        counts = _write(partial, tickets, seed, flags, sparse_columns)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -262,8 +336,12 @@ def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7) -> dict[str
     return counts
 
 
-def _write(target: pathlib.Path, tickets: int, rng: random.Random) -> dict[str, int]:
-    plan = _Plan(_created_times(rng, tickets), _pick_specials(rng, tickets))
+def _write(target: pathlib.Path, tickets: int, seed: int, flags: str,
+           sparse_columns: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    sparse = _sparse_columns(sparse_columns)
+    plan = _Plan(_created_times(rng, tickets), _pick_specials(rng, tickets), _speller(flags),
+                 sparse, random.Random(f"{seed}/sparse"))
     feeds = {"tickets": _ticket_rows, "comments": _comment_rows, "timesheets": _timesheet_rows}
     conn = sqlite3.connect(target, isolation_level=None)
     try:
@@ -271,6 +349,8 @@ def _write(target: pathlib.Path, tickets: int, rng: random.Random) -> dict[str, 
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("BEGIN")
         for table, columns in _TABLES.items():
+            if table == "tickets":
+                columns = (*columns, *((name, "TEXT") for name, _ in sparse))
             names = ", ".join(f'"{name}" {decl}'.rstrip() for name, decl in columns)
             conn.execute(f'CREATE TABLE "{table}" ({names})')
             marks = ", ".join("?" * len(columns))
@@ -282,6 +362,14 @@ def _write(target: pathlib.Path, tickets: int, rng: random.Random) -> dict[str, 
         }
     finally:
         conn.close()
+
+
+def _speller(flags: str) -> Callable[[str], str]:
+    """How a variant writes a flag drawn in the mixed spellings ('' stays missing)."""
+    if flags == "mixed":
+        return lambda drawn: drawn
+    true, false = FLAG_SPELLINGS[flags]
+    return lambda drawn: drawn if drawn == "" else true if _MEANING[drawn] else false
 
 
 def _created_times(rng: random.Random, tickets: int) -> list[datetime]:
@@ -385,14 +473,22 @@ def _ticket_rows(rng: random.Random, plan: _Plan) -> Iterator[tuple]:
             _render(rng, _TIMESTAMP, opened),
             _render(rng, _TIMESTAMP, modified),
             closure,
-            _SLA_MET(rng),
-            _REOPENED(rng),
+            plan.flag(_SLA_MET(rng)),
+            plan.flag(_REOPENED(rng)),
             hours,
             description,
+            *_sparse_values(plan),
         )
         yield row
         if kind == "duplicate":
             yield (row[0], row[1] + _DUPLICATE_SUFFIX(rng), *row[2:])
+
+
+def _sparse_values(plan: _Plan) -> Iterator[str | None]:
+    """One ticket's values of the sparse columns: mostly '' or NULL."""
+    rng = plan.sparse_rng
+    for _, make in plan.sparse:
+        yield make(rng, len(plan.created)) if rng.random() < SPARSE_FILLED else _EMPTY(rng)
 
 
 def _comment_user(rng: random.Random, owner: str) -> str:
@@ -419,7 +515,7 @@ def _comment_rows(rng: random.Random, plan: _Plan) -> Iterator[tuple]:
                 _pad(rng, _prose(rng, 3, 40)),
                 _or_placeholder(rng, 0.01, _comment_user, owner),
                 owner,
-                _VISIBLE(rng),
+                plan.flag(_VISIBLE(rng)),
                 _COMMENT_TYPE(rng),
             )
 

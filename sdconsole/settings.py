@@ -8,18 +8,21 @@ the value, so the command line can exit with status 2 and no traceback.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
+import pydantic_settings
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -62,6 +65,11 @@ class Settings(BaseSettings):
     null_tokens: list[str] = Field(
         default_factory=lambda: list(DEFAULT_NULL_TOKENS),
         description="values that mean missing",
+    )
+    flag_words: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="true/false word pairs beyond English yes/no, y/n, true/false, t/f,"
+                    " such as 'sim/não' (environment: comma-separated or a JSON list)",
     )
     retention: int = Field(3, ge=1, description="versioned schemas kept before purging")
     working_copies: int = Field(
@@ -118,6 +126,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"{column}: unknown type {kind!r} (one of {', '.join(TYPES)})")
         return value
 
+    @field_validator("flag_words", mode="before")
+    @classmethod
+    def _flag_pairs(cls, value: Any) -> Any:
+        """'sim/não, ja/nein' or a JSON list (as the environment gives it) -> a list."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("not a JSON list of 'true/false' pairs") from None
+        return [entry for entry in value.split(",") if entry.strip()]
+
+    @field_validator("flag_words")
+    @classmethod
+    def _flag_words(cls, value: list[str]) -> list[str]:
+        from sdconsole.engine.values import FlagWords
+
+        FlagWords.parse(value)
+        return ["/".join(word.strip().lower() for word in entry.split("/")) for entry in value]
+
     @field_validator("quality_weights")
     @classmethod
     def _known_dimensions(cls, value: dict[str, float]) -> dict[str, float]:
@@ -168,6 +197,11 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except pydantic_settings.SettingsError as exc:  # an environment value that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1) if found else "?"
+        raise SettingsError(f"setting {name} from the environment (SDCONSOLE_{name.upper()}):"
+                            " not valid JSON") from None
     finally:
         _file_data.reset(token)
 

@@ -14,6 +14,7 @@ from sdconsole.engine.errors import BadInput
 from sdconsole.engine.plan import Plan
 from sdconsole.engine.profiler import Profile, profile
 from sdconsole.engine.run import Run, read_journal
+from sdconsole.engine.values import ENGLISH_FLAG_WORDS
 from sdconsole.settings import load_settings
 
 
@@ -112,14 +113,14 @@ def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db
     counted alone, in a read of its own or with a GROUP BY, and the figures stay the
     same."""
     columns = ["CT-COMMENT-ID", "CT-COMMENT", "CT-TYPE"]
-    tokens = frozenset(local.null_tokens)
+    reading = (frozenset(local.null_tokens), ENGLISH_FLAG_WORDS)
     rows = 1_200
-    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, rows, parts=2)
-    alone, _ = profiler.scan_columns(sample_db, "comments", columns, tokens, rows, parts=1)
-    counted, left = profiler.scan_columns(sample_db, "comments", columns, tokens, rows)
+    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, *reading, rows, parts=2)
+    alone, _ = profiler.scan_columns(sample_db, "comments", columns, *reading, rows, parts=1)
+    counted, left = profiler.scan_columns(sample_db, "comments", columns, *reading, rows)
     assert left == []
     monkeypatch.setattr(profiler, "PASS_MEMORY", 60_000)
-    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, tokens, rows)
+    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, *reading, rows)
     assert [column for column, _ in left] == ["CT-COMMENT"]  # long, all distinct: the biggest
     assert left[0][1] >= 2  # not even alone: it would pass PASS_MEMORY
     assert set(squeezed) == {"CT-COMMENT-ID", "CT-TYPE"}
@@ -238,8 +239,12 @@ def test_confidence_threshold_keeps_text_and_flags(tmp_path, local):
     assert mostly.flagged == "only 90.0% of values are integer (threshold 95%): kept as text"
     assert mostly.invalid == 10 and mostly.invalid_examples == ["abc"]
     flags = result.table("t").column("flags")
-    assert flags.type == "integer" and flags.note.startswith("only 0 and 1")
-    assert result.table("t").column("words").type == "boolean"
+    assert flags.type == "integer" and flags.flag_evidence.startswith(
+        "not a flag: only 0 and 1 (0 50, 1 50), but no known flag")
+    words = result.table("t").column("words")
+    assert words.type == "boolean"
+    assert words.flag_evidence == "a flag: its values are flag words and 0/1 (0 25, 1 25, no 25," \
+        " yes 25)"
 
 
 def test_overrides_decide(tmp_path, workdir):
@@ -303,3 +308,74 @@ def test_empty_values_are_values_when_empty_is_not_a_null_token(tmp_path, workdi
     assert (numbers.present, numbers.placeholders) == (5, {"N/A": 1})
     assert numbers.type == "text"  # two numbers in five values: no type wins
     assert (notes.present, notes.empties) == (6, 0)
+
+
+def test_known_flags_of_0_and_1_are_flags_with_their_evidence(tmp_path, local, capsys):
+    """ServiceDesk flags (any case, written as text or as INTEGER cells) holding only 0
+    and 1 are boolean; other 0/1 columns, and a flag that counts, stay integer."""
+    source = write_source(tmp_path / "flags.db", {
+        "tickets": (["TKT-Ticket ID", "tkt-sla met", "TKT_REOPENED", "Visits", "Active"],
+                    [(str(n), ("1", "0", "")[n % 3], n % 2, str(n % 3), n % 2)
+                     for n in range(1, 61)]),
+        "comments": (["CT-COMMENT-ID", "CT-VISIBLE-CUSTOMER"],
+                     [(str(n), (" 1", "0")[n % 2]) for n in range(9)])})
+    result, _ = run_profile(local, source)
+    tickets, comments = result.table("tickets"), result.table("comments")
+    sla, reopened = tickets.column("tkt-sla met"), tickets.column("TKT_REOPENED")
+    assert (sla.type, sla.confidence, sla.present) == ("boolean", 1.0, 40)
+    assert sla.flag_evidence == ("a flag: tkt_sla_met is a ServiceDesk flag the dashboards"
+                                 " read, and its values are 0 and 1 (0 20, 1 20)")
+    assert reopened.type == "boolean" and reopened.flag_evidence.endswith("(0 30, 1 30)")
+    visible = comments.column("CT-VISIBLE-CUSTOMER")
+    assert visible.type == "boolean" and "ct_visible_customer" in visible.flag_evidence
+    assert tickets.column("Visits").type == "integer"  # 0, 1 and 2: neither a flag nor named so
+    assert tickets.column("Visits").flag_evidence == ""
+    active = tickets.column("Active")
+    assert active.type == "integer" and active.flag_evidence.startswith("not a flag: only 0 and 1")
+    assert result.plan.table("tickets").column("tkt-sla met").type == "boolean"
+    profile_command(local, source, capsys)
+    out = capsys.readouterr().out
+    assert sla.flag_evidence in out and active.flag_evidence in out
+
+
+def profile_command(settings, source, capsys):
+    capsys.readouterr()
+    assert main(["--workdir", str(settings.workdir), "profile", str(source)]) == 0
+
+
+def test_a_known_flag_that_counts_or_is_empty_is_not_a_flag(tmp_path, local):
+    source = write_source(tmp_path / "counts.db", {"tickets": (
+        ["TKT-Reopened", "TKT-SLA Met", "CT-VISIBLE-CUSTOMER"],
+        [(str(n % 3), "", str(n % 2)) for n in range(40)] + [(None, None, "0.5")])})
+    result, _ = run_profile(local, source)
+    column = result.table("tickets").column
+    assert column("TKT-Reopened").type == "integer"  # counts reopenings: 2 is no flag
+    assert column("TKT-Reopened").flag_evidence == (
+        "not a flag: tkt_reopened is a ServiceDesk flag, but 13 of its 40 values are neither"
+        " flag words nor 0/1: kept as integer")
+    assert column("TKT-SLA Met").flag_evidence == (
+        "not a flag: tkt_sla_met is a ServiceDesk flag, but it holds no values: kept as text")
+    assert column("CT-VISIBLE-CUSTOMER").type == "integer"  # with a 0.5: a number, no flag
+    assert "1 of its 41 values are neither" in column("CT-VISIBLE-CUSTOMER").flag_evidence
+
+
+def test_flag_words_of_another_language_are_flags(tmp_path, workdir):
+    values = ["Sim", "não", " NÃO ", "sim", "Yes", "0"] * 10
+    source = dates_db(tmp_path / "pt.db", **{"Pago": values, "Nota": ["não sei"] * 60})
+    english, _ = run_profile(load_settings(None, workdir=workdir), source)
+    assert english.table("t").column("Pago").type == "text"  # unknown words: not flags
+    settings = load_settings(None, workdir=workdir, flag_words=["sim/não", "ja/nein"])
+    result, _ = run_profile(settings, source)
+    paid = result.table("t").column("Pago")
+    assert (paid.type, paid.confidence, paid.invalid) == ("boolean", 1.0, 0)
+    assert paid.flag_evidence == ("a flag: its values are flag words and 0/1 (não 20, sim 20,"
+                                  " 0 10, yes 10)")
+    assert result.table("t").column("Nota").type == "text"
+    planned = result.plan.table("t").column("Pago")
+    assert (planned.true_words, planned.false_words) == (["sim"], ["não"])
+    assert [planned.convert(v) for v in ("Sim", " NÃO ", "Yes", "0")] == [
+        "true", "false", "true", "false"]
+    assert Plan.from_dict(result.plan.to_dict()).table("t").column("Pago") == planned
+    assert result.plan.table("t").column("Nota").true_words == []
+    pooled, _ = run_profile(settings, source, workers=2)  # the words reach worker processes
+    assert {**pooled.to_dict(), "seconds": 0} == {**result.to_dict(), "seconds": 0}

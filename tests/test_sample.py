@@ -1,5 +1,7 @@
 """Tests for the dirty ServiceDesk sample database generator."""
 
+import hashlib
+import json
 import re
 import sqlite3
 from datetime import datetime
@@ -7,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from sdconsole import sample
+from sdconsole.cli import main
 
 TABLES = ("tickets", "comments", "timesheets")
 TIMESTAMP_FORMATS = (
@@ -267,3 +270,93 @@ def test_small_databases(tmp_path, tickets):
             'SELECT count(*) FROM tickets WHERE instr("TKT-Description", char(0)) > 0'
         ).fetchone()[0]
     assert nul == (1 if tickets >= 10 else 0)
+
+
+def test_the_default_is_the_sample_it_always_was(tmp_path):
+    """Row for row (and declared types), so tests and benchmarks keep their figures."""
+    sample.generate(tmp_path / "default.db", tickets=200, seed=5)
+    sample.generate(tmp_path / "mixed.db", tickets=200, seed=5, flags="mixed", sparse_columns=0)
+    with sqlite3.connect(tmp_path / "default.db") as conn:
+        schema = conn.execute("SELECT sql FROM sqlite_master ORDER BY rowid").fetchall()
+    conn.close()
+    digest = hashlib.sha256(json.dumps([schema, all_rows(tmp_path / "default.db")]).encode())
+    assert digest.hexdigest() == \
+        "98b2164b4cd7228037c65d19a16aecbbaa367a75b944ca27dc27577db8b2c658"
+    assert (tmp_path / "mixed.db").read_bytes() == (tmp_path / "default.db").read_bytes()
+
+
+FLAG_COLUMNS = (("tickets", "TKT-SLA Met"), ("tickets", "TKT-Reopened"),
+                ("comments", "CT-VISIBLE-CUSTOMER"))
+
+
+@pytest.mark.parametrize("flags", [f for f in sample.FLAGS if f != "mixed"])
+def test_flag_variants_spell_the_same_flags_and_change_nothing_else(tmp_path, flags):
+    mixed, variant = tmp_path / "mixed.db", tmp_path / f"{flags}.db"
+    assert sample.generate(mixed, tickets=300, seed=3) == sample.generate(
+        variant, tickets=300, seed=3, flags=flags)
+    true, false = sample.FLAG_SPELLINGS[flags]
+    meaning = {**dict.fromkeys(("Yes", "TRUE", "true", "1", "Y"), true),
+               **dict.fromkeys(("No", "FALSE", "false", "0", "N"), false), "": ""}
+    before, after = all_rows(mixed), all_rows(variant)
+    for table in TABLES:
+        with sqlite3.connect(mixed) as conn:
+            names = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
+        conn.close()
+        flagged = [names.index(name) for t, name in FLAG_COLUMNS if t == table]
+        for old, new in zip(before[table], after[table], strict=True):
+            assert [old[i] for i in range(len(old)) if i not in flagged] == \
+                [new[i] for i in range(len(new)) if i not in flagged]
+            assert [meaning[old[i]] for i in flagged] == [new[i] for i in flagged]
+    with sqlite3.connect(variant) as conn:
+        spelt = {value for table, name in FLAG_COLUMNS for value in column(conn, table, name)}
+    conn.close()
+    assert spelt == {true, false, ""}  # '' only where SLA Met was missing
+
+
+def test_sparse_columns_are_optional_columns_nearly_always_empty(tmp_path):
+    plain, sparse = tmp_path / "plain.db", tmp_path / "sparse.db"
+    sample.generate(plain, tickets=1000, seed=4)
+    sample.generate(sparse, tickets=1000, seed=4, sparse_columns=9)
+    with sqlite3.connect(sparse) as conn:
+        declared = [(row[1], row[2]) for row in conn.execute('PRAGMA table_info("tickets")')]
+        names = [name for name, _ in declared[15:]]
+        assert names == [name for name, _ in sample.SPARSE_COLUMNS] + [
+            "TKT-Custom Field 8", "TKT-Custom Field 9"]
+        assert {kind for _, kind in declared[15:]} == {"TEXT"}
+        for name in names:
+            values = column(conn, "tickets", name)
+            filled = [v for v in values if v not in ("", None)]
+            assert 0 < len(filled) <= 0.03 * len(values), name
+            assert "" in values and None in values
+        ratings = {v for v in column(conn, "tickets", "TKT-Satisfaction Rating") if v}
+        assert ratings <= set("12345")
+        parents = {v for v in column(conn, "tickets", "TKT-Parent Ticket") if v}
+        assert parents <= set(column(conn, "tickets", "TKT-Ticket ID"))
+    conn.close()
+    rows = all_rows(sparse)
+    assert [row[:15] for row in rows["tickets"]] == all_rows(plain)["tickets"]
+    assert {t: rows[t] for t in ("comments", "timesheets")} == {
+        t: all_rows(plain)[t] for t in ("comments", "timesheets")}
+
+
+@pytest.mark.parametrize("kwargs", [{"flags": "emoji"}, {"sparse_columns": -1},
+                                    {"sparse_columns": sample.MAX_SPARSE_COLUMNS + 1}])
+def test_unknown_variants_are_refused(tmp_path, kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        sample.generate(tmp_path / "out.db", tickets=20, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_command_writes_the_variants(tmp_path, capsys):
+    out = tmp_path / "yn.db"
+    assert main(["sample", str(out), "--tickets", "60", "--flags", "yn",
+                 "--sparse-columns", "2"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out}: ")
+    with sqlite3.connect(out) as conn:
+        assert set(column(conn, "tickets", "TKT-Reopened")) == {"Y", "N"}
+        assert len(list(conn.execute('PRAGMA table_info("tickets")'))) == 17
+    conn.close()
+    assert main(["sample", str(tmp_path / "bad.db"), "--sparse-columns", "-2"]) == 2
+    assert capsys.readouterr().err == \
+        "sdconsole: error: --sparse-columns must be 0 to 100, not -2\n"
+    assert not (tmp_path / "bad.db").exists()

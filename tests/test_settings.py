@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,52 @@ def test_password_never_echoed_in_errors(tmp_path: Path) -> None:
     assert "hunter2" not in str(info.value)
     assert "hunter2" not in load_settings(None, target_dsn="postgresql://ops:hunter2@db/sd"
                                           ).dsn_for_display
+
+
+def test_flag_words_from_the_file_and_the_environment(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SDCONSOLE_FLAG_WORDS", raising=False)
+    assert load_settings(None).flag_words == []  # English only
+    config = write_config(tmp_path, 'flag_words = ["Sim/NÃO", " ja / nein "]\n')
+    assert load_settings(config).flag_words == ["sim/não", "ja/nein"]
+    config = write_config(tmp_path, 'flag_words = "sim/não, ja/nein"\n')  # as in the environment
+    assert load_settings(config).flag_words == ["sim/não", "ja/nein"]
+    monkeypatch.setenv("SDCONSOLE_FLAG_WORDS", "oui/non, sí/no")
+    assert load_settings(config).flag_words == ["oui/non", "sí/no"]  # 'no' agrees with English
+    monkeypatch.setenv("SDCONSOLE_FLAG_WORDS", '["tak/nie"]')
+    assert load_settings(config).flag_words == ["tak/nie"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('flag_words = ["sim"]', "setting flag_words = ['sim']: Value error, 'sim' is not a pair"
+                                 " written true/false, such as 'sim/não'"),
+        ('flag_words = ["sim/"]', "'sim/' is not a pair written true/false"),
+        ('flag_words = ["no/yes"]', "'no/yes': 'no' already means false"),
+        ('flag_words = ["sim/não", "não/sim"]', "'não/sim': 'não' already means false"),
+        ('flag_words = ["1/2"]', "'1/2': a flag word has no digits"),
+        ("flag_words = [5]", "setting flag_words.0 = 5"),
+    ],
+)
+def test_bad_flag_words_are_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(write_config(tmp_path, text + "\n"))
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [("SDCONSOLE_FLAG_WORDS", "sim"),
+                                             ("SDCONSOLE_FLAG_WORDS", "[sim/não"),
+                                             ("SDCONSOLE_NULL_TOKENS", "N/A")])
+def test_a_bad_list_in_the_environment_exits_2_in_one_line(tmp_path: Path, name: str,
+                                                           value: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sdconsole", "sample", "x.db"], capture_output=True, text=True,
+        cwd=tmp_path, env={**os.environ, name: value},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    setting = name.removeprefix("SDCONSOLE_").lower()
+    assert f"setting {setting}" in proc.stderr
+    assert not (tmp_path / "x.db").exists()

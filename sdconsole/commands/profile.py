@@ -1,8 +1,10 @@
 """``sdconsole profile SOURCE``: what every column holds, the plan, and the quality score.
 
 Prints one line per column (type, confidence, missing, distinct, range,
-flags) and the score with each dimension and what cost points; ``--json``
-prints the profile document instead. The profile and plan are written to
+flags), under it what needs review, why the column is or is not a yes/no
+flag (its evidence) and any departure from the declared type; then the
+score with each dimension and what cost points. ``--json`` prints the
+profile document instead. The profile and plan are written to
 the run dir. Exit status 2 for a source that is missing or not SQLite.
 """
 
@@ -49,7 +51,7 @@ def print_profile(result: Profile) -> None:
         for column in table.columns:
             print(f"  {column.name:<28} {describe_column(column)}")
             for note in (column.flagged and f"REVIEW: {column.flagged}", column.note,
-                         column.departure):
+                         column.flag_evidence, column.departure):
                 if note:
                     print(f"  {'':<28} {note}")
     for relation in result.relations:

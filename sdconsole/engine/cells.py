@@ -1,9 +1,9 @@
 """Working-copy rows as the target holds them: the one rule the loader and the checksums share.
 
 A cell of a typed column becomes the canonical text of
-:data:`sdconsole.engine.values.CONVERTERS` (idempotent on what the cleaner
-wrote) or, when it does not convert, NULL plus a :class:`Reject` carrying the
-raw text and the reason. Text cells pass unchanged, byte for byte. NUL
+:meth:`sdconsole.engine.plan.ColumnPlan.convert` (idempotent on what the
+cleaner wrote) or, when it does not convert, NULL plus a :class:`Reject`
+carrying the raw text and the reason. Text cells pass unchanged, byte for byte. NUL
 characters, which PostgreSQL text cannot hold, are removed and counted (the
 cleaner removes them already; this is the safety net, and the text after a
 NUL is kept). Numeric negative zero is written ``0``, as PostgreSQL stores
@@ -47,7 +47,7 @@ from sdconsole.engine.source import (
     read_text_leniently,
     sqlite_sql,
 )
-from sdconsole.engine.values import CONVERTERS, Unconvertible
+from sdconsole.engine.values import Unconvertible
 
 DOUBLE_EXACT = 2**53  # integers a double holds exactly
 
@@ -126,7 +126,7 @@ def convert_cell(value: object, column: ColumnPlan) -> tuple[Cell, str | None, b
     if column.type == "text":
         return text, None, had_nul
     try:
-        canonical = CONVERTERS[column.type](text, column.date_order)
+        canonical = column.convert(text)
     except Unconvertible as exc:
         return None, str(exc), had_nul
     if column.type == "numeric":

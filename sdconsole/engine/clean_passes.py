@@ -40,7 +40,7 @@ from sdconsole.engine.plan import ColumnPlan, TablePlan
 from sdconsole.engine.run import Run
 from sdconsole.engine.shapes import Shape, Sql, dispatch, shapes
 from sdconsole.engine.source import list_columns, open_source, sqlite_sql
-from sdconsole.engine.values import CONVERTERS, WHITESPACE, Unconvertible
+from sdconsole.engine.values import WHITESPACE, Unconvertible
 
 STAGE = "clean"
 RULES = ("nul_bytes", "trim", "null_tokens", "dates", "booleans", "numbers")
@@ -99,7 +99,7 @@ def clean_value(text: str, column: ColumnPlan,
     if rule is None:
         return value, steps, None
     try:
-        canonical = CONVERTERS[column.type](value, column.date_order)
+        canonical = column.convert(value)
     except Unconvertible as exc:
         return value, steps, str(exc)
     if canonical != value:
@@ -305,7 +305,7 @@ def _token_converts(column: ColumnPlan, tokens: list[str]) -> bool:
     """
     for token in tokens:
         try:
-            CONVERTERS[column.type](token, column.date_order)
+            column.convert(token)
         except Unconvertible:
             continue
         return True
@@ -384,10 +384,8 @@ class _Task:
             samples["null_tokens"] = self._first_pairs(
                 reader, col, _AND.join([text, column.token]), lambda v: None)
         if self.converted[index]:
-            convert = CONVERTERS[plan.type]
             samples[TYPE_RULES[plan.type]] = self._first_pairs(
-                reader, col, _AND.join([text, column.shape_changes]),
-                lambda v: convert(v, plan.date_order))
+                reader, col, _AND.join([text, column.shape_changes]), plan.convert)
         return samples
 
     def _first_pairs(self, reader: sqlite3.Connection, col: Sql, test: Sql,

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sdconsole.engine.values import PG_TYPES, DateOrder
+from sdconsole.engine.values import CONVERTERS, PG_TYPES, DateOrder, to_boolean
 
 
 @dataclass
@@ -22,6 +22,8 @@ class ColumnPlan:
     ``precision``/``scale``: a numeric column's declared NUMERIC(p,s), kept
     when every value fits. ``invalid_utf8``: TEXT cells that are not UTF-8,
     which every reader takes as bytes (they are rejected with their raw bytes).
+    ``true_words``/``false_words``: the words of setting ``flag_words`` the
+    column holds (lower-case), which it converts as a boolean besides English.
     """
 
     name: str
@@ -32,6 +34,16 @@ class ColumnPlan:
     precision: int | None = None
     scale: int | None = None
     invalid_utf8: int = 0
+    true_words: list[str] = field(default_factory=list)
+    false_words: list[str] = field(default_factory=list)
+
+    def convert(self, text: str) -> str:
+        """``text`` as the column's canonical value (the one rule of the cleaner, the loader
+        and validation): its type's converter with its date order, and a boolean's own
+        words; Unconvertible when it is none."""
+        if self.type == "boolean":
+            return to_boolean(text, self.date_order, self.true_words, self.false_words)
+        return CONVERTERS[self.type](text, self.date_order)
 
     @property
     def pg_type(self) -> str:

@@ -31,9 +31,15 @@ Inference rules (the shared value rules are in :mod:`sdconsole.engine.values`):
 * The declared type is a strong prior: declared NUMERIC(p,s) keeps p and s
   when every value fits; a declared BOOLEAN of 0 and 1 is boolean. Every
   departure from the declared type is listed (``departure``) with its reason.
-* Boolean needs at least one word value (Yes/No/true/N...): a column of only
-  1 and 0 stays integer, because ids, counts and amounts look the same; its
-  ``note`` says so and ``type_overrides`` turns it into a boolean.
+* Flags: boolean competes when a value is a flag word (English Yes/No/true/N...
+  in any letter case, and the pairs of setting ``flag_words`` such as
+  sim/não), or when the column is a known ServiceDesk flag (KNOWN_FLAGS, by
+  identifier: ``TKT-SLA Met``, ``TKT-Reopened``, ``CT-VISIBLE-CUSTOMER``; the
+  dashboards read them as flags) whose numbers are all 0 or 1. A column of
+  only 1 and 0 with another name stays integer, because ids, counts and
+  amounts look the same; ``type_overrides`` turns it into a boolean. Each
+  such decision and its evidence (the spellings and their counts) is the
+  column's ``flag_evidence``; the ``flag_words`` a column holds go to its plan.
 * Date is chosen over timestamp only when no value writes a time of day
   (``00:00`` included: the time written is kept); fractions of a second are kept.
 * Date order comes from evidence: a first field over 12 proves day-first, a
@@ -99,10 +105,10 @@ from sdconsole.engine.source import (
     sqlite_sql,
 )
 from sdconsole.engine.values import (
-    FALSE_TOKENS,
-    TRUE_TOKENS,
+    ENGLISH_FLAG_WORDS,
     WHITESPACE,
     DateFields,
+    FlagWords,
     Unconvertible,
     date_fields,
     evidence,
@@ -120,7 +126,8 @@ STAGE = "profile"
 ORDERS = ("day-first", "month-first")
 PREFERENCE = ("boolean", "integer", "numeric", "date", "timestamp", "time")
 DATE_TYPES = frozenset({"date", "timestamp"})
-BOOLEAN_WORDS = (TRUE_TOKENS | FALSE_TOKENS) - {"0", "1"}
+# ServiceDesk flags the dashboards read as booleans, by identifier (names match in any case).
+KNOWN_FLAGS = frozenset({"tkt_sla_met", "tkt_reopened", "ct_visible_customer"})
 EXAMPLES = 5
 KEY_DISTINCT_SHARE = 0.99
 KEY_ID_DISTINCT_SHARE = 0.5  # a column named like an id, even with many duplicates
@@ -190,7 +197,7 @@ class ColumnScan:
     max_length: int = 0
     repeated_values: int = 0
     conform: Counter = field(default_factory=Counter)  # 'integer', 'timestamp/day-first'...
-    boolean_words: int = 0
+    flags: Counter = field(default_factory=Counter)  # flag words (lower-case), 0 and 1: rows
     timed: int = 0  # date-like cells with a time of day other than midnight
     clocked: int = 0  # date-like cells with a time of day written, midnight included
     evidence: Counter = field(default_factory=Counter)  # iso, day-first, month-first, ambiguous
@@ -202,6 +209,16 @@ class ColumnScan:
     # From the values as SQLite's trim(value, WHITESPACE) gives them (see _with_trimmed):
     trimmed: dict[str, int] | None = None  # of a column in a RELATION: rows per value
     duplicates: tuple[int, int, list[str]] | None = None  # could be the key: values, rows, examples
+    words: frozenset[str] = ENGLISH_FLAG_WORDS  # every flag word (FlagWords.every)
+    word_length: int = field(init=False)  # of the longest: a longer value is no flag word
+
+    def __post_init__(self) -> None:
+        self.word_length = max(map(len, self.words))
+
+    @property
+    def flag_words(self) -> int:
+        """Cells that are flag words (not 0 or 1)."""
+        return sum(self.flags.values()) - self.flags["0"] - self.flags["1"]
 
     def add(self, value: Any, count: int, null_tokens: frozenset[str]) -> None:
         """Account for one distinct raw value that occurs in ``count`` rows."""
@@ -280,9 +297,9 @@ class ColumnScan:
                 return self._converts("time", to_time, text, count)
             return self._converts("integer", to_integer, text, count) or self._converts(
                 "numeric", to_numeric, text, count)
-        if len(text) <= 5 and text.lower() in BOOLEAN_WORDS:
+        if len(text) <= self.word_length and (word := text.lower()) in self.words:
             self.conform["boolean"] += count
-            self.boolean_words += count
+            self.flags[word] += count
             return True
         return False
 
@@ -310,6 +327,7 @@ class ColumnScan:
         self.conform["numeric"] += count
         if text in ("0", "1"):
             self.conform["boolean"] += count
+            self.flags[text] += count
         self.digits = max(self.digits, len(str(abs(number))) if number else 0)
         self._range("numeric", number)
 
@@ -397,24 +415,25 @@ def _day_facts(first: int, second: int, third: int,
 
 
 Scans = dict[str, ColumnScan]
+Reading = tuple[frozenset[str], frozenset[str]]  # what a value means: null tokens, flag words
 
 
 def scan_columns(source: Path, table: str, columns: list[str], null_tokens: frozenset[str],
-                 rows: int, related: frozenset[str] = frozenset(), *,
+                 words: frozenset[str], rows: int, related: frozenset[str] = frozenset(), *,
                  parts: int = 0) -> tuple[Scans, list[tuple[str, int]]]:
     """Scan columns of one table in its own read-only connection (the worker-process entry).
 
     In one counting pass of the table's ``rows``; or with ``parts``, each
-    column alone (see _alone: one part fits PASS_MEMORY). ``related`` are the columns in a RELATION.
-    Returns the scans and the columns left out of the pass, each with the
-    parts it needs (see _count_pass).
+    column alone (see _alone: one part fits PASS_MEMORY). ``related`` are the columns in a RELATION;
+    ``words`` every flag word. Returns the scans and the columns left out of
+    the pass, each with the parts it needs (see _count_pass).
     """
     conn = open_source(source)
     try:
         if parts:
-            return {column: _alone(conn, table, column, null_tokens, parts)
+            return {column: _alone(conn, table, column, null_tokens, words, parts)
                     for column in columns}, []
-        return _count_pass(conn, table, columns, null_tokens, rows, related)
+        return _count_pass(conn, table, columns, null_tokens, words, rows, related)
     finally:
         conn.close()
 
@@ -434,7 +453,8 @@ def _lenient_on_retry(scan: Callable) -> Callable:
 
 
 @_lenient_on_retry
-def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str], rows: int,
+def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str],
+                words: frozenset[str], rows: int,
                 related: frozenset[str]) -> tuple[Scans, list[tuple[str, int]]]:
     """Count the values of every column in one read of the table.
 
@@ -462,15 +482,16 @@ def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str
             if not counts:
                 break
         chunks += 1
-    scans = {columns[index]: _with_trimmed(_scanned(counter.items(), null_tokens), counter,
-                                           columns[index] in related)
+    scans = {columns[index]: _with_trimmed(_scanned(counter.items(), null_tokens, words),
+                                           counter, columns[index] in related)
              for index, counter in counts.items()}
     return scans, left
 
 
-def _scanned(counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str]) -> ColumnScan:
+def _scanned(counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str],
+             words: frozenset[str]) -> ColumnScan:
     """The scan of a column from its (distinct value, rows) pairs."""
-    scan = ColumnScan()
+    scan = ColumnScan(words=words)
     for value, count in counts:
         scan.add(value, count, null_tokens)
     scan.finish()
@@ -537,7 +558,8 @@ def _within_memory(counts: dict[int, Counter], sizes: list[int],
 
 
 @_lenient_on_retry
-def _alone(conn, table: str, column: str, null_tokens: frozenset[str], parts: int) -> ColumnScan:
+def _alone(conn, table: str, column: str, null_tokens: frozenset[str], words: frozenset[str],
+           parts: int) -> ColumnScan:
     """Scan one column left out of a counting pass.
 
     Counted in one read of its own when it needs one part (PASS_MEMORY on its
@@ -551,10 +573,10 @@ def _alone(conn, table: str, column: str, null_tokens: frozenset[str], parts: in
             sql.Identifier(column), sql.Identifier(table))))
         while chunk := cursor.fetchmany(PASS_CHUNK * PASS_CHECK):
             counts.update(value for (value,) in chunk)
-        return _scanned(counts.items(), null_tokens)
+        return _scanned(counts.items(), null_tokens, words)
     return _scanned(conn.execute(sqlite_sql(
         sql.SQL("SELECT {col}, count(*) FROM {table} GROUP BY {col} COLLATE BINARY").format(
-            col=sql.Identifier(column), table=sql.Identifier(table)))), null_tokens)
+            col=sql.Identifier(column), table=sql.Identifier(table)))), null_tokens, words)
 
 
 # -- what the profile holds --------------------------------------------------------------
@@ -608,6 +630,9 @@ class ColumnProfile:
     precision: int | None = None  # declared NUMERIC(p,s), kept when every value fits
     scale: int | None = None
     departure: str = ""  # why the type is not the declared one ('' when it is)
+    flag_evidence: str = ""  # why it is, or (0/1 only, or a known flag) is not, a flag
+    true_words: list[str] = field(default_factory=list)  # its words of setting flag_words
+    false_words: list[str] = field(default_factory=list)
     date_evidence: DateEvidence | None = None
     key_candidate: bool = False
     repeated_values: int = 0
@@ -723,11 +748,12 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
         try:
             shapes = [(t, list_columns(conn, t), row_count(conn, t)) for t in list_tables(conn)]
             relations = _relations(settings, shapes)
+            flag_words = FlagWords.parse(settings.flag_words)
             scans, digest = _scan_all(
-                run, conn, source, shapes, frozenset(settings.null_tokens), workers,
-                lambda: sha256_file(source), _related(relations))
+                run, conn, source, shapes, (frozenset(settings.null_tokens), flag_words.every),
+                workers, lambda: sha256_file(source), _related(relations))
             overrides = _Overrides(settings)
-            tables = _tables(conn, settings, shapes, scans, overrides)
+            tables = _tables(conn, settings, shapes, scans, overrides, flag_words)
             for relation in relations:
                 _count_orphans(conn, relation, scans, settings.null_tokens)
             relations = _with_references(relations, tables)
@@ -762,7 +788,7 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
     return result
 
 
-def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
+def _scan_all(run: Run, conn, source: Path, shapes, reading: Reading,
               workers: int | None, meanwhile: Callable[[], Any],
               related: dict[str, frozenset[str]]) -> tuple[dict, Any]:
     """Scan every column (here, or in worker processes that open the source themselves),
@@ -791,18 +817,18 @@ def _scan_all(run: Run, conn, source: Path, shapes, null_tokens: frozenset[str],
     also: list = []
     if workers > 1:
         try:
-            _scan_in_workers(workers, source, jobs, null_tokens, related, finished,
+            _scan_in_workers(workers, source, jobs, reading, related, finished,
                              lambda: also.append(meanwhile()))
         except BrokenProcessPool:
             pass  # the workers could not run (say, an unguarded __main__): scan here instead
     for table, columns, rows in shapes:
         missing = [c for c, _ in columns if (table, c) not in scans]
         if missing:
-            found, left = _count_pass(conn, table, missing, null_tokens, rows,
+            found, left = _count_pass(conn, table, missing, *reading, rows,
                                       related.get(table, frozenset()))
             finished(table, found)
             for column, parts in left:
-                finished(table, {column: _alone(conn, table, column, null_tokens, parts)})
+                finished(table, {column: _alone(conn, table, column, *reading, parts)})
     return scans, also[0] if also else meanwhile()
 
 
@@ -822,13 +848,13 @@ def _jobs(shapes, cells: int) -> list[tuple[str, list[str], int]]:
     return sorted(jobs, key=lambda job: -job[2] * len(job[1]))
 
 
-def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[str],
+def _scan_in_workers(workers: int, source: Path, jobs, reading: Reading,
                      related: dict[str, frozenset[str]], finished,
                      meanwhile: Callable[[], None]) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context(),
                                                 initializer=processes.worker_start) as pool:
-        pending = {pool.submit(scan_columns, source, table, columns, null_tokens, rows,
+        pending = {pool.submit(scan_columns, source, table, columns, *reading, rows,
                                related.get(table, frozenset())): table
                    for table, columns, rows in jobs}
         try:
@@ -841,7 +867,7 @@ def _scan_in_workers(workers: int, source: Path, jobs, null_tokens: frozenset[st
                     found, left = future.result()
                     finished(table, found)
                     for column, parts in left:
-                        pending[pool.submit(scan_columns, source, table, [column], null_tokens,
+                        pending[pool.submit(scan_columns, source, table, [column], *reading,
                                             0, parts=parts)] = table
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -869,7 +895,8 @@ class _Overrides:
         return [key for key in (*self.types, *self.orders) if key not in self.used]
 
 
-def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> list[TableProfile]:
+def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides,
+            flag_words: FlagWords) -> list[TableProfile]:
     idents = normalise_all([t for t, _, _ in shapes])
     tables = []
     for name, columns, rows in shapes:
@@ -877,10 +904,12 @@ def _tables(conn, settings: Settings, shapes, scans, overrides: _Overrides) -> l
         column_idents = normalise_all([c for c, _ in columns])
         for column, declared in columns:
             ident = column_idents[column]
+            scan = scans[(name, column)]
             table.columns.append(_column(
-                column, declared, ident, scans[(name, column)], settings,
+                column, declared, ident, scan, settings,
                 overrides.find(overrides.types, table, column, ident),
                 overrides.find(overrides.orders, table, column, ident)))
+            _flags(table.columns[-1], scan, flag_words)
         _choose_key(conn, table, scans)
         table.date_column = _date_column(table.columns)
         tables.append(table)
@@ -892,7 +921,8 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
     """Decide a column's date order and type from its scan; overrides win over evidence."""
     dates = _date_evidence(scan, order_override, settings.date_order)
     order = dates.decision if dates.decision in ORDERS else settings.date_order
-    shares = _shares(scan, None if dates.decision == "contradicting" else order)
+    shares = _shares(scan, None if dates.decision == "contradicting" else order,
+                     ident in KNOWN_FLAGS)
     inferred = _stored_type(scan, declared) or next(
         (t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence), "text")
     if inferred == "integer" and _DECLARED_BOOLEAN.search(declared) and (
@@ -924,9 +954,6 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
             column.candidate = best
             column.flagged = (f"only {shares[best]:.1%} of values are {best}"
                               f" (threshold {settings.type_confidence:.0%}): kept as text")
-    if inferred == "integer" and scan.conform["boolean"] == scan.present:
-        column.note = ("only 0 and 1: kept as integer (set a type override to boolean"
-                       " if it is a yes/no flag)")
     if type_override:
         column.type, column.flagged, column.candidate = type_override, "", None
     if column.type == "numeric":
@@ -997,8 +1024,9 @@ def _departure(column: ColumnProfile, declared: str, shares: dict[str, float]) -
     return f"declared {declared}, loaded as {column.type}: {why}"
 
 
-def _shares(scan: ColumnScan, order: str | None) -> dict[str, float]:
-    """Share of present cells converting to each type (dates only with a usable order)."""
+def _shares(scan: ColumnScan, order: str | None, known_flag: bool) -> dict[str, float]:
+    """Share of present cells converting to each type (dates only with a usable order;
+    boolean only with a flag word, or for a known flag whose numbers are all 0 or 1)."""
     if not scan.present:
         return {}
     conform = {
@@ -1010,13 +1038,49 @@ def _shares(scan: ColumnScan, order: str | None) -> dict[str, float]:
         del conform["integer"], conform["numeric"]
     elif scan.beyond_bigint:
         del conform["integer"]
-    if scan.boolean_words:
+    if scan.flag_words or (known_flag and not _other_numbers(scan)):
         conform["boolean"] = scan.conform["boolean"]
     if order is not None:
         conform["timestamp"] = scan.conform["timestamp/" + order]
         if not scan.clocked:
             conform["date"] = scan.conform["date/" + order]
     return {t: n / scan.present for t, n in conform.items()}
+
+
+def _other_numbers(scan: ColumnScan) -> int:
+    """Cells that are numbers other than 0 and 1 (a count, not a flag)."""
+    return scan.conform["numeric"] - scan.flags["0"] - scan.flags["1"]
+
+
+def _flags(column: ColumnProfile, scan: ColumnScan, flag_words: FlagWords) -> None:
+    """The column's words of setting flag_words, and its ``flag_evidence``: why it is a
+    flag, or why not when it holds only 0 and 1 or is a known flag."""
+    column.true_words = sorted(w for w in scan.flags if w in flag_words.true)
+    column.false_words = sorted(w for w in scan.flags if w in flag_words.false)
+    known = column.ident in KNOWN_FLAGS
+    zeros_ones = scan.flags["0"] + scan.flags["1"]
+    only_01 = scan.present > 0 and zeros_ones == scan.present
+    spelt = ", ".join(f"{word} {rows:,}" for word, rows in
+                      sorted(scan.flags.items(), key=lambda item: (-item[1], item[0])))
+    flag = f"{column.ident} is a ServiceDesk flag the dashboards read"
+    if column.inferred_type == "boolean":
+        if scan.flag_words:
+            why = (f"its values are flag words{' and 0/1' if zeros_ones else ''} ({spelt})"
+                   + (f", and {flag}" if known else ""))
+        elif known:
+            why = f"{flag}, and its values are 0 and 1 ({spelt})"
+        else:
+            why = f"declared {column.declared_type}, and its values are 0 and 1 ({spelt})"
+        column.flag_evidence = "a flag: " + why
+    elif known:
+        what = (f"{scan.present - scan.conform['boolean']:,} of its {scan.present:,} values"
+                " are neither flag words nor 0/1" if scan.present else "it holds no values")
+        column.flag_evidence = (f"not a flag: {column.ident} is a ServiceDesk flag, but {what}:"
+                                f" kept as {column.inferred_type}")
+    elif only_01 and column.inferred_type == "integer":
+        column.flag_evidence = (f"not a flag: only 0 and 1 ({spelt}), but no known flag (ids"
+                                " and counts look the same): kept as integer; a type override"
+                                " to boolean makes it one")
 
 
 def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> DateEvidence:
@@ -1257,7 +1321,8 @@ def _table_plan(table: TableProfile, by_name: dict[str, TableProfile]) -> TableP
     return TablePlan(
         name=table.name, ident=table.ident, rows=table.rows,
         columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged, c.precision,
-                            c.scale, c.invalid_utf8) for c in table.columns],
+                            c.scale, c.invalid_utf8, c.true_words, c.false_words)
+                 for c in table.columns],
         primary_key=[idents[c.lower()] for c in declared.primary_key] or inferred,
         key_inferred=bool(inferred),
         unique=[[idents[c.lower()] for c in columns] for columns in declared.unique],

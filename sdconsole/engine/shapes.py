@@ -222,7 +222,8 @@ def _date_shapes(column_type: str, order: str, col: Sql) -> Iterator[Shape]:
 
 
 def _boolean_shapes(col: Sql) -> list[Shape]:
-    """'true'/'false' as they are, and the tokens values.to_boolean reads, in any letter case.
+    """'true'/'false' as they are, and the English tokens values.to_boolean reads, in any
+    letter case. A column's own flag words (setting ``flag_words``) are Python's.
 
     Listed spelling by spelling rather than through lower(), which allocates
     memory for every cell (and SQLite serialises allocations across threads).

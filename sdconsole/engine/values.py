@@ -13,6 +13,11 @@ impossible dates (29/02/2023, 31/04/2024, 00/00/0000) are never shifted.
 Fractions of a second are kept (up to PostgreSQL's microseconds, trailing
 zeros dropped as PostgreSQL prints them); more digits are not a timestamp.
 
+Flags: ``TRUE_TOKENS``/``FALSE_TOKENS`` (English, any letter case) always
+mean true/false; the ``flag_words`` setting adds pairs of other languages
+(``sim/não``), parsed by :meth:`FlagWords.parse`. A boolean column converts
+the words of its own plan too (``ColumnPlan.convert``).
+
 No lossy number: :func:`lossy_number` names the spellings a number type
 would not keep (``06897``, ``+44``), which keep their column text.
 ``real`` is IEEE double precision, as SQLite's REAL: a REAL cell keeps its
@@ -25,6 +30,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal, NamedTuple
@@ -46,6 +53,7 @@ PG_TYPES = {
 
 TRUE_TOKENS = frozenset({"yes", "y", "true", "t", "1"})
 FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0"})
+ENGLISH_FLAG_WORDS = (TRUE_TOKENS | FALSE_TOKENS) - {"0", "1"}
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -292,13 +300,51 @@ def to_bytea(text: str, order: DateOrder = "day-first") -> str:
     raise Unconvertible("text in a binary (bytea) column")
 
 
-def to_boolean(text: str, order: DateOrder = "day-first") -> str:
+def to_boolean(text: str, order: DateOrder = "day-first", true_words: Collection[str] = (),
+               false_words: Collection[str] = ()) -> str:
+    """'true'/'false' for TRUE_TOKENS/FALSE_TOKENS and the column's own (lower-case) words."""
     token = text.strip().lower()
-    if token in TRUE_TOKENS:
+    if token in TRUE_TOKENS or token in true_words:
         return "true"
-    if token in FALSE_TOKENS:
+    if token in FALSE_TOKENS or token in false_words:
         return "false"
     raise Unconvertible("not a boolean")
+
+
+@dataclass(frozen=True)
+class FlagWords:
+    """Lower-case words meaning true and false besides the English TRUE_TOKENS/FALSE_TOKENS."""
+
+    true: frozenset[str] = frozenset()
+    false: frozenset[str] = frozenset()
+
+    @property
+    def every(self) -> frozenset[str]:
+        """Every flag word, English included (not 0 and 1, which are numbers first)."""
+        return ENGLISH_FLAG_WORDS | self.true | self.false
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> FlagWords:
+        """Entries written ``TRUE/FALSE`` (``sim/não``), in any letter case.
+
+        ValueError names the first entry that is no such pair, that holds a
+        digit or starts like a number (numbers are read as numbers first), or
+        that gives a word the opposite meaning of another entry or of English.
+        """
+        true, false = set(TRUE_TOKENS), set(FALSE_TOKENS)
+        for entry in entries:
+            words = [word.strip().lower() for word in entry.split("/")]
+            if len(words) != 2 or not all(words):
+                raise ValueError(f"{entry!r} is not a pair written true/false, such as 'sim/não'")
+            for word, same, other in ((words[0], true, false), (words[1], false, true)):
+                if any(c.isdigit() for c in word) or word[0] in "+-.":
+                    raise ValueError(f"{entry!r}: a flag word has no digits and does not start"
+                                     " with + - or . (0 and 1 are flags where the name says so)")
+                if word in other:
+                    raise ValueError(f"{entry!r}: {word!r} already means"
+                                     f" {'false' if other is false else 'true'}")
+                same.add(word)
+        return cls(frozenset(true - TRUE_TOKENS), frozenset(false - FALSE_TOKENS))
 
 
 def to_text(text: str, order: DateOrder = "day-first") -> str:
