@@ -186,3 +186,79 @@ def test_outcome_state_set_has_exactly_one_series_at_1(workdir, outcome):
     assert states[outcome] == 1
     assert sum(states.values()) == 1
     assert set(states) >= set(metrics.OUTCOMES)
+
+
+def _run_metrics(settings) -> dict[tuple[str, tuple], float]:
+    return samples(metrics.metrics_path(settings.workdir).read_text())
+
+
+def _outcome(got: dict) -> str:
+    (outcome,) = [dict(labels)["outcome"] for (name, labels), value in got.items()
+                  if name == "sdconsole_run_outcome" and value == 1]
+    return outcome
+
+
+def _run_id(got: dict) -> str:
+    (run_id,) = [dict(labels)["run_id"] for name, labels in got if name == "sdconsole_run_info"]
+    return run_id
+
+
+def test_the_file_of_a_successful_a_failed_and_a_resumed_run(settings, sample_db):
+    from loading import through_clean
+    from versions import sdconsole
+
+    from sdconsole.engine import pipeline
+    from sdconsole.engine.errors import Interrupted, ValidationFailed
+
+    with pipeline.Migration(settings, sample_db, mode="simple") as m:
+        pipeline.drive(m, yes=True)
+    got = _run_metrics(settings)
+    assert (_outcome(got), _run_id(got)) == ("succeeded", m.run.run_id)
+    assert got[("sdconsole_validation_mismatches", ())] == 0
+    assert got[("sdconsole_run_rows_loaded", (("table", "tickets"),))] == 301
+    assert got[("sdconsole_active_version", ())] == 1
+    assert got[("sdconsole_stage_duration_seconds", (("stage", "validate"),))] > 0
+
+    def spoil(event) -> None:  # a row goes missing between load and validation
+        if event.kind == "StageStarted" and event.stage == "validate":
+            with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+                conn.execute("DELETE FROM servicedesk_v2.tickets WHERE ctid IN"
+                             " (SELECT ctid FROM servicedesk_v2.tickets LIMIT 1)")
+
+    with pytest.raises(ValidationFailed), \
+            pipeline.Migration(settings, sample_db, mode="simple", listeners=[spoil]) as m:
+        pipeline.drive(m, yes=True)
+    got = _run_metrics(settings)
+    assert (_outcome(got), _run_id(got)) == ("failed", m.run.run_id)
+    assert got[("sdconsole_validation_mismatches", ())] >= 1
+    assert got[("sdconsole_active_version", ())] == 1
+
+    def cancel_at_first_row(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and event.done:
+            m.cancel()
+
+    with pytest.raises(Interrupted), pipeline.Migration(
+            settings, sample_db, mode="simple", listeners=[cancel_at_first_row]) as m:
+        through_clean(m)
+        m.load()
+    assert _outcome(_run_metrics(settings)) == "interrupted"
+    done = sdconsole("--workdir", str(settings.workdir), "resume", m.run.run_id, "--yes",
+                     "--target", settings.target_dsn)
+    assert done.returncode == 0, done.stderr
+    got = _run_metrics(settings)
+    assert (_outcome(got), _run_id(got)) == ("succeeded", m.run.run_id)
+    assert got[("sdconsole_validation_mismatches", ())] == 0
+    assert got[("sdconsole_active_version", ())] == 3
+
+
+def test_metrics_that_cannot_be_written_are_reported_not_swallowed(settings, sample_db):
+    from sdconsole.engine import pipeline
+    from sdconsole.engine.errors import ApprovalNeeded
+    from sdconsole.engine.run import read_journal
+
+    (settings.workdir / "metrics").write_text("not a directory")
+    with pytest.raises(ApprovalNeeded), pipeline.Migration(settings, sample_db) as m:
+        pipeline.drive(m, yes=False)
+    failed = [e for e in read_journal(m.run.dir) if e.kind == "StageFailed"]
+    assert [e.stage for e in failed] == ["metrics"]
+    assert failed[0].error.startswith("metrics not written: ")

@@ -354,8 +354,11 @@ class Migration:
                     self.conn, self.run.run_id, self.outcome,
                     one_line(error) if error else None, override,
                     self.profile_result.score.total if self.profile_result else None)
-        with contextlib.suppress(Exception):
+        try:
             metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
+        except Exception as exc:  # the run stands; the operator is told its metrics are missing
+            self.run.emit(ev.StageFailed(stage="metrics",
+                                         error=f"metrics not written: {one_line(exc)}"))
         if self.outcome == "succeeded":
             with contextlib.suppress(Exception):  # reported as a failed stage; the run stands
                 housekeeping.prune_working_copies(
@@ -374,8 +377,9 @@ class Migration:
     def _metrics_report(self) -> dict[str, Any]:
         """The run's figures in the shape metrics.write_run_metrics documents."""
         report: dict[str, Any] = {
-            "stable": self.stable, "run_id": self.run.run_id, "outcome": self.outcome,
-            "finished_ts": time.time(), "stage_seconds": dict(self._stage_seconds)}
+            "stable": self.stable, "run_id": self.run.run_id, "mode": self.mode,
+            "outcome": self.outcome, "finished_ts": time.time(),
+            "stage_seconds": dict(self._stage_seconds)}
         if self.profile_result is not None:
             score = self.profile_result.score
             report["quality_score"] = score.total
