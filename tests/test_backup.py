@@ -7,13 +7,15 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 import psutil
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from versions import STABLE, make_version, seen, statuses, views_point_at
 
-from sdconsole.engine import backup, cutover, metadata
+from sdconsole.engine import backup, cutover, lock, metadata
 from sdconsole.engine.errors import StageError
 from sdconsole.engine.run import Run
 from sdconsole.settings import load_settings
@@ -164,3 +166,40 @@ def test_a_backup_on_a_full_disk_names_the_cause_and_leaves_no_file(conn, pg_dsn
     assert str(info.value).startswith(f"pg_dump of servicedesk_v1 to {full_workdir}/backups/")
     assert str(info.value).endswith("No space left on device")
     assert list((full_workdir / "backups").iterdir()) == []
+
+
+def _dead(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_killed_run_leaves_no_pg_dump_and_no_dump_under_its_name(conn, pg_dsn, settings,
+                                                                   workdir):
+    v1 = make_version(conn, 3)
+    with Run(workdir) as run:
+        cutover.cutover(run, conn, pg_dsn, settings, v1)
+    v2 = make_version(conn, 5)
+    with psycopg.connect(pg_dsn) as blocker:  # pg_dump waits for this lock, for ever
+        blocker.execute("LOCK TABLE servicedesk_v1.tickets IN ACCESS EXCLUSIVE MODE")
+        proc = subprocess.Popen([sys.executable, "-c", CUTOVER, str(workdir), pg_dsn, str(v2)])
+        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name"
+                               " = 'pg_dump' AND wait_event_type = 'Lock'").fetchone()[0]:
+            assert proc.poll() is None, "the cutover ended before its dump could be seen"
+        dumps = [c for c in psutil.Process(proc.pid).children() if c.name() == "pg_dump"]
+        assert dumps
+
+        proc.kill()
+        proc.wait(timeout=30)
+
+        deadline = time.monotonic() + 10
+        while not all(_dead(d) for d in dumps) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_dead(d) for d in dumps), "pg_dump outlived the run that started it"
+    assert not list((workdir / "backups").glob("*.dump")), "no dump under its final name"
+    (partial,) = (workdir / "backups").glob("*.dump.partial")
+    assert statuses(conn) == {v1: "active", v2: "loaded"}
+    with lock.acquire(pg_dsn, settings, "next-run") as held:  # the next run's start
+        assert held.removed == [partial]
+    assert list((workdir / "backups").iterdir()) == []

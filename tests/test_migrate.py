@@ -444,3 +444,36 @@ def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
         assert conn.execute("SELECT to_regnamespace('servicedesk_v1') IS NULL").fetchone()[0]
     nothing = sdconsole(settings, "resume", "--target", settings.target_dsn)
     assert nothing.returncode == 2 and "no interrupted run to resume" in nothing.stderr
+
+
+def killed_in(stage: str, settings: Settings, source: Path, *extra: str) -> str:
+    """SIGKILL a headless migration of ``source`` as ``stage`` reports progress; its run id."""
+    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
+               "migrate", str(source), "--target", settings.target_dsn, "--yes", "--json",
+               *extra]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["kind"] == "Progress" and event["stage"] == stage:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    return event["run_id"]
+
+
+def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
+        settings: Settings, tmp_path: Path) -> None:
+    from sdconsole import sample
+
+    big = tmp_path / "big.db"
+    sample.generate(big, tickets=3000, seed=9)
+    run_id = killed_in("clean", settings, big, "--mode", "simple")
+    partial = settings.workdir / "runs" / run_id / "working.db.partial"
+    assert partial.exists() and not partial.with_name("working.db").exists()
+
+    gone = sdconsole(settings, "resume", run_id, "--discard", "--yes",
+                     "--target", settings.target_dsn)
+    assert gone.returncode == 0, gone.stderr
+    assert f"discarded run {run_id}: removed {partial}" in gone.stdout
+    assert not partial.exists()

@@ -16,6 +16,7 @@ failed, 6 another run holds the lock, 7 not confirmed, 9 a stage failed,
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 
 from sdconsole.commands.flags import target_flag
@@ -56,7 +57,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                              " re-run with --yes to do it")
     printer = Printer(as_json=args.json)
     if args.discard:
-        pipeline.discard_interrupted(settings, run_id, [printer])
+        removed = pipeline.discard_interrupted(settings, run_id, [printer])
+        if args.json:
+            print(json.dumps({"kind": "Discarded", "run_id": run_id, "removed": removed}))
+        else:
+            print(f"discarded run {run_id}: " + (", ".join(f"removed {what}" for what in removed)
+                                                 or "it left nothing to remove"))
         return 0
     with pipeline.resume(settings, run_id, [printer], log_to_stderr=args.log_json) as migration:
         for signum in (signal.SIGTERM, signal.SIGHUP):

@@ -1,4 +1,8 @@
-"""Old runs' cleaned working copies: deleted after a successful run, beyond the newest few.
+"""What runs leave in the work dir: half-written files, and old runs' cleaned working copies.
+
+Files a run was writing when it died (a ``working.db.partial``, a
+``.dump.partial`` in ``backups/``, a temporary JSON) are never read; the next
+run that takes the work dir's lock, and resume and discard, delete them.
 
 A working copy is about as big as the source, and every run that cleans
 writes one into its run dir. It is needed to resume an interrupted run and
@@ -15,10 +19,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sdconsole.engine.cleaner import WORKING_COPY
+from sdconsole.engine.backup import BACKUP_DIR, PARTIAL
+from sdconsole.engine.cleaner import NUMBERED, WORKING_COPY
 from sdconsole.engine.run import Run, list_runs
 
 STAGE = "housekeeping"
+# Files only a running run reads: what a dead run was writing.
+HALF_WRITTEN = (f"*{PARTIAL}", f"*{PARTIAL}-journal", "*.tmp", NUMBERED)
+
+
+def half_written(workdir: Path) -> list[Path]:
+    """Files runs were writing when they died (or are writing now: see remove_half_written)."""
+    places = [*list_runs(workdir), Path(workdir) / BACKUP_DIR]
+    return sorted(path for place in places for pattern in HALF_WRITTEN
+                  for path in place.glob(pattern) if path.is_file())
+
+
+def remove_half_written(workdir: Path) -> list[Path]:
+    """Delete :func:`half_written` files; only with the work dir's lock held, so that no run
+    is writing them. Returns the paths deleted."""
+    removed = half_written(workdir)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
 
 
 def prune_working_copies(run: Run, keep: int,

@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import deployments, metadata
+from sdconsole.engine import deployments, housekeeping, metadata
 from sdconsole.engine import events as ev
 from sdconsole.engine.dsn import connect
 from sdconsole.engine.errors import BadInput, LockHeld
@@ -71,6 +71,7 @@ class RunLock:
     holder: dict[str, Any]  # what the lock file says: run, operator, pid, host, stage
     taken_over: dict[str, Any] | None = None  # holder named in a stale lock file
     abandoned_versions: list[int] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # half-written files of dead runs
 
     def follow(self, run: Run) -> None:
         """Name each stage of ``run`` as the holder's stage when it starts (before any other
@@ -128,7 +129,8 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
 
     The advisory lock lives on a connection of its own, opened here and held
     until release. Once the lock is held, versions that dead runs left
-    'loading' are marked failed (see :func:`deployments.settle_abandoned`).
+    'loading' are marked failed (see :func:`deployments.settle_abandoned`) and
+    the files they were writing are deleted (:func:`housekeeping.remove_half_written`).
     With ``run``, the lock names each of its stages as it starts.
     """
     stable = settings.stable_schema
@@ -155,6 +157,7 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
         conn.execute("SELECT set_config('application_name', %s, false)",
                      (f"sdconsole run {run_id}"[:63],))
         abandoned = deployments.settle_abandoned(conn, stable, run_id)
+        removed = housekeeping.remove_half_written(settings.workdir)
         _write_holder(path, fd, me)
     except BaseException:
         if conn is not None:
@@ -163,7 +166,7 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
         raise
     if previous:
         log.warning("took over a stale lock file %s left by %s", path, describe(previous))
-    held = RunLock(stable, run_id, path, conn, fd, me, previous, abandoned)
+    held = RunLock(stable, run_id, path, conn, fd, me, previous, abandoned, removed)
     _HELD.append(held)
     if run is not None:
         held.follow(run)

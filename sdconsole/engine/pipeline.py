@@ -563,20 +563,25 @@ def resume(settings: Settings, run_id: str,
 
 
 def discard_interrupted(settings: Settings, run_id: str,
-                        listeners: list[Listener] | tuple[Listener, ...] = ()) -> None:
-    """Drop what an interrupted run left in the target and mark the run resolved.
+                        listeners: list[Listener] | tuple[Listener, ...] = ()) -> list[str]:
+    """Drop what an interrupted run left, mark the run resolved; return what was removed.
 
-    Holds the run lock meanwhile, as every change to the target does.
+    Holds the run lock meanwhile, as every change to the target does; taking
+    it deletes the files dead runs were writing.
     """
     dsn = target.resolve_dsn(settings)
     with connect(dsn, autocommit=True) as conn, \
             Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run, \
-            lock.acquire(dsn, settings, run_id, run=run):
+            lock.acquire(dsn, settings, run_id, run=run) as held:
+        removed = [str(path) for path in held.removed]
         metadata.ensure(conn)
         version = deployments.failed_version(conn, settings.stable_schema, run_id)
         if version is not None:
             rollbacks.discard(run, conn, settings.stable_schema, version, settings.operator)
+            removed.append(f"v{version} "
+                           f"({metadata.version_schema(settings.stable_schema, version)})")
     (settings.workdir / "runs" / run_id / "resolved").write_text("discarded\n")
+    return removed
 
 
 def _read_json(path: Path) -> dict:
