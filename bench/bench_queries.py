@@ -3,8 +3,9 @@
 Usage: python bench/bench_queries.py DSN [SCHEMA] [--repeat N]
 
 Each template runs N times (default 5) through ``run_query`` (read-only
-transaction, search_path set); the table shows the median and the slowest
-run in milliseconds, and the rows returned.
+transaction, search_path set, needs checked); the table shows the median and
+the slowest run in milliseconds, and the rows returned. A template whose
+needs the schema does not meet is listed as not applicable, with why.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with psycopg.connect(args.dsn, autocommit=True) as conn:
+        columns = queries.schema_columns(conn, args.schema)
         counts = {t: conn.execute(
             psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
                 psycopg.sql.Identifier(args.schema), psycopg.sql.Identifier(t))).fetchone()[0]
-            for t in ("tickets", "comments", "timesheets")}
+            for t in sorted(columns)}
         print(f"schema {args.schema}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items())
               + f"; median of {args.repeat} runs")
         print(f"{'template':<34} {'category':<11} {'rows':>6} {'median ms':>10} {'max ms':>8}")
         total = 0.0
         for template in queries.load_queries():
+            unmet = queries.why_not_applicable(template, columns)
+            if unmet:
+                print(f"{template.name:<34} {template.category:<11} not applicable: {unmet}")
+                continue
             times = []
             for _ in range(args.repeat):
                 started = time.perf_counter()

@@ -1,5 +1,6 @@
 """Dashboard query templates: every one runs on a migrated sample and matches figures
-computed independently in Python from the sample SQLite file.
+computed independently in Python from the sample SQLite file; each declares what it
+reads, runs wherever that is met, and is "not applicable", named, where it is not.
 
 The reference reads the raw export, types each value with the shared value
 rules (placeholders and unconvertible values become None, like NULL after
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,6 +23,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sdconsole.cli import main
 from sdconsole.engine import queries, values
@@ -63,6 +66,10 @@ OPEN = ("Open", "In Progress", "On Hold")
 CLOSED = ("Resolved", "Closed")
 SEVERITY_RANK = {"Critical": 1, "High": 2, "Medium": 3, "Low": 4}
 CENT = Decimal("0.01")
+# Types of a column only counted, grouped or shown ("any"), taken in turn.
+ANY_TYPES = ("text", "bigint", "boolean", "date", "bytea", "numeric")
+# The n-th fitting type of every kind: each variant a schema the templates' needs accept.
+VARIANTS = max(len(fits) for fits in queries.KINDS.values() if fits)
 
 
 @dataclass
@@ -663,6 +670,124 @@ def test_run_query_is_read_only_and_leaves_the_search_path(pg_dsn):
             queries.run_query(conn, counting, "nowhere")
 
 
+def fitting(kind: str, variant: int) -> str:
+    """The ``variant``-th PostgreSQL type that holds a value of ``kind``."""
+    fits = queries.KINDS[kind]
+    types = ANY_TYPES if fits is None else sorted(fits)
+    return types[variant % len(types)]
+
+
+def create_for(conn: psycopg.Connection, schema: str, needs: Iterable[queries.Need],
+               variant: int = 0, retyped: dict[str, str] | None = None) -> None:
+    """``schema`` afresh with exactly the columns of ``needs``, in types that fit their kinds
+    (``retyped``: column -> another type)."""
+    retyped = retyped or {}
+    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(
+        sql.Identifier(schema)))
+    tables: dict[str, dict[str, str]] = {}
+    for need in needs:
+        tables.setdefault(need.table, {})[need.column] = retyped.get(
+            need.column, fitting(need.kind, variant))
+    for table, columns in tables.items():
+        conn.execute(sql.SQL("CREATE TABLE {}.{} ({})").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+                for c, t in columns.items())))
+
+
+def test_every_template_declares_the_tables_and_columns_it_reads():
+    for template in queries.load_queries():
+        assert template.needs, template.name
+        words = set(re.findall(r"\w+", template.sql))
+        undeclared = [f"{n.table}.{n.column}" for n in template.needs
+                      if n.table not in words or n.column not in words]
+        assert not undeclared, f"{template.name} declares what it does not read: {undeclared}"
+
+
+@pytest.mark.parametrize("variant", range(VARIANTS))
+def test_every_template_runs_wherever_its_needs_are_met(pg_dsn, variant):
+    """A schema holding only what a template declares, in any of the types its kinds accept
+    (0/1 integers are not a flag; a date is a timestamp; hours may be a double), runs it:
+    what it reads is declared, and it does not depend on one type of a kind."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for template in queries.load_queries():
+            create_for(conn, "needs", template.needs, variant)
+            assert not queries.why_not_applicable(
+                template, queries.schema_columns(conn, "needs")), template.name
+            columns, _ = queries.run_query(conn, template, "needs")
+            assert columns, template.name
+
+
+def test_a_template_whose_needs_are_not_met_is_not_applicable_naming_what_is_missing(pg_dsn):
+    template = queries.get_query("resolved_by_assignee")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        create_for(conn, "flags01", template.needs, retyped={"tkt_reopened": "bigint"})
+        with pytest.raises(queries.NotApplicable) as caught:
+            queries.run_query(conn, template, "flags01")
+        assert str(caught.value) == (
+            "query resolved_by_assignee is not applicable to schema flags01:"
+            " needs tickets.tkt_reopened as a flag; it is bigint")
+        assert caught.value.exit_code == 2
+
+        create_for(conn, "partial", [n for n in template.needs if n.column != "tkt_team"]
+                   + [queries.Need("tickets", "tkt_sla_met", "text")],
+                   retyped={"tkt_created_time": "text", "tkt_sla_met": "text"})
+        assert queries.why_not_applicable(
+            queries.get_query("reopen_rate_by_team"), queries.schema_columns(conn, "partial")
+        ) == "needs tickets.tkt_team, which tickets does not have"
+        assert queries.why_not_applicable(template, queries.schema_columns(conn, "partial")) == (
+            "needs tickets.tkt_created_time as a timestamp; it is text;"
+            " needs tickets.tkt_sla_met as a flag; it is text")
+
+        conn.execute("CREATE SCHEMA garden")
+        conn.execute("CREATE TABLE garden.plants (name text, height numeric)")
+        assert queries.why_not_applicable(
+            queries.get_query("consistency_checks"), queries.schema_columns(conn, "garden")
+        ) == "needs tables tickets, comments, timesheets, which the schema does not have"
+
+
+def test_needs_lines_are_parsed_and_a_malformed_one_names_the_file():
+    text = ("-- name: x\n-- title: X\n-- category: team\n-- description: d\n"
+            "-- needs: tickets(tkt_team text, tkt_reopened flag)\n"
+            "-- needs: comments(ct_tkt_id number)\n-- needs: tickets(tkt_title any)\n"
+            "SELECT 1\n")
+    template = queries.parse_template("x.sql", text)
+    assert template.needs == (queries.Need("tickets", "tkt_team", "text"),
+                              queries.Need("tickets", "tkt_reopened", "flag"),
+                              queries.Need("comments", "ct_tkt_id", "number"),
+                              queries.Need("tickets", "tkt_title", "any"))
+    for line, message in (
+            ("-- needs: tickets", "needs 'tickets' is not 'table\\(column kind"),
+            ("-- needs: tickets()", "needs 'tickets\\(\\)' is not"),
+            ("-- needs: tickets(tkt_team)", "needs 'tickets\\(tkt_team\\)' is not"),
+            ("-- needs: tickets(tkt_team bool)", "unknown kind 'bool' \\(one of flag,")):
+        with pytest.raises(queries.TemplateError, match=f"x.sql: {message}"):
+            queries.parse_template("x.sql", text.replace("-- needs: comments(ct_tkt_id number)",
+                                                         line))
+
+
+def test_every_header_reads_back_as_the_same_template():
+    for template in queries.load_queries():
+        again = queries.parse_template(f"{template.name}.sql",
+                                       f"{template.header()}\n{template.sql};\n")
+        assert again == template
+
+
+def test_a_template_is_ordered_by_an_order_by_outside_every_parenthesis():
+    def ordered(text: str) -> bool:
+        return queries.QueryTemplate("x", "x", "team", "x", text).ordered
+
+    assert ordered("SELECT a FROM t ORDER BY a")
+    assert ordered("SELECT '(' AS p, a FROM t order  by a")
+    assert ordered("WITH x AS (SELECT 1 AS a) SELECT a FROM x UNION ALL SELECT 2 ORDER BY 1")
+    assert not ordered("SELECT count(*) OVER (ORDER BY a) FROM t")
+    assert not ordered("WITH x AS (SELECT a FROM t ORDER BY a) SELECT a FROM x")
+    assert not ordered("SELECT a FROM t -- ORDER BY a")
+    assert not ordered('SELECT "ORDER BY" FROM t')
+    assert not queries.get_query("orphan_comments").ordered
+    assert queries.get_query("monthly_volume").ordered
+
+
 def test_a_malformed_header_is_an_error_naming_the_file():
     good = "-- name: x\n-- title: X\n-- category: team\n-- description: d\nSELECT 1\n"
     assert queries.parse_template("x.sql", good).sql == "SELECT 1"
@@ -687,6 +812,7 @@ def test_cli_lists_and_shows_templates(capsys):
     shown = capsys.readouterr().out
     assert queries.get_query("backlog_trend").sql in shown
     assert "-- title: Backlog trend" in shown
+    assert "-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp," in shown
 
 
 def test_cli_unknown_query_exits_2_with_one_line(capsys):
@@ -711,3 +837,22 @@ def test_cli_runs_a_template_as_a_table_and_as_json(migrated_sample, reference, 
     assert data["columns"][0] == "severity"
     assert data["rows"] == [[v if isinstance(v, (int, str)) else str(v) for v in row]
                             for row in expected]
+
+
+def test_cli_says_a_template_is_not_applicable_and_exits_2(pg_dsn, capsys, tmp_path):
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        create_for(conn, "flags01", queries.get_query("reopen_rate_by_team").needs,
+                   retyped={"tkt_reopened": "bigint"})
+        conn.execute("CREATE SCHEMA garden")
+        conn.execute("CREATE TABLE garden.plants (name text, height numeric)")
+    args = ["--workdir", str(tmp_path), "queries", "run", "--target", pg_dsn]
+    assert main([*args, "reopen_rate_by_team", "--schema", "flags01"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "sdconsole: error: query reopen_rate_by_team is not applicable to schema flags01:"
+        " needs tickets.tkt_reopened as a flag; it is bigint"]
+    assert main([*args, "monthly_volume", "--schema", "garden", "--json"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "sdconsole: error: query monthly_volume is not applicable to schema garden:"
+        " needs table tickets, which the schema does not have"]
+    assert main([*args, "rejects_by_column", "--schema", "garden"]) == 2
+    assert "needs table _rejects" in capsys.readouterr().err

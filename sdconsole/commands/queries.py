@@ -2,7 +2,9 @@
 
 ``run`` executes a template read-only on the stable schema (or ``--schema``,
 e.g. a version schema) and prints a table, or JSON with ``--json``. An
-unknown name exits 2 with one line.
+unknown name exits 2 with one line, and so does a template the schema
+cannot answer: its needs (tables, columns and their kinds) are checked
+first, and the line says which is missing or of another type.
 """
 
 from __future__ import annotations
@@ -43,9 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _list(args.json)
     template = queries.get_query(args.name)
     if args.action == "show":
-        print(f"-- name: {template.name}\n-- title: {template.title}\n"
-              f"-- category: {template.category}\n-- description: {template.description}\n"
-              f"{template.sql};")
+        print(f"{template.header()}\n{template.sql};")
         return 0
     schema = args.schema or settings.stable_schema
     with connect(target.resolve_dsn(settings), autocommit=True) as conn:

@@ -16,17 +16,28 @@ compared, table by table, with the source and with what the load sent:
 * row checksums: the rows the load sent vs the canary
   (:mod:`sdconsole.engine.checksum`).
 
-Then every dashboard query runs on the canary; each must run without error.
+Then the dashboard queries. Each template declares what it reads
+(:mod:`sdconsole.engine.queries`); one whose needs the canary schema does not
+meet is "not applicable", named with the reason, and neither runs nor
+fails. One whose needs are met runs on the canary and on
+``<stable>_canary_source``: the same sample taken from the ORIGINAL source
+through the validation's rules (:func:`~sdconsole.engine.validate.expected_cell`,
+independent of the cleaner). Both must run and give the same rows (in the
+same order when the template orders them; exactly, numbers too: the same
+SQL on the same values gives the same figures).
+
 Each comparison is a CanaryMetric event; the verdict is ``ok`` when all of
-them agree. The canary schema is dropped at the end, also on failure.
+them agree. Both schemas are dropped at the end, also on failure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -39,7 +50,7 @@ from psycopg import sql
 
 from sdconsole.engine import events as ev
 from sdconsole.engine import queries as dashboard
-from sdconsole.engine.cells import reading, require_columns, rowid_name
+from sdconsole.engine.cells import raw_text, read_chunks, reading, require_columns, rowid_name
 from sdconsole.engine.checksum import PRINTING, TableSum, from_row, sum_query
 from sdconsole.engine.dsn import sibling
 from sdconsole.engine.errors import EngineError, StageError
@@ -49,11 +60,12 @@ from sdconsole.engine.queries import QueryTemplate
 from sdconsole.engine.run import Run, one_line
 from sdconsole.engine.schema import REJECTS, create_version_schema, table_ref
 from sdconsole.engine.source import sqlite_sql
-from sdconsole.engine.validate import present_counts
+from sdconsole.engine.validate import MEMO_VALUES, expected_cell, present_counts
 from sdconsole.settings import DEFAULT_NULL_TOKENS
 
 STAGE = "canary"
 DASHBOARDS = "dashboards"  # the table field of the query metrics
+SHOWN_ROW = 80  # characters of a differing result row shown
 # A fixed permutation of rowids (Lehmer / MINSTD): the sample's "random" order.
 _HASH = "((({rowid} % 2147483647) * 48271) % 2147483647)"  # psycopg.sql template
 _HASH_RANGE = 1_000_000
@@ -64,10 +76,20 @@ _ORDER = {"integer": int, "numeric": Decimal}
 
 @dataclass
 class QueryOutcome:
+    """A dashboard query on both sides, or why it does not apply to this schema.
+
+    ``source`` and ``canary`` are what its metric shows: rows or the error.
+    ``error`` says why it failed (an error, or how the results differ) or,
+    not applicable, what the schema lacks.
+    """
+
     name: str
     ok: bool
-    rows: int = 0
+    rows: int = 0  # on the canary
     error: str = ""
+    applicable: bool = True
+    source: str = ""
+    canary: str = ""
 
 
 @dataclass
@@ -85,22 +107,38 @@ class CanaryReport:
 
     @property
     def summary(self) -> str:
-        rows = sum(self.sample.values())
+        """The verdict in one line; each check (a table metric, a query run on both sides)
+        counted once, and the templates that do not apply named apart."""
+        compared = [m for m in self.metrics if m.table != DASHBOARDS]
+        ran = [q for q in self.queries if q.applicable]
         if self.ok:
-            compared = sum(m.table != DASHBOARDS for m in self.metrics)
-            return (f"canary passed: {rows} sampled rows, {compared} metrics agree,"
-                    f" {len(self.queries)} dashboard queries ran")
-        bad = [f"{m.table} {m.metric} (source {m.source}, canary {m.canary})"
-               for m in self.metrics if not m.ok]
-        bad += [f"query {q.name}: {q.error}" for q in self.queries if not q.ok]
-        return f"canary failed on {len(bad)} checks: " + "; ".join(bad[:3]) + (
-            "; ..." if len(bad) > 3 else "")
+            text = (f"canary passed: {sum(self.sample.values())} sampled rows,"
+                    f" {len(compared)} metrics agree, {_queries(len(ran))}"
+                    f" agree{'s' if len(ran) == 1 else ''} with the source")
+        else:
+            bad = [f"{m.table} {m.metric} (source {m.source}, canary {m.canary})"
+                   for m in compared if not m.ok]
+            bad += [f"query {q.name}: {q.error}" for q in ran if not q.ok]
+            text = (f"canary failed on {len(bad)} of {len(compared) + len(ran)} checks: "
+                    + "; ".join(bad[:3]) + ("; ..." if len(bad) > 3 else ""))
+        skipped: dict[str, list[str]] = {}
+        for q in self.queries:
+            if not q.applicable:
+                skipped.setdefault(q.error, []).append(q.name)
+        if skipped:
+            text += (f"; {_queries(sum(map(len, skipped.values())))} not applicable: "
+                     + "; ".join(f"{', '.join(names)} ({why})" for why, names in skipped.items()))
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": self.schema, "fraction": self.fraction, "ok": self.ok,
                 "summary": self.summary, "sample": self.sample, "seconds": self.seconds,
                 "metrics": [m.to_dict() for m in self.metrics],
                 "queries": [asdict(q) for q in self.queries]}
+
+
+def _queries(count: int) -> str:
+    return f"{count} dashboard {'query' if count == 1 else 'queries'}"
 
 
 def canary(
@@ -115,44 +153,59 @@ def canary(
     *,
     null_tokens: Iterable[str] = DEFAULT_NULL_TOKENS,
 ) -> CanaryReport:
-    """Sample, load into ``<stable>_canary``, compare, run the dashboard queries, drop.
+    """Sample, load into ``<stable>_canary``, compare, run the dashboard queries on both
+    sides, drop.
 
     ``queries`` are the dashboard query templates (None: every packaged
     one); ``null_tokens`` are the settings' tokens for missing values.
     """
     tokens = frozenset(null_tokens)
     templates = dashboard.load_queries() if queries is None else list(queries)
-    schema = f"{stable}_canary"
+    schema, source_schema = f"{stable}_canary", f"{stable}_canary_source"
     started = time.monotonic()
     report = CanaryReport(schema=schema, fraction=fraction)
     with run.stage(STAGE, f"{fraction:.0%} of each table into {schema}") as summary:
         try:
-            _drop(run, conn, schema)
-            for statement in create_version_schema(conn, schema, plan):
-                run.emit(ev.SqlExecuted(stage=STAGE, statement=statement.as_string(conn)))
+            _create(run, conn, schema, plan)
             with reading(working_db, STAGE) as db:
                 sample = sample_rowids(db, plan, fraction)
             report.sample = {ident: len(rowids) for ident, rowids in sample.items()}
+            columns = dashboard.schema_columns(conn, schema)
+            unmet = {t.name: dashboard.why_not_applicable(t, columns) for t in templates}
+            applicable = [t for t in templates if not unmet[t.name]]
             sent = {table.ident: _Side() for table in plan.tables}
-            with ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers:
+            ran: dict[str, QueryOutcome] = {}
+            # a second connection loads the source side, then runs the queries on both
+            with (sibling(conn, autocommit=True) if applicable
+                  else contextlib.nullcontext()) as other, \
+                    ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers:
                 present = helpers.submit(_source_present, source, plan, sample, tokens)
+                if applicable:
+                    mirrored = helpers.submit(_load_source_side, run, other, source, plan,
+                                              source_schema, sample, tokens)
                 load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
                             observe=lambda table, rows: sent[table.ident].add(table, rows))
-                outcomes = helpers.submit(_run_queries, conn, templates, schema)
+                if applicable:
+                    mirrored.result()
+                    outcomes = helpers.submit(_run_queries, other, applicable, schema,
+                                              source_schema)
                 for table in plan.tables:
                     for metric in _compare(conn, present.result()[table.ident],
                                            sent[table.ident], schema, table):
                         report.metrics.append(run.emit(metric))
-                report.queries = outcomes.result()
+                if applicable:
+                    ran = {outcome.name: outcome for outcome in outcomes.result()}
+            report.queries = [ran.get(t.name) or QueryOutcome(
+                t.name, True, error=unmet[t.name], applicable=False, source="not run",
+                canary=f"not applicable: {unmet[t.name]}") for t in templates]
             for outcome in report.queries:
                 report.metrics.append(run.emit(ev.CanaryMetric(
                     stage=STAGE, table=DASHBOARDS, metric=f"query {outcome.name}",
-                    source="no error",
-                    canary=f"{outcome.rows} rows" if outcome.ok else outcome.error,
-                    ok=outcome.ok)))
+                    source=outcome.source, canary=outcome.canary, ok=outcome.ok)))
         finally:
-            with contextlib.suppress(psycopg.Error):
-                _drop(run, conn, schema)
+            for name in (schema, source_schema):
+                with contextlib.suppress(psycopg.Error):
+                    _drop(run, conn, name)
         report.seconds = round(time.monotonic() - started, 3)
         summary.update(ok=report.ok, summary=report.summary, sample=report.sample)
     return report
@@ -317,24 +370,129 @@ def _compare(
     return metrics
 
 
-def _run_queries(conn: psycopg.Connection, templates: Sequence[QueryTemplate],
-                 schema: str) -> list[QueryOutcome]:
-    """Run every dashboard query on the canary, on a connection of its own.
+def _load_source_side(run: Run, conn: psycopg.Connection, source: Path, plan: Plan,
+                      schema: str, sample: dict[str, list[int]], tokens: frozenset[str]) -> None:
+    """The sample's rows of the ORIGINAL source into ``schema``, for the dashboard queries.
 
-    The comparison meanwhile reads the canary on ``conn``: two backends, two cores.
+    Each cell is what the documented rules make of the original cell
+    (:func:`~sdconsole.engine.validate.expected_cell`, as validation derives
+    it), not what the cleaner wrote: a cleaning bug shows as a dashboard
+    figure that differs. Values that do not fit land in ``_rejects`` as the
+    load records them; a table's are held until its COPY ends (a sample's).
     """
-    if not templates:
-        return []
-    with sibling(conn, autocommit=True) as other:
-        return [_run_query(other, template, schema) for template in templates]
+    _create(run, conn, schema, plan)
+    with reading(source, STAGE) as db:
+        for table in plan.tables:
+            try:
+                _copy_expected(run, conn, db, table, schema, sample[table.ident], tokens)
+            except psycopg.Error as exc:
+                raise StageError(f"loading the source side of {table.ident} into {schema}"
+                                 f" failed: {one_line(exc)}") from None
 
 
-def _run_query(conn: psycopg.Connection, template: QueryTemplate, schema: str) -> QueryOutcome:
+def _copy_expected(run: Run, conn: psycopg.Connection, db: sqlite3.Connection,
+                   table: TablePlan, schema: str, rowids: Sequence[int],
+                   tokens: frozenset[str]) -> None:
+    """One table's sample rows, by the rules, with their rejects, in one transaction.
+
+    A chunk is taken column by column, each value's rule remembered (most
+    columns repeat their values), as validation does.
+    """
+    # typed: 1, 1.0 and True are different cells
+    rules = [functools.lru_cache(MEMO_VALUES, typed=True)(
+        functools.partial(expected_cell, column=column, tokens=tokens))
+        for column in table.columns]
+    rejects: list[tuple] = []
+    statements = (
+        sql.SQL("COPY {} ({}) FROM STDIN").format(
+            table_ref(schema, table.ident),
+            sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)),
+        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
+                " FROM STDIN").format(table_ref(schema, REJECTS)))
+    with conn.transaction():
+        run.emit(ev.SqlExecuted(stage=STAGE, statement=statements[0].as_string(conn)))
+        with conn.cursor().copy(statements[0]) as copy:
+            for chunk in read_chunks(db, table, rowids):
+                numbers, *columns = zip(*chunk, strict=True)
+                cells = []
+                for column, rule, values in zip(table.columns, rules, columns, strict=True):
+                    found = list(map(rule, values))
+                    cells.append([cell for cell, _ in found])
+                    rejects += [(table.ident, rowid, column.ident, raw_text(value), reason,
+                                 bytes(value) if isinstance(value, bytes) else None)
+                                for rowid, value, (_, reason) in zip(numbers, values, found,
+                                                                     strict=True)
+                                if reason is not None]
+                for row in zip(*cells, strict=True):
+                    copy.write_row(row)
+        if rejects:
+            run.emit(ev.SqlExecuted(stage=STAGE, statement=statements[1].as_string(conn)))
+            with conn.cursor().copy(statements[1]) as copy:
+                for reject in rejects:
+                    copy.write_row(reject)
+
+
+def _run_queries(conn: psycopg.Connection, templates: Sequence[QueryTemplate], schema: str,
+                 source_schema: str) -> list[QueryOutcome]:
+    """Run every applicable dashboard query on both sides, on a connection of its own.
+
+    The comparison meanwhile reads the canary on the caller's: two backends, two cores.
+    """
+    return [_run_both(conn, template, schema, source_schema) for template in templates]
+
+
+def _run_both(conn: psycopg.Connection, template: QueryTemplate, schema: str,
+              source_schema: str) -> QueryOutcome:
+    """One query on the source side and on the canary: both must run and agree."""
+    (mine, source_error), (theirs, canary_error) = (
+        _rows_or_error(conn, template, side) for side in (source_schema, schema))
+    difference = "" if source_error or canary_error else _difference(mine, theirs,
+                                                                     template.ordered)
+    counted = _rows(len(theirs)) + (f", {difference}" if difference else "")
+    return QueryOutcome(template.name, not (source_error or canary_error or difference),
+                        rows=len(theirs), error=canary_error or source_error or difference,
+                        source=source_error or _rows(len(mine)), canary=canary_error or counted)
+
+
+def _rows_or_error(conn: psycopg.Connection, template: QueryTemplate,
+                   schema: str) -> tuple[list[tuple], str]:
     try:
-        _, rows = dashboard.run_query(conn, template, schema)
+        return dashboard.run_query(conn, template, schema)[1], ""
     except EngineError as exc:
-        return QueryOutcome(template.name, False, error=str(exc))
-    return QueryOutcome(template.name, True, rows=len(rows))
+        return [], str(exc)
+
+
+def _difference(source: list[tuple], canary: list[tuple], ordered: bool) -> str:
+    """How the canary's rows differ from the source's ("" when they agree): the first
+    differing row when the template orders its rows, else the rows only one side has."""
+    if ordered:
+        for number, (mine, theirs) in enumerate(zip(source, canary, strict=False), 1):
+            if mine != theirs:
+                return (f"row {number} is {_shown(theirs)} on the canary,"
+                        f" {_shown(mine)} on the source")
+        if len(source) == len(canary):
+            return ""
+        return f"{_rows(len(canary))} on the canary, {_rows(len(source))} on the source"
+    extra, lost = Counter(canary) - Counter(source), Counter(source) - Counter(canary)
+    return "; ".join(f"{_rows(sum(rows.values()))} only on the {side},"
+                     f" e.g. {_shown(next(iter(rows)))}"
+                     for side, rows in (("canary", extra), ("source", lost)) if rows)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'' if count == 1 else 's'}"
+
+
+def _shown(row: tuple) -> str:
+    text = "(" + ", ".join("NULL" if v is None else str(v) for v in row) + ")"
+    return text if len(text) <= SHOWN_ROW else text[:SHOWN_ROW - 1] + "…"
+
+
+def _create(run: Run, conn: psycopg.Connection, schema: str, plan: Plan) -> None:
+    """``schema`` afresh with the plan's empty tables (what a killed run left is dropped)."""
+    _drop(run, conn, schema)
+    for statement in create_version_schema(conn, schema, plan):
+        run.emit(ev.SqlExecuted(stage=STAGE, statement=statement.as_string(conn)))
 
 
 def _drop(run: Run, conn: psycopg.Connection, schema: str) -> None:

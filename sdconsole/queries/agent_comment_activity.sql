@@ -2,6 +2,7 @@
 -- title: Agent comment activity
 -- category: team
 -- description: Comments written by each agent: how many, on how many tickets, how many the customer can see, and the first and last one.
+-- needs: comments(ct_useridname text, ct_ownertype text, ct_tkt_id any, ct_visible_customer flag, ct_created_time timestamp)
 SELECT ct_useridname AS agent,
        count(*) AS comments,
        count(DISTINCT ct_tkt_id) AS tickets,

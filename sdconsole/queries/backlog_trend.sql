@@ -2,6 +2,7 @@
 -- title: Backlog trend
 -- category: executive
 -- description: Per month from the first to the last ticket created: tickets opened, tickets closed, and tickets still open at the month's end (resolved or closed tickets without a closure date are left out of the backlog).
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_created_time timestamp, tkt_closure_date timestamp, tkt_status text)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Comment activity by author type
 -- category: operations
 -- description: Comments by agents, customers and the system: how many, on how many tickets, and the share visible to the customer in percent.
+-- needs: comments(ct_ownertype text, ct_tkt_id any, ct_visible_customer flag)
 SELECT coalesce(ct_ownertype, '(none)') AS owner_type,
        count(*) AS comments,
        count(DISTINCT ct_tkt_id) AS tickets,

@@ -2,6 +2,9 @@
 -- title: Consistency checks
 -- category: quality
 -- description: Rows that contradict themselves or each other: closed without closure date, open with one, closure or update before creation, comments before their ticket, timesheet entries ending before they start.
+-- needs: tickets(tkt_ticket_id number, tkt_status text, tkt_created_time timestamp, tkt_modified_time timestamp, tkt_closure_date timestamp)
+-- needs: comments(ct_tkt_id number, ct_created_time timestamp)
+-- needs: timesheets(ts_time_from time, ts_time_to time)
 WITH first_created AS (
     SELECT tkt_ticket_id, min(tkt_created_time) AS created
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Duplicate ticket ids
 -- category: quality
 -- description: Ticket ids that appear on more than one row, with the number of rows and of distinct titles; dashboards count such a ticket once.
+-- needs: tickets(tkt_ticket_id any, tkt_title any, tkt_created_time timestamp)
 SELECT tkt_ticket_id AS ticket_id,
        count(*) AS copies,
        count(DISTINCT tkt_title) AS titles,

@@ -2,6 +2,8 @@
 -- title: First response time by severity
 -- category: operations
 -- description: Hours from a ticket's creation to its first agent comment, per severity: tickets answered and not, mean, median and share answered within 24 hours.
+-- needs: tickets(tkt_ticket_id number, tkt_modified_time timestamp, tkt_title text, tkt_severity text, tkt_created_time timestamp)
+-- needs: comments(ct_tkt_id number, ct_ownertype text, ct_created_time timestamp)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets
@@ -15,7 +17,7 @@ first_agent AS (
 ),
 responses AS (
     SELECT t.tkt_severity,
-           extract(epoch FROM f.first_at - t.tkt_created_time) AS seconds
+           extract(epoch FROM f.first_at) - extract(epoch FROM t.tkt_created_time) AS seconds
     FROM t
     LEFT JOIN first_agent f ON f.ct_tkt_id = t.tkt_ticket_id
     WHERE t.tkt_created_time IS NOT NULL

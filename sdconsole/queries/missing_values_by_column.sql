@@ -2,6 +2,11 @@
 -- title: Missing values per column
 -- category: quality
 -- description: For every column of tickets, comments and timesheets, the rows where it is empty (NULL after migration: missing in the source or rejected), in number and percent.
+-- needs: tickets(tkt_ticket_id any, tkt_title any, tkt_status any, tkt_category any, tkt_severity any, tkt_team any, tkt_assigned_to any, tkt_account_name any)
+-- needs: tickets(tkt_created_time any, tkt_modified_time any, tkt_closure_date any, tkt_sla_met any, tkt_reopened any, tkt_resolution_hours any, tkt_description any)
+-- needs: comments(ct_comment_id any, ct_tkt_id any, ct_created_time any, ct_comment any, ct_useridname any, ct_ownertype any, ct_visible_customer any, ct_type any)
+-- needs: timesheets(ts_title any, ts_hours any, ts_date any, ts_time_from any, ts_time_to any, ts_category any, ts_crm_id any)
+-- needs: timesheets(ts_user_username any, ts_user_full_name any, ts_description any)
 WITH t AS (
     SELECT count(*) AS n,
            count(*) - count(tkt_ticket_id) AS tkt_ticket_id,

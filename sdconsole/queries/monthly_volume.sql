@@ -2,6 +2,7 @@
 -- title: Tickets opened and closed per month
 -- category: executive
 -- description: Tickets created and tickets closed in each calendar month (a ticket id exported twice counts once).
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_created_time timestamp, tkt_closure_date timestamp)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Ageing of open tickets
 -- category: operations
 -- description: Open, in-progress and on-hold tickets by age (from creation to the export's latest modification time), with the count per severity.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_status text, tkt_severity text, tkt_created_time timestamp)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets
@@ -17,7 +18,9 @@ buckets (rank, age, lower_bound, upper_bound) AS (
            (4, 'over 90 days', interval '90 days', NULL)
 ),
 open_tickets AS (
-    SELECT t.tkt_severity, as_of.at - t.tkt_created_time AS age
+    SELECT t.tkt_severity,
+           (extract(epoch FROM as_of.at) - extract(epoch FROM t.tkt_created_time))
+               * interval '1 second' AS age
     FROM t CROSS JOIN as_of
     WHERE t.tkt_status IN ('Open', 'In Progress', 'On Hold') AND t.tkt_created_time IS NOT NULL
 )

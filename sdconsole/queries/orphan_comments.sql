@@ -2,6 +2,8 @@
 -- title: Comments without a ticket
 -- category: quality
 -- description: Comments whose ticket id matches no ticket, the distinct missing ticket ids, their share of all comments in percent, and comments with no ticket id at all.
+-- needs: tickets(tkt_ticket_id number)
+-- needs: comments(ct_tkt_id number)
 WITH marked AS (
     SELECT c.ct_tkt_id,
            c.ct_tkt_id IS NOT NULL AND t.tkt_ticket_id IS NULL AS orphan

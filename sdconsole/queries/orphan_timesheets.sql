@@ -2,6 +2,8 @@
 -- title: Ticket work logged against missing tickets
 -- category: quality
 -- description: Timesheet entries with a ticket id (ticket work) whose ticket does not exist, the distinct missing ids and hours, and their share of ticket work in percent; entries without a ticket id are other work, not errors.
+-- needs: tickets(tkt_ticket_id number)
+-- needs: timesheets(ts_crm_id number, ts_hours number)
 WITH marked AS (
     SELECT s.ts_crm_id, s.ts_hours,
            s.ts_crm_id IS NOT NULL AND t.tkt_ticket_id IS NULL AS orphan

@@ -2,6 +2,7 @@
 -- title: Reopen rate by team
 -- category: operations
 -- description: Per team, resolved or closed tickets, how many of them were reopened, and the reopen rate in percent.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_status text, tkt_team text, tkt_reopened flag)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

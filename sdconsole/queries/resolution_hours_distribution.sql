@@ -2,6 +2,7 @@
 -- title: Distribution of reported resolution hours
 -- category: operations
 -- description: Tickets by their reported resolution hours in five bands, with each band's share in percent of the tickets that report hours.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_resolution_hours number)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Resolution time by team and severity
 -- category: operations
 -- description: Closed tickets per team and severity with their resolution time in hours (closure minus creation): mean, median and 90th percentile.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_team text, tkt_severity text, tkt_created_time timestamp, tkt_closure_date timestamp)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets
@@ -9,7 +10,7 @@ WITH t AS (
 ),
 resolved AS (
     SELECT tkt_team, tkt_severity,
-           extract(epoch FROM tkt_closure_date - tkt_created_time) AS seconds
+           extract(epoch FROM tkt_closure_date) - extract(epoch FROM tkt_created_time) AS seconds
     FROM t
     WHERE tkt_closure_date IS NOT NULL AND tkt_created_time IS NOT NULL
 )

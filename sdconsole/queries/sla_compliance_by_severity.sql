@@ -2,6 +2,7 @@
 -- title: SLA compliance by severity
 -- category: executive
 -- description: Resolved and closed tickets per severity, how many met their SLA and the compliance in percent.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_status text, tkt_severity text, tkt_sla_met flag)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: SLA compliance per month
 -- category: executive
 -- description: Of the tickets closed in each month whose SLA flag is known, how many met their SLA, in percent.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_closure_date timestamp, tkt_sla_met flag)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Tickets by category
 -- category: executive
 -- description: Tickets per category, how many are still open or resolved/closed, and each category's share of all tickets in percent.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_category text, tkt_status text)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Timesheet hours per user
 -- category: team
 -- description: Hours logged per user, split into ticket work (entries with a ticket id) and other work, with the number of entries and of days worked.
+-- needs: timesheets(ts_user_username text, ts_user_full_name text, ts_date any, ts_hours number, ts_crm_id any)
 SELECT ts_user_username AS username,
        min(ts_user_full_name COLLATE "C") AS full_name,
        count(*) AS entries,

@@ -2,6 +2,7 @@
 -- title: Timesheet hours per user and month
 -- category: team
 -- description: Hours each user logged in each calendar month, and how many of them were ticket work.
+-- needs: timesheets(ts_date timestamp, ts_user_username text, ts_hours number, ts_crm_id any)
 SELECT date_trunc('month', ts_date::timestamp)::date AS month,
        ts_user_username AS username,
        count(*) AS entries,

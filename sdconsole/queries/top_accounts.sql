@@ -2,6 +2,7 @@
 -- title: Top 10 accounts by tickets
 -- category: executive
 -- description: The ten accounts with the most tickets: open tickets, critical tickets and SLA compliance of their closed tickets in percent.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_account_name text, tkt_status text, tkt_severity text, tkt_sla_met flag)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets

@@ -2,6 +2,7 @@
 -- title: Open workload per assignee
 -- category: team
 -- description: Open, in-progress and on-hold tickets per assignee, how many are critical or high, and when the oldest was created.
+-- needs: tickets(tkt_ticket_id any, tkt_modified_time timestamp, tkt_title text, tkt_status text, tkt_severity text, tkt_assigned_to text, tkt_created_time timestamp)
 WITH t AS (
     SELECT DISTINCT ON (tkt_ticket_id) *
     FROM tickets
