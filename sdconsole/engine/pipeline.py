@@ -436,7 +436,7 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
     if m.mode in ("canary", "complete"):
         verdict = m.canary()
         if not verdict.ok:
-            raise CanaryFailed(f"canary failed: {verdict.summary}")
+            raise CanaryFailed(verdict.summary)  # "canary failed on K of N checks: ..."
         if m.mode == "canary":
             m.outcome = "succeeded"
             return
