@@ -13,6 +13,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from sdconsole import __version__
 from sdconsole.commands import COMMANDS
@@ -28,7 +29,7 @@ EPILOG = """exit status: 0 ok, 1 internal error, 2 bad input, 3 preflight failed
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the usage is in --help) and exit status 2."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

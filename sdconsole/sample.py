@@ -445,7 +445,7 @@ def _ticket_rows(rng: random.Random, plan: _Plan) -> Iterator[tuple]:
         if status in _CLOSED_STATUSES:
             closed = _minutes_later(rng, opened, 20 * _MINUTES_PER_DAY)
             modified = _minutes_later(rng, closed, 10 * _MINUTES_PER_DAY)
-            closure = _render(rng, _TIMESTAMP, closed)
+            closure: str | None = _render(rng, _TIMESTAMP, closed)  # None: NULL
             hours = _number(rng, round((closed - opened).total_seconds() / 900) / 4)
         else:
             modified = _minutes_later(rng, opened, 60 * _MINUTES_PER_DAY)

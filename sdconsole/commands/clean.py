@@ -19,7 +19,7 @@ from sdconsole.engine import events as ev
 from sdconsole.engine.cleaner import CleanReport, clean
 from sdconsole.engine.profiler import profile
 from sdconsole.engine.quality import check_gate
-from sdconsole.engine.run import Run
+from sdconsole.engine.run import Listener, Run
 from sdconsole.engine.source import open_source
 from sdconsole.settings import Settings
 
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     open_source(args.source).close()  # a bad source is one line and exit 2, before a run starts
-    listeners = [] if args.json else [Printer()]
+    listeners: list[Listener] = [] if args.json else [Printer()]
     with Run.for_settings(settings, listeners=listeners) as journal:
         result = profile(journal, settings, args.source)
         if not args.dry_run:

@@ -21,6 +21,7 @@ class Printer:
         self.verbose = verbose
 
     def __call__(self, event: ev.Event) -> None:
+        line: str | None  # None: nothing to print for this event
         if self.as_json:
             line = json.dumps(event.to_dict(), default=str)
         else:

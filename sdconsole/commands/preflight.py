@@ -15,7 +15,7 @@ from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
 from sdconsole.engine.errors import PreflightFailed
 from sdconsole.engine.preflight import preflight
-from sdconsole.engine.run import Run
+from sdconsole.engine.run import Listener, Run
 from sdconsole.settings import Settings
 
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    listeners = [] if args.json else [Printer()]
+    listeners: list[Listener] = [] if args.json else [Printer()]
     with Run.for_settings(settings, listeners=listeners) as journal:
         report = preflight(journal, settings, args.source)
     if args.json:

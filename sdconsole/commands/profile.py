@@ -17,7 +17,7 @@ from pathlib import Path
 from sdconsole.commands.output import Printer
 from sdconsole.engine.profiler import ColumnProfile, Profile, profile
 from sdconsole.engine.quality import QualityScore
-from sdconsole.engine.run import Run
+from sdconsole.engine.run import Listener, Run
 from sdconsole.engine.source import open_source
 from sdconsole.settings import Settings
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     open_source(args.source).close()  # a bad source is one line and exit 2, before a run starts
-    listeners = [] if args.json else [Printer()]
+    listeners: list[Listener] = [] if args.json else [Printer()]
     with Run.for_settings(settings, listeners=listeners) as journal:
         result = profile(journal, settings, args.source)
     if args.json:

@@ -24,6 +24,7 @@ import signal
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -56,7 +57,8 @@ def dump_version(run: Run | None, settings: Settings, dsn: str, schema: str,
     """
     path, partial, fd = _create_dump_file(backups_dir(settings), settings.stable_schema,
                                           version)
-    stage = run.stage("backup", f"{schema} -> {path}") if run else contextlib.nullcontext({})
+    stage: contextlib.AbstractContextManager[dict[str, Any]] = (
+        run.stage("backup", f"{schema} -> {path}") if run else contextlib.nullcontext({}))
     with stage as summary:
         try:
             with os.fdopen(fd, "wb") as out:

@@ -176,30 +176,31 @@ def canary(
             sent = {table.ident: _Side() for table in plan.tables}
             ran: dict[str, QueryOutcome] = {}
             # a second connection loads the source side, then runs the queries on both
+            # (``other`` is None when no query applies)
             with (sibling(conn, autocommit=True) if applicable
                   else contextlib.nullcontext()) as other, \
                     ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers:
                 present = helpers.submit(_source_present, source, plan, sample, tokens)
-                if applicable:
+                if other is not None:
                     mirrored = helpers.submit(_load_source_side, run, other, source, plan,
                                               source_schema, sample, tokens)
                 load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
                             observe=lambda table, rows: sent[table.ident].add(table, rows))
-                if applicable:
+                if other is not None:
                     mirrored.result()
                     outcomes = helpers.submit(_run_queries, other, applicable, schema,
                                               source_schema)
                 for table in plan.tables:
                     for metric in _compare(conn, present.result()[table.ident],
                                            sent[table.ident], schema, table):
-                        report.metrics.append(run.emit(metric))
+                        report.metrics.append(_emitted(run, metric))
                 if applicable:
                     ran = {outcome.name: outcome for outcome in outcomes.result()}
             report.queries = [ran.get(t.name) or QueryOutcome(
                 t.name, True, error=unmet[t.name], applicable=False, source="not run",
                 canary=f"not applicable: {unmet[t.name]}") for t in templates]
             for outcome in report.queries:
-                report.metrics.append(run.emit(ev.CanaryMetric(
+                report.metrics.append(_emitted(run, ev.CanaryMetric(
                     stage=STAGE, table=DASHBOARDS, metric=f"query {outcome.name}",
                     source=outcome.source, canary=outcome.canary, ok=outcome.ok)))
         finally:
@@ -209,6 +210,12 @@ def canary(
         report.seconds = round(time.monotonic() - started, 3)
         summary.update(ok=report.ok, summary=report.summary, sample=report.sample)
     return report
+
+
+def _emitted(run: Run, metric: ev.CanaryMetric) -> ev.CanaryMetric:
+    stamped = run.emit(metric)
+    assert isinstance(stamped, ev.CanaryMetric)  # emit returns a stamped copy of the event
+    return stamped
 
 
 def sample_rowids(db: sqlite3.Connection, plan: Plan, fraction: float) -> dict[str, list[int]]:
@@ -307,7 +314,8 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
         for setting in PRINTING:
             conn.execute(setting)
         row = conn.execute(sum_query(schema, table, figures)).fetchone()
-        rejects = dict(conn.execute(sql.SQL(
+        assert row is not None  # an aggregate without GROUP BY returns one row
+        rejects: dict[str, int] = dict(conn.execute(sql.SQL(
             "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"
         ).format(table_ref(schema, REJECTS)), (table.ident,)).fetchall())
     counts, bounds = row[3:3 + len(table.columns)], row[3 + len(table.columns):]

@@ -188,7 +188,7 @@ class CellRules:
         self._known: list[set | None] = [
             None if c.type == "text" else {None} for c in table.columns]
 
-    def canonicalise(self, rows: list[tuple]) -> tuple[list[Sequence], list[Reject], int]:
+    def canonicalise(self, rows: list[tuple]) -> tuple[Sequence[Sequence], list[Reject], int]:
         """Rows ``(rowid, *cells)`` -> (rows with canonical cells, rejects, NULs removed).
 
         Rows that are already canonical are returned as they are (no copy).

@@ -157,6 +157,7 @@ def differing_rows(
         first = conn.execute(pair + sql.SQL(
             " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"
             " WHERE t.h IS NULL ORDER BY s.rowid LIMIT %s"), (EXAMPLES,)).fetchall()
-        target_only = conn.execute(pair + sql.SQL(
-            " SELECT count(*) FROM t LEFT JOIN s USING (h, n) WHERE s.h IS NULL")).fetchone()[0]
-    return Difference(first[0][1] if first else 0, target_only, [r[0] for r in first])
+        counted = conn.execute(pair + sql.SQL(
+            " SELECT count(*) FROM t LEFT JOIN s USING (h, n) WHERE s.h IS NULL")).fetchone()
+    assert counted is not None  # an aggregate without GROUP BY returns one row
+    return Difference(first[0][1] if first else 0, counted[0], [r[0] for r in first])

@@ -29,6 +29,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,8 +85,9 @@ def clean_value(text: str, column: ColumnPlan,
     steps: list[Step] = []
     value = text
     if "\x00" in value:
-        steps.append(("nul_bytes", value, value.replace("\x00", "")))
-        value = steps[-1][2]
+        cleaned = value.replace("\x00", "")
+        steps.append(("nul_bytes", value, cleaned))
+        value = cleaned
     stripped = value.strip()
     if stripped in null_tokens:
         steps.append(("null_tokens", value, None))
@@ -201,8 +203,8 @@ class _ColumnSQL:
             return
         zero, one = sql.SQL("0"), sql.SQL("1")
         kinds = {s: zero if s.result is None else one for s in cases}
-        changing = [s for s in cases if s.result is not None]
-        results = {s: s.result for s in changing}
+        results = {s: s.result for s in cases if s.result is not None}
+        changing = list(results)
         self.shape_changes = dispatch(col, cases, kinds, zero)  # of a TEXT cell, not a token
         if token is None:
             code = dispatch(col, cases, kinds, python)
@@ -296,6 +298,10 @@ def _named(name: str) -> Sql:
     return sql.SQL(":" + name)
 
 
+def _first_row(conn: sqlite3.Connection, statement: str, params: dict[str, Any]) -> Any:
+    return conn.execute(statement, params).fetchone()
+
+
 def _token_converts(column: ColumnPlan, tokens: list[str]) -> bool:
     """Whether a token is a value of the column's type (a token '0' in an integer column).
 
@@ -338,7 +344,7 @@ class _Stopped(Exception):
 class _Task:
     """A count pass, and the samples of the rules SQL decided, over some columns of a table."""
 
-    def __init__(self, rules: TableRules, indexes: list[int], cost: int) -> None:
+    def __init__(self, pool: _Pool, rules: TableRules, indexes: list[int], cost: int) -> None:
         self.rules = rules
         self.indexes = indexes
         self.cost = cost
@@ -346,11 +352,11 @@ class _Task:
         self.converted: dict[int, int] = {}
         self.tokens: dict[int, int] = {}
         self.sql_samples: dict[int, dict[str, list]] = {}
-        self.cells: _PythonCells | None = None
+        self.cells = _PythonCells(pool, self)  # what sdc_py finds while the task runs
 
     def run(self, pool: _Pool, reader: sqlite3.Connection) -> None:
         rules = self.rules
-        cells = self.cells = _PythonCells(pool, self)
+        cells = self.cells
         reader.create_function("sdc_py", 3, cells)
         reader.create_function("sdc_at", 1, cells.at)
         reader.set_progress_handler(cells.tick, PROGRESS_OPCODES)
@@ -412,8 +418,7 @@ class _Task:
                     " ORDER BY {rowid} LIMIT 1").format(
                         rowid=rules.rowid, col=col, table=rules.name, test=test,
                         marks=sql.SQL(", ").join(_named(f"seen{n}") for n in range(slots))))
-            found = self.cells.guarded(lambda s=statements[slots], p=params: reader.execute(s, p)
-                                       .fetchone())
+            found = self.cells.guarded(partial(_first_row, reader, statements[slots], params))
             if found is None:
                 break
             rowid, value = found
@@ -507,9 +512,11 @@ class _PythonCells:
 
     def flush(self) -> None:
         """Hand the cleaned cells waiting here on to be written."""
+        writes = self.pool.writes
         for index, cells in enumerate(self.pending):
             if cells:
-                self.pool.writes.add(self.task.rules, index, cells)
+                assert writes is not None  # cells wait to be written only when the pool writes
+                writes.add(self.task.rules, index, cells)
                 cells.clear()
         self.waiting = 0
 
@@ -596,9 +603,8 @@ class _Pool:
         self.run = run
         self.source = source
         self.tables = tables
-        self.writer = writer
         self.writes = _Writes(self, writer) if writer is not None else None
-        self.tasks = _tasks(tables)
+        self.tasks = _tasks(self, tables)
         self.queue = deque(sorted(self.tasks, key=lambda t: -t.cost))  # longest first
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -620,8 +626,8 @@ class _Pool:
 
     def _helper(self, dry_run: bool) -> None:
         try:
-            if self.writer is not None:
-                self._copy()
+            if self.writes is not None:
+                self._copy(self.writes)
             reader = open_source(self.source)
             try:
                 if dry_run:
@@ -633,9 +639,9 @@ class _Pool:
         except BaseException as exc:
             self._fail(exc)
 
-    def _copy(self) -> None:
+    def _copy(self, writes: _Writes) -> None:
         """Snapshot the source into the working copy, open the transaction, run the UPDATEs."""
-        writer = self.writer
+        writer = writes.writer
         snapshot = open_source(self.source)
         try:
             snapshot.backup(writer, pages=BACKUP_PAGES, progress=lambda *_: self.check())
@@ -667,7 +673,7 @@ class _Pool:
             raise
         finally:
             writer.set_progress_handler(None, 0)
-        self.writes.open()
+        writes.open()
 
     def _take(self, reader: sqlite3.Connection) -> None:
         while True:
@@ -701,7 +707,7 @@ class _Pool:
         self.run.progress(STAGE, table.name, max(0, min(done, table.rows - 1)), table.rows)
 
 
-def _tasks(tables: list[TableRules]) -> list[_Task]:
+def _tasks(pool: _Pool, tables: list[TableRules]) -> list[_Task]:
     """Cut each table's columns into groups of about a TASKS-th of all the work."""
     costs = [[t.table.rows * CELL_COST.get(c.type, CELL_COST["text"]) for c in t.table.columns]
              for t in tables]
@@ -714,10 +720,10 @@ def _tasks(tables: list[TableRules]) -> list[_Task]:
             group.append(index)
             cost += column_cost
             if cost >= target:
-                tasks.append(_Task(rules, group, cost))
+                tasks.append(_Task(pool, rules, group, cost))
                 group, cost = [], 0
         if group or not column_costs:
-            tasks.append(_Task(rules, group, cost))
+            tasks.append(_Task(pool, rules, group, cost))
     return tasks
 
 

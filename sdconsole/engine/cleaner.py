@@ -150,7 +150,7 @@ def _clean(run: Run, source: Path, plan: Plan, null_tokens: frozenset[str], *,
     if dry_run:
         report.sha256_after = sha256_file(source)
     if report.sha256_after != before:
-        if not dry_run:
+        if report.working_copy is not None:  # applied: made from the source as it was
             Path(report.working_copy).unlink(missing_ok=True)
             report.working_copy = None
         raise StageError(f"source {source} changed while cleaning (SHA-256 {before[:12]}"

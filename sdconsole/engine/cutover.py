@@ -205,7 +205,7 @@ def _purge(run: Run, conn: psycopg.Connection, settings: Settings, dep: Deployme
 
 
 def _has_dump(dep: Deployment) -> bool:
-    return bool(dep.backup_path) and Path(dep.backup_path).is_file()
+    return bool(dep.backup_path and Path(dep.backup_path).is_file())
 
 
 def _outside_dependents(conn: psycopg.Connection, schema: str) -> list[str]:

@@ -126,8 +126,8 @@ def mark(conn: psycopg.Connection, stable: str, version: int, status: str | None
     if status is not None and status not in STATUSES:
         raise ValueError(f"deployments.mark: unknown status {status!r}")
     values = {k: Jsonb(v) if k == "row_counts" else v for k, v in fields.items()}
-    assignments = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
-                   for k in values]
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values]
     if status is not None:
         values["status"] = status
         assignments.append(sql.SQL("status = %(status)s"))
@@ -225,6 +225,7 @@ def audit_log(conn: psycopg.Connection, stable: str, limit: int = 20) -> list[di
         " FROM sdconsole.audit WHERE stable = %s ORDER BY id DESC LIMIT %s",
         (stable, limit),
     )
+    assert cur.description is not None  # a SELECT describes its columns
     names = [c.name for c in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

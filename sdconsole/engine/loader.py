@@ -197,7 +197,7 @@ def _load_table(
         total = row_count(db, table.name) if picked is None else len(picked)
         run.progress(stage, table.ident, 0, total)
         with conn.transaction(), tempfile.SpooledTemporaryFile(
-            max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=run.dir
+            max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=str(run.dir)
         ) as spool:
             conn.execute("SET LOCAL synchronous_commit = off")
             for statement in (

@@ -99,11 +99,13 @@ def next_version(conn: psycopg.Connection, stable: str) -> int:
         "SELECT coalesce(max(version), 0) + 1 FROM sdconsole.deployments WHERE stable = %s",
         (stable,),
     ).fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
     return row[0]
 
 
 def has_metadata(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT to_regclass('sdconsole.deployments') IS NOT NULL").fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
     return bool(row[0])
 
 
@@ -111,6 +113,7 @@ def schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,)
     ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
     return bool(row[0])
 
 

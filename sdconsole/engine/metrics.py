@@ -144,6 +144,7 @@ def metrics_from_metadata(conn: psycopg.Connection, stable: str) -> dict[str, An
                WHERE stable = %(stable)s AND outcome = 'succeeded')""",
         {"stable": stable},
     ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
     version, cutover, rollback, success = row
     return {
         "active_version": version,

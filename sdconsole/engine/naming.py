@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 
 MAX_IDENT = 63
 
@@ -24,7 +25,7 @@ def normalise(name: str) -> str:
     return ident[:MAX_IDENT].rstrip("_")
 
 
-def normalise_all(names: list[str], reserved: set[str] = frozenset()) -> dict[str, str]:
+def normalise_all(names: list[str], reserved: AbstractSet[str] = frozenset()) -> dict[str, str]:
     """Map every name to a unique identifier, avoiding ``reserved`` ones too."""
     taken = set(reserved)
     result: dict[str, str] = {}

@@ -67,6 +67,7 @@ class _Checks:
     def __call__(self, name: str, status: ev.Status, reason: str, fix: str = "") -> None:
         event = self.run.emit(ev.CheckResult(stage=STAGE, name=name, status=status,
                                              reason=reason, fix=fix))
+        assert isinstance(event, ev.CheckResult)  # emit returns a stamped copy of the event
         self.report.checks.append(event)
 
     def skipped(self, name: str, because: str) -> None:
@@ -192,8 +193,10 @@ def _shape_check(check: _Checks, conn: psycopg.Connection, stable: str,
 
 
 def _version_check(check: _Checks, conn: psycopg.Connection) -> int:
-    number = int(conn.execute("SHOW server_version_num").fetchone()[0])
-    version = conn.execute("SHOW server_version").fetchone()[0]
+    number_row = conn.execute("SHOW server_version_num").fetchone()
+    version_row = conn.execute("SHOW server_version").fetchone()
+    assert number_row is not None and version_row is not None  # SHOW returns one row
+    number, version = int(number_row[0]), version_row[0]
     major = number // 10000
     if major >= MIN_SERVER_MAJOR:
         check("server version", "pass", f"PostgreSQL {version}")
@@ -205,10 +208,12 @@ def _version_check(check: _Checks, conn: psycopg.Connection) -> int:
 
 
 def _permission_check(check: _Checks, conn: psycopg.Connection) -> None:
-    database, user, allowed = conn.execute(
+    row = conn.execute(
         "SELECT current_database(), current_user,"
         " has_database_privilege(current_database(), 'CREATE')"
     ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    database, user, allowed = row
     if allowed:
         check("create permission", "pass", f"{user} may create schemas in {database}")
     else:

@@ -75,12 +75,12 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from psycopg import sql
 
@@ -108,6 +108,7 @@ from sdconsole.engine.values import (
     ENGLISH_FLAG_WORDS,
     WHITESPACE,
     DateFields,
+    DateOrder,
     FlagWords,
     Unconvertible,
     date_fields,
@@ -123,7 +124,7 @@ from sdconsole.engine.values import (
 from sdconsole.settings import Settings
 
 STAGE = "profile"
-ORDERS = ("day-first", "month-first")
+ORDERS: tuple[DateOrder, ...] = ("day-first", "month-first")
 PREFERENCE = ("boolean", "integer", "numeric", "date", "timestamp", "time")
 DATE_TYPES = frozenset({"date", "timestamp"})
 # ServiceDesk flags the dashboards read as booleans, by identifier (names match in any case).
@@ -364,9 +365,9 @@ class ColumnScan:
             day.low = clock
         if day.high is None or clock > day.high:
             day.high = clock
-        for key in day.impossible_in:
-            if len(self.examples.get(key, ())) < EXAMPLES:
-                self._example(key, text)
+        for impossible in day.impossible_in:
+            if len(self.examples.get(impossible, ())) < EXAMPLES:
+                self._example(impossible, text)
         return True
 
     def finish(self) -> None:
@@ -606,7 +607,7 @@ class ColumnProfile:
     inferred_type: str
     type: str  # after operator overrides: what the plan loads
     confidence: float
-    date_order: str
+    date_order: DateOrder
     flagged: str = ""
     note: str = ""
     candidate: str | None = None  # best type of a text column that is flagged for review
@@ -764,8 +765,9 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
             conn.close()
         plan = _plan(tables)
         for key in overrides.unmatched():
-            table, _, column = key.partition(".")
-            run.emit(ev.Finding(stage=STAGE, table=table, column=column, dimension="review",
+            table_name, _, column_name = key.partition(".")
+            run.emit(ev.Finding(stage=STAGE, table=table_name, column=column_name,
+                                dimension="review",
                                 message=f"override {key!r} matches no column in the source"))
         score = quality.score(tables, relations, settings)
         for dimension, part in score.dimensions.items():
@@ -882,7 +884,7 @@ class _Overrides:
         self.orders = settings.date_order_overrides
         self.used: set[str] = set()
 
-    def find(self, mapping: dict[str, str], table: TableProfile, name: str,
+    def find(self, mapping: Mapping[str, str], table: TableProfile, name: str,
              ident: str) -> str | None:
         for key, value in mapping.items():
             table_key, _, column_key = key.partition(".")
@@ -920,7 +922,7 @@ def _column(name: str, declared: str, ident: str, scan: ColumnScan, settings: Se
             type_override: str | None, order_override: str | None) -> ColumnProfile:
     """Decide a column's date order and type from its scan; overrides win over evidence."""
     dates = _date_evidence(scan, order_override, settings.date_order)
-    order = dates.decision if dates.decision in ORDERS else settings.date_order
+    order = dates.decision if _is_order(dates.decision) else settings.date_order
     shares = _shares(scan, None if dates.decision == "contradicting" else order,
                      ident in KNOWN_FLAGS)
     inferred = _stored_type(scan, declared) or next(
@@ -1083,6 +1085,11 @@ def _flags(column: ColumnProfile, scan: ColumnScan, flag_words: FlagWords) -> No
                                 " to boolean makes it one")
 
 
+def _is_order(decision: str) -> TypeGuard[DateOrder]:
+    """Whether a date evidence decision is an order (not 'contradicting')."""
+    return decision in ORDERS
+
+
 def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> DateEvidence:
     ev_ = scan.evidence
     dates = DateEvidence(
@@ -1141,13 +1148,14 @@ def _validity(column: ColumnProfile, scan: ColumnScan) -> None:
 def _range(column: ColumnProfile, scan: ColumnScan) -> None:
     if column.type in ("integer", "numeric"):
         low, high = scan.low.get("numeric"), scan.high.get("numeric")
-        fmt = str
+        fmt: Callable[[Any], str] = str
     elif column.type in DATE_TYPES:
         low, high = scan.low.get(column.date_order), scan.high.get(column.date_order)
 
-        def fmt(v):
+        def day_text(v: Any) -> str:
             day = f"{v[0]:04d}-{v[1]:02d}-{v[2]:02d}"
             return day if column.type == "date" else f"{day} {v[3]}"
+        fmt = day_text
     elif column.type == "time":
         low, high, fmt = scan.low.get("time"), scan.high.get("time"), str
     else:
@@ -1167,7 +1175,7 @@ def _choose_key(conn, table: TableProfile, scans: dict) -> None:
     if declared:
         table.key = declared[0] if len(declared) == 1 else None
         return
-    candidates = []
+    candidates: list[tuple[bool, int, int, ColumnProfile]] = []
     for column in table.columns:
         id_named = bool(_ID_NAME.search(column.ident))
         share = KEY_ID_DISTINCT_SHARE if id_named else KEY_DISTINCT_SHARE

@@ -105,11 +105,16 @@ def parse_template(filename: str, text: str) -> QueryTemplate:
     """Split a template file into its header fields, its needs and its SQL (see the module
     docstring)."""
     lines = text.splitlines()
-    header_lines = list(itertools.takewhile(_HEADER_LINE.fullmatch, lines))
+    header_matches: list[re.Match[str]] = []  # the comment lines at the top
+    for line in lines:
+        match = _HEADER_LINE.fullmatch(line)
+        if match is None:
+            break
+        header_matches.append(match)
     header: dict[str, str] = {}
     needs: list[Need] = []
-    for line in header_lines:
-        key, value = _HEADER_LINE.fullmatch(line).groups()
+    for match in header_matches:
+        key, value = match.groups()
         if key == NEEDS:
             needs += _parse_needs(filename, value)
         elif key in HEADER_KEYS:
@@ -126,7 +131,7 @@ def parse_template(filename: str, text: str) -> QueryTemplate:
     if header["category"] not in CATEGORIES:
         raise TemplateError(f"query template {filename}: unknown category"
                             f" {header['category']!r} (one of {', '.join(CATEGORIES)})")
-    sql_text = "\n".join(lines[len(header_lines):]).strip().rstrip(";").strip()
+    sql_text = "\n".join(lines[len(header_matches):]).strip().rstrip(";").strip()
     if not sql_text:
         raise TemplateError(f"query template {filename}: no SQL after the header")
     return QueryTemplate(sql=sql_text, needs=tuple(needs), **header)
@@ -136,8 +141,8 @@ def _parse_needs(filename: str, value: str) -> list[Need]:
     """``table(column kind, ...)`` -> its needs; TemplateError naming the file otherwise."""
     found = _NEEDS.fullmatch(value)
     items = [item.strip() for item in found.group(2).split(",")] if found else []
-    pairs = [_NEED.fullmatch(item) for item in items]
-    if not items or not all(pairs):
+    pairs = [p for p in map(_NEED.fullmatch, items) if p is not None]
+    if found is None or not items or len(pairs) != len(items):
         raise TemplateError(f"query template {filename}: needs {value!r} is not"
                             " 'table(column kind, ...)'")
     unknown = sorted({p.group(2) for p in pairs} - KINDS.keys())

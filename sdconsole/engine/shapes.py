@@ -23,7 +23,7 @@ patterns and texts as literals) and given to SQLite through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import product
 
@@ -69,7 +69,7 @@ def shapes(column_type: str, date_order: str, col: Sql) -> list[Shape]:
     return []
 
 
-def dispatch(col: Sql, cases: list[Shape], value: dict[Shape, Sql], otherwise: Sql) -> Sql:
+def dispatch(col: Sql, cases: list[Shape], value: Mapping[Shape, Sql], otherwise: Sql) -> Sql:
     """SQL giving ``value[shape]`` for the first shape a cell has, else ``otherwise``.
 
     Fixed-length shapes are chosen by the cell's byte length first, so a cell
@@ -89,7 +89,7 @@ def dispatch(col: Sql, cases: list[Shape], value: dict[Shape, Sql], otherwise: S
     return sql.SQL("CASE length(CAST({} AS BLOB)) {} ELSE {} END").format(col, whens, rest)
 
 
-def _first(cases: list[Shape], value: dict[Shape, Sql], otherwise: Sql) -> Sql:
+def _first(cases: list[Shape], value: Mapping[Shape, Sql], otherwise: Sql) -> Sql:
     whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(s.test, value[s]) for s in cases)
     return sql.SQL("CASE {} ELSE {} END").format(whens, otherwise)
 
@@ -142,8 +142,8 @@ def _day_checks(col: Sql, day: _Day) -> list[Sql]:
     """
     (m_at, m_width), (d_at, d_width) = day.month, day.day
     month = _sub(col, m_at, m_width)
-    checks = [sql.SQL("{} <> '0'").format(month) if m_width == 1
-              else sql.SQL("{} BETWEEN '01' AND '12'").format(month)]
+    checks: list[Sql] = [sql.SQL("{} <> '0'").format(month) if m_width == 1
+                         else sql.SQL("{} BETWEEN '01' AND '12'").format(month)]
     if d_width == 1:  # 1 to 9: a day of every month
         checks.append(sql.SQL("{} <> '0'").format(_sub(col, d_at, 1)))
         return checks

@@ -106,7 +106,7 @@ class _Expected:
     def rows(self, chunk: list[tuple]) -> list[tuple]:
         """Rows ``(rowid, *expected cells)``; counts them into :attr:`figures`."""
         columns = list(zip(*chunk, strict=True))
-        out = [columns[0]]
+        out: list[Sequence[Any]] = [columns[0]]  # the rowids, then each column's cells
         for index, column in enumerate(self.table.columns):
             memo, ident = self.memo[index], column.ident
             cells = []
@@ -349,6 +349,7 @@ def _target_figures(conn: psycopg.Connection, schema: str, plan: Plan) -> dict[s
                 row = conn.execute(checksum.sum_query(schema, table, [
                     sql.SQL("count({})").format(sql.Identifier(c.ident))
                     for c in table.columns])).fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
             figures[table.ident] = _TargetFigures(
                 rows=row[0],
                 values={c.ident: n for c, n in zip(table.columns, row[3:], strict=True)},
@@ -389,7 +390,7 @@ def present_counts(
     )
     ordered = sorted(tokens)
     params: list = [p for _ in table.columns for p in (*ordered, WHITESPACE, *ordered)]
-    rows = sql.Identifier(table.name)
+    rows: sql.Composable = sql.Identifier(table.name)
     if rowids is not None:
         rows = sql.SQL("(SELECT {} AS sdc_row, * FROM {}) WHERE sdc_row IN"
                        " (SELECT value FROM json_each(?))").format(
