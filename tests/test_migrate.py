@@ -361,7 +361,10 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
     assert view_target(settings.target_dsn) == "servicedesk_v1"
     asked = sdconsole(settings, "resume", "--discard", "--target", settings.target_dsn)
-    assert asked.returncode == 7 and f"run {m.run.run_id} left v2 failed" in asked.stderr
+    assert asked.returncode == 7
+    assert (f"run {m.run.run_id} stopped in validate (validation of servicedesk_v2 failed:"
+            in asked.stderr)
+    assert "; it left v2 (servicedesk_v2) failed, " in asked.stderr
     gone = sdconsole(settings, "resume", "--discard", "--yes", "--target", settings.target_dsn)
     assert gone.returncode == 0, gone.stderr
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "discarded"}
@@ -446,15 +449,17 @@ def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
     assert nothing.returncode == 2 and "no interrupted run to resume" in nothing.stderr
 
 
-def killed_in(stage: str, settings: Settings, source: Path, *extra: str) -> str:
-    """SIGKILL a headless migration of ``source`` as ``stage`` reports progress; its run id."""
+def killed_in(stage: str, settings: Settings, source: Path, *extra: str,
+              kind: str = "Progress") -> str:
+    """SIGKILL a headless migration of ``source`` at the first ``kind`` event of ``stage``
+    (by default: as it reports progress); its run id."""
     command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
                "migrate", str(source), "--target", settings.target_dsn, "--yes", "--json",
                *extra]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         event = json.loads(line)
-        if event["kind"] == "Progress" and event["stage"] == stage:
+        if event["kind"] == kind and event["stage"] == stage:
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
@@ -477,3 +482,95 @@ def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
     assert gone.returncode == 0, gone.stderr
     assert f"discarded run {run_id}: removed {partial}" in gone.stdout
     assert not partial.exists()
+
+
+def loads_of(settings: Settings, run_id: str) -> int:
+    """How many times the run started a load."""
+    return sum(1 for e in read_journal(settings.workdir / "runs" / run_id)
+               if e.kind == "StageStarted" and e.stage == "load")
+
+
+def interrupted_line(settings: Settings, run_id: str) -> str:
+    said = sdconsole(settings, "status", "--target", settings.target_dsn)
+    assert said.returncode == 0, said.stderr
+    (line,) = [x for x in said.stdout.splitlines() if x.startswith(f"INTERRUPTED run {run_id} ")]
+    return line
+
+
+def killed_in_validation(settings: Settings, sample_db: Path, tmp_path: Path) -> str:
+    """v1 active, then a blue-green run of a bigger source killed as its validation starts."""
+    from sdconsole import sample
+
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    bigger = tmp_path / "bigger.db"
+    sample.generate(bigger, tickets=400, seed=5)
+    run_id = killed_in("validate", settings, bigger, "--mode", "blue-green",
+                       kind="StageStarted")
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "loaded"}
+    line = interrupted_line(settings, run_id)
+    assert "validate" in line.split(" (", 1)[0] and "(the process stopped" in line
+    assert "it left v2 (servicedesk_v2) loaded, " in line and "working.db" in line
+    assert f"`sdconsole resume {run_id} --yes` validates v2 and cuts it over" in line
+    return run_id
+
+
+def test_a_run_killed_during_validation_is_validated_and_cut_over_not_reloaded(
+        settings: Settings, sample_db: Path, tmp_path: Path) -> None:
+    run_id = killed_in_validation(settings, sample_db, tmp_path)
+
+    done = sdconsole(settings, "resume", "--yes", "--target", settings.target_dsn)
+
+    assert done.returncode == 0, done.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "retired", 2: "active"}
+    assert loads_of(settings, run_id) == 1, "the loaded version was not loaded again"
+    assert stable_count(settings.target_dsn) == source_count(tmp_path / "bigger.db", "tickets")
+    assert pipeline.interrupted_runs(settings) == []
+    with psycopg.connect(settings.target_dsn) as conn:
+        recorded = {r[0] for r in conn.execute("SELECT backup_path FROM sdconsole.deployments"
+                                               " WHERE backup_path IS NOT NULL")}
+    assert {str(p) for p in (settings.workdir / "backups").iterdir()} == recorded
+
+
+def test_a_run_killed_during_validation_can_be_discarded(settings: Settings, sample_db: Path,
+                                                         tmp_path: Path) -> None:
+    run_id = killed_in_validation(settings, sample_db, tmp_path)
+    working = settings.workdir / "runs" / run_id / "working.db"
+
+    gone = sdconsole(settings, "resume", run_id, "--discard", "--yes",
+                     "--target", settings.target_dsn)
+
+    assert gone.returncode == 0, gone.stderr
+    assert f"discarded run {run_id}: removed " in gone.stdout
+    assert "removed v2 (servicedesk_v2)" in gone.stdout and f"removed {working}" in gone.stdout
+    assert "removed " + str(settings.workdir / "backups" / "servicedesk_v1-") in gone.stdout, \
+        "the dump of v1 the run took beside its load (complete or not), which no version records"
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "discarded"}
+    assert view_target(settings.target_dsn) == "servicedesk_v1"
+    with psycopg.connect(settings.target_dsn) as conn:
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace"
+                                              " WHERE nspname LIKE 'servicedesk%'")}
+    assert schemas == {"servicedesk", "servicedesk_v1"}
+    assert not working.exists() and list((settings.workdir / "backups").glob("*")) == []
+    assert pipeline.interrupted_runs(settings) == []
+
+
+def test_after_a_lock_timeout_at_cutover_resume_cuts_over_without_reloading(
+        settings: Settings, sample_db: Path) -> None:
+    assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
+    with psycopg.connect(settings.target_dsn) as reader:  # a dashboard's open transaction
+        reader.execute("SELECT count(*) FROM servicedesk.tickets")
+        failed = migrate(settings, sample_db, "--mode", "simple", "--yes")
+    assert failed.returncode == 9, failed.stderr
+    assert "readers kept the views of servicedesk locked" in failed.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "loaded"}
+    (run_id,) = [r.run_id for r in pipeline.interrupted_runs(settings)]
+    line = interrupted_line(settings, run_id)
+    assert f"INTERRUPTED run {run_id} stopped in cutover (cutover of servicedesk" in line
+    assert "it left v2 (servicedesk_v2) loaded, validated" in line and "cuts v2 over" in line
+
+    done = sdconsole(settings, "resume", run_id, "--yes", "--target", settings.target_dsn)
+
+    assert done.returncode == 0, done.stderr
+    assert deployment_statuses(settings.target_dsn) == {1: "retired", 2: "active"}
+    assert loads_of(settings, run_id) == 1
+    assert view_target(settings.target_dsn) == "servicedesk_v2"

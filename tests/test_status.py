@@ -62,12 +62,16 @@ def test_status_command_prints_it_for_people_and_for_scripts(conn, pg_dsn, workd
     assert "active: v2 (servicedesk_v2) since " in out and ", 10 rows, quality 87.5" in out
     assert "views: 3 in servicedesk, all reading servicedesk_v2" in out
     assert "rollback: to v1 (sdconsole rollback)" in out
-    assert "INTERRUPTED v3 (failed, run run-c): connection lost during COPY" in out
+    assert ("INTERRUPTED run run-c stopped in load (connection lost during COPY); it left v3"
+            " (servicedesk_v3) failed -> it ran in another work dir: resume it there, or"
+            " `sdconsole resume run-c --discard --yes` removes what it left") in out
     assert "lock: free" in out
     data = json.loads(as_json.stdout)
     assert data["active"]["version"] == 2 and data["active"]["quality_score"] == 87.5
     assert [d["status"] for d in data["deployments"]] == ["failed", "active", "retired"]
     assert data["runs"][0]["error"] == "connection lost during COPY"
+    assert [(r["run_id"], r["left"]) for r in data["unfinished"]] == [
+        ("run-c", ["v3 (servicedesk_v3) failed"])]
 
 
 def test_status_warns_when_the_views_do_not_match_the_active_version(conn, pg_dsn, workdir,

@@ -55,13 +55,8 @@ def render(report: status_mod.StatusReport) -> list[str]:
     if report.rollback_target is not None:
         lines.append(f"rollback: to v{report.rollback_target} (sdconsole rollback)")
     lines.append(f"lock: {'held by ' + report.lock_holder if report.lock_holder else 'free'}")
-    for dep in report.interrupted:
-        if dep.status == "loading" and report.lock_holder:
-            continue  # being loaded right now by the lock holder
-        reason = dep.error or "its run stopped before the load finished"
-        lines.append(f"INTERRUPTED v{dep.version} ({dep.status}, run {dep.run_id}): {reason}"
-                     f" -> load it again with `sdconsole resume {dep.run_id} --yes`,"
-                     f" or discard it with `sdconsole resume {dep.run_id} --discard --yes`")
+    for run in report.unfinished:
+        lines.append(f"INTERRUPTED run {run.run_id} {run.summary} -> {run.hint}")
     if report.deployments:
         lines += ["", "deployments:",
                   f"  {'ver':>4} {'status':<11} {'quality':>7} {'rows':>10}  {'operator':<12}"

@@ -36,7 +36,7 @@ from psycopg import sql
 from sdconsole.engine import deployments, housekeeping, metadata
 from sdconsole.engine import events as ev
 from sdconsole.engine.dsn import connect
-from sdconsole.engine.errors import BadInput, LockHeld
+from sdconsole.engine.errors import BadInput, LockHeld, StageError
 from sdconsole.engine.run import Run
 from sdconsole.settings import Settings
 
@@ -98,6 +98,15 @@ class RunLock:
                               " WHERE stable = %s AND backend_pid = pg_backend_pid()",
                               (stage, self.holder["stage_since"], self.stable))
 
+    def check(self) -> None:
+        """Raise StageError when the lock went with its connection (a dropped session ends
+        its advisory lock): a run must not go on without it."""
+        try:
+            self.conn.execute("SELECT 1")
+        except psycopg.Error:
+            raise StageError(f"lost the run lock on {self.stable}: its connection dropped"
+                             ) from None
+
     def release(self) -> None:
         if self.fd < 0:
             return
@@ -143,7 +152,7 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(stable),)).fetchone()[0]
         if not got:
             raise LockHeld(f"another run holds the lock on {stable}: "
-                           f"{_db_holder(conn, stable) or 'an unknown session'}")
+                           f"{describe(_db_holder(conn, stable))}")
         me = _identity(run_id, settings)
         _add_stage_columns(conn)
         conn.execute(
@@ -173,11 +182,14 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
     return held
 
 
-def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | None:
-    """Who else holds the lock (work dir file, and the target's when ``conn`` is given), or None.
+def holder_record(settings: Settings,
+                  conn: psycopg.Connection | None = None) -> dict[str, Any] | None:
+    """What another live holder of the lock says of itself, or None when none holds it.
 
-    A lock this process holds is its own run's (whose preflight asks), not
-    another run's.
+    The work dir's lock file, and the target's advisory lock when ``conn`` is
+    given: run_id, operator, pid, host, since and stage ({} before it wrote
+    them). A lock this process holds is its own run's (whose preflight asks),
+    not another run's.
     """
     path = settings.workdir / LOCK_FILE
     with contextlib.suppress(FileNotFoundError):
@@ -186,7 +198,7 @@ def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | 
             if not any(_same_file(path, held.fd) for held in _HELD if held.fd >= 0):
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return describe(_read_holder(fd))
+            return _read_holder(fd) or {}
         finally:
             os.close(fd)
     if conn is not None and metadata.has_metadata(conn):
@@ -194,10 +206,18 @@ def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | 
     return None
 
 
+def holder(settings: Settings, conn: psycopg.Connection | None = None) -> str | None:
+    """Who else holds the lock, as :func:`describe` says it (see :func:`holder_record`)."""
+    info = holder_record(settings, conn)
+    return None if info is None else describe(info)
+
+
 def describe(info: dict[str, Any] | None) -> str:
     """'run <id> by <operator> (pid N on host) since <time>, in stage <stage> since <time>'."""
     if not info:
         return "a run that has not written its name yet"
+    if "session" in info:  # a session holding the key that is not a run of ours
+        return f"session {info['session']} ({info['application_name'] or 'no application name'})"
     text = (f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
             f" (pid {info.get('pid', '?')} on {info.get('host', '?')})"
             f" since {_when(info.get('since'))}")
@@ -279,10 +299,10 @@ def _add_stage_columns(conn: psycopg.Connection) -> None:
         conn.execute(STAGE_COLUMNS)
 
 
-def _db_holder(conn: psycopg.Connection, stable: str) -> str | None:
+def _db_holder(conn: psycopg.Connection, stable: str) -> dict[str, Any] | None:
     """The holder of the target's run lock, from pg_locks and ``sdconsole.locks``.
 
-    Locks this process holds are left out, as in :func:`holder`.
+    Locks this process holds are left out, as in :func:`holder_record`.
     """
     key = lock_key(stable) & 0xFFFF_FFFF_FFFF_FFFF
     ours = [held.conn.info.backend_pid for held in _HELD if not held.conn.closed]
@@ -299,6 +319,4 @@ def _db_holder(conn: psycopg.Connection, stable: str) -> str | None:
     if row is None:
         return None
     backend, info, app = row
-    if info is None:
-        return f"session {backend} ({app or 'no application name'})"
-    return describe(info)
+    return info if info is not None else {"session": backend, "application_name": app}

@@ -12,9 +12,9 @@ decides.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +50,28 @@ from sdconsole.engine.errors import (
     ApprovalNeeded,
     BadInput,
     CanaryFailed,
+    EngineError,
     GateRefused,
+    Interrupted,
     LockHeld,
     PreflightFailed,
     StageError,
     ValidationFailed,
 )
 from sdconsole.engine.plan import Plan
-from sdconsole.engine.run import Listener, Run, list_runs, one_line, read_journal
+from sdconsole.engine.run import (
+    Listener,
+    Run,
+    one_line,
+    read_journal,
+    read_record,
+    update_record,
+    write_json,
+)
 from sdconsole.settings import Settings
 
 MODES = ("simple", "canary", "blue-green", "complete")
+LOAD_REPORT = "load.json"  # the load's report, once its version is loaded
 
 
 class Migration:
@@ -105,6 +116,7 @@ class Migration:
         self._source_figures: Future | None = None  # validation's source side, computed early
         self.version: int | None = None
         self.version_schema: str | None = None
+        self.override_reason: str | None = None  # the quality gate's, when it was overridden
         self.outcome = "stopped"
         self._dsn: str | None = None
         self._conn: psycopg.Connection | None = None
@@ -127,16 +139,25 @@ class Migration:
         return self._conn
 
     def hold_lock(self) -> None:
-        """Take the one-mutating-run lock for the rest of this migration (from its first step).
+        """Take the one-mutating-run lock for the rest of this migration (from its first step)
+        and record the run: in ``sdconsole.runs``, and in its run dir what resuming it needs.
 
         Raises LockHeld at once, naming the holder, when another run has it.
         """
-        if self._lock is None:
-            self._lock = lock.acquire(self.dsn, self.settings, self.run.run_id, run=self.run)
+        self._take_lock()
         if not self._run_recorded:
             deployments.record_run_start(self.conn, self.stable, self.run.run_id, self.mode,
                                          str(self.source), self.settings.operator)
+            update_record(self.run.dir, source=str(self.source), mode=self.mode,
+                          allow_shape_change=self.allow_shape_change, outcome=None,
+                          error=None, resumable=None)
             self._run_recorded = True
+
+    def _take_lock(self) -> None:
+        if self._lock is None:
+            self._lock = lock.acquire(self.dsn, self.settings, self.run.run_id, run=self.run)
+        else:
+            self._lock.check()
 
     def _time_stage(self, event: ev.Event) -> None:
         if isinstance(event, (ev.StageFinished, ev.StageFailed)):
@@ -189,6 +210,9 @@ class Migration:
 
     def gate(self, override_reason: str | None = None) -> Any:
         self._require(self.profile_result is not None, "profile the source before the gate")
+        if override_reason:
+            self.override_reason = override_reason
+            update_record(self.run.dir, override_reason=override_reason)
         decision = quality.gate(self.profile_result.score, self.settings, override_reason)
         self.run.emit(ev.GateReached(stage="gate", gate="quality", passed=decision.passed,
                                      summary=decision.reason))
@@ -227,6 +251,10 @@ class Migration:
         return self.canary_report
 
     def load(self) -> Any:
+        """Load the cleaned copy into a new version (or the one a resumed run left unfinished);
+        a resumed run's version that loaded completely stays as it is."""
+        if self.load_report is not None:
+            return self.load_report
         working = self.working_copy
         self.hold_lock()
         shape_change.require_allowed(  # before loading anything it would not cut over to
@@ -249,9 +277,10 @@ class Migration:
         except BaseException as exc:
             self._mark_failed(exc)
             raise
+        self.load_report.version, self.load_report.schema = self.version, self.version_schema
+        write_json(self.run.dir / LOAD_REPORT, dataclasses.asdict(self.load_report))
         deployments.mark(self.conn, self.stable, self.version, "loaded",
                          row_counts={t: v["rows"] for t, v in self.load_report.tables.items()})
-        self.load_report.version, self.load_report.schema = self.version, self.version_schema
         return self.load_report
 
     def _mark_failed(self, exc: BaseException) -> None:
@@ -268,6 +297,7 @@ class Migration:
         self.validation = validate.validate(
             self.run, self.conn, self.source, self.plan, self.version_schema,
             self.settings.null_tokens, self._source_figures, self.clean_report.sha256_before)
+        write_json(self.run.dir / status_mod.VALIDATION, self.validation.to_dict())
         if not self.validation.ok:
             with contextlib.suppress(Exception):
                 deployments.mark(self.conn, self.stable, self.version, "failed",
@@ -282,10 +312,10 @@ class Migration:
         validation instead of after them, at a lower priority (nice 10): it
         takes the CPU they leave, at the end of the load most of all. Cutover
         then uses this dump. A dump whose version did not load or validate is
-        deleted.
+        deleted. A resumed run that took its dump already uses that one.
         """
         previous = deployments.active(self.conn, self.stable) if self.mode != "simple" else None
-        if previous is None:
+        if previous is None or (self._dumped or (None,))[0] == previous.version:
             self.load()
             return self.validate()
         with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-backup") as pool:
@@ -346,24 +376,8 @@ class Migration:
         """Record how the run ended, write its metrics, release the lock and connection."""
         if error is not None:
             self.outcome = "interrupted" if _interrupted(error) else "failed"
-        override = (self.gate_decision.reason if self.gate_decision is not None
-                    and self.gate_decision.overridden else None)
-        if self._run_recorded:
-            with contextlib.suppress(Exception):
-                deployments.record_run_end(
-                    self.conn, self.run.run_id, self.outcome,
-                    one_line(error) if error else None, override,
-                    self.profile_result.score.total if self.profile_result else None)
-        try:
-            metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
-        except Exception as exc:  # the run stands; the operator is told its metrics are missing
-            self.run.emit(ev.StageFailed(stage="metrics",
-                                         error=f"metrics not written: {one_line(exc)}"))
-        if self.outcome == "succeeded":
-            with contextlib.suppress(Exception):  # reported as a failed stage; the run stands
-                housekeeping.prune_working_copies(
-                    self.run, self.settings.working_copies,
-                    resumable=lambda run_dir: interruption(run_dir) is not None)
+        if self._run_recorded:  # a run that never took the lock changed nothing
+            self._record_end(error)
         if self._lock is not None:
             with contextlib.suppress(Exception):
                 self._lock.release()
@@ -373,6 +387,31 @@ class Migration:
                 self._conn.close()
         self._log.close()
         self.run.close()
+
+    def _record_end(self, error: BaseException | None) -> None:
+        """The run's end in ``sdconsole.runs``, its run dir (may it be resumed?) and metrics;
+        after a success, old working copies go."""
+        override = (self.gate_decision.reason if self.gate_decision is not None
+                    and self.gate_decision.overridden else None)
+        with contextlib.suppress(Exception):
+            deployments.record_run_end(
+                self.conn, self.run.run_id, self.outcome,
+                one_line(error) if error else None, override,
+                self.profile_result.score.total if self.profile_result else None)
+        with contextlib.suppress(OSError):  # unrecorded, it counts as killed: resumable
+            update_record(self.run.dir, outcome=self.outcome,
+                          error=one_line(error) if error else None,
+                          resumable=error is not None and _resumable(error))
+        try:
+            metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
+        except Exception as exc:  # the run stands; the operator is told its metrics are missing
+            self.run.emit(ev.StageFailed(stage="metrics",
+                                         error=f"metrics not written: {one_line(exc)}"))
+        if self.outcome == "succeeded":
+            with contextlib.suppress(Exception):  # reported as a failed stage; the run stands
+                unfinished = {r.run_dir for r in interrupted_runs(self.settings, self.conn)}
+                housekeeping.prune_working_copies(self.run, self.settings.working_copies,
+                                                  resumable=unfinished.__contains__)
 
     def _metrics_report(self) -> dict[str, Any]:
         """The run's figures in the shape metrics.write_run_metrics documents."""
@@ -405,9 +444,14 @@ class Migration:
 
 
 def _interrupted(error: BaseException) -> bool:
-    from sdconsole.engine.errors import Interrupted
-
     return isinstance(error, (Interrupted, KeyboardInterrupt))
+
+
+def _resumable(error: BaseException) -> bool:
+    """A run that ended with ``error`` can go on from where it stopped: it was interrupted,
+    a stage failed (database, disk, a lock timeout) or a bug stopped it; not when it ended
+    at a decision (bad input, preflight, a gate, validation, the lock, the canary)."""
+    return not isinstance(error, EngineError) or isinstance(error, (StageError, Interrupted))
 
 
 def _as_text(statement: Any, conn: psycopg.Connection) -> str:
@@ -422,18 +466,21 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
     With ``yes`` the apply journals the same per-rule counts and samples
     before its commit, so no separate preview pass is made.
     """
-    m.preflight()
-    m.require_preflight()
-    m.profile()
-    m.gate(override_reason)
-    if not yes:
-        preview = m.preview()
-        changed = sum(r.changed for r in preview.rules)
-        raise ApprovalNeeded(
-            f"stopped before changing anything: cleaning would change {changed:,} cells,"
-            f" then {_what_follows(m.mode)}; re-run with --yes to go ahead")
-    m.clean()
-    if m.mode in ("canary", "complete"):
+    if m.profile_result is None:  # what a resumed run did stays done
+        m.preflight()
+        m.require_preflight()
+        m.profile()
+    if m.gate_decision is None:
+        m.gate(override_reason)
+    if m.clean_report is None:
+        if not yes:
+            preview = m.preview()
+            changed = sum(r.changed for r in preview.rules)
+            raise ApprovalNeeded(
+                f"stopped before changing anything: cleaning would change {changed:,} cells,"
+                f" then {_what_follows(m.mode)}; re-run with --yes to go ahead")
+        m.clean()
+    if m.mode in ("canary", "complete") and m.version is None:
         verdict = m.canary()
         if not verdict.ok:
             raise CanaryFailed(verdict.summary)  # "canary failed on K of N checks: ..."
@@ -446,11 +493,12 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
 def load_and_cut_over(m: Migration) -> None:
     """Load the version and validate it (backing up the active one meanwhile), cut over.
 
-    The end of :func:`drive`, and all of resuming an interrupted run.
+    The end of :func:`drive`; a resumed run's version may be loaded, or validated, already.
     """
-    validation = m.load_validate_and_back_up()
-    if not validation.ok:
-        raise ValidationFailed(f"validation failed: {validation.summary}")
+    if m.validation is None:
+        validation = m.load_validate_and_back_up()
+        if not validation.ok:
+            raise ValidationFailed(f"validation failed: {validation.summary}")
     m.cutover()
 
 
@@ -483,104 +531,141 @@ def status(settings: Settings) -> Any:
         return status_mod.status(conn, settings)
 
 
-@dataclass(frozen=True)
-class InterruptedRun:
-    """A run whose journal ends without its last stage finishing."""
-
-    run_id: str
-    stage: str
-    error: str
-    run_dir: Path
+interrupted_runs = status_mod.interrupted_runs  # the one place that finds them
 
 
-def interrupted_runs(settings: Settings) -> list[InterruptedRun]:
-    """Runs that stopped mid-stage (killed, disconnected), newest first."""
-    return [found for run_dir in list_runs(settings.workdir)
-            if (found := interruption(run_dir)) is not None]
-
-
-def interruption(run_dir: Path) -> InterruptedRun | None:
-    """How the run in ``run_dir`` stopped mid-stage; None if it did not, or is resolved."""
-    events = read_journal(run_dir)
-    if not events or (run_dir / "resolved").exists():
-        return None
-    open_stages: dict[str, ev.Event] = {}
-    for event in events:
-        if isinstance(event, ev.StageStarted):
-            open_stages[event.stage] = event
-        elif isinstance(event, ev.StageFinished):
-            open_stages.pop(event.stage, None)
-        elif isinstance(event, ev.StageFailed) and event.stage in ("load", "cutover"):
-            open_stages[event.stage] = event
-        elif isinstance(event, ev.StageFailed):
-            open_stages.pop(event.stage, None)
-    mutating = {k: v for k, v in open_stages.items() if k in ("clean", "load", "cutover")}
-    if not mutating:
-        return None
-    stage, last = next(iter(mutating.items()))
-    error = last.error if isinstance(last, ev.StageFailed) else "the process stopped"
-    return InterruptedRun(run_dir.name, stage, error, run_dir)
+def pick_interrupted(settings: Settings, run_id: str | None = None,
+                     conn: psycopg.Connection | None = None) -> status_mod.InterruptedRun:
+    """The interrupted run ``run_id`` (default: the newest), or BadInput; LockHeld when none
+    is found while another run holds the lock (it may be that very run, running)."""
+    if conn is None:
+        with connect(target.resolve_dsn(settings), autocommit=True) as opened:
+            return pick_interrupted(settings, run_id, opened)
+    found = next((r for r in interrupted_runs(settings, conn) if run_id in (None, r.run_id)),
+                 None)
+    if found is not None:
+        return found
+    held = lock.holder(settings, conn)
+    if held:
+        raise LockHeld(f"another run holds the lock on {settings.stable_schema}: {held}")
+    if run_id is None:
+        raise BadInput("no interrupted run to resume (sdconsole status lists the runs)")
+    raise BadInput(f"run {run_id} is not an interrupted run (sdconsole status lists them)")
 
 
 def resume(settings: Settings, run_id: str,
            listeners: list[Listener] | tuple[Listener, ...] = (), *,
            log_to_stderr: bool = False) -> Migration:
-    """Reopen an interrupted run, holding the run lock: its plan and working copy, ready to
-    load again.
+    """Reopen an interrupted run where it stopped, holding the run lock; :func:`drive` does
+    the rest.
 
-    Refused when a newer version was cut over since the run stopped: its data
-    would replace newer data in front of the dashboards.
+    What the run did durably stays done: its profile and plan, the quality
+    gate it passed, its cleaned working copy, a version it loaded completely
+    (kept, not loaded again), that version's validation, and a dump of the
+    active version. Refused when another run cut over a version since this
+    one started: its data would replace newer data in front of the dashboards.
     """
-    run_dir = settings.workdir / "runs" / run_id
-    working = run_dir / "working.db"
-    if not (run_dir / "plan.json").exists() or not working.exists():
-        raise BadInput(f"run {run_id} has no cleaned working copy to resume from")
-    profile_data = _read_json(run_dir / "profile.json")
-    source = Path(profile_data.get("source", ""))
-    migration = Migration(settings, source, listeners=listeners, run_id=run_id,
-                          log_to_stderr=log_to_stderr)
+    found = pick_interrupted(settings, run_id)
+    if found.run_dir is None:
+        raise BadInput(f"run {found.run_id} ran in another work dir: only discarding it is"
+                       f" possible here (sdconsole resume {found.run_id} --discard --yes)")
+    record = read_record(found.run_dir)
+    migration = Migration(settings, Path(record["source"]), listeners=listeners,
+                          mode=record["mode"], run_id=found.run_id, log_to_stderr=log_to_stderr,
+                          allow_shape_change=record["allow_shape_change"])
     try:
-        migration.hold_lock()
-        stable = settings.stable_schema
-        failed = deployments.failed_version(migration.conn, stable, run_id)
-        active = metadata.active_version(migration.conn, stable)
-        if failed is not None and active is not None and active > failed:
-            raise BadInput(f"run {run_id} left v{failed}, but v{active} was cut over since:"
-                           " resuming would put older data in front of the dashboards;"
-                           f" discard it (sdconsole resume {run_id} --discard --yes)")
-    except BaseException as exc:
-        migration.close(exc)
+        migration._take_lock()
+        found = pick_interrupted(settings, found.run_id, migration.conn)  # under the lock
+        _refuse_if_superseded(migration.conn, settings.stable_schema, found)
+    except BaseException:
+        migration.close()  # nothing was recorded: the run stays as it was
         raise
-    migration.plan = Plan.load(run_dir / "plan.json")
-    migration.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
-    migration.gate_decision = quality.GateDecision(passed=True, overridden=False,
-                                                   reason="resumed run")
-    migration.profile_result = profiler.Profile.load(run_dir / "profile.json")
-    if failed is not None:
-        migration.version = failed
-        migration.version_schema = metadata.version_schema(stable, failed)
+    _reopen(migration, found, record)
     return migration
+
+
+def _refuse_if_superseded(conn: psycopg.Connection, stable: str,
+                          found: status_mod.InterruptedRun) -> None:
+    active = deployments.active(conn, stable)
+    if active is None or active.run_id == found.run_id or active.activated_at is None:
+        return
+    started = conn.execute("SELECT started_at FROM sdconsole.runs WHERE run_id = %s",
+                           (found.run_id,)).fetchone()
+    if started is not None and active.activated_at > started[0]:
+        what = f"left v{found.version.version}" if found.version else "stopped"
+        raise BadInput(f"run {found.run_id} {what}, but v{active.version} was cut over since:"
+                       " resuming would put older data in front of the dashboards;"
+                       f" discard it (sdconsole resume {found.run_id} --discard --yes)")
+
+
+def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, Any]) -> None:
+    """Give ``m`` what its run did durably (see :func:`resume`)."""
+    run_dir = found.run_dir
+    m.override_reason = record.get("override_reason")
+    if (run_dir / "plan.json").exists() and (run_dir / "profile.json").exists():
+        m.profile_result = profiler.Profile.load(run_dir / "profile.json")
+        m.plan = Plan.load(run_dir / "plan.json")
+        gates = [e for e in read_journal(run_dir)
+                 if isinstance(e, ev.GateReached) and e.gate == "quality"]
+        if gates and gates[-1].passed:
+            m.gate_decision = quality.GateDecision(
+                passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary)
+    if m.gate_decision is not None and (run_dir / cleaner.WORKING_COPY).exists():
+        m.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
+    if found.version is None or m.clean_report is None:
+        return
+    m.version, m.version_schema = found.version.version, found.version.schema_name
+    if found.version.status == "loaded" and (run_dir / LOAD_REPORT).exists():
+        m.load_report = loader.LoadReport(**_read_json(run_dir / LOAD_REPORT))
+        if found.validated:
+            m.validation = _validation(run_dir / status_mod.VALIDATION)
+    active = deployments.active(m.conn, m.stable)
+    dumps = [p for p in found.files if active is not None and p.suffix == ".dump"
+             and p.name.startswith(f"{active.schema_name}-")]
+    if dumps:
+        m._dumped = (active.version, dumps[-1])
+
+
+def _validation(path: Path) -> validate.ValidationReport:
+    """A validation report as validate() wrote it to the run dir."""
+    data = _read_json(path)
+    tables = {name: validate.TableCheck(**{**t, "columns": [validate.ColumnCheck(**c)
+                                                            for c in t["columns"]]})
+              for name, t in data["tables"].items()}
+    return validate.ValidationReport(data["schema"], tables, data["seconds"],
+                                     data["source_changed"])
 
 
 def discard_interrupted(settings: Settings, run_id: str,
                         listeners: list[Listener] | tuple[Listener, ...] = ()) -> list[str]:
-    """Drop what an interrupted run left, mark the run resolved; return what was removed.
+    """Remove what an interrupted run left, mark it discarded; return what was removed.
 
-    Holds the run lock meanwhile, as every change to the target does; taking
-    it deletes the files dead runs were writing.
+    Exactly what :func:`interrupted_runs` says it left: its version not cut
+    over, the canary schemas, its half-written files, its cleaned working copy
+    and dumps no version records. Taking the lock, as every change to the
+    target does, also deletes the files other dead runs were writing.
     """
     dsn = target.resolve_dsn(settings)
+    stable = settings.stable_schema
     with connect(dsn, autocommit=True) as conn, \
             Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run, \
             lock.acquire(dsn, settings, run_id, run=run) as held:
-        removed = [str(path) for path in held.removed]
         metadata.ensure(conn)
-        version = deployments.failed_version(conn, settings.stable_schema, run_id)
-        if version is not None:
-            rollbacks.discard(run, conn, settings.stable_schema, version, settings.operator)
-            removed.append(f"v{version} "
-                           f"({metadata.version_schema(settings.stable_schema, version)})")
-    (settings.workdir / "runs" / run_id / "resolved").write_text("discarded\n")
+        found = pick_interrupted(settings, run_id, conn)
+        removed = [str(path) for path in held.removed]
+        for name in found.schemas:
+            drop = metadata.drop_schema_statement(name)
+            conn.execute(drop)
+            run.emit(ev.SqlExecuted(stage="discard", statement=drop.as_string(conn)))
+            removed.append(f"schema {name}")
+        if found.version is not None:
+            rollbacks.discard(run, conn, stable, found.version.version, settings.operator)
+            removed.append(f"v{found.version.version} ({found.version.schema_name})")
+        for path in found.files:
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+        deployments.record_run_end(conn, run_id, "discarded")
+        update_record(run.dir, outcome="discarded", resumable=False)
     return removed
 
 

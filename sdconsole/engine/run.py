@@ -202,7 +202,30 @@ def list_runs(workdir: Path) -> list[Path]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), so readers never see half a file."""
+    """Write JSON complete or not at all (0600 temp file, fsync, rename): readers never see
+    half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                   encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2, default=str))
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+RECORD = "run.json"  # a migration run's own record: see read_record
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """What a migration run wrote about itself: source, mode and approvals when it took the
+    lock, and outcome, error and whether it can be resumed when it closed ({} for other
+    runs). A record without an outcome is a run that is running or was killed."""
+    try:
+        data = json.loads((run_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def update_record(run_dir: Path, **fields: Any) -> None:
+    write_json(run_dir / RECORD, {**read_record(run_dir), **fields})
