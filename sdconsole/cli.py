@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.command is None:  # plain ``sdconsole`` opens the console
-        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "tui"])
+        args = parser.parse_args([*argv, "tui"])
+    args.argv = argv  # what a command that starts another process of itself passes on
     flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
     try:
         settings = load_settings(args.config, **flags)

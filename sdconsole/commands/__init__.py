@@ -1,6 +1,7 @@
 """The command-line commands, one module each, in the order ``--help`` lists them."""
 
 from sdconsole.commands import (
+    attach,
     clean,
     demo,
     metrics,
@@ -15,5 +16,5 @@ from sdconsole.commands import (
     tui,
 )
 
-COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, resume, rollback, status,
-            queries, metrics]
+COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, attach, resume, rollback,
+            status, queries, metrics]

@@ -7,18 +7,35 @@ validate, backup, cutover). Without ``--yes`` the run stops at the first
 approval gate, says what would happen, and exits 7. A version that removes
 or retypes a table or column the active version has stops before its load
 (exit 7, saying what would change) unless ``--allow-shape-change``.
+
+``--detach`` starts the run as a process of its own (own session, no
+terminal, output to ``output.log`` in the run dir) and returns once it
+listens on its control socket: a lost terminal loses nothing. Without
+``--yes`` that run waits at each gate for ``sdconsole approve``; ``sdconsole
+attach`` follows it (:mod:`sdconsole.engine.control`). ``--serve`` is what the
+detached process itself runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
+from sdconsole.engine.control import Control, socket_path
+from sdconsole.engine.errors import EngineError, StageError
 from sdconsole.engine.pipeline import MODES, Migration, drive
+from sdconsole.engine.run import new_run_id, runs_dir
 from sdconsole.settings import Settings
+
+START_SECONDS = 60  # how long --detach waits for the run process to listen
+OUTCOMES = {7: "stopped", 10: "interrupted"}  # exit status -> outcome; others: failed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,15 +54,90 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--log-json", action="store_true", help="also send JSON logs to stderr")
+    p.add_argument("--detach", action="store_true",
+                   help="run in a process of its own that survives the terminal; follow it with"
+                        " `sdconsole attach RUN_ID`")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.detach:
+        return detach(args, settings)
+    if args.serve:
+        return serve(args, settings)
     printer = Printer(as_json=args.json)
     with Migration(settings, args.source, listeners=[printer], mode=args.mode,
                    log_to_stderr=args.log_json,
                    allow_shape_change=args.allow_shape_change) as migration:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, lambda *_: migration.cancel())
+        stop_on_signals(migration)
         drive(migration, yes=args.yes, override_reason=args.override_reason)
+    return 0
+
+
+def stop_on_signals(migration: Migration) -> None:
+    """SIGTERM, SIGHUP and SIGINT stop the running stage at its next safe point (exit 10); a
+    second SIGINT stops at once. Raised wherever the main thread is, an interrupt would land
+    inside SQLite's and psycopg's own calls, which lose or garble it."""
+    def interrupt(*_: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        migration.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: migration.cancel())
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def detach(args: argparse.Namespace, settings: Settings) -> int:
+    """Start this migration as a detached run process; return once it listens."""
+    run_id = new_run_id()
+    run_dir = runs_dir(settings.workdir) / run_id
+    run_dir.mkdir(mode=0o700, parents=True)
+    argv = [a for a in args.argv if a != "--detach"]
+    log = os.open(run_dir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sdconsole", *argv, "--serve", "--run-id", run_id],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    finally:
+        os.close(log)
+    deadline = time.monotonic() + START_SECONDS
+    while not socket_path(run_dir).exists():
+        if process.poll() is not None:
+            lines = (run_dir / "output.log").read_text(errors="replace").strip().splitlines()
+            raise StageError(f"run {run_id} ended at once (exit {process.returncode}):"
+                             f" {lines[-1] if lines else 'no output'}")
+        if time.monotonic() > deadline:
+            raise StageError(f"run {run_id} did not start listening within {START_SECONDS} s;"
+                             f" see {run_dir / 'output.log'}")
+        time.sleep(0.05)
+    print(f"run {run_id} started in the background (pid {process.pid});"
+          f" follow it with `sdconsole attach {run_id}`")
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Be the detached run: stages, the control socket, and a wait at each gate."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose
+    with Migration(settings, args.source, listeners=[Printer(as_json=args.json)],
+                   mode=args.mode, run_id=args.run_id,
+                   allow_shape_change=args.allow_shape_change) as migration:
+        control = Control(migration.run, migration)
+        signal.signal(signal.SIGTERM, lambda *_: migration.cancel())
+        try:
+            drive(migration, yes=args.yes, override_reason=args.override_reason,
+                  wait=control.wait)
+            control.end("succeeded", 0)
+        except EngineError as exc:
+            control.end(OUTCOMES.get(exc.exit_code, "failed"), exc.exit_code, str(exc))
+            raise
+        except KeyboardInterrupt:
+            control.end("interrupted", 10, "interrupted")
+            raise
+        except Exception as exc:
+            control.end("failed", 1, f"internal error: {exc!r}")
+            raise
+        finally:
+            control.close()
     return 0

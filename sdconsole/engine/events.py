@@ -103,6 +103,25 @@ class GateReached(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateAwaiting(Event):
+    """A detached run waits at a gate until a client approves it (or overrides, when
+    ``needs_reason``: the gate refused)."""
+
+    gate: str
+    summary: str
+    needs_reason: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunEnded(Event):
+    """A detached run is over: its outcome and the exit status the command line gives."""
+
+    outcome: str
+    exit_code: int
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SqlExecuted(Event):
     """A statement the engine ran against the target (for the console's command log)."""
 
@@ -135,6 +154,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DiffSample,
         CanaryMetric,
         GateReached,
+        GateAwaiting,
+        RunEnded,
         SqlExecuted,
         StageFinished,
         StageFailed,

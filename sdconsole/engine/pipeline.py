@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,20 @@ from sdconsole.settings import Settings
 
 MODES = ("simple", "canary", "blue-green", "complete")
 LOAD_REPORT = "load.json"  # the load's report, once its version is loaded
+
+
+def _target_errors(step: Callable[..., Any]) -> Callable[..., Any]:
+    """A database error in ``step`` its stage did not word (the run's own records, a
+    dropped connection) is a StageError, in one line, not an internal error."""
+    @functools.wraps(step)
+    def wrapped(self: Migration, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return step(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            lost = self._conn is not None and self._conn.broken
+            raise StageError(f"{step.__name__} failed: " + (
+                "the connection to the target was lost" if lost else one_line(exc))) from None
+    return wrapped
 
 
 class Migration:
@@ -169,6 +185,7 @@ class Migration:
 
     # -- steps -----------------------------------------------------------------
 
+    @_target_errors
     def preflight(self) -> Any:
         """The checks, with the run lock taken first: a migration may change the target.
 
@@ -226,6 +243,7 @@ class Migration:
         self._require(self.plan is not None, "profile the source before previewing the clean")
         return cleaner.clean(self.run, self.settings, self.source, self.plan, dry_run=True)
 
+    @_target_errors
     def clean(self) -> Any:
         self.require_preflight()
         self.hold_lock()
@@ -241,6 +259,7 @@ class Migration:
         self._require(self.clean_report is not None, "clean the source first")
         return Path(self.clean_report.working_copy)
 
+    @_target_errors
     def canary(self) -> Any:
         working = self.working_copy
         self.hold_lock()
@@ -250,6 +269,7 @@ class Migration:
             null_tokens=frozenset(self.settings.null_tokens))
         return self.canary_report
 
+    @_target_errors
     def load(self) -> Any:
         """Load the cleaned copy into a new version (or the one a resumed run left unfinished);
         a resumed run's version that loaded completely stays as it is."""
@@ -291,6 +311,7 @@ class Migration:
             deployments.mark(self.conn, self.stable, self.version, "failed",
                              error=one_line(exc))
 
+    @_target_errors
     def validate(self) -> Any:
         self._require(self.load_report is not None, "load the version before validating it")
         self.hold_lock()
@@ -340,12 +361,14 @@ class Migration:
         with contextlib.suppress(BaseException):
             dump.result().unlink(missing_ok=True)
 
+    @_target_errors
     def plan_cutover(self) -> Any:
         self._require(self.validation is not None and self.validation.ok,
                       "the loaded version must validate before cutover")
         return cutover.plan_cutover(self.conn, self.stable, self.version,
                                     backup=self.mode != "simple")
 
+    @_target_errors
     def cutover(self) -> Any:
         if self.validation is None or not self.validation.ok:
             raise ValidationFailed("cutover refused: the loaded version did not validate")
@@ -357,6 +380,7 @@ class Migration:
         self.outcome = "succeeded"
         return self.cutover_report
 
+    @_target_errors
     def discard(self) -> None:
         """Before cutover: drop the in-progress version, leave the active one untouched."""
         self._require(self.version is not None, "nothing loaded to discard")
@@ -458,27 +482,43 @@ def _as_text(statement: Any, conn: psycopg.Connection) -> str:
     return statement.as_string(conn) if hasattr(statement, "as_string") else str(statement)
 
 
-def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> None:
+def drive(m: Migration, *, yes: bool, override_reason: str | None = None,
+          wait: Callable[..., Any] | None = None) -> None:
     """Run the stages of ``m.mode`` in order; without ``yes``, stop at the first approval gate.
 
     What ``sdconsole migrate`` does; gates that fail raise their EngineError.
     Without ``yes`` the clean preview is journalled and the run stops there.
     With ``yes`` the apply journals the same per-rule counts and samples
-    before its commit, so no separate preview pass is made.
+    before its commit, so no separate preview pass is made. ``wait`` (a
+    detached run's :meth:`~sdconsole.engine.control.Control.wait`) makes a
+    run without ``yes`` wait at each gate until a client decides instead:
+    the quality gate (an override reason when it refused), the clean
+    preview, the canary verdict and the cutover.
     """
+    ask = None if yes else wait
     if m.profile_result is None:  # what a resumed run did stays done
         m.preflight()
         m.require_preflight()
         m.profile()
     if m.gate_decision is None:
-        m.gate(override_reason)
+        try:
+            decision = m.gate(override_reason)
+        except GateRefused as refused:
+            if ask is None:
+                raise
+            m.gate(ask("quality", str(refused), refused=True).reason)
+        else:
+            if ask is not None:
+                ask("quality", decision.reason)
     if m.clean_report is None:
         if not yes:
             preview = m.preview()
             changed = sum(r.changed for r in preview.rules)
-            raise ApprovalNeeded(
-                f"stopped before changing anything: cleaning would change {changed:,} cells,"
-                f" then {_what_follows(m.mode)}; re-run with --yes to go ahead")
+            follows = f"cleaning would change {changed:,} cells, then {_what_follows(m.mode)}"
+            if ask is None:
+                raise ApprovalNeeded(f"stopped before changing anything: {follows}; re-run"
+                                     " with --yes to go ahead")
+            ask("clean", follows)
         m.clean()
     if m.mode in ("canary", "complete") and m.version is None:
         verdict = m.canary()
@@ -487,11 +527,14 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None) -> Non
         if m.mode == "canary":
             m.outcome = "succeeded"
             return
-    load_and_cut_over(m)
+        if ask is not None:
+            ask("canary", verdict.summary)
+    load_and_cut_over(m, ask)
 
 
-def load_and_cut_over(m: Migration) -> None:
-    """Load the version and validate it (backing up the active one meanwhile), cut over.
+def load_and_cut_over(m: Migration, ask: Callable[..., Any] | None = None) -> None:
+    """Load the version and validate it (backing up the active one meanwhile), cut over;
+    with ``ask`` (see :func:`drive`), after the cutover gate.
 
     The end of :func:`drive`; a resumed run's version may be loaded, or validated, already.
     """
@@ -499,6 +542,12 @@ def load_and_cut_over(m: Migration) -> None:
         validation = m.load_validate_and_back_up()
         if not validation.ok:
             raise ValidationFailed(f"validation failed: {validation.summary}")
+    if ask is not None:
+        plan = m.plan_cutover()
+        change = (f"changes what dashboards read: {plan.shape.summary()}"
+                  if plan.shape is not None and plan.shape.changed else "same tables and columns")
+        ask("cutover", f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
+                       f" {len(plan.statements)} statements in one transaction")
     m.cutover()
 
 
@@ -620,10 +669,14 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
         if found.validated:
             m.validation = _validation(run_dir / status_mod.VALIDATION)
     active = deployments.active(m.conn, m.stable)
-    dumps = [p for p in found.files if active is not None and p.suffix == ".dump"
-             and p.name.startswith(f"{active.schema_name}-")]
+    if active is None:
+        return
+    dumps = [Path(active.backup_path)] if active.backup_path else []  # its cutover recorded it
+    dumps += [p for p in found.files if p.suffix == ".dump"
+              and p.name.startswith(f"{active.schema_name}-")]
+    dumps = [p for p in dumps if p.is_file()]
     if dumps:
-        m._dumped = (active.version, dumps[-1])
+        m._dumped = (active.version, dumps[0])
 
 
 def _validation(path: Path) -> validate.ValidationReport:

@@ -36,6 +36,12 @@ def describe(event: ev.Event, verbose: bool = False) -> str | None:
             return f"   [{'ok' if ok else 'FAIL':4}] {table} {metric}: source {src} / canary {can}"
         case ev.GateReached(gate=gate, passed=passed, summary=summary):
             return f"-- gate {gate}: {'passed' if passed else 'NOT passed'} - {summary}"
+        case ev.GateAwaiting(run_id=run_id, gate=gate, summary=summary, needs_reason=needs):
+            how = (f'sdconsole approve {run_id} {gate} --reason "..."' if needs
+                   else f"sdconsole approve {run_id} {gate}")
+            return f"-- waiting at the {gate} gate: {summary}; go on with `{how}`"
+        case ev.RunEnded(outcome=outcome, exit_code=code, error=error):
+            return f"== run {outcome} (exit {code})" + (f": {error}" if error else "")
         case ev.SqlExecuted(statement=statement):
             return f"   sql> {statement}" if verbose else None
         case ev.StageFinished(stage=stage, summary=summary, seconds=seconds):

@@ -1,0 +1,119 @@
+"""Runs that survive the terminal: a detached run process, clients that attach, approve,
+detach and attach again, on a real PostgreSQL and real SQLite files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from sdconsole.engine import events as ev
+from sdconsole.engine.client import CommandRefused, attach
+from sdconsole.engine.control import socket_path
+from sdconsole.engine.run import runs_dir
+from sdconsole.settings import Settings
+
+
+def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=dict(os.environ),
+                          timeout=300)
+
+
+def detach(settings: Settings, source: Path, *extra: str) -> str:
+    started = sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn,
+                        "--mode", "simple", "--detach", *extra)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[1]
+    assert f"sdconsole attach {run_id}" in started.stdout
+    return run_id
+
+
+async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
+    """Events after ``since`` up to the first of ``kind`` with ``fields``."""
+    seen = []
+    async for event in run.events(since=since):
+        seen.append(event)
+        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
+            return seen
+    raise AssertionError(f"the run ended before a {kind.__name__} {fields}: {seen[-3:]}")
+
+
+def run_process(settings: Settings, run_id: str) -> psutil.Process:
+    for process in psutil.process_iter(["cmdline"]):
+        if run_id in " ".join(process.info["cmdline"] or []) and "--serve" in (
+                process.info["cmdline"] or []):
+            return process
+    raise AssertionError(f"no process serves run {run_id}")
+
+
+async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: Settings,
+                                                                      sample_db: Path) -> None:
+    run_id = detach(settings, sample_db)
+    process = run_process(settings, run_id)
+    assert os.getsid(process.pid) != os.getsid(0), "its own session, away from the terminal"
+    assert process.terminal() is None
+    path = socket_path(runs_dir(settings.workdir) / run_id)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    async with attach(settings.workdir, run_id) as first:
+        events = await until(first, 0, ev.GateAwaiting, gate="quality")
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(1, len(seqs) + 1)), "the journal replayed in order, from 1"
+
+    process.send_signal(signal.SIGHUP)  # a hang-up of the terminal it started from: no effect
+    async with attach(settings.workdir, run_id) as second, \
+            attach(settings.workdir, run_id) as watcher:
+        await second.approve("quality")
+        with pytest.raises(CommandRefused, match="another client controls this run"):
+            await watcher.approve("clean")
+        later = await until(second, seqs[-1], ev.GateAwaiting, gate="clean")
+        assert later[0].seq == seqs[-1] + 1, "no gap and no duplicate at the seam"
+        with pytest.raises(CommandRefused, match="waits at the clean gate, not cutover"):
+            await second.approve("cutover")
+        await second.approve("clean")
+        last = (await until(second, later[-1].seq, ev.GateAwaiting, gate="cutover"))[-1]
+    # The controlling client has gone; the run waits at its gate for the next one.
+    approved = sdconsole(settings, "approve", run_id, "cutover")
+    assert approved.returncode == 0, approved.stderr
+    followed = sdconsole(settings, "attach", run_id, "--since", str(last.seq))
+    assert followed.returncode == 0, followed.stderr
+    assert "== cutover done" in followed.stdout and "== run succeeded (exit 0)" in followed.stdout
+    process.wait(30)
+    with psycopg.connect(settings.target_dsn) as conn:
+        assert conn.execute("SELECT status FROM sdconsole.deployments").fetchall() == [
+            ("active",)]
+    assert not path.exists()
+
+
+def test_cancel_stops_a_waiting_run_and_a_refused_gate_needs_a_reason(
+        settings: Settings, sample_db: Path) -> None:
+    run_id = detach(settings, sample_db, "--quality-threshold", "100")
+    process = run_process(settings, run_id)
+
+    async def at_the_gate() -> ev.GateAwaiting:
+        async with attach(settings.workdir, run_id) as run:
+            return (await until(run, 0, ev.GateAwaiting, gate="quality"))[-1]
+
+    gate = asyncio.run(at_the_gate())
+    assert gate.needs_reason and "below the threshold 100" in gate.summary
+    refused = sdconsole(settings, "approve", run_id, "quality")
+    assert refused.returncode == 2 and "override it with a typed reason" in refused.stderr
+    cancelled = sdconsole(settings, "cancel", run_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    followed = sdconsole(settings, "attach", run_id)
+    assert followed.returncode == 10 and "== run interrupted (exit 10)" in followed.stdout
+    process.wait(30)
+    replayed = sdconsole(settings, "attach", run_id)  # an ended run: its journal
+    assert replayed.returncode == 10 and replayed.stdout == followed.stdout
+    gone = sdconsole(settings, "approve", run_id, "quality")
+    assert gone.returncode == 2 and "is not running" in gone.stderr
