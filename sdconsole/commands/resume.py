@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 
 from sdconsole.commands.flags import target_flag
+from sdconsole.commands.migrate import stop_on_signals
 from sdconsole.commands.output import Printer
 from sdconsole.engine import pipeline
 from sdconsole.engine.errors import ApprovalNeeded
@@ -64,7 +64,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     with pipeline.resume(settings, found.run_id, [printer],
                          log_to_stderr=args.log_json) as migration:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, lambda *_: migration.cancel())
+        stop_on_signals(migration)
         pipeline.drive(migration, yes=True, override_reason=migration.override_reason)
     return 0

@@ -158,8 +158,11 @@ class Migration:
         """Take the one-mutating-run lock for the rest of this migration (from its first step)
         and record the run: in ``sdconsole.runs``, and in its run dir what resuming it needs.
 
-        Raises LockHeld at once, naming the holder, when another run has it.
+        Raises LockHeld at once, naming the holder, when another run has it. Every step that
+        changes something begins here, so it is also where a cancel stops the run before the
+        next such step (and a health floor crossed).
         """
+        self.run.check()
         self._take_lock()
         if not self._run_recorded:
             deployments.record_run_start(self.conn, self.stable, self.run.run_id, self.mode,

@@ -127,13 +127,14 @@ def _interrupted(settings: Settings, conn: psycopg.Connection | None) -> list[In
     for dep in history:  # newest first: a run's newest version
         if dep.status in LEFT_BEHIND:
             left.setdefault(dep.run_id, dep)
+    cut_over = {d.run_id for d in history if d.status not in (*LEFT_BEHIND, "discarded")}
     running = (lock.holder_record(settings, conn) or {}).get("run_id")
     recorded = {Path(d.backup_path) for d in history if d.backup_path}
     canaries = _canary_schemas(conn, stable) if conn is not None and running is None else ()
     found = []
     for run_dir in list_runs(settings.workdir):
         record = read_record(run_dir)
-        if not record or run_dir.name == running:
+        if not record or run_dir.name in (running, *cut_over):  # running, or done its switch
             continue
         version = left.pop(run_dir.name, None)
         if not (version or record.get("outcome") is None or record.get("resumable")):
