@@ -152,7 +152,7 @@ def faulted_run(settings: Settings, source: Path, stage: str,
     stderr = proc.stderr.read()
     proc.wait(timeout=300)
     # The error is the last line; psycopg may log a line of its own before it when a COPY
-    # loses its connection (issue 13's "stray line", not the run's).
+    # loses its connection (`error ignored terminating <psycopg.Copy [BAD]>`), not the run.
     assert proc.returncode in (-signal.SIGKILL, 0) or stderr.splitlines()[-1].startswith(
         "sdconsole: error: "), stderr
     assert "Traceback" not in stderr, stderr
