@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +124,29 @@ def migrated_sample(pg_server: str, sample_db: Path,
         drive(migration, yes=True)
     yield Migrated(dsn, settings.stable_schema, sample_db, settings)
     _drop_database(pg_server, name)
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from sdconsole.engine import lock
+from sdconsole.settings import load_settings
+settings = load_settings(None, workdir=Path(sys.argv[1]), target_dsn=sys.argv[2],
+                         operator="alice")
+with lock.acquire(sys.argv[2], settings, "run-of-alice"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def holder_process(workdir: Path, pg_dsn: str):
+    """Another process, run run-of-alice by alice, holding the lock on the test's work dir
+    and database until the test ends."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield proc
+    if proc.poll() is None:
+        proc.stdin.close()
+        proc.wait(timeout=30)

@@ -19,30 +19,6 @@ from sdconsole.engine import deployments, lock
 from sdconsole.engine.errors import LockHeld
 from sdconsole.settings import load_settings
 
-HOLDER = """
-import sys
-from pathlib import Path
-from sdconsole.engine import lock
-from sdconsole.settings import load_settings
-settings = load_settings(None, workdir=Path(sys.argv[1]), target_dsn=sys.argv[2],
-                         operator="alice")
-with lock.acquire(sys.argv[2], settings, "run-of-alice"):
-    print("held", flush=True)
-    sys.stdin.read()
-"""
-
-
-@pytest.fixture
-def holder_process(workdir: Path, pg_dsn: str):
-    """Another process holding the lock on the test's work dir and database."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    yield proc
-    if proc.poll() is None:
-        proc.stdin.close()
-        proc.wait(timeout=30)
-
 
 def _holder_line(proc: subprocess.Popen) -> str:
     return f"run run-of-alice by alice (pid {proc.pid} on {socket.gethostname()}) since 20"

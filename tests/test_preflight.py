@@ -122,12 +122,20 @@ def test_missing_create_permission_fails_with_the_grant(settings, sample_db, pg_
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-def test_a_held_lock_fails_naming_the_holder(settings, sample_db, pg_dsn):
-    with lock.acquire(pg_dsn, settings, "run-held-by-ana"):
-        report, _ = run_preflight(settings, sample_db)
-    check = by_name(report)["lock"]
-    assert check.status == "fail" and "run-held-by-ana" in check.reason
+def test_a_held_lock_fails_naming_the_holder(settings, sample_db, holder_process):
     report, _ = run_preflight(settings, sample_db)
+    check = by_name(report)["lock"]
+    assert check.status == "fail" and "run-of-alice by alice" in check.reason
+    holder_process.stdin.close()
+    holder_process.wait(timeout=30)
+    report, _ = run_preflight(settings, sample_db)
+    assert by_name(report)["lock"].status == "pass"
+
+
+def test_the_own_runs_lock_is_not_another_holder(settings, sample_db, pg_dsn):
+    """A migration takes the lock before its preflight: that is no other run's."""
+    with lock.acquire(pg_dsn, settings, "this-run"):
+        report, _ = run_preflight(settings, sample_db)
     assert by_name(report)["lock"].status == "pass"
 
 
