@@ -16,9 +16,11 @@ from textual.clock import MockClock
 from tui_pilot import (
     deployments,
     footer_keys,
+    press,
     schemas,
     screen_text,
-    settle,
+    to_load,
+    to_profile,
     type_text,
     views_read,
 )
@@ -33,7 +35,6 @@ from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.eventlog import EventLogScreen
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
-from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.screens.prompt import PromptModal
 from sdconsole.tui.widgets.keyed_table import KeyedTable
@@ -51,37 +52,6 @@ def orphaned(sample_copy: Path) -> Path:
         conn.execute("""UPDATE comments SET "CT-TKT-ID" = '999999' || rowid"""
                      " WHERE rowid % 3 = 0")
     return sample_copy
-
-
-async def press(pilot, *keys: str) -> None:
-    await pilot.press(*keys)
-    await settle(pilot)
-
-
-async def to_profile(pilot) -> None:
-    app = pilot.app
-    await settle(pilot)
-    assert isinstance(app.screen, HomeScreen)
-    await press(pilot, "n")
-    assert isinstance(app.screen, PreflightScreen)
-    assert app.flow.state.result("preflight").ok
-    assert "Ready" in screen_text(app)
-    await press(pilot, "enter")
-    assert isinstance(app.screen, ProfileScreen)
-
-
-async def to_load(pilot) -> None:
-    """From the profile (gate passed) through clean and canary to a validated load."""
-    app = pilot.app
-    await press(pilot, "enter")
-    assert isinstance(app.screen, CleanScreen)
-    assert "a applies" in screen_text(app)
-    await press(pilot, "a")
-    assert isinstance(app.screen, CanaryScreen)
-    assert "Canary passed" in screen_text(app)
-    await press(pilot, "a")
-    assert isinstance(app.screen, LoadScreen)
-    assert "Validated" in screen_text(app)
 
 
 async def cut_over(pilot) -> str:
@@ -141,7 +111,7 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
 
         await press(pilot, "l")
         assert isinstance(app.screen, EventLogScreen)
-        log = "\n".join(line.plain for line in app.log_lines)
+        log = "\n".join(line.text for line in app.event_lines.lines)
         assert 'CREATE OR REPLACE VIEW "servicedesk"."tickets"' in log
         assert "== rollback" in log
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 import pytest
 from textual.binding import Binding
 from textual.clock import MockClock
 from textual.widgets import MarkdownViewer, OptionList
-from tui_pilot import footer_keys, screen_text, settle
+from tui_pilot import footer_keys, screen_text, screen_words, settle
 
 from sdconsole.engine.errors import BadInput
 from sdconsole.settings import load_settings
@@ -73,8 +74,11 @@ async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sam
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        assert "New migration (new)" in text
-        assert "Rollback (rollback)" in text and "not now" in text
+        assert "Keys: Home" in text, "the screen by its name"
+        assert re.search(r"n +New migration +new +yes", text), "description, then the id"
+        assert "nothing to roll back: servicedesk has no active version" in screen_words(app), \
+            "a key that cannot run says why"
+        assert "HomeScreen" not in text
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)

@@ -1,10 +1,10 @@
-"""Snapshots of the main screens at 80x24, clocks and animations frozen.
+"""Snapshots of the main screens at 60x20, 80x24 and 120x40, clocks and animations frozen.
 
 The screens are reached by pressing keys against the real engine and a real
 PostgreSQL, except Preflight, whose checks report this machine's free disk
 and memory: it is shown with fixed check results instead. The target is
-named by libpq environment variables and the source by a relative path, so
-nothing machine-specific appears on screen.
+named by libpq environment variables, the source by a relative path and
+times in UTC, so nothing machine-specific appears on screen.
 
 Update after an intended change: pytest tests/test_tui_snapshots.py --snapshot-update
 """
@@ -12,6 +12,7 @@ Update after an intended change: pytest tests/test_tui_snapshots.py --snapshot-u
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import psycopg
@@ -29,6 +30,8 @@ from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.screens.preflight import PreflightScreen
 
 SIZE = (80, 24)
+SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)],
+                                ids=lambda size: f"{size[0]}x{size[1]}")
 DATABASE = "sdc_tui_snapshot"
 ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
 
@@ -45,6 +48,8 @@ def app(pg_server: str, sample_db: Path, tmp_path: Path,
         if key in ENV and value:
             monkeypatch.setenv(ENV[key], str(value))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     shutil.copy(sample_db, tmp_path / "servicedesk.db")
     settings = load_settings(None, workdir=tmp_path / "work", target_dsn=f"dbname={DATABASE}",
                              source=Path("servicedesk.db"), operator="operator")
@@ -70,8 +75,9 @@ def keys_then_settle(*keys: str):
     return run_before
 
 
-def test_home(snap_compare, app):
-    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle())
+@SIZES
+def test_home(snap_compare, app, size):
+    assert snap_compare(app, terminal_size=size, run_before=keys_then_settle())
 
 
 def test_help_lists_the_keys_of_the_screen_below(snap_compare, app):
@@ -92,7 +98,8 @@ CHECKS = [
 ]
 
 
-def test_preflight_shows_reason_and_fix(snap_compare, app):
+@SIZES
+def test_preflight_shows_reason_and_fix(snap_compare, app, size):
     async def run_before(pilot) -> None:
         await settle(pilot)
         state = pilot.app.flow.state
@@ -101,19 +108,48 @@ def test_preflight_shows_reason_and_fix(snap_compare, app):
         pilot.app.step = "preflight"
         await pilot.app.push_screen(PreflightScreen())
         await pilot.press("down", "down", "down")
+        await settle(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
-
-
-def test_profile(snap_compare, app):
-    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle("n", "enter"))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_clean_preview(snap_compare, app):
-    assert snap_compare(app, terminal_size=SIZE,
+def test_a_check_in_full(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        state = pilot.app.flow.state
+        state.checks = {check.name: check for check in CHECKS}
+        state.results["preflight"] = PreflightReport(checks=list(CHECKS))
+        pilot.app.step = "preflight"
+        await pilot.app.push_screen(PreflightScreen())
+        await pilot.press("down", "down", "v")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(60, 20), run_before=run_before)
+
+
+@SIZES
+def test_profile(snap_compare, app, size):
+    assert snap_compare(app, terminal_size=size, run_before=keys_then_settle("n", "enter"))
+
+
+@pytest.mark.parametrize("tab", ["2", "3"], ids=["score", "findings"])
+def test_the_score_explained(snap_compare, app, tab):
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle("n", "enter", tab))
+
+
+@SIZES
+def test_clean_preview(snap_compare, app, size):
+    assert snap_compare(app, terminal_size=size,
                         run_before=keys_then_settle("n", "enter", "enter"))
 
 
-def test_cutover_confirmation(snap_compare, app):
-    assert snap_compare(app, terminal_size=SIZE,
-                        run_before=keys_then_settle("n", "enter", "enter", "a", "a", "c"))
+@SIZES
+def test_cutover_confirmation(snap_compare, app, size):
+    """Over the load screen, whose measured rows/s (this machine's speed) are fixed first."""
+    async def run_before(pilot) -> None:
+        await keys_then_settle("n", "enter", "enter", "a", "a")(pilot)
+        for figures in pilot.app.flow.state.result("load").tables.values():
+            figures["rate"] = 12_345.0
+        await keys_then_settle("c")(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
 
 import psycopg
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+
+from sdconsole.tui.screens.canary import CanaryScreen
+from sdconsole.tui.screens.clean import CleanScreen
+from sdconsole.tui.screens.home import HomeScreen
+from sdconsole.tui.screens.load import LoadScreen
+from sdconsole.tui.screens.preflight import PreflightScreen
+from sdconsole.tui.screens.profile import ProfileScreen
+from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 async def settle(pilot: Pilot, rounds: int = 200) -> None:
@@ -30,14 +39,51 @@ async def settle(pilot: Pilot, rounds: int = 200) -> None:
 
 
 def _measuring(app) -> bool:
-    """Whether a table on screen has rows or cells it has not measured yet.
+    """Whether a table on screen has rows or cells it has not measured yet, or a KeyedTable
+    has a size its columns are not yet fitted to.
 
-    DataTable sizes its columns when it is next idle; a screenshot taken
-    before then shows them too narrow. (Private attributes of the pinned
-    Textual: there is no public way to ask.)
+    DataTable sizes its columns when it is next idle, and a KeyedTable fits
+    its wide column when its Resize arrives; a screenshot taken before then
+    shows them too narrow. (Private attributes of the pinned Textual and of
+    KeyedTable: there is no public way to ask.)
     """
     return any(table._require_update_dimensions or table._updated_cells
+               or (isinstance(table, KeyedTable)
+                   and table._layout(list(table._shown.items())) != table._widths)
                for table in app.screen.query(DataTable))
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys, then wait for what they started."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def to_profile(pilot) -> None:
+    """From Home through a passing preflight to the profile."""
+    app = pilot.app
+    await settle(pilot)
+    assert isinstance(app.screen, HomeScreen)
+    await press(pilot, "n")
+    assert isinstance(app.screen, PreflightScreen)
+    assert app.flow.state.result("preflight").ok
+    assert "Ready" in screen_text(app)
+    await press(pilot, "enter")
+    assert isinstance(app.screen, ProfileScreen)
+
+
+async def to_load(pilot) -> None:
+    """From the profile (gate passed) through clean and canary to a validated load."""
+    app = pilot.app
+    await press(pilot, "enter")
+    assert isinstance(app.screen, CleanScreen)
+    assert "a applies" in screen_text(app)
+    await press(pilot, "a")
+    assert isinstance(app.screen, CanaryScreen)
+    assert "Canary passed" in screen_text(app)
+    await press(pilot, "a")
+    assert isinstance(app.screen, LoadScreen)
+    assert "Validated" in screen_text(app)
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
@@ -59,6 +105,16 @@ def screen_text(app) -> str:
     console.print(app.screen._compositor.render_update(
         full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def screen_words(app, widget=None) -> str:
+    """The words on screen (inside ``widget``'s region if given) in reading order, borders
+    and wrapping undone: for text that wraps inside a dialog or a table row."""
+    lines = screen_text(app).splitlines()
+    if widget is not None:
+        region = widget.region
+        lines = [line[region.x:region.right] for line in lines[region.y:region.bottom]]
+    return " ".join(re.sub(r"[│╭╮╰╯─▊▎▔▁▂▃▄▅▆▇█]", " ", "\n".join(lines)).split())
 
 
 def views_read(dsn: str, stable: str = "servicedesk") -> set[str]:

@@ -13,15 +13,12 @@ import asyncio
 import multiprocessing.resource_tracker
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.clock import Clock
@@ -29,13 +26,13 @@ from textual.reactive import reactive
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
-from sdconsole.engine import events as ev
 from sdconsole.engine import pipeline
 from sdconsole.engine.errors import EngineError, Interrupted
-from sdconsole.engine.render import describe
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
+from sdconsole.tui.explain import Explains, Unavailable, blocked_reason
 from sdconsole.tui.flow import Flow
+from sdconsole.tui.log_lines import EventLines
 from sdconsole.tui.messages import EngineEvent, listener_for
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.screens.confirm import ConfirmModal
@@ -45,13 +42,10 @@ from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.themes import load_themes, resolve_theme
 
-LOG_LINES = 5000
-"""Event log lines kept in memory (the journal in the run dir keeps them all)."""
-
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(Explains, App[None]):
     """sdconsole's operator console."""
 
     CSS_PATH = "app.tcss"
@@ -83,7 +77,9 @@ class ConsoleApp(App[None]):
         self.flow = Flow(self)
         self.status: Any = None
         self.status_error = ""
-        self.log_lines: deque[Text] = deque(maxlen=LOG_LINES)
+        self.no_rollback = ""
+        """Why the target has nothing to roll back to (the engine's words), when it has not."""
+        self.event_lines = EventLines()
         self.hangup = threading.Event()
         """Set when the console is going away (quit, SIGHUP, SIGTERM)."""
         self._steps_lock = threading.Lock()
@@ -187,7 +183,7 @@ class ConsoleApp(App[None]):
 
     def _succeeded(self, name: str, result: Any) -> None:
         if name == "status":
-            self.status, self.rollback_plan, self.status_error = result
+            self.status, self.rollback_plan, self.status_error, self.no_rollback = result
         elif name == "interrupted":
             if result:
                 self.push_screen(ResumeModal(result[0]), partial(self.flow.resume_choice,
@@ -211,14 +207,10 @@ class ConsoleApp(App[None]):
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        line = describe(event, verbose=True)
-        if line is not None:
-            stamp = datetime.fromtimestamp(event.ts).strftime("%H:%M:%S") if event.ts else ""
-            entry = Text(f"{stamp} {line}", style="dim" if isinstance(event, ev.Progress) else "")
-            self.log_lines.append(entry)
+        for line in self.event_lines.add(event):
             for screen in self.screen_stack:
                 if isinstance(screen, EventLogScreen):
-                    screen.write(entry)
+                    screen.write(line)
         self.flow.state.record(event)
         self.sync_screens()
 
@@ -248,10 +240,23 @@ class ConsoleApp(App[None]):
         if not isinstance(self.screen, EventLogScreen):
             self.push_screen(EventLogScreen())
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "rollback":
-            return True if self.flow.rollback_offer() else None
-        return True
+    def why_not(self, action: str) -> Unavailable | None:
+        if action == "rollback" and self.flow.rollback_offer() is None:
+            return Unavailable(self.flow.no_rollback_reason(), dimmed=True)
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action cannot run now says why in a toast, instead of nothing.
+
+        Reads the screen's binding chain (keymap applied), which Textual 8 keeps
+        private: there is no public way to see the bindings the footer hides.
+        """
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled:
+            return
+        blocked = blocked_reason(self.screen._modal_binding_chain, event.key)
+        if blocked is not None:
+            self.notify(blocked[1], title=f"{blocked[0]}: not now", severity="warning")
 
     def action_rollback(self) -> None:
         offer = self.flow.rollback_offer()
@@ -278,14 +283,13 @@ def start_process_helpers() -> None:
     multiprocessing.resource_tracker.ensure_running()
 
 
-def read_status(settings: Settings) -> tuple[Any, Any, str]:
-    """Worker body: (StatusReport, RollbackPlan or None, error line or '')."""
+def read_status(settings: Settings) -> tuple[Any, Any, str, str]:
+    """Worker body: (StatusReport, RollbackPlan or None, error line or '', why no rollback)."""
     try:
         status = pipeline.status(settings)
     except EngineError as exc:
-        return None, None, str(exc)
+        return None, None, str(exc), str(exc)
     try:
-        plan = pipeline.plan_rollback(settings)
-    except EngineError:
-        plan = None
-    return status, plan, ""
+        return status, pipeline.plan_rollback(settings), "", ""
+    except EngineError as exc:
+        return status, None, "", str(exc)

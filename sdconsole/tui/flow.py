@@ -241,6 +241,14 @@ class Flow:
         if self.migration is not None:
             self._close_once(self.migration, self.error)
 
+    def no_rollback_reason(self) -> str:
+        """Why ctrl+r offers nothing now."""
+        if self.app.busy:
+            return f"{self.app.busy} is running: wait for it to finish"
+        if self.migration is not None:
+            return "this migration has loaded nothing yet: esc stops it, nothing to roll back"
+        return self.app.no_rollback or "the target is still being read"
+
     def rollback_offer(self) -> tuple[str, str, str, Any] | None:
         """What ctrl+r does now: (title, question, statements, action), or None."""
         if self.app.busy:

@@ -1,4 +1,5 @@
-"""Small text helpers shared by the screens: status badges, counts, rates, plain cells.
+"""Small text helpers shared by the screens: status badges, counts, rates, plain cells,
+labelled prose with a hanging indent.
 
 Values that come from the source database are shown as plain Text, never
 parsed as markup: a ticket title may well contain ``[bold]``.
@@ -6,11 +7,15 @@ parsed as markup: a ticket title may well contain ``[bold]``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import App
 from textual.color import Color
@@ -36,12 +41,12 @@ def ok_cell(app: App, ok: bool) -> Text:
     return status_cell(app, "pass" if ok else "fail")
 
 
-def plain(value: Any) -> Text:
-    """A cell showing ``value`` literally (no markup); None shows as an empty cell."""
+def readable(value: Any) -> Text:
+    """``value`` as text, literally (no markup); None is empty, numbers with separators."""
     if value is None:
         return Text("", end="")
     if isinstance(value, Text):
-        return value
+        return value.copy()
     if isinstance(value, bool):
         return Text("yes" if value else "no", end="")
     if isinstance(value, int):
@@ -49,6 +54,43 @@ def plain(value: Any) -> Text:
     if isinstance(value, float):
         return Text(f"{value:,.2f}", end="", justify="right")
     return Text(str(value), end="")
+
+
+def plain(value: Any) -> Text:
+    """A table cell showing ``value`` on one line, cut with "…" when it does not fit."""
+    text = readable(" ".join(value.split()) if isinstance(value, str) else value)
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
+
+
+def fit(text: Text, width: int) -> Text:
+    """``text`` cut with "…" to ``width`` cells."""
+    if text.cell_len <= width:
+        return text
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def labelled(rows: Iterable[tuple[str, Any]], label_style: str = "bold") -> RenderableType:
+    """Label / text pairs, the text wrapped with a hanging indent under its first line.
+
+    Long words (paths, SQL identifiers) fold at the edge instead of being cut:
+    this is where the operator reads a value in full.
+    """
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(style=label_style, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    for label, value in rows:
+        text = readable(value)
+        text.justify = "left"
+        grid.add_row(label, text)
+    return grid
+
+
+def points(cost: float) -> str:
+    """What a finding costs its dimension, as ``sdconsole profile`` prints it."""
+    return f"-{cost:.1f}" if cost else "0.0"
 
 
 def count(value: int | None) -> str:
@@ -66,7 +108,10 @@ def rate(per_second: float | None, unit: str = "rows") -> str:
 
 
 def percent(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.0f}%"
+    """``99.8%``, rounded down: whole numbers only when exact, so 99.96% never reads 100%."""
+    if value is None:
+        return ""
+    return f"{value * 100:.0f}%" if value in (0, 1) else f"{math.floor(value * 1000) / 10}%"
 
 
 def short(text: str, width: int) -> str:
@@ -87,8 +132,13 @@ def display_path(path: Path | str | None) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    """A timestamp in local time to the minute; empty for None."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
+    """A timestamp in local time to the minute, with its zone; empty for None."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z") if moment else ""
+
+
+def zone() -> str:
+    """The name of the local time zone the console shows times in."""
+    return datetime.now().astimezone().strftime("%Z")
 
 
 def score(value: Any) -> str:

@@ -12,13 +12,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import TabbedContent, TabPane
 
-from sdconsole.tui.format import ok_cell, short
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import ok_cell
 from sdconsole.tui.screens.base import FlowScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
 
 
 class CanaryScreen(FlowScreen):
+    TITLE = "Canary"
     STEP = "canary"
     AUTO_FOCUS = "#metric-table"
     BINDINGS = [
@@ -34,10 +36,11 @@ class CanaryScreen(FlowScreen):
         with TabbedContent():
             with TabPane("1 Metrics", id="metrics"):
                 yield KeyedTable([("ok", "OK"), ("table", "Table"), ("metric", "Metric"),
-                                  ("source", "Source"), ("canary", "Canary")], id="metric-table")
+                                  ("source", "Source"), ("canary", "Canary")], id="metric-table",
+                                 wide="metric")
             with TabPane("2 Queries", id="queries"):
                 yield KeyedTable([("ok", "OK"), ("query", "Dashboard query"), ("rows", "Rows"),
-                                  ("error", "Error")], id="query-table")
+                                  ("error", "Error")], id="query-table", wide="error")
 
     @property
     def report(self) -> Any:
@@ -46,18 +49,17 @@ class CanaryScreen(FlowScreen):
     def sync(self) -> None:
         stage = "canary" if "canary" in self.state.progress else "clean"
         self.query_one(TableProgress).show(self.state.progress.get(stage, {}))
-        self.query_one("#metric-table", KeyedTable).sync(
-            (f"{m.table}.{m.metric}", (ok_cell(self.app, m.ok), short(m.table, 14),
-                                       short(m.metric, 22), short(m.source, 14),
-                                       short(m.canary, 14)))
-            for m in self.state.metrics)
         report = self.report
-        if report is not None:
+        metrics = self.state.metrics
+        if report is not None:  # done: failures first (rows keep still while they arrive)
+            metrics = sorted(metrics, key=lambda m: m.ok)
             self.query_one("#query-table", KeyedTable).sync(
-                (q.name, (ok_cell(self.app, q.ok), short(q.name, 34), q.rows, q.error or ""))
-                for q in report.queries)
-            for table in self.query(KeyedTable):
-                table.sort("ok", key=lambda cell: cell.plain != "✗ fail")  # failures first
+                (q.name, (ok_cell(self.app, q.ok), q.name, q.rows, q.error or ""))
+                for q in sorted(report.queries, key=lambda q: q.ok))
+        self.query_one("#metric-table", KeyedTable).sync(
+            (f"{m.table}.{m.metric}", (ok_cell(self.app, m.ok), m.table, m.metric,
+                                       m.source, m.canary))
+            for m in metrics)
         busy = self.console.busy
         if busy == "clean":
             self.say("Cleaning the working copy (one transaction; the source is not touched)…")
@@ -72,13 +74,13 @@ class CanaryScreen(FlowScreen):
             self.say("[b]Canary failed.[/b] esc stops here; nothing was loaded. $summary",
                      "bad", summary=report.summary.removeprefix("canary failed "))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        idle = not self.console.busy
+    def why_not(self, action: str) -> Unavailable | None:
         if action == "approve":
-            return idle and self.report is not None and self.report.ok
-        if action == "back":
-            return True if idle else None
-        return super().check_action(action, parameters)
+            if self.running() or self.report is None:
+                return Unavailable("the clean and the canary are not done yet")
+            if not self.report.ok:
+                return Unavailable("the canary failed: esc stops here (nothing was loaded)")
+        return super().why_not(action)
 
     def action_approve(self) -> None:
         self.flow.approve_canary()

@@ -13,12 +13,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
-from sdconsole.tui.format import count, short
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import count
 from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 class CleanScreen(FlowScreen):
+    TITLE = "Clean preview"
     STEP = "clean"
     AUTO_FOCUS = "#rule-table"
     BINDINGS = [
@@ -32,13 +35,13 @@ class CleanScreen(FlowScreen):
     def compose_body(self) -> ComposeResult:
         with TabbedContent():
             with TabPane("1 Rules", id="rules"):
-                yield KeyedTable([("rule", "Rule"), ("column", "Column"), ("cells", "Cells")],
-                                 id="rule-table")
+                yield KeyedTable([("rule", "Rule"), ("cells", "Cells"), ("column", "Column")],
+                                 id="rule-table", wide="column")
                 yield KeyedTable([("before", "Before"), ("after", "After")], id="samples",
-                                 cursor_type="none")
+                                 cursor_type="none", wide="after")
             with TabPane("2 Unconvertible", id="unconvertible"):
-                yield KeyedTable([("column", "Column"), ("value", "Value"),
-                                  ("reason", "Reason")], id="bad-values")
+                yield KeyedTable([("column", "Column"), ("row", "Row"), ("value", "Value"),
+                                  ("reason", "Reason")], id="bad-values", wide="reason")
 
     @property
     def preview(self) -> Any:
@@ -52,7 +55,7 @@ class CleanScreen(FlowScreen):
 
     def sync(self) -> None:
         self.query_one("#rule-table", KeyedTable).sync(
-            (key, (r.rule, short(f"{r.table}.{r.column}", 34), count(r.changed)))
+            (key, (r.rule, count(r.changed), f"{r.table}.{r.column}"))
             for key, r in self._rules().items())
         self._samples()
         preview = self.preview
@@ -77,13 +80,19 @@ class CleanScreen(FlowScreen):
         table.sync((str(i), (repr(before), repr(after)))
                    for i, (before, after) in enumerate(samples))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        idle = not self.console.busy
-        if action == "approve":
-            return idle and self.preview is not None
-        if action == "back":
-            return True if idle else None
-        return super().check_action(action, parameters)
+    def detail(self, table: KeyedTable, key: str) -> Detail | None:
+        rule = self._rules().get(key) if table.id == "rule-table" else None
+        if rule is None:
+            return super().detail(table, key)
+        samples = [(f"e.g. {i}", f"{before!r} → {after!r}")
+                   for i, (before, after) in enumerate(rule.samples, 1)]
+        return Detail(f"{rule.rule} on {rule.table}.{rule.column}",
+                      [("Cells", f"{rule.changed:,} change"), *samples])
+
+    def why_not(self, action: str) -> Unavailable | None:
+        if action == "approve" and (self.running() or self.preview is None):
+            return Unavailable("the preview is not done yet")
+        return super().why_not(action)
 
     def action_approve(self) -> None:
         self.flow.approve_clean()
@@ -93,6 +102,8 @@ class CleanScreen(FlowScreen):
 
 
 def unconvertible_rows(preview: Any):
-    """(key, (column, value, reason)) for every value the clean leaves for the rejects."""
+    """(key, (column, row, value, reason)) for every value the clean leaves for the rejects;
+    the row is the source's rowid."""
     for i, item in enumerate(preview.unconvertible):
-        yield str(i), (short(f"{item.table}.{item.column}", 30), repr(item.value), item.reason)
+        yield str(i), (f"{item.table}.{item.column}", f"rowid {item.rowid}", repr(item.value),
+                       item.reason)

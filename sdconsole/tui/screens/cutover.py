@@ -1,4 +1,10 @@
-"""Cutover confirmation: exactly what changes, the backup, the statements; type the name to go."""
+"""Cutover confirmation: exactly what changes, the backup, the statements; type the name to go.
+
+Every statement is shown in full, numbered, wrapped under its number; the
+list takes a quarter of the terminal's height at most (so the name field
+stays on screen at 60x20, with a change of shape shown) and scrolls with
+pgup/pgdn while the name is being typed.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,19 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from sdconsole.tui.format import labelled
+
 
 class CutoverModal(ModalScreen[bool]):
     """Dismisses True only after the operator typed the new version's schema name."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="back"),
+        Binding("pageup", "scroll_statements(-1)", "Statements up", id="statements_up",
+                show=False),
+        Binding("pagedown", "scroll_statements(1)", "Statements down", id="statements_down",
+                show=False),
+    ]
 
     def __init__(self, plan: Any) -> None:
         super().__init__()
@@ -24,7 +38,7 @@ class CutoverModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         plan = self.plan
         current = f"version {plan.from_version}" if plan.from_version else "nothing (first load)"
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide cutover"):
             yield Static(f"Cutover of {plan.stable}", classes="dialog-title", markup=False)
             yield Static(f"{plan.stable} shows {current} now; after: version {plan.to_version}"
                          f" ({plan.to_schema}).", markup=False)
@@ -34,10 +48,11 @@ class CutoverModal(ModalScreen[bool]):
             if shape:
                 yield Static("\n".join(shape), markup=False,
                              classes="problem" if plan.shape.breaking else "")
-            yield Static(f"{len(plan.statements)} statements, in one transaction:",
+            yield Static(f"{len(plan.statements)} statements, in one transaction (pgup/pgdn):",
                          classes="label")
             with VerticalScroll(classes="statements"):
-                yield Static("\n".join(plan.statements), markup=False)
+                yield Static(labelled((f"{i}.", statement)
+                                      for i, statement in enumerate(plan.statements, 1)))
             yield Static(f"Type {plan.to_schema} and press enter to cut over:", markup=False)
             yield Input(placeholder="the new version's schema name")
             yield Static("", id="problem", classes="problem", markup=False)
@@ -53,6 +68,13 @@ class CutoverModal(ModalScreen[bool]):
         else:
             self.query_one("#problem", Static).update(
                 f"That is not {self.plan.to_schema}; nothing was changed.")
+
+    def action_scroll_statements(self, pages: int) -> None:
+        statements = self.query_one(".statements", VerticalScroll)
+        if pages < 0:
+            statements.scroll_page_up()
+        else:
+            statements.scroll_page_down()
 
     def action_cancel(self) -> None:
         self.dismiss(False)

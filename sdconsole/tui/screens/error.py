@@ -8,8 +8,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from sdconsole.tui.explain import Explains, Unavailable
 
-class ErrorModal(ModalScreen[str | None]):
+
+class ErrorModal(Explains, ModalScreen[str | None]):
     """Dismisses with 'discard' when the operator drops the in-progress version."""
 
     BINDINGS = [
@@ -36,10 +38,10 @@ class ErrorModal(ModalScreen[str | None]):
             yield Static("esc close", classes="hint")
         yield Footer()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "discard":
-            return bool(self.discard_what)
-        return True
+    def why_not(self, action: str) -> Unavailable | None:
+        if action == "discard" and not self.discard_what:
+            return Unavailable("no version was loaded: there is nothing to discard")
+        return None
 
     def action_discard(self) -> None:
         self.dismiss("discard")

@@ -1,4 +1,4 @@
-"""``?``: the keys of the screen underneath, with the ones that work right now marked."""
+"""``?``: the keys of the screen underneath, what each does, and why one does not work now."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from sdconsole.tui.explain import Explains
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
@@ -23,32 +24,31 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(f"Keys: {self.under.__class__.__name__.removesuffix('Screen')}",
-                         classes="dialog-title", markup=False)
-            yield KeyedTable([("key", "Key"), ("does", "Does"), ("now", "Now")],
-                             cursor_type="none")
-            yield Static("Arrows, pgup/pgdn move in tables; tab moves between panes."
-                         " Remap a key with [keymap] in sdconsole.toml: id = \"key\".",
-                         classes="hint", markup=False)
+            yield Static(f"Keys: {self.under.title}", classes="dialog-title", markup=False)
+            yield KeyedTable([("key", "Key"), ("does", "Does"), ("id", "Keymap id"),
+                              ("now", "Now")], cursor_type="none", wide="now", wrap=True)
+            yield Static("Arrows, pgup/pgdn move in tables; tab moves between panes; ctrl+p"
+                         " finds any action by name. Remap a key with [keymap] in"
+                         " sdconsole.toml: id = \"key\".", classes="hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        rows = []
-        seen = set()
-        for active in self.under.active_bindings.values():
-            binding = active.binding
-            own = active.node is self.under or active.node is self.app
-            if not own or not binding.id or (binding.action, binding.id) in seen:
+        """One row per binding of the screen below and of the App (keymap applied)."""
+        rows, seen = [], set()
+        for node, bindings in self.under._modal_binding_chain:  # private: see App.on_key
+            if node is not self.under and node is not self.app:
                 continue
-            seen.add((binding.action, binding.id))
-            description = binding.description or binding.action
-            rows.append((
-                self.app.get_key_display(binding),
-                f"{description} ({binding.id})" if binding.id else description,
-                "yes" if active.enabled else "not now",
-            ))
-        table = self.query_one(KeyedTable)
-        table.sync((f"{i}", row) for i, row in enumerate(rows))
+            for _, binding in bindings:
+                if not binding.id or binding.id in seen:
+                    continue
+                seen.add(binding.id)
+                action = binding.action.partition("(")[0]
+                blocked = node.why_not(action) if isinstance(node, Explains) else None
+                rows.append((binding.id, (self.app.get_key_display(binding),
+                                          binding.description or action, binding.id,
+                                          "yes" if blocked is None else
+                                          f"not now: {blocked.reason}")))
+        self.query_one(KeyedTable).sync(rows)
 
     def action_close(self) -> None:
         self.dismiss(None)

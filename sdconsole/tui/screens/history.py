@@ -7,10 +7,11 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from sdconsole.tui.format import score, when
+from sdconsole.tui.screens.base import LiveScreen
+from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 DEPLOYMENT_COLUMNS = [("version", "Version"), ("status", "Status"), ("score", "Score"),
@@ -24,7 +25,9 @@ def deployment_rows(deployments: Iterable[Any]) -> Iterator[tuple[str, tuple]]:
                                 d.operator or "", when(d.activated_at)))
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(LiveScreen):
+    TITLE = "History"
+    AUTO_FOCUS = "#deployments"
     BINDINGS = [
         Binding("escape", "close", "Back", id="back"),
         Binding("1", "tab('versions')", "Versions", id="tab_1", show=False),
@@ -40,15 +43,18 @@ class HistoryScreen(Screen):
             with TabPane("2 Runs", id="runs"):
                 yield KeyedTable([("started", "Started"), ("outcome", "Outcome"),
                                   ("operator", "By"), ("score", "Score"), ("error", "Note")],
-                                 id="run-table")
+                                 id="run-table", wide="error")
             with TabPane("3 Audit", id="audit"):
                 yield KeyedTable([("at", "At"), ("action", "Action"), ("from", "From"),
                                   ("to", "To"), ("operator", "By"), ("detail", "Detail")],
-                                 id="audit-table")
+                                 id="audit-table", wide="detail")
+        yield FilterBar()
         yield Footer()
 
-    def on_mount(self) -> None:
-        status = self.app.status
+    def sync(self) -> None:
+        status = self.console.status
+        if status is None:  # a re-read failed: keep what is shown
+            return
         self.query_one("#deployments", KeyedTable).sync(deployment_rows(status.deployments))
         self.query_one("#run-table", KeyedTable).sync(
             (r.run_id, (when(r.started_at), r.outcome or "unfinished", r.operator or "",
@@ -60,9 +66,6 @@ class HistoryScreen(Screen):
             (str(i), (when(a["at"]), a["action"], _version(a["from_version"]),
                       _version(a["to_version"]), a["operator"] or "", a["detail"] or ""))
             for i, a in enumerate(status.audit))
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
 
     def action_close(self) -> None:
         self.dismiss()

@@ -6,18 +6,20 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
-from sdconsole.tui.format import display_path, score, when
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import display_path, labelled, score, when
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.screens.history import DEPLOYMENT_COLUMNS, HistoryScreen, deployment_rows
 from sdconsole.tui.screens.prompt import PromptModal
 from sdconsole.tui.screens.runbook import RunbookScreen
+from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 class HomeScreen(LiveScreen):
+    TITLE = "Home"
     BINDINGS = [
         Binding("n", "new", "New migration", id="new"),
         Binding("h", "history", "History", id="history"),
@@ -26,15 +28,10 @@ class HomeScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("sdconsole · ServiceDesk SQLite → PostgreSQL", classes="title")
-        with Vertical(id="facts"):
-            yield Static("", id="source", markup=False)
-            yield Static("", id="target", markup=False)
-            yield Static("", id="schema", markup=False)
-            yield Static("", id="active", markup=False)
-            yield Static("", id="previous", markup=False)
-            yield Static("", id="last-run", markup=False)
+        yield Static("", id="facts")
         yield Static("Versions", classes="label")
         yield KeyedTable(DEPLOYMENT_COLUMNS, id="deployments")
+        yield FilterBar()
         yield Static("", id="verdict")
         yield Footer()
 
@@ -42,30 +39,29 @@ class HomeScreen(LiveScreen):
         app = self.console
         settings = app.settings
         source = display_path(app.source) if app.source else "none chosen (n asks for one)"
-        self._fact("#source", "Source", source)
-        self._fact("#target", "Target", settings.dsn_for_display)
-        self._fact("#schema", "Schema", f"{settings.stable_schema} (what dashboards read)")
+        facts = [("Source", source), ("Target", settings.dsn_for_display),
+                 ("Schema", f"{settings.stable_schema} (what dashboards read)")]
         status = app.status
         if status is None:
-            reading = app.status_error or "reading…"
-            for fact, label in (("#active", "Active"), ("#previous", "Previous"),
-                                ("#last-run", "Last run")):
-                self._fact(fact, label, reading if fact == "#active" else "")
+            facts.append(("Active", app.status_error or "reading…"))
+            self._show(facts)
             return
         active = status.active
-        self._fact("#active", "Active", "none yet: dashboards see nothing" if active is None else
-                   f"v{active.version} {active.schema_name} · score {score(active.quality_score)}"
-                   f" · {active.rows or 0:,} rows · {when(active.activated_at)}")
+        facts.append(("Active", "none yet: dashboards see nothing" if active is None else
+                      f"v{active.version} {active.schema_name} · score"
+                      f" {score(active.quality_score)} · {active.rows or 0:,} rows ·"
+                      f" {when(active.activated_at)}"))
         older = [d for d in status.deployments if active is None or d.version < active.version]
-        self._fact("#previous", "Previous", ", ".join(
-            f"v{d.version} {d.status}" for d in older[:4]) or "none")
+        facts.append(("Previous", ", ".join(f"v{d.version} {d.status}" for d in older[:4])
+                      or "none"))
         if status.runs:
             run = status.runs[0]
             outcome = run.outcome or "running or unfinished"
-            self._fact("#last-run", "Last run", f"{when(run.started_at)} {outcome}"
-                       f" by {run.operator or '?'}" + (f": {run.error}" if run.error else ""))
+            facts.append(("Last run", f"{when(run.started_at)} {outcome}"
+                          f" by {run.operator or '?'}" + (f": {run.error}" if run.error else "")))
         else:
-            self._fact("#last-run", "Last run", "none")
+            facts.append(("Last run", "none"))
+        self._show(facts)
         self.query_one(KeyedTable).sync(deployment_rows(status.deployments))
         if status.interrupted:
             names = ", ".join(f"v{d.version} ({d.status})" for d in status.interrupted)
@@ -75,15 +71,21 @@ class HomeScreen(LiveScreen):
             self.query_one("#verdict", Static).update("")
         self.refresh_bindings()
 
-    def _fact(self, selector: str, label: str, value: str) -> None:
-        self.query_one(selector, Static).update(f"{label:<9} {value}")
+    def _show(self, facts: list[tuple[str, str]]) -> None:
+        """The facts, each label padded so the values line up (and wrap) in one column."""
+        self.query_one("#facts", Static).update(
+            labelled((f"{label:<9}", value) for label, value in facts))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "new":
-            return None if self.console.busy or self.console.flow.migration else True
-        if action == "history":
-            return self.console.status is not None
-        return True
+    def why_not(self, action: str) -> Unavailable | None:
+        console = self.console
+        if action == "new" and console.busy:
+            return Unavailable(f"{console.busy} is running: wait for it to finish", dimmed=True)
+        if action == "new" and console.flow.migration:
+            return Unavailable("a migration is still closing", dimmed=True)
+        if action == "history" and console.status is None:
+            return Unavailable(f"the target's history cannot be read:"
+                               f" {console.status_error or 'still reading'}")
+        return super().why_not(action)
 
     def action_new(self) -> None:
         if self.console.source is not None:

@@ -14,13 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
-from sdconsole.tui.format import count, ok_cell, rate, short
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import count, ok_cell, rate
 from sdconsole.tui.screens.base import FlowScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
 
 
 class LoadScreen(FlowScreen):
+    TITLE = "Load and validation"
     STEP = "load"
     AUTO_FOCUS = "#table-checks"
     BINDINGS = [
@@ -37,13 +39,13 @@ class LoadScreen(FlowScreen):
             with TabPane("1 Tables", id="tables"):
                 yield KeyedTable([("ok", "OK"), ("table", "Table"), ("rows", "Rows"),
                                   ("rejects", "Rejects"), ("rate", "Speed"),
-                                  ("detail", "Problems")], id="table-checks")
+                                  ("detail", "Problems")], id="table-checks", wide="detail")
             with TabPane("2 Rejects", id="rejects"):
                 yield KeyedTable([("column", "Column"), ("rejects", "Rejects"),
                                   ("source", "Source values"), ("target", "Loaded")],
-                                 id="reject-table")
-                yield KeyedTable([("value", "Value"), ("reason", "Reason")],
-                                 id="reject-values", cursor_type="none")
+                                 id="reject-table", wide="column")
+                yield KeyedTable([("row", "Row"), ("value", "Value"), ("reason", "Reason")],
+                                 id="reject-values", wide="reason")
 
     @property
     def validation(self) -> Any:
@@ -54,14 +56,14 @@ class LoadScreen(FlowScreen):
         validation, loaded = self.validation, self.state.result("load")
         if validation is not None:
             self.query_one("#table-checks", KeyedTable).sync(
-                (ident, (ok_cell(self.app, check.ok), short(ident, 14),
+                (ident, (ok_cell(self.app, check.ok), ident,
                          f"{check.target_rows:,}/{check.source_rows:,}",
                          count(sum(c.rejects for c in check.columns)),
                          rate(loaded.tables.get(ident, {}).get("rate")) if loaded else "",
                          "; ".join(check.problems()) or "checksums match"))
                 for ident, check in validation.tables.items())
             self.query_one("#reject-table", KeyedTable).sync(
-                (f"{ident}.{c.column}", (short(f"{ident}.{c.column}", 34), count(c.rejects),
+                (f"{ident}.{c.column}", (f"{ident}.{c.column}", count(c.rejects),
                                          count(c.source_values), count(c.target_values)))
                 for ident, check in validation.tables.items()
                 for c in check.columns if c.rejects)
@@ -101,17 +103,17 @@ class LoadScreen(FlowScreen):
         names = {(t.ident, c.ident): (t.name, c.name)
                  for t in migration.plan.tables for c in t.columns}
         wanted = names.get((ident, column_ident))
-        table.sync((str(i), (repr(cell.value), cell.reason))
+        table.sync((str(i), (f"rowid {cell.rowid}", repr(cell.value), cell.reason))
                    for i, cell in enumerate(clean.unconvertible)
                    if (cell.table, cell.column) == wanted)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        idle = not self.console.busy
+    def why_not(self, action: str) -> Unavailable | None:
         if action == "cutover":
-            return idle and self.validation is not None and self.validation.ok
-        if action == "back":
-            return True if idle else None
-        return super().check_action(action, parameters)
+            if self.running() or self.validation is None:
+                return Unavailable("the load and its validation are not done yet")
+            if not self.validation.ok:
+                return Unavailable("validation failed: cutover is blocked")
+        return super().why_not(action)
 
     def action_cutover(self) -> None:
         self.flow.request_cutover()

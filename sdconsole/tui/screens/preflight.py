@@ -7,13 +7,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from sdconsole.tui.format import short, status_cell
+from sdconsole.engine import events as ev
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import labelled, status_cell
 from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 class PreflightScreen(FlowScreen):
+    TITLE = "Preflight"
     STEP = "preflight"
+    ENTER_GOES_ON = True
     AUTO_FOCUS = "#checks"
     BINDINGS = [
         Binding("enter", "continue", "Profile", id="continue", priority=True),
@@ -24,7 +29,7 @@ class PreflightScreen(FlowScreen):
 
     def compose_body(self) -> ComposeResult:
         yield KeyedTable([("status", "Status"), ("check", "Check"), ("reason", "Reason")],
-                         id="checks")
+                         id="checks", wide="reason")
         yield Static("", id="fix", markup=False)
 
     @property
@@ -33,7 +38,7 @@ class PreflightScreen(FlowScreen):
 
     def sync(self) -> None:
         self.query_one(KeyedTable).sync(
-            (name, (status_cell(self.app, c.status), short(c.name, 20), short(c.reason, 48)))
+            (name, (status_cell(self.app, c.status), c.name, c.reason))
             for name, c in self.state.checks.items()
         )
         self._show_fix()
@@ -55,26 +60,34 @@ class PreflightScreen(FlowScreen):
     def _show_fix(self) -> None:
         table = self.query_one(KeyedTable)
         check = self.state.checks.get(table.current_key or "")
-        text = ""
-        if check is not None:
-            text = f"{check.name}: {check.reason}"
-            if check.fix and check.status != "pass":
-                text += f"\nFix: {check.fix}"
-        self.query_one("#fix", Static).update(text)
+        self.query_one("#fix", Static).update(labelled(check_fields(check)) if check else "")
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        idle = not self.console.busy
+    def detail(self, table: KeyedTable, key: str) -> Detail | None:
+        check = self.state.checks[key]
+        return Detail(f"Preflight check: {check.name}",
+                      [("Status", check.status), *check_fields(check)])
+
+    def why_not(self, action: str) -> Unavailable | None:
         report = self.report
-        if action == "continue":
-            return idle and report is not None and report.ok
-        if action == "rerun":
-            return idle and report is not None
-        if action == "back":
-            return True if idle else None
-        return super().check_action(action, parameters)
+        if action in ("continue", "rerun"):
+            if self.running() or report is None:
+                return Unavailable("preflight is still checking")
+            if action == "continue" and not report.ok:
+                failed = sum(c.status == "fail" for c in report.checks)
+                return Unavailable(f"{failed} check(s) failed: fix them, then r re-runs"
+                                   " (v shows a check with its fix)")
+        return super().why_not(action)
 
     def action_continue(self) -> None:
         self.flow.to_profile()
 
     def action_rerun(self) -> None:
         self.flow.rerun_preflight()
+
+
+def check_fields(check: ev.CheckResult) -> list[tuple[str, str]]:
+    """A check's reason and, when it did not pass, its fix."""
+    fields = [("Reason", check.reason)]
+    if check.fix and check.status != "pass":
+        fields.append(("Fix", check.fix))
+    return fields

@@ -1,7 +1,10 @@
 """Profiling: progress per table, the columns as inferred, the quality score and the gate.
 
-The operator may change a column's type (t) or date order (d) before the
-clean; the change goes to the engine's plan and the row is patched in place.
+The Score tab has one row per dimension and the total; the Findings tab every
+finding, dimension by dimension and most costly first, with the points it
+costs (exempt ones cost 0 and say why): the same figures ``sdconsole profile``
+prints. The operator may change a column's type (t) or date order (d) before
+the clean; the change goes to the engine's plan and the row is patched in place.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from sdconsole.engine.values import TYPES
-from sdconsole.tui.format import count, percent, short
+from sdconsole.tui.explain import Unavailable
+from sdconsole.tui.format import count, percent, points
 from sdconsole.tui.screens.base import FlowScreen
 from sdconsole.tui.screens.choice import ChoiceModal
+from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.screens.prompt import PromptModal
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
@@ -26,7 +31,9 @@ ORDERS = ["day-first", "month-first"]
 
 
 class ProfileScreen(FlowScreen):
+    TITLE = "Profile"
     STEP = "profile"
+    ENTER_GOES_ON = True
     AUTO_FOCUS = "#column-table"
     BINDINGS = [
         Binding("enter", "continue", "Preview clean", id="continue", priority=True),
@@ -50,15 +57,18 @@ class ProfileScreen(FlowScreen):
         with TabbedContent():
             with TabPane("1 Columns", id="columns"):
                 yield KeyedTable([("column", "Column"), ("type", "Type"), ("conf", "Conf"),
-                                  ("missing", "Missing"), ("issues", "Issues")], id="column-table")
+                                  ("missing", "Missing"), ("issues", "Issues")],
+                                 id="column-table", wide="issues")
             with TabPane("2 Score", id="score"):
                 yield KeyedTable([("dimension", "Dimension"), ("score", "Score"),
-                                  ("weight", "Weight"), ("findings", "What cost points")],
-                                 id="score-table")
+                                  ("weight", "Weight"), ("lost", "Lost"),
+                                  ("costliest", "Costliest finding")],
+                                 id="score-table", wide="costliest")
             with TabPane("3 Findings", id="findings"):
-                yield KeyedTable([("dimension", "Dimension"), ("column", "Column"),
-                                  ("count", "Cells"), ("message", "Finding")],
-                                 id="finding-table")
+                yield KeyedTable([("dimension", "Dimension"), ("points", "Points"),
+                                  ("column", "Column"), ("count", "Cells"),
+                                  ("message", "Finding")],
+                                 id="finding-table", wide="message")
 
     @property
     def profile(self) -> Any:
@@ -70,15 +80,26 @@ class ProfileScreen(FlowScreen):
 
     def sync(self) -> None:
         self.query_one(TableProgress).show(self.state.progress.get("profile", {}))
-        self.query_one("#finding-table", KeyedTable).sync(
-            (f"{i}", (f.dimension, short(f"{f.table}.{f.column}", 30), count(f.count) or "",
-                      f.message))
-            for i, f in enumerate(self.state.findings))
         profile = self.profile
         if profile is not None:
             self._columns(profile)
-            self._score(profile.score)
+            self.query_one("#score-table", KeyedTable).sync(score_rows(profile.score))
+        self.query_one("#finding-table", KeyedTable).sync(self._findings())
         self._verdict()
+
+    def _findings(self) -> list[tuple[str, tuple]]:
+        """Every finding of the score (per dimension, costliest first), then the columns to
+        review."""
+        rows = []
+        if self.profile is not None:
+            for name, part in self.profile.score.dimensions.items():
+                rows += [(f"{name}|{i}", (name, points(f.cost), f"{f.table}.{f.column}",
+                                          count(f.count), f.message))
+                         for i, f in enumerate(part.findings)]
+        rows += [(f"review|{i}", ("review", "", f"{f.table}.{f.column}", count(f.count) or "",
+                                  f.message))
+                 for i, f in enumerate(self.state.findings) if f.dimension == "review"]
+        return rows
 
     def _columns(self, profile: Any) -> None:
         plan = self.flow.migration.plan if self.flow.migration else profile.plan
@@ -95,17 +116,24 @@ class ProfileScreen(FlowScreen):
                     issues = f"{column.invalid:,} invalid " + issues
                 key = f"{table.name}.{column.name}"
                 self._keys[key] = (table.name, column.name)
-                rows.append((key,
-                             (short(f"{table.name}.{column.name}", 30), kind,
-                              percent(column.confidence), count(column.missing),
-                              issues.strip())))
+                rows.append((key, (key, kind, percent(column.confidence),
+                                   count(column.missing), issues.strip())))
         self.query_one("#column-table", KeyedTable).sync(rows)
 
-    def _score(self, score: Any) -> None:
-        self.query_one("#score-table", KeyedTable).sync(
-            (name, (name, f"{part.score:.0f}", f"{part.weight:.2f}",
-                    "; ".join(f.message for f in part.findings[:2]) or "nothing"))
-            for name, part in score.dimensions.items())
+    def detail(self, table: KeyedTable, key: str) -> Detail | None:
+        profile = self.profile
+        if table.id == "column-table" and profile is not None:
+            name, column = self._keys[key]
+            return column_detail(profile, name, column)
+        if table.id == "score-table" and profile is not None:
+            return dimension_detail(profile.score, key)
+        dimension, _, index = key.partition("|")
+        if table.id == "finding-table" and profile is not None and dimension != "review":
+            finding = profile.score.dimensions[dimension].findings[int(index)]
+            examples = ", ".join(repr(v) for v in finding.examples)
+            return Detail(f"{dimension}: {finding.table}.{finding.column}",
+                          [*table.fields(key), *([("Examples", examples)] if examples else [])])
+        return super().detail(table, key)
 
     def _verdict(self) -> None:
         threshold = self.console.settings.quality_threshold
@@ -139,23 +167,30 @@ class ProfileScreen(FlowScreen):
             return None
         return plan.table(found[0]).column(found[1])
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        idle = not self.console.busy
+    def why_not(self, action: str) -> Unavailable | None:
         gate = self.gate
-        if action == "continue":
-            return idle and gate is not None and gate.passed
-        if action == "override":
-            return idle and gate is not None and not gate.passed
-        if action == "column_type":
-            return None if not idle or self._planned() is None else True
-        if action == "date_order":
-            planned = self._planned()
-            if planned is None or planned.type not in DATE_TYPES:
-                return False
-            return True if idle else None
-        if action == "back":
-            return True if idle else None
-        return super().check_action(action, parameters)
+        if action in ("continue", "override"):
+            if self.running() or gate is None:
+                return Unavailable("the profile and its quality gate are not done yet")
+            if action == "continue" and not gate.passed:
+                return Unavailable(f"the quality gate refused: {gate.summary}")
+            if action == "override" and gate.passed:
+                return Unavailable("the quality gate passed: there is nothing to override")
+        if action in ("column_type", "date_order"):
+            return self._column_change(action)
+        return super().why_not(action)
+
+    def _column_change(self, action: str) -> Unavailable | None:
+        """t and d change the column under the cursor of the Columns tab, before the clean."""
+        if self.query_one(TabbedContent).active != "columns":
+            return Unavailable("t and d change the column under the cursor: 1 shows the columns")
+        planned = self._planned()
+        if planned is None:
+            return Unavailable("the profile is not done yet", dimmed=True)
+        if action == "date_order" and planned.type not in DATE_TYPES:
+            return Unavailable(f"this column is loaded as {planned.type}: a date order applies"
+                               " to timestamp and date columns")
+        return self.running(dimmed=True)
 
     def action_continue(self) -> None:
         self.flow.to_preview()
@@ -187,3 +222,73 @@ class ProfileScreen(FlowScreen):
                         current),
             lambda order: self.flow.set_column(table, column, date_order=order)
             if order and order != current else None)
+
+
+def score_rows(score: Any) -> list[tuple[str, tuple]]:
+    """One row per dimension (its score, weight, the points its findings cost, the costliest
+    of them), then the total."""
+    rows = []
+    for name, part in score.dimensions.items():
+        lost = sum(f.cost for f in part.findings)
+        worst = part.findings[0] if part.findings else None
+        costliest = (f"{points(worst.cost)} {worst.table}.{worst.column}: {worst.message}"
+                     if worst else "nothing found")
+        rows.append((name, (name, f"{part.score:.1f}", f"{part.weight:.2f}",
+                            f"{lost:.1f}" if lost else "0.0", costliest)))
+    weight = sum(part.weight for part in score.dimensions.values())
+    rows.append(("total", ("total", f"{score.total}", f"{weight:.2f}", "",
+                           "the weighted mean of the dimensions, rounded down")))
+    return rows
+
+
+def dimension_detail(score: Any, name: str) -> Detail:
+    """How a dimension's score (or the total) adds up: every finding with its points."""
+    if name == "total":
+        weight = sum(part.weight for part in score.dimensions.values())
+        mean = sum(part.score * part.weight for part in score.dimensions.values()) / weight
+        terms = [(dim, f"{part.score:.1f} × {part.weight:.2f}")
+                 for dim, part in score.dimensions.items()]
+        return Detail(f"Quality score {score.total}/100", [
+            *terms, ("Sum", f"÷ {weight:.2f} = {mean:.2f}, rounded down: {score.total}")])
+    part = score.dimensions[name]
+    lost = sum(f.cost for f in part.findings)
+    fields = [("Score", f"{part.score:.1f} = 100 - {lost:.1f}" + (" (floor 0)" if lost > 100
+                                                                   else "")),
+              ("Weight", f"{part.weight:.2f}"),
+              ("Bad", f"{part.bad:,} of {part.eligible:,}")]
+    fields += [(points(f.cost), f"{f.table}.{f.column}: {f.message}") for f in part.findings]
+    return Detail(f"{name} {part.score:.1f}: what cost points", fields)
+
+
+def column_detail(profile: Any, table: str, name: str) -> Detail:
+    """Everything the profile knows about one column, and what it costs the score."""
+    c = profile.table(table).column(name)
+    kind = c.type if c.type == c.inferred_type else f"{c.type} (override of {c.inferred_type})"
+    fields = [("Loaded as", kind), ("Declared", c.declared_type or "(none)"),
+              ("Confidence", f"{c.confidence:.1%} of the values are {c.inferred_type}"),
+              ("Rows", c.rows),
+              ("Missing", f"{c.missing:,} ({c.nulls:,} NULL, {c.empties:,} empty"
+               + "".join(f", {n:,} {t!r}" for t, n in c.placeholders.items()) + ")"),
+              ("Distinct", c.distinct)]
+    if c.min is not None:
+        fields.append(("Range", f"{c.min} .. {c.max}"))
+    for label, n in (("Invalid", c.invalid), ("NUL bytes", c.nul_bytes),
+                     ("Padded", c.whitespace), ("BLOBs", c.blobs), ("Not UTF-8", c.invalid_utf8)):
+        if n:
+            fields.append((label, n))
+    if c.invalid_examples:
+        fields.append(("Examples", ", ".join(repr(v) for v in c.invalid_examples)))
+    dates = c.date_evidence
+    if dates is not None:
+        fields.append(("Dates", f"read {dates.decision}; values that prove day-first"
+                                f" {dates.day_first:,}, month-first {dates.month_first:,};"
+                                f" ambiguous {dates.ambiguous:,}, ISO {dates.iso:,},"
+                                f" impossible {dates.impossible:,}"))
+    for label, note in (("Review", c.flagged), ("Note", c.note), ("Flag", c.flag_evidence),
+                        ("Departure", c.departure)):
+        if note:
+            fields.append((label, note))
+    fields += [(points(f.cost), f"{dimension}: {f.message}")
+               for dimension, part in profile.score.dimensions.items()
+               for f in part.findings if (f.table, f.column) == (table, name)]
+    return Detail(f"{table}.{name}", fields)

@@ -1,8 +1,13 @@
-"""A DataTable whose rows are keyed and patched cell by cell.
+"""A DataTable whose rows are keyed and patched cell by cell, with a filter and a wide column.
 
-Live screens call :meth:`KeyedTable.upsert` for every row on every update;
+Live screens call :meth:`KeyedTable.sync` with every row on every update;
 only cells whose value changed are redrawn, so a table fed by a stream of
-engine events never flickers or loses the cursor.
+engine events never flickers or loses the cursor. One column may be *wide*:
+it takes the width the others leave (so 120 columns show more of a reason
+than 80), its text cut with "…"; when the terminal is too narrow for it, the
+widest other columns are cut to CAPPED first. The detail view shows every
+value in full. A table made to ``wrap`` wraps the wide column's text in rows
+as tall as it needs instead. A filter shows only the rows whose text contains it.
 """
 
 from __future__ import annotations
@@ -10,52 +15,83 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from textual import events
 from textual.widgets import DataTable
 
-from sdconsole.tui.format import plain
+from sdconsole.tui.format import fit, plain, readable
+
+WIDE_MIN = 16
+"""The wide column gets at least this much (the table scrolls sideways past that)."""
+CAPPED = 20
+"""What a long other column is cut to when the wide one would get less than WIDE_MIN."""
 
 
 class KeyedTable(DataTable):
     """Rows keyed by a string; columns given as (key, label) pairs."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, columns: Sequence[tuple[str, str]], *, wide: str | None = None,
+                 wrap: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
         super().__init__(**kwargs)
         self._column_keys = [key for key, _ in columns]
-        for key, label in columns:
-            self.add_column(label, key=key)
+        self._labels = dict(columns)
+        self._wide = wide
+        self._wrap = wrap
+        self._widths: dict[str, int] = {}
+        """Column key -> the width its text is cut to (the wide column, capped ones)."""
+        self._rows: list[tuple[str, tuple[Any, ...]]] = []
+        """Every row given to :meth:`sync`, filtered or not."""
         self._shown: dict[str, tuple[Any, ...]] = {}
-
-    def upsert(self, key: str, values: Sequence[Any]) -> None:
-        """Add the row, or update the cells that differ from what is shown."""
-        values = tuple(values)
-        shown = self._shown.get(key)
-        if shown is None:
-            self.add_row(*(plain(v) for v in values), key=key)
-        else:
-            for column, new, old in zip(self._column_keys, values, shown, strict=True):
-                if new != old:
-                    self.update_cell(key, column, plain(new), update_width=True)
-        self._shown[key] = values
+        self.filter_text = ""
+        self._rebuild()
 
     def sync(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
-        """Show exactly these rows in this order, in one repaint.
+        """Show exactly these rows (those the filter lets through) in this order, in one repaint.
 
         While the keys stay the same, only changed cells are redrawn; when a
-        row comes, goes or moves (a new version listed first), the table is
-        rebuilt in the new order.
+        row comes, goes or moves (a new version listed first), or the wide
+        column's width changes, the table is rebuilt, the cursor kept on its row.
         """
-        rows = list(rows)
+        self._rows = [(key, tuple(values)) for key, values in rows]
+        wanted = self.filter_text.casefold()
+        shown = [(key, values) for key, values in self._rows
+                 if not wanted or wanted in _searchable(values)]
+        widths = self._layout(shown)
         with self.app.batch_update():
-            if [key for key, _ in rows] != list(self._shown):
-                self.clear()
-            for key, values in rows:
-                self.upsert(key, values)
+            if [key for key, _ in shown] != list(self._shown) or widths != self._widths:
+                current = self.current_key
+                self._widths = widths
+                self._rebuild()
+                for key, values in shown:
+                    self.add_row(*self._cells(values), key=key, height=None if self._wrap else 1)
+                    self._shown[key] = values
+                if current in self._shown:
+                    self.move_cursor(row=list(self._shown).index(current), animate=False)
+                return
+            for key, values in shown:
+                old, cells = self._shown[key], self._cells(values)
+                for index, column in enumerate(self._column_keys):
+                    if values[index] != old[index]:
+                        self.update_cell(key, column, cells[index], update_width=True)
+                self._shown[key] = values
+
+    def set_filter(self, text: str) -> None:
+        """Show only the rows whose text contains ``text`` (any case); '' shows all."""
+        self.filter_text = text
+        self.sync(self._rows)
 
     def clear(self, columns: bool = False) -> KeyedTable:
         self._shown.clear()
         super().clear(columns)
         return self
+
+    def _rebuild(self) -> None:
+        """Empty the table, columns too, so they are measured afresh (DataTable only widens)."""
+        self.clear(columns=True)
+        for key in self._column_keys:
+            fixed = self._wrap and key == self._wide
+            self.add_column(self._labels[key], key=key,
+                            width=self._widths.get(key) if fixed else None)
 
     @property
     def current_key(self) -> str | None:
@@ -63,3 +99,48 @@ class KeyedTable(DataTable):
         if not self.row_count:
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def fields(self, key: str) -> list[tuple[str, Any]]:
+        """(column label, full value) of a row, as given (not cut to the column's width)."""
+        return list(zip((self._labels[k] for k in self._column_keys), self._shown[key],
+                        strict=True))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._wide and self._layout(list(self._shown.items())) != self._widths:
+            self.sync(self._rows)
+
+    def _cells(self, values: tuple[Any, ...]) -> list[Any]:
+        cells = []
+        for key, value in zip(self._column_keys, values, strict=True):
+            if self._wrap and key == self._wide:
+                cells.append(readable(value))
+            elif key in self._widths:
+                cells.append(fit(plain(value), self._widths[key]))
+            else:
+                cells.append(plain(value))
+        return cells
+
+    def _layout(self, rows: list[tuple[str, tuple[Any, ...]]]) -> dict[str, int]:
+        """The widths to cut columns to: the wide one gets what the others leave of the
+        table's width (a vertical scrollbar's room kept); unchanged while the table has no
+        size (not laid out yet, or in a hidden tab)."""
+        if self._wide is None or not self.size.width:
+            return self._widths
+        natural = {key: max([plain(self._labels[key]).cell_len,
+                             *(plain(values[index]).cell_len for _, values in rows)])
+                   for index, key in enumerate(self._column_keys) if key != self._wide}
+        room = (self.size.width - self.styles.scrollbar_size_vertical
+                - 2 * self.cell_padding * len(self._column_keys))
+        widths: dict[str, int] = {}
+        for key in sorted(natural, key=natural.get, reverse=True):
+            if room - sum(natural.values()) >= WIDE_MIN or natural[key] <= CAPPED:
+                break
+            natural[key] = widths[key] = CAPPED
+        widths[self._wide] = max(room - sum(natural.values()), WIDE_MIN,
+                                 plain(self._labels[self._wide]).cell_len)
+        return widths
+
+
+def _searchable(values: tuple[Any, ...]) -> str:
+    """A row's text as the filter matches it."""
+    return " ".join(plain(value).plain for value in values).casefold()

@@ -1,0 +1,55 @@
+"""Keys that cannot run now: hidden or dimmed in the footer, and a toast saying why when pressed.
+
+The App and its screens answer :meth:`Explains.why_not` for each of their
+actions: None when it can run, else an :class:`Unavailable` with the reason.
+``check_action`` (what the footer shows) follows from it, and the App turns
+the reason into a toast when the key is pressed anyway, so no key ever does
+nothing in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.binding import BindingsMap
+from textual.dom import DOMNode
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why an action cannot run now; a dimmed one stays in the footer, greyed out."""
+
+    reason: str
+    dimmed: bool = False
+
+
+class Explains:
+    """A node whose actions say why they cannot run (mixed into the App and the screens)."""
+
+    def why_not(self, action: str) -> Unavailable | None:
+        """None when ``action`` can run now; otherwise why not."""
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        blocked = self.why_not(action)
+        if blocked is None:
+            return True
+        return None if blocked.dimmed else False
+
+
+def blocked_reason(chain: Iterable[tuple[DOMNode, BindingsMap]],
+                   key: str) -> tuple[str, str] | None:
+    """(title, reason) for the first binding of ``key`` in the binding ``chain`` whose action
+    cannot run now, or None when one can (or none says why)."""
+    for node, bindings in chain:
+        for binding in bindings.key_to_bindings.get(key, ()):
+            action = binding.action.partition("(")[0]
+            if not isinstance(node, Explains) or "." in action:
+                continue
+            blocked = node.why_not(action)
+            if blocked is None:
+                return None
+            if blocked.reason:
+                return binding.description or action, blocked.reason
+    return None

@@ -1,0 +1,196 @@
+"""Nothing is only half readable: the detail of a row, the score explained, wide columns.
+
+The console runs the real engine on a real PostgreSQL; the tests press keys
+and read the screen, and compare the score with what ``sdconsole profile``
+prints for the same profile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from textual.clock import MockClock
+from tui_pilot import press, screen_text, screen_words, settle, to_load, to_profile
+
+from sdconsole.commands.profile import print_score
+from sdconsole.settings import Settings
+from sdconsole.tui.app import ConsoleApp
+from sdconsole.tui.format import zone
+from sdconsole.tui.screens.canary import CanaryScreen
+from sdconsole.tui.screens.cutover import CutoverModal
+from sdconsole.tui.screens.detail import DetailModal
+from sdconsole.tui.screens.eventlog import EventLogScreen, LogView
+from sdconsole.tui.screens.load import LoadScreen
+from sdconsole.tui.screens.preflight import PreflightScreen
+from sdconsole.tui.screens.profile import ProfileScreen
+from sdconsole.tui.widgets.keyed_table import KeyedTable
+
+
+def console(settings: Settings, source: Path) -> ConsoleApp:
+    return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock())
+
+
+def detail_text(app) -> str:
+    """The open detail as one line of words (wrapping undone)."""
+    assert isinstance(app.screen, DetailModal), screen_text(app)
+    return " ".join(app.screen.detail.as_text().split())
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "n")
+        assert isinstance(app.screen, PreflightScreen)
+        disk = app.flow.state.checks["disk"]
+        row = next(line for line in screen_text(app).splitlines() if " disk " in line)
+        assert row.rstrip().endswith("…") and disk.reason not in row, "cut, and says so"
+        table = app.screen.query_one(KeyedTable)
+        table.move_cursor(row=list(app.flow.state.checks).index("disk"))
+        await press(pilot, "v")
+        assert words(disk.reason) in detail_text(app)
+        assert "Preflight check: disk" in screen_text(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PreflightScreen)
+        narrow = table.columns["reason"].get_render_width(table)
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert table.columns["reason"].get_render_width(table) >= narrow + 40, \
+            "the reason takes the width a wider terminal adds"
+
+
+async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(settings,
+                                                                         sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_profile(pilot)
+        score = app.flow.state.result("profile").score
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            print_score(score)
+        cli = printed.getvalue()
+
+        await press(pilot, "2")
+        table = app.screen.query_one("#score-table", KeyedTable)
+        assert app.screen.focused is table, "the tab's table takes the keys"
+        for name, part in score.dimensions.items():
+            assert re.search(rf"{name} +{part.score:5.1f}", cli)
+            shown = dict(table.fields(name))
+            assert shown["Score"] == f"{part.score:.1f}"
+            assert shown["Lost"] == f"{sum(f.cost for f in part.findings):.1f}"
+        assert dict(table.fields("total"))["Score"] == str(score.total)
+        assert f"quality score {score.total}/100" in cli
+
+        table.move_cursor(row=list(score.dimensions).index("completeness"))
+        await press(pilot, "v")
+        text = detail_text(app)
+        part = score.dimensions["completeness"]
+        assert f"Score: {part.score:.1f} = 100 - " in text
+        exempt = [f for f in part.findings if not f.cost]
+        assert exempt and all(words(f.message) in text for f in exempt), "exemptions, with why"
+        assert "no cost" in text
+        await press(pilot, "escape")
+
+        await press(pilot, "3")
+        findings = app.screen.query_one("#finding-table", KeyedTable)
+        assert app.screen.focused is findings
+        for name, part in score.dimensions.items():
+            costs = [dict(findings.fields(f"{name}|{i}"))["Points"]
+                     for i in range(len(part.findings))]
+            assert costs == [f"-{f.cost:.1f}" if f.cost else "0.0" for f in part.findings]
+            for finding, cost in zip(part.findings[:5], costs, strict=False):
+                assert f"{cost:>6}  {finding.table}.{finding.column}:" in cli, \
+                    "the same points as sdconsole profile"
+
+
+async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sample_db):
+    app = console(settings.model_copy(update={"quality_threshold": 100}), sample_db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await to_profile(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, ProfileScreen), "a refused gate is not passed"
+        assert "the quality gate refused" in screen_text(app)
+        await press(pilot, "v")
+        assert isinstance(app.screen, DetailModal), "v opens the column under the cursor"
+        assert "Loaded as" in screen_text(app) and "Confidence" in screen_text(app)
+
+
+async def test_canary_metrics_statements_and_rejects_read_in_full(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_profile(pilot)
+        await press(pilot, "enter", "a")
+        assert isinstance(app.screen, CanaryScreen)
+        metric = app.flow.state.metrics[-1]
+        table = app.screen.query_one("#metric-table", KeyedTable)
+        table.move_cursor(row=table.row_count - 1)
+        await press(pilot, "enter")
+        assert words(metric.metric) in detail_text(app)
+        await press(pilot, "escape", "a")
+        assert isinstance(app.screen, LoadScreen)
+
+        await press(pilot, "2")
+        assert app.screen.query_one(
+            "#reject-table", KeyedTable).row_count, "the sample has rejects"
+        values = app.screen.query_one("#reject-values", KeyedTable)
+        key = values.current_key or "0"
+        row = dict(values.fields(key))["Row"]
+        assert re.fullmatch(r"rowid \d+", row), "a reject names its row"
+
+        await press(pilot, "c")
+        assert isinstance(app.screen, CutoverModal)
+        statements = app.screen.plan.statements
+        assert len(statements) >= 5
+        scroller = app.screen.query_one(".statements")
+        assert scroller.max_scroll_y, "at 80x24 the statements scroll"
+        await press(pilot, "pagedown")
+        assert scroller.scroll_y > 0, "pgdn scrolls the statements while the name is typed"
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        shown = screen_words(app, scroller)
+        assert scroller.max_scroll_y == 0, "at 120x40 they all fit"
+        for number, statement in enumerate(statements, 1):
+            assert f"{number}. {words(statement)}" in shown, "every statement, in full"
+
+
+async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_profile(pilot)
+        await to_load(pilot)
+        lines = list(app.event_lines.lines)
+        runs = Counter(line.stage for line in lines
+                       if line.text.startswith("== ") and " done in " not in line.text)
+        progress = Counter((line.stage, line.text.split(":")[0]) for line in lines
+                           if line.kind == "progress")
+        assert progress and all(n == runs[stage] for (stage, _), n in progress.items()), \
+            "one progress line per table each time a stage runs"
+        assert any("updates folded" in line.text for line in lines)
+        await press(pilot, "l")
+        assert isinstance(app.screen, EventLogScreen)
+        view = app.screen.query_one(LogView)
+        assert view.highlighted == view.option_count - 1, "it follows the newest line"
+        await press(pilot, "f")
+        assert "paused" in screen_text(app)
+
+        await press(pilot, "slash")
+        await pilot.press(*"sql>")
+        await settle(pilot)
+        assert view.option_count == sum("sql>" in line.text for line in lines)
+        await press(pilot, "enter")
+        assert app.screen.focused is view, "enter keeps the filter and goes back to the log"
+        view.highlighted = 0
+        await press(pilot, "v")
+        text = detail_text(app)
+        assert "sql>" in text and f"Time: {date.today():%Y-%m-%d}" in text and zone() in text
+        await press(pilot, "escape", "slash", "escape")
+        assert view.option_count == len(lines), "esc clears the filter"
