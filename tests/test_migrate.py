@@ -574,3 +574,19 @@ def test_after_a_lock_timeout_at_cutover_resume_cuts_over_without_reloading(
     assert deployment_statuses(settings.target_dsn) == {1: "retired", 2: "active"}
     assert loads_of(settings, run_id) == 1
     assert view_target(settings.target_dsn) == "servicedesk_v2"
+
+
+def test_a_cancelled_load_can_still_be_discarded(settings: Settings, sample_db: Path) -> None:
+    from sdconsole.engine.errors import Interrupted
+
+    def cancel_at_first_row(event) -> None:
+        if event.kind == "Progress" and event.stage == "load" and event.done > 0:
+            m.cancel()
+
+    with pipeline.Migration(settings, sample_db, listeners=[cancel_at_first_row],
+                            mode="simple") as m:
+        through_clean(m)
+        with pytest.raises(Interrupted):
+            m.load()
+        m.discard()  # going back is not going on: the cancel does not stop it
+    assert deployment_statuses(settings.target_dsn) == {1: "discarded"}

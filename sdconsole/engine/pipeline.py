@@ -385,9 +385,10 @@ class Migration:
 
     @_target_errors
     def discard(self) -> None:
-        """Before cutover: drop the in-progress version, leave the active one untouched."""
+        """Before cutover: drop the in-progress version, leave the active one untouched (also
+        after a cancel: it goes back, not on)."""
         self._require(self.version is not None, "nothing loaded to discard")
-        self.hold_lock()
+        self._take_lock()
         rollbacks.discard(self.run, self.conn, self.stable, self.version)
         self.outcome = "discarded"
 
