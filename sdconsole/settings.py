@@ -30,6 +30,8 @@ from pydantic_settings import (
 from sdconsole.engine.dsn import redact_dsn
 
 DEFAULT_NULL_TOKENS = ["", "?", "-", "N/A", "NULL", "n/a"]
+# Schemas the stable schema may not be: PostgreSQL's own, the default one, the metadata.
+RESERVED_SCHEMAS = frozenset({"public", "information_schema", "sdconsole"})
 
 _file_data: ContextVar[dict[str, Any] | None] = ContextVar("sdconsole_config_file", default=None)
 
@@ -114,6 +116,9 @@ class Settings(BaseSettings):
     def _schema_name(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,47}", value):
             raise ValueError("must be lower-case letters, digits and _ (at most 48)")
+        if value in RESERVED_SCHEMAS or value.startswith("pg_"):
+            raise ValueError(f"{value!r} is a schema PostgreSQL or sdconsole itself uses; choose"
+                             " another (default: servicedesk)")
         return value
 
     @field_validator("type_overrides")

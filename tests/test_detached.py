@@ -117,3 +117,18 @@ def test_cancel_stops_a_waiting_run_and_a_refused_gate_needs_a_reason(
     assert replayed.returncode == 10 and replayed.stdout == followed.stdout
     gone = sdconsole(settings, "approve", run_id, "quality")
     assert gone.returncode == 2 and "is not running" in gone.stderr
+
+
+def test_what_a_run_writes_is_its_owners_only(settings: Settings, sample_db: Path) -> None:
+    """Runs hold customer data: every file 0600, every directory 0700."""
+    done = sdconsole(settings, "migrate", str(sample_db), "--target", settings.target_dsn,
+                     "--mode", "blue-green", "--yes")
+    assert done.returncode == 0, done.stderr
+    again = sdconsole(settings, "migrate", str(sample_db), "--target", settings.target_dsn,
+                      "--mode", "blue-green", "--yes")  # a backup of the first version too
+    assert again.returncode == 0, again.stderr
+    for folder in ("runs", "backups"):
+        for path in [settings.workdir / folder, *(settings.workdir / folder).rglob("*")]:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+    assert list((settings.workdir / "backups").glob("*.dump")), "the backup was checked too"

@@ -51,7 +51,7 @@ from sdconsole.engine.clean_passes import (
 )
 from sdconsole.engine.errors import BadInput, StageError
 from sdconsole.engine.plan import Plan, TablePlan
-from sdconsole.engine.run import Run, write_json
+from sdconsole.engine.run import Run, private_file, write_json
 from sdconsole.engine.source import (
     list_columns,
     list_tables,
@@ -167,7 +167,7 @@ def _numbered(source: Path, plan: Plan, snapshot: Path) -> Path:
     snapshot.unlink(missing_ok=True)
     reader = open_source(source)
     try:
-        writer = sqlite3.connect(snapshot, isolation_level=None)
+        writer = sqlite3.connect(private_file(snapshot), isolation_level=None)
         try:
             reader.backup(writer)
             writer.execute("PRAGMA legacy_alter_table = ON")  # leave references as they are
@@ -224,7 +224,8 @@ def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
     _discard(partial)  # left by a killed run: never a working copy
     hashing = ThreadPoolExecutor(1)
     try:
-        writer = sqlite3.connect(partial, isolation_level=None, check_same_thread=False)
+        writer = sqlite3.connect(private_file(partial), isolation_level=None,
+                                 check_same_thread=False)
         try:
             run_rules(run, rows_from, reader, tables, report, writer)
             after = hashing.submit(sha256_file, source)

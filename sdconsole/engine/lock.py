@@ -240,7 +240,7 @@ def _lock_file(path: Path) -> tuple[int, dict[str, Any] | None]:
         raise BadInput(f"work dir {path.parent} is not usable: {exc.strerror}") from None
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise BadInput(f"cannot open lock file {path}: {exc.strerror}") from None
         try:

@@ -28,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pythonjsonlogger.json import JsonFormatter
 
 from sdconsole.engine import events as ev
+from sdconsole.engine.run import private_file
 
 LOG_FILE = "log.jsonl"
 PROGRESS_EVERY = 10.0  # seconds between logged Progress events of one table
@@ -142,7 +143,8 @@ class JsonRunLog:
         self._logger = logging.Logger(f"sdconsole.run.{Path(run_dir).name}", logging.DEBUG)
         formatter = JsonFormatter(list(FIELDS), rename_fields={"levelname": "level"},
                                   json_ensure_ascii=False)
-        handlers: list[logging.Handler] = [logging.FileHandler(self.path, encoding="utf-8")]
+        handlers: list[logging.Handler] = [
+            logging.FileHandler(private_file(self.path), encoding="utf-8")]
         if to_stderr:
             handlers.append(logging.StreamHandler(sys.stderr))
         for handler in handlers:

@@ -60,7 +60,7 @@ class Run:
             # Runs hold copies of customer data: private to the operator.
             runs_dir(workdir).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.dir.mkdir(mode=0o700, exist_ok=True)
-            self._journal = (self.dir / "events.jsonl").open("a", encoding="utf-8")
+            self._journal = private_file(self.dir / "events.jsonl").open("a", encoding="utf-8")
         except OSError as exc:
             raise BadInput(f"work dir {workdir} is not writable: {exc.strerror}") from None
         self.listeners: list[Listener] = list(listeners or [])
@@ -199,6 +199,14 @@ def list_runs(workdir: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` (if need be) readable by its owner only, before anything is written
+    to it: runs hold customer data. Returns the path."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)  # a file an older version made 0644
+    return path
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -78,8 +78,9 @@ def open_source(path: Path, *, check_integrity: bool = False) -> sqlite3.Connect
 
 
 def integrity_problems(conn: sqlite3.Connection) -> list[str]:
-    """What ``PRAGMA integrity_check`` reports; empty when the file is sound."""
-    problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    """What ``PRAGMA integrity_check`` reports, one line each (SQLite may break one over
+    several, ``*** in database main ***`` first); empty when the file is sound."""
+    problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA integrity_check")]
     return [] if problems == ["ok"] else problems
 
 
