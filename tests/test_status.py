@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from versions import STABLE, make_version, sdconsole
 
+from sdconsole.cli import main
 from sdconsole.engine import cutover, deployments, lock, metadata
 from sdconsole.engine import status as status_mod
 from sdconsole.engine.run import Run
@@ -109,3 +112,22 @@ def test_status_names_the_lock_holder_and_its_stage(conn, pg_dsn, settings, work
     assert ", in stage validate since 20" in report.lock_holder
     with lock.acquire(pg_dsn, settings, "run-e"):
         assert status_mod.status(conn, settings).lock_holder is None, "its own run's lock"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shared data home is root's layout only")
+def test_embedded_data_of_deleted_work_dirs_is_found_and_pruned(tmp_path: Path, monkeypatch,
+                                                               capsys) -> None:
+    """Root's embedded data dirs live outside the work dir: a deleted work dir's is found."""
+    from sdconsole.engine import embedded
+
+    monkeypatch.setattr(embedded, "ROOT_DATA_HOME", tmp_path / "var-lib-sdconsole")
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    for workdir in (kept, gone):
+        workdir.mkdir()
+        embedded.data_dir(workdir).mkdir()
+    assert embedded.leftovers() == []
+    shutil.rmtree(gone)
+    [left] = embedded.leftovers()
+    assert main(["--workdir", str(kept), "status", "--prune-embedded"]) == 0
+    assert f"removed {left}" in capsys.readouterr().out and not left.exists()
+    assert embedded.data_dir(kept).is_dir() and embedded.leftovers() == []

@@ -10,8 +10,8 @@ import json
 from datetime import datetime
 
 from sdconsole.commands.flags import target_flag
+from sdconsole.engine import embedded, target
 from sdconsole.engine import status as status_mod
-from sdconsole.engine import target
 from sdconsole.engine.deployments import Deployment
 from sdconsole.engine.dsn import connect
 from sdconsole.settings import Settings
@@ -22,10 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     target_flag(p)
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
     p.add_argument("--json", action="store_true", help="print the status as one JSON object")
+    p.add_argument("--prune-embedded", action="store_true",
+                   help="remove embedded-server data of work dirs that were deleted")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.prune_embedded:
+        removed = embedded.remove_leftovers()
+        for path in removed:
+            print(f"removed {path}")
+        print(f"{len(removed)} embedded-server data dirs of deleted work dirs removed")
+        return 0
     with connect(target.resolve_dsn(settings), autocommit=True) as conn:
         report = status_mod.status(conn, settings)
     if args.json:
@@ -55,6 +63,12 @@ def render(report: status_mod.StatusReport) -> list[str]:
     if report.rollback_target is not None:
         lines.append(f"rollback: to v{report.rollback_target} (sdconsole rollback)")
     lines.append(f"lock: {'held by ' + report.lock_holder if report.lock_holder else 'free'}")
+    if report.target_data:
+        lines.append(f"embedded server data: {report.target_data}")
+    if report.embedded_leftovers:
+        lines.append(f"{len(report.embedded_leftovers)} embedded-server data dirs of deleted"
+                     f" work dirs under {embedded.ROOT_DATA_HOME}: `sdconsole status"
+                     " --prune-embedded` removes them")
     for run in report.unfinished:
         lines.append(f"INTERRUPTED run {run.run_id} {run.summary} -> {run.hint}")
     if report.deployments:

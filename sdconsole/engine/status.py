@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from sdconsole.engine import deployments, housekeeping, lock, metadata, switch
+from sdconsole.engine import deployments, embedded, housekeeping, lock, metadata, switch
 from sdconsole.engine import events as ev
 from sdconsole.engine.backup import PARTIAL
 from sdconsole.engine.cleaner import WORKING_COPY
@@ -224,6 +224,8 @@ class StatusReport:
     rollback_target: int | None
     lock_holder: str | None
     unfinished: list[InterruptedRun] = dataclasses.field(default_factory=list)
+    target_data: str | None = None  # the embedded server's data dir, when it is the target
+    embedded_leftovers: list[Path] = dataclasses.field(default_factory=list)
 
     @property
     def views_consistent(self) -> bool:
@@ -246,6 +248,8 @@ class StatusReport:
             "deployments": [d.to_dict() for d in self.deployments],
             "runs": [r.to_dict() for r in self.runs],
             "audit": self.audit,
+            "target_data": self.target_data,
+            "embedded_leftovers": [str(p) for p in self.embedded_leftovers],
         }
 
 
@@ -267,4 +271,7 @@ def status(conn: psycopg.Connection, settings: Settings, *, runs: int = 10,
         rollback_target=previous.version if previous else None,
         lock_holder=lock.holder(settings, conn),
         unfinished=interrupted_runs(settings, conn),
+        target_data=(str(embedded.data_dir(settings.workdir).resolve())
+                     if settings.target_dsn is None else None),
+        embedded_leftovers=embedded.leftovers(),
     )
