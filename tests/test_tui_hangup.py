@@ -12,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.clock import MockClock
-from tui_pilot import deployments, schemas, screen_text, settle, type_text, views_read
+from tui_pilot import (
+    HoldStage,
+    deployments,
+    schemas,
+    screen_text,
+    settle,
+    type_text,
+    views_read,
+)
 
-from sdconsole.engine import events as ev
 from sdconsole.engine import pipeline
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
@@ -31,21 +36,6 @@ from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.resume import ResumeModal
 
 
-class HoldLoad:
-    """A Run listener in front of the console's: holds the load at its first progress."""
-
-    def __init__(self, inner: Callable[[ev.Event], None]) -> None:
-        self.inner = inner
-        self.held = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, event: ev.Event) -> None:
-        self.inner(event)
-        if isinstance(event, ev.Progress) and event.stage == "load" and not self.held.is_set():
-            self.held.set()
-            self.release.wait(timeout=60)
-
-
 def console(settings: Settings, source: Path) -> ConsoleApp:
     return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock())
 
@@ -53,7 +43,7 @@ def console(settings: Settings, source: Path) -> ConsoleApp:
 async def interrupt_load(settings: Settings, source: Path, how: str) -> int | None:
     """Drive to the load, interrupt it while it runs; the console's exit status."""
     app = console(settings, source)
-    hold = app.listener = HoldLoad(app.listener)
+    hold = app.listener = HoldStage(app.listener, "load")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         for key in ("n", "enter", "enter", "a"):

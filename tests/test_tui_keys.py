@@ -124,4 +124,4 @@ async def test_the_footer_shows_only_keys_that_work_now(settings, sample_db):
         await settle(pilot)
         keys = footer_keys(app)
         assert keys["Profile"] is True and keys["Re-run"] is True
-        assert "Cancel step" not in keys, "nothing is running"
+        assert "Stop step" not in keys, "nothing is running"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from collections.abc import Callable
 
 import psycopg
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from sdconsole.engine import events as ev
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.home import HomeScreen
@@ -17,6 +20,24 @@ from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
+
+
+class HoldStage:
+    """A Run listener in front of the console's: holds the engine's thread at the first
+    progress of ``stage`` until released, so a test acts while the stage certainly runs."""
+
+    def __init__(self, inner: Callable[[ev.Event], None], stage: str) -> None:
+        self.inner = inner
+        self.stage = stage
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, event: ev.Event) -> None:
+        self.inner(event)
+        if isinstance(event, ev.Progress) and event.stage == self.stage \
+                and not self.held.is_set():
+            self.held.set()
+            self.release.wait(timeout=60)
 
 
 async def settle(pilot: Pilot, rounds: int = 200) -> None:
@@ -114,7 +135,17 @@ def screen_words(app, widget=None) -> str:
     if widget is not None:
         region = widget.region
         lines = [line[region.x:region.right] for line in lines[region.y:region.bottom]]
-    return " ".join(re.sub(r"[│╭╮╰╯─▊▎▔▁▂▃▄▅▆▇█]", " ", "\n".join(lines)).split())
+    return " ".join(re.sub(r"[│╭╮╰╯─▊▌▎▔▁▂▃▄▅▆▇█]", " ", "\n".join(lines)).split())
+
+
+def verdict(app) -> str:
+    """The verdict line of the step screen on top, as plain text."""
+    return app.screen.query_one("#verdict").content.plain
+
+
+def toasts(app) -> str:
+    """The words of the notifications on screen (run_test(notifications=True))."""
+    return " ".join(screen_words(app, toast) for toast in app.screen.query("Toast"))
 
 
 def views_read(dsn: str, stable: str = "servicedesk") -> set[str]:

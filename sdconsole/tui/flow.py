@@ -24,6 +24,7 @@ from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.state import FlowState
+from sdconsole.tui.stopping import stop_terms
 
 if TYPE_CHECKING:
     from sdconsole.tui.app import ConsoleApp
@@ -75,6 +76,10 @@ class Flow:
     # -- results -------------------------------------------------------------------
 
     def succeeded(self, step: str, result: Any) -> None:
+        if self.state.stopping == step:  # it finished before it reached a safe point
+            self.state.stopping = ""
+            self._clear_cancel()
+            self.app.notify(f"{step} finished before it could stop.", title="Not stopped")
         self.state.results[step] = result
         after = getattr(self, f"_after_{step}", None)
         if after is not None:
@@ -117,6 +122,7 @@ class Flow:
         self.finish()
 
     def _after_discard(self, _: Any) -> None:
+        self.error = None  # the run ends discarded, not interrupted: nothing to resume
         self.app.notify("The in-progress version was dropped; the active version is unchanged.",
                         title="Discarded")
         self.finish()
@@ -139,6 +145,9 @@ class Flow:
             return  # a verdict, not a failure: the profile screen offers the override
         if of_migration and self.migration is not None:
             self.error = error  # recorded with the run when it is closed
+        if isinstance(error, Interrupted) and self.state.stopping == step:
+            self.state.stopping, self.state.stopped = "", step  # the screen says what now
+            return
         message = one_line(error) if error is not None else "unknown error"
         version = self.discardable()
         hint = ""
@@ -192,6 +201,39 @@ class Flow:
         """Ask the running step to stop at its next safe point (thread-safe, immediate)."""
         if self.migration is not None:
             self.migration.cancel()
+
+    def stop_terms(self, step: str) -> tuple[str, str]:
+        """What stopping ``step`` keeps and discards, for this migration."""
+        return stop_terms(step, self.stable, self.discardable())
+
+    def confirm_stop(self) -> None:
+        """x while a step runs: y/n naming what is kept and what is discarded."""
+        step = self.app.busy
+        kept, discarded = self.stop_terms(step)
+        self.app.push_screen(
+            ConfirmModal(f"Stop {step}", f"Stop the {step} step at its next safe point?",
+                         f"Kept: {kept}\nDiscarded: {discarded}"),
+            lambda yes: self._stop(step) if yes else None)
+
+    def _stop(self, step: str) -> None:
+        if self.app.busy == step:
+            self.state.stopping = step
+            self.cancel()
+
+    def retry(self) -> None:
+        """r after a stop: the stopped step again (a cutover asks for its confirmation again)."""
+        step, self.state.stopped = self.state.stopped, ""
+        self.error = None
+        self._clear_cancel()
+        if step == "cutover":
+            self.request_cutover()
+        else:
+            self._run(step)
+
+    def _clear_cancel(self) -> None:
+        """Let the next step run: the engine keeps a cancel request until it is cleared."""
+        if self.migration is not None:
+            self.migration.run.cancel_requested.clear()
 
     def discardable(self) -> str | None:
         """The schema of a version this migration loaded but did not cut over, if any."""

@@ -30,6 +30,10 @@ class FlowState:
     gates: dict[str, ev.GateReached] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     """Step name -> what the engine returned (PreflightReport, Profile, ...)."""
+    stopping: str = ""
+    """The step the operator asked to stop, until it has."""
+    stopped: str = ""
+    """The step the operator stopped, until it runs again or the migration is left."""
 
     def record(self, event: ev.Event) -> None:
         """Fold one engine event into the state."""

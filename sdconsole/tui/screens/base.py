@@ -14,9 +14,11 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent
 
 from sdconsole.tui.explain import Explains, Unavailable
 from sdconsole.tui.screens.detail import Detail, DetailModal
+from sdconsole.tui.stopping import STOPS
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
 from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.keyed_table import KeyedTable
+from sdconsole.tui.widgets.table_progress import TableProgress
 
 if TYPE_CHECKING:
     from sdconsole.tui.app import ConsoleApp
@@ -110,9 +112,18 @@ class LiveScreen(Explains, Screen):
 
 
 class FlowScreen(LiveScreen):
-    """A step of the migration: breadcrumb, body, filter, verdict line and footer."""
+    """A step of the migration: breadcrumb, body, filter, verdict line and footer.
+
+    While a step runs, x (and only x) is offered: it stops the step after a y/n
+    naming what is kept and discarded; the screen then says so, r runs the step
+    again and esc leaves.
+    """
 
     STEP: ClassVar[str] = ""
+    BINDINGS = [
+        Binding("x", "cancel", "Stop step", id="cancel"),
+        Binding("r", "retry", "Retry", id="retry"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Breadcrumb()
@@ -138,8 +149,27 @@ class FlowScreen(LiveScreen):
         verdict.update(Content.from_markup(markup, **{k: str(v) for k, v in values.items()}))
         verdict.set_classes(kind)
 
+    def show_progress(self, stage: str) -> None:
+        """The per-table bars of ``stage``, marked stopped when the operator stopped it."""
+        self.query_one(TableProgress).show(self.state.progress.get(stage, {}),
+                                           stopped=self.state.stopped == stage)
+
+    def say_stopped(self) -> bool:
+        """After the operator stopped a step: what happened and what r and esc do now."""
+        step = self.state.stopped
+        if not step or self.console.busy:
+            return False
+        kept, discarded = self.flow.stop_terms(step)
+        self.say("[b]$title stopped.[/b] Kept: $kept. Discarded: $discarded. r runs $step"
+                 " again; esc leaves this migration.", "warn", title=step.capitalize(),
+                 step=step, kept=kept, discarded=discarded)
+        return True
+
     def action_cancel(self) -> None:
-        self.flow.cancel()
+        self.flow.confirm_stop()
+
+    def action_retry(self) -> None:
+        self.flow.retry()
 
     def action_back(self) -> None:
         self.flow.confirm_leave()
@@ -149,12 +179,19 @@ class FlowScreen(LiveScreen):
         busy = self.console.busy
         if not busy:
             return None
-        return Unavailable(f"{busy} is running: wait for it to finish, or x stops it", dimmed)
+        stop = ", or x stops it" if busy in STOPS else ""
+        return Unavailable(f"{busy} is running: wait for it to finish{stop}", dimmed)
 
     def why_not(self, action: str) -> Unavailable | None:
-        """While a step runs: esc is dimmed, cancel shown; subclasses add their rules."""
-        if action == "cancel" and not self.console.busy:
+        """While a step runs only x is offered; after a stop, r; subclasses add their rules."""
+        busy = self.console.busy
+        if action == "cancel" and not busy:
             return Unavailable("nothing is running to stop")
+        if action == "cancel" and busy not in STOPS:
+            return Unavailable(f"{busy} cannot be stopped: it is what keeps the target"
+                               " consistent, and ends by itself")
+        if action == "retry" and (busy or not self.state.stopped):
+            return Unavailable("r runs a step you stopped again: nothing was stopped")
         if action == "back":
-            return self.running(dimmed=True)
+            return self.running()
         return super().why_not(action)

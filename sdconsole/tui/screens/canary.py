@@ -25,7 +25,6 @@ class CanaryScreen(FlowScreen):
     AUTO_FOCUS = "#metric-table"
     BINDINGS = [
         Binding("a", "approve", "Approve load", id="approve"),
-        Binding("x", "cancel", "Cancel step", id="cancel"),
         Binding("escape", "back", "Stop", id="back"),
         Binding("1", "tab('metrics')", "Metrics", id="tab_1", show=False),
         Binding("2", "tab('queries')", "Queries", id="tab_2", show=False),
@@ -47,8 +46,9 @@ class CanaryScreen(FlowScreen):
         return self.state.result("canary")
 
     def sync(self) -> None:
-        stage = "canary" if "canary" in self.state.progress else "clean"
-        self.query_one(TableProgress).show(self.state.progress.get(stage, {}))
+        stopped_clean = self.state.stopped == "clean"
+        self.show_progress("canary" if "canary" in self.state.progress and not stopped_clean
+                           else "clean")
         report = self.report
         metrics = self.state.metrics
         if report is not None:  # done: failures first (rows keep still while they arrive)
@@ -61,6 +61,8 @@ class CanaryScreen(FlowScreen):
                                        m.source, m.canary))
             for m in metrics)
         busy = self.console.busy
+        if self.say_stopped():
+            return
         if busy == "clean":
             self.say("Cleaning the working copy (one transaction; the source is not touched)…")
         elif busy == "canary":

@@ -26,7 +26,6 @@ class CleanScreen(FlowScreen):
     AUTO_FOCUS = "#rule-table"
     BINDINGS = [
         Binding("a", "approve", "Apply clean", id="approve"),
-        Binding("x", "cancel", "Cancel step", id="cancel"),
         Binding("escape", "back", "Back to profile", id="back"),
         Binding("1", "tab('rules')", "Rules", id="tab_1", show=False),
         Binding("2", "tab('unconvertible')", "Unconvertible", id="tab_2", show=False),
@@ -61,6 +60,8 @@ class CleanScreen(FlowScreen):
         preview = self.preview
         if preview is not None:
             self.query_one("#bad-values", KeyedTable).sync(unconvertible_rows(preview))
+        if self.say_stopped():
+            return
         if self.console.busy == "preview":
             self.say("Previewing the clean (dry run; nothing is written)…")
         elif preview is not None:

@@ -27,7 +27,6 @@ class LoadScreen(FlowScreen):
     AUTO_FOCUS = "#table-checks"
     BINDINGS = [
         Binding("c", "cutover", "Cutover", id="cutover"),
-        Binding("x", "cancel", "Cancel step", id="cancel"),
         Binding("escape", "back", "Stop", id="back"),
         Binding("1", "tab('tables')", "Tables", id="tab_1", show=False),
         Binding("2", "tab('rejects')", "Rejects", id="tab_2", show=False),
@@ -52,7 +51,7 @@ class LoadScreen(FlowScreen):
         return self.state.result("validate")
 
     def sync(self) -> None:
-        self.query_one(TableProgress).show(self.state.progress.get("load", {}))
+        self.show_progress("load")
         validation, loaded = self.validation, self.state.result("load")
         if validation is not None:
             self.query_one("#table-checks", KeyedTable).sync(
@@ -71,6 +70,8 @@ class LoadScreen(FlowScreen):
         self._verdict(validation)
 
     def _verdict(self, validation: Any) -> None:
+        if self.say_stopped():
+            return
         busy = self.console.busy
         migration = self.flow.migration
         if busy in ("open", "load"):

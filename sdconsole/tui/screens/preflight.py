@@ -23,7 +23,6 @@ class PreflightScreen(FlowScreen):
     BINDINGS = [
         Binding("enter", "continue", "Profile", id="continue", priority=True),
         Binding("r", "rerun", "Re-run", id="rerun"),
-        Binding("x", "cancel", "Cancel step", id="cancel"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -43,6 +42,8 @@ class PreflightScreen(FlowScreen):
         )
         self._show_fix()
         report = self.report
+        if self.say_stopped():
+            return
         if self.console.busy in ("open", "preflight"):
             self.say("Checking… ($n so far)", n=len(self.state.checks))
         elif report is None:

@@ -40,7 +40,6 @@ class ProfileScreen(FlowScreen):
         Binding("o", "override", "Override gate", id="override"),
         Binding("t", "column_type", "Type", id="column_type"),
         Binding("d", "date_order", "Date order", id="date_order"),
-        Binding("x", "cancel", "Cancel step", id="cancel"),
         Binding("escape", "back", "Back", id="back"),
         Binding("1", "tab('columns')", "Columns", id="tab_1", show=False),
         Binding("2", "tab('score')", "Score", id="tab_2", show=False),
@@ -79,7 +78,7 @@ class ProfileScreen(FlowScreen):
         return self.state.gates.get("quality")
 
     def sync(self) -> None:
-        self.query_one(TableProgress).show(self.state.progress.get("profile", {}))
+        self.show_progress("profile")
         profile = self.profile
         if profile is not None:
             self._columns(profile)
@@ -136,6 +135,8 @@ class ProfileScreen(FlowScreen):
         return super().detail(table, key)
 
     def _verdict(self) -> None:
+        if self.say_stopped():
+            return
         threshold = self.console.settings.quality_threshold
         gate = self.gate
         if self.console.busy == "profile":

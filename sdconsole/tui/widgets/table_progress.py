@@ -2,6 +2,8 @@
 
 The ETA is measured by the bar on the App's clock (frozen in snapshot tests);
 the rate is the one the engine reports, shown while the table is under way.
+When the operator stops the step, an unfinished table says "stopped" instead
+of an ETA that would never come.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ class TableProgressRow(Horizontal):
     TableProgressRow ProgressBar { width: auto; }
     TableProgressRow Bar { width: 16; }
     TableProgressRow > .figures { width: 1fr; padding-left: 1; color: $text-muted; }
+    TableProgressRow.-stopped ETAStatus { display: none; }
+    TableProgressRow.-stopped > .figures { color: $warning; }
     """
 
     def __init__(self, progress: ev.Progress, clock: Clock) -> None:
         super().__init__()
         self.progress = progress
         self.clock = clock
+        self.stopped = False
 
     def compose(self) -> ComposeResult:
         yield Label(short(self.progress.table, 13), classes="name")
@@ -39,15 +44,19 @@ class TableProgressRow(Horizontal):
     def on_mount(self) -> None:
         self._draw()
 
-    def show(self, progress: ev.Progress) -> None:
-        self.progress = progress
+    def show(self, progress: ev.Progress, stopped: bool = False) -> None:
+        self.progress, self.stopped = progress, stopped
         if self.is_mounted:
             self._draw()
 
     def _draw(self) -> None:
         p = self.progress
         self.query_one(ProgressBar).update(total=max(p.total, 1), progress=p.done)
-        speed = rate(p.rate, p.unit) if p.done < p.total else "done"
+        if p.done >= p.total:
+            speed = "done"
+        else:
+            speed = "stopped" if self.stopped else rate(p.rate, p.unit)
+        self.set_class(self.stopped and p.done < p.total, "-stopped")
         self.query_one(".figures", Label).update(f"{p.done:,}/{p.total:,} {speed}".rstrip())
 
 
@@ -63,11 +72,12 @@ class TableProgress(Vertical):
         self.clock = clock
         self.rows: dict[str, TableProgressRow] = {}
 
-    def show(self, progress: dict[str, ev.Progress]) -> None:
+    def show(self, progress: dict[str, ev.Progress], stopped: bool = False) -> None:
+        """Bring the rows up to date; ``stopped``: the operator stopped this stage."""
         for table, event in progress.items():
             row = self.rows.get(table)
             if row is None:
                 row = self.rows[table] = TableProgressRow(event, self.clock)
                 self.mount(row)
-            elif row.progress is not event:
-                row.show(event)
+            elif row.progress is not event or row.stopped != stopped:
+                row.show(event, stopped)
