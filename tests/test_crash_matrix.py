@@ -1,4 +1,5 @@
-"""The crash matrix: a fault in every stage of a migration over an active version.
+"""The crash matrix: a fault in every stage of a migration over an active version, of a
+resume, and of a rollback.
 
 For each stage and each fault (SIGKILL, SIGTERM, SIGINT, the run's database
 sessions terminated), ``sdconsole migrate`` starts over a target whose v1 is
@@ -103,7 +104,8 @@ def matrix(pg_server: str, tmp_path_factory: pytest.TempPathFactory):
 def _print_table() -> None:
     if not TABLE:
         return
-    print("\n\ncrash matrix: a fault in each stage of `sdconsole migrate --mode complete`")
+    print("\n\ncrash matrix: a fault in each stage of `sdconsole migrate --mode complete`,"
+          " in a resume's load and in a rollback")
     print(f"{'stage':<10} {'fault':<8} {'exit':>5}  {'then':<9} {'held':<5} {'seconds':>7}")
     for stage, fault, code, then, held, seconds in TABLE:
         print(f"{stage:<10} {fault:<8} {'-' if code is None else code:>5}  {then:<9}"
@@ -129,10 +131,16 @@ def faulted_run(settings: Settings, source: Path, stage: str,
                 fault: str) -> tuple[int, str, str]:
     """``migrate`` with the fault delivered as ``stage`` starts; (exit status, run id, what it
     said on stderr)."""
+    return faulted(settings, stage, fault, "migrate", str(source), "--mode", "complete")
+
+
+def faulted(settings: Settings, stage: str, fault: str,
+            *command: str) -> tuple[int, str, str]:
+    """``sdconsole COMMAND ... --yes --json`` with the fault delivered as ``stage`` starts."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "migrate",
-         str(source), "--target", settings.target_dsn, "--mode", "complete", "--yes",
-         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *command,
+         "--target", settings.target_dsn, "--yes", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_id = ""
     for line in proc.stdout:
         event = json.loads(line)
@@ -241,6 +249,60 @@ def test_a_fault_in_a_stage(stage: str, fault: str, matrix, case: Settings) -> N
             assert pipeline.interrupted_runs(case) == []
         kept = None if row[3] == "discard" else case.workdir / "runs" / run_id / "working.db"
         assert settled(lambda: leftovers(case, matrix["second"], kept)) == [], row
+        row[4] = "yes"
+    finally:
+        TABLE.append((*row, time.monotonic() - started))
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_while_resuming(fault: str, matrix, case: Settings) -> None:
+    """A run killed in its load is resumed, and the resume is faulted in its own load: the
+    active version stays as it was, and resuming again (or discarding) finishes the job."""
+    started = time.monotonic()
+    row = ["resume", fault, None, "", "no"]
+    try:
+        code, run_id, said = faulted_run(case, matrix["second"], "load", "SIGKILL")
+        assert code == -signal.SIGKILL, said
+        code, _, said = faulted(case, "load", fault, "resume", run_id)
+        row[2] = code
+        assert code in EXPECTED[fault], said
+        assert content(case.target_dsn) == matrix["v1"], "the active version changed"
+        row[3] = ENDING[fault]
+        discard = ENDING[fault] == "discard"
+        done = sdconsole(case, "resume", run_id, *(["--discard"] if discard else []), "--yes")
+        assert done.returncode == 0, done.stderr
+        assert content(case.target_dsn) == (matrix["v1"] if discard else matrix["v2"])
+        assert pipeline.interrupted_runs(case) == []
+        kept = None if discard else case.workdir / "runs" / run_id / "working.db"
+        assert settled(lambda: leftovers(case, matrix["second"], kept)) == [], row
+        row[4] = "yes"
+    finally:
+        TABLE.append((*row, time.monotonic() - started))
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_while_rolling_back(fault: str, matrix, case: Settings) -> None:
+    """A rollback from v2 to v1 faulted as it starts: one transaction, so dashboards read
+    v1 or v2 whole, the lock is free again, and a second rollback gets to v1."""
+    started = time.monotonic()
+    row = ["rollback", fault, None, "", "no"]
+    try:
+        done = sdconsole(case, "migrate", str(matrix["second"]), "--mode", "complete", "--yes")
+        assert done.returncode == 0, done.stderr
+        code, _, said = faulted(case, "rollback", fault, "rollback")
+        row[2] = code
+        assert code in EXPECTED[fault], said
+        assert content(case.target_dsn) in (matrix["v1"], matrix["v2"])
+        if content(case.target_dsn) == matrix["v2"]:
+            again = sdconsole(case, "rollback", "--yes")
+            assert again.returncode == 0, again.stderr
+            row[3] = "again"
+        else:
+            row[3] = "complete"
+        assert content(case.target_dsn) == matrix["v1"]
+        # the migration's working copy stays, as every successful run's does
+        assert settled(lambda: [f for f in leftovers(case, matrix["second"])
+                                if not f.endswith("working.db")]) == [], row
         row[4] = "yes"
     finally:
         TABLE.append((*row, time.monotonic() - started))

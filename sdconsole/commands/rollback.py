@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.yes:
         show_plan(args, settings)
         raise ApprovalNeeded("rollback not done: re-run with --yes to do it")
+    # Its switch is one short transaction: SIGTERM and SIGHUP interrupt it as ctrl+c does
+    # (exit 10), and the transaction is either committed whole or not at all.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     report = rollback.run_rollback(settings, args.to_version, [Printer(as_json=args.json)])
     if args.json:
         print(json.dumps({"kind": "RollbackReport", **report.to_dict()}, default=str))

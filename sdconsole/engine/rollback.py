@@ -24,7 +24,7 @@ from sdconsole.engine import events as ev
 from sdconsole.engine.backup import restore_version
 from sdconsole.engine.deployments import IN_PROGRESS, SWITCHABLE, Deployment
 from sdconsole.engine.dsn import connect
-from sdconsole.engine.errors import BadInput, Interrupted
+from sdconsole.engine.errors import BadInput, Interrupted, StageError
 from sdconsole.engine.run import Listener, Run, one_line
 from sdconsole.engine.target import resolve_dsn
 from sdconsole.settings import Settings
@@ -122,6 +122,10 @@ def run_rollback(settings: Settings, to_version: int | None = None,
                 else "failed"
             with contextlib.suppress(psycopg.Error):
                 deployments.record_run_end(conn, run.run_id, outcome, one_line(exc))
+            if isinstance(exc, psycopg.Error):  # a dropped connection: one line, exit 9
+                raise StageError(f"rollback of {settings.stable_schema} stopped: the target"
+                                 f" failed ({one_line(exc)}); `sdconsole status` shows which"
+                                 " version dashboards read") from None
             raise
         deployments.record_run_end(conn, run.run_id, "succeeded")
         return report
