@@ -31,7 +31,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sdconsole.engine.dsn import connect
 from sdconsole.engine.embedded import pg_bin
 from sdconsole.engine.errors import StageError
-from sdconsole.engine.run import Run
+from sdconsole.engine.run import Run, fsync
 from sdconsole.settings import Settings
 
 BACKUP_DIR = "backups"
@@ -70,7 +70,7 @@ def dump_version(run: Run | None, settings: Settings, dsn: str, schema: str,
                         database=False)
             os.link(partial, path)  # never over another dump
             partial.unlink()
-            _fsync_dir(path.parent)
+            fsync(path.parent)  # the rename, durable
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -115,15 +115,6 @@ def _create_dump_file(directory: Path, stable: str, version: int) -> tuple[Path,
     except OSError as exc:
         raise StageError(f"cannot create a backup file in {directory}: {exc.strerror}") from None
     raise StageError(f"cannot create a backup file in {directory}: too many dumps this second")
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _die_with_parent(parent: int) -> None:

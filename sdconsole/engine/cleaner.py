@@ -51,7 +51,7 @@ from sdconsole.engine.clean_passes import (
 )
 from sdconsole.engine.errors import BadInput, StageError
 from sdconsole.engine.plan import Plan, TablePlan
-from sdconsole.engine.run import Run, private_file, write_json
+from sdconsole.engine.run import Run, fsync, private_file, write_json
 from sdconsole.engine.source import (
     list_columns,
     list_tables,
@@ -236,7 +236,7 @@ def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
             raise
         finally:
             writer.close()
-        _fsync(partial)
+        fsync(partial)  # durable before it replaces the old working copy
         os.replace(partial, target)
     except sqlite3.Error as exc:  # disk full, I/O error
         _discard(partial)
@@ -248,15 +248,6 @@ def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
         hashing.shutdown()
     report.working_copy = str(target)
     report.sha256_after = after.result()
-
-
-def _fsync(path: Path) -> None:
-    """Make the finished working copy durable before it replaces the old one."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _discard(partial: Path) -> None:

@@ -201,6 +201,15 @@ def list_runs(workdir: Path) -> list[Path]:
     return sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
 
 
+def fsync(path: Path) -> None:
+    """Make a finished file (or a rename in a directory) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def private_file(path: Path) -> Path:
     """Create ``path`` (if need be) readable by its owner only, before anything is written
     to it: runs hold customer data. Returns the path."""
