@@ -29,13 +29,24 @@ def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
                           timeout=300)
 
 
-def detach(settings: Settings, source: Path, *extra: str) -> str:
-    started = sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn,
-                        "--mode", "simple", "--detach", *extra)
-    assert started.returncode == 0, started.stderr
-    run_id = started.stdout.split()[1]
-    assert f"sdconsole attach {run_id}" in started.stdout
-    return run_id
+@pytest.fixture
+def detach(settings: Settings):
+    """Start detached runs (simple mode); whatever the test does, none outlives it."""
+    started: list[str] = []
+
+    def start(source: Path, *extra: str) -> str:
+        done = sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn,
+                         "--mode", "simple", "--detach", *extra)
+        assert done.returncode == 0, done.stderr
+        run_id = done.stdout.split()[1]
+        assert f"sdconsole attach {run_id}" in done.stdout
+        started.append(run_id)
+        return run_id
+
+    yield start
+    for run_id in started:
+        for process in serving(run_id):
+            process.kill()
 
 
 async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
@@ -48,18 +59,23 @@ async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
     raise AssertionError(f"the run ended before a {kind.__name__} {fields}: {seen[-3:]}")
 
 
-def run_process(settings: Settings, run_id: str) -> psutil.Process:
-    for process in psutil.process_iter(["cmdline"]):
-        if run_id in " ".join(process.info["cmdline"] or []) and "--serve" in (
-                process.info["cmdline"] or []):
-            return process
-    raise AssertionError(f"no process serves run {run_id}")
+def serving(run_id: str) -> list[psutil.Process]:
+    """The processes that serve ``run_id``: its run process, while it runs."""
+    return [process for process in psutil.process_iter(["cmdline"])
+            if run_id in (process.info["cmdline"] or [])
+            and "--serve" in (process.info["cmdline"] or [])]
+
+
+def run_process(run_id: str) -> psutil.Process:
+    [process] = serving(run_id)
+    return process
 
 
 async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: Settings,
-                                                                      sample_db: Path) -> None:
-    run_id = detach(settings, sample_db)
-    process = run_process(settings, run_id)
+                                                                      sample_db: Path,
+                                                                      detach) -> None:
+    run_id = detach(sample_db)
+    process = run_process(run_id)
     assert os.getsid(process.pid) != os.getsid(0), "its own session, away from the terminal"
     assert process.terminal() is None
     path = socket_path(runs_dir(settings.workdir) / run_id)
@@ -96,9 +112,9 @@ async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: S
 
 
 def test_cancel_stops_a_waiting_run_and_a_refused_gate_needs_a_reason(
-        settings: Settings, sample_db: Path) -> None:
-    run_id = detach(settings, sample_db, "--quality-threshold", "100")
-    process = run_process(settings, run_id)
+        settings: Settings, sample_db: Path, detach) -> None:
+    run_id = detach(sample_db, "--quality-threshold", "100")
+    process = run_process(run_id)
 
     async def at_the_gate() -> ev.GateAwaiting:
         async with attach(settings.workdir, run_id) as run:

@@ -50,21 +50,30 @@ class AttachedRun:
         """Every event after ``since``, then the live ones, up to ``RunEnded``; of a run
         that has ended, its journal."""
         try:
-            reader, writer = await self._open()
+            stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = await self._open()
         except BadInput:
-            for event in read_journal(self.path.parent):
-                if event.seq > since:
+            stream = None
+        seen = since
+        if stream is not None:
+            reader, writer = stream
+            try:
+                writer.write((json.dumps({"op": "events", "since": since}) + "\n").encode())
+                await writer.drain()
+                while line := await reader.readline():
+                    event = ev.from_dict(json.loads(line))
+                    seen = event.seq
                     yield event
-            return
-        try:
-            writer.write((json.dumps({"op": "events", "since": since}) + "\n").encode())
-            await writer.drain()
-            while line := await reader.readline():
-                yield ev.from_dict(json.loads(line))
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+                    if isinstance(event, ev.RunEnded):
+                        return
+            except ConnectionError:
+                pass  # the run ended as we spoke: the rest is in its journal
+            finally:
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
+        for event in read_journal(self.path.parent):
+            if event.seq > seen:
+                yield event
 
     async def approve(self, gate: str) -> None:
         await self._send({"op": "approve", "gate": gate})
@@ -84,9 +93,12 @@ class AttachedRun:
         if self._commands is None:
             self._commands = await self._open()
         reader, writer = self._commands
-        writer.write((json.dumps(request) + "\n").encode())
-        await writer.drain()
-        line = await reader.readline()
+        try:
+            writer.write((json.dumps(request) + "\n").encode())
+            await writer.drain()
+            line = await reader.readline()
+        except ConnectionError:
+            line = b""
         if not line:
             raise CommandRefused(f"run {self.run_id} closed the connection (it has ended)")
         answer = json.loads(line)
