@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from importlib import resources
 
 import pytest
 from textual.binding import Binding
@@ -14,7 +15,7 @@ from tui_pilot import footer_keys, screen_text, screen_words, settle
 
 from sdconsole.engine.errors import BadInput
 from sdconsole.settings import load_settings
-from sdconsole.tui import screens
+from sdconsole.tui import screens, widgets
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.keymap import binding_ids
 from sdconsole.tui.screens.eventlog import EventLogScreen
@@ -27,10 +28,11 @@ from sdconsole.tui.screens.runbook import RunbookScreen, runbook_pages
 
 def all_bindings():
     classes = [ConsoleApp]
-    for info in pkgutil.iter_modules(screens.__path__):
-        module = importlib.import_module(f"{screens.__name__}.{info.name}")
-        classes += [v for v in vars(module).values()
-                    if isinstance(v, type) and v.__module__ == module.__name__]
+    for package in (screens, widgets):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            classes += [v for v in vars(module).values()
+                        if isinstance(v, type) and v.__module__ == module.__name__]
     return [(cls.__name__, b) for cls in classes for b in vars(cls).get("BINDINGS", [])]
 
 
@@ -40,6 +42,12 @@ def test_every_binding_has_an_id_so_it_can_be_remapped():
     for owner, binding in bindings:
         assert isinstance(binding, Binding) and binding.id, f"{owner}: {binding}"
     assert {"rollback", "quit", "help", "back", "new", "continue", "approve"} <= binding_ids()
+
+
+def test_the_runbook_lists_every_binding_id():
+    page = (resources.files("sdconsole.runbook") / "console.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([a-z_0-9]+)`", page))
+    assert binding_ids() <= listed, sorted(binding_ids() - listed)
 
 
 def test_a_keymap_with_an_unknown_id_is_refused_in_one_line(tmp_path):
@@ -75,7 +83,8 @@ async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sam
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
         assert "Keys: Home" in text, "the screen by its name"
-        assert re.search(r"n +New migration +new +yes", text), "description, then the id"
+        assert re.search(r"n +New migration +yes", text), "what the key does, in words"
+        assert "(new)" not in text and " new " not in text, "no binding ids"
         assert "nothing to roll back: servicedesk has no active version" in screen_words(app), \
             "a key that cannot run says why"
         assert "HomeScreen" not in text

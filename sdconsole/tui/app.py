@@ -13,16 +13,17 @@ import asyncio
 import multiprocessing.resource_tracker
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual import events, on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.clock import Clock
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
@@ -30,7 +31,7 @@ from sdconsole.engine import pipeline
 from sdconsole.engine.errors import EngineError, Interrupted
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
-from sdconsole.tui.explain import Explains, Unavailable, blocked_reason
+from sdconsole.tui.explain import Explains, Unavailable, blocked_reason, screen_bindings
 from sdconsole.tui.flow import Flow
 from sdconsole.tui.log_lines import EventLines
 from sdconsole.tui.messages import EngineEvent, listener_for
@@ -50,7 +51,6 @@ class ConsoleApp(Explains, App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "sdconsole"
-    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, show=False),
         Binding("l", "event_log", "Log", id="log"),
@@ -248,8 +248,7 @@ class ConsoleApp(Explains, App[None]):
     def on_key(self, event: events.Key) -> None:
         """A key whose action cannot run now says why in a toast, instead of nothing.
 
-        Reads the screen's binding chain (keymap applied), which Textual 8 keeps
-        private: there is no public way to see the bindings the footer hides.
+        Reads the screen's binding chain: see :mod:`sdconsole.tui.explain`.
         """
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
@@ -257,6 +256,23 @@ class ConsoleApp(Explains, App[None]):
         blocked = blocked_reason(self.screen._modal_binding_chain, event.key)
         if blocked is not None:
             self.notify(blocked[1], title=f"{blocked[0]}: not now", severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every key of the screen it was opened on and of the
+        App, by description; one that cannot run now says why instead."""
+        ours = screen_bindings(screen)
+        titles = {binding.description for _, binding, _ in ours}
+        yield from (command for command in super().get_system_commands(screen)
+                    if command.title not in titles)
+        for node, binding, blocked in ours:
+            key = f"key {self.get_key_display(binding)}"
+            if blocked is None:
+                yield SystemCommand(binding.description, key,
+                                    partial(self.run_action, binding.action, node))
+            else:
+                yield SystemCommand(binding.description, f"{key} · not now: {blocked.reason}",
+                                    partial(self.notify, blocked.reason, severity="warning",
+                                            title=f"{binding.description}: not now"))
 
     def action_rollback(self) -> None:
         offer = self.flow.rollback_offer()

@@ -4,7 +4,11 @@ The App and its screens answer :meth:`Explains.why_not` for each of their
 actions: None when it can run, else an :class:`Unavailable` with the reason.
 ``check_action`` (what the footer shows) follows from it, and the App turns
 the reason into a toast when the key is pressed anyway, so no key ever does
-nothing in silence.
+nothing in silence. Help (?) and the command palette (ctrl+p) list a screen's
+bindings with the same reasons (:func:`screen_bindings`).
+
+Both read a screen's binding chain (keymap applied), which Textual 8 keeps
+private: there is no public way to see the bindings the footer hides.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
+from textual.screen import Screen
 
 
 @dataclass(frozen=True)
@@ -53,3 +58,20 @@ def blocked_reason(chain: Iterable[tuple[DOMNode, BindingsMap]],
             if blocked.reason:
                 return binding.description or action, blocked.reason
     return None
+
+
+def screen_bindings(screen: Screen) -> list[tuple[DOMNode, Binding, Unavailable | None]]:
+    """Each binding with an id of ``screen`` and of the App, once, with why it cannot run
+    now (None when it can)."""
+    found, seen = [], set()
+    for node, bindings in screen._modal_binding_chain:
+        if node is not screen and node is not screen.app:
+            continue
+        for _, binding in bindings:
+            if not binding.id or binding.id in seen:
+                continue
+            seen.add(binding.id)
+            action = binding.action.partition("(")[0]
+            found.append((node, binding,
+                          node.why_not(action) if isinstance(node, Explains) else None))
+    return found

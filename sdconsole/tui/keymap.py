@@ -16,16 +16,17 @@ from sdconsole.engine.errors import BadInput
 
 
 def binding_ids() -> set[str]:
-    """Ids of every binding of the App and of every screen and modal."""
-    from sdconsole.tui import screens
+    """Ids of every binding of the App and of every screen, modal and widget of the console."""
+    from sdconsole.tui import screens, widgets
     from sdconsole.tui.app import ConsoleApp
 
     classes: list[type[DOMNode]] = [ConsoleApp]
-    for module_info in pkgutil.iter_modules(screens.__path__):
-        module = importlib.import_module(f"{screens.__name__}.{module_info.name}")
-        classes += [value for value in vars(module).values()
-                    if isinstance(value, type) and issubclass(value, DOMNode)
-                    and value.__module__ == module.__name__]
+    for package in (screens, widgets):
+        for module_info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+            classes += [value for value in vars(module).values()
+                        if isinstance(value, type) and issubclass(value, DOMNode)
+                        and value.__module__ == module.__name__]
     return {binding.id for cls in classes for binding in cls.BINDINGS
             if getattr(binding, "id", None)}
 

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from sdconsole.tui.explain import Explains, Unavailable
 from sdconsole.tui.screens.detail import Detail, DetailModal
 from sdconsole.tui.stopping import STOPS
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
 from sdconsole.tui.widgets.filter_bar import FilterBar
+from sdconsole.tui.widgets.footer import ConsoleFooter
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
 
@@ -104,6 +105,8 @@ class LiveScreen(Explains, Screen):
                 break
 
     def why_not(self, action: str) -> Unavailable | None:
+        if action == "continue" and isinstance(self.focused, FilterBar):
+            return Unavailable("")  # enter ends the filter's typing, it does not go on
         if action == "detail" and self._focused_row() is None:
             return Unavailable("v shows the row under the cursor of a table: move to one first")
         if action == "filter" and not hasattr(self.focused, "set_filter"):
@@ -130,7 +133,7 @@ class FlowScreen(LiveScreen):
         yield from self.compose_body()
         yield FilterBar()
         yield Static("", id="verdict")
-        yield Footer()
+        yield ConsoleFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -155,7 +158,10 @@ class FlowScreen(LiveScreen):
                                            stopped=self.state.stopped == stage)
 
     def say_stopped(self) -> bool:
-        """After the operator stopped a step: what happened and what r and esc do now."""
+        """While a step stops, and once it has: what happened and what r and esc do now."""
+        if self.state.stopping and self.console.busy == self.state.stopping:
+            self.say("Stopping $step at its next safe point…", "warn", step=self.state.stopping)
+            return True
         step = self.state.stopped
         if not step or self.console.busy:
             return False

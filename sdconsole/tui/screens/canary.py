@@ -25,9 +25,9 @@ class CanaryScreen(FlowScreen):
     AUTO_FOCUS = "#metric-table"
     BINDINGS = [
         Binding("a", "approve", "Approve load", id="approve"),
-        Binding("escape", "back", "Stop", id="back"),
-        Binding("1", "tab('metrics')", "Metrics", id="tab_1", show=False),
-        Binding("2", "tab('queries')", "Queries", id="tab_2", show=False),
+        Binding("escape", "back", "Leave", id="back"),
+        Binding("1", "tab('metrics')", "Metrics tab", id="tab_1", show=False),
+        Binding("2", "tab('queries')", "Queries tab", id="tab_2", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:

@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
+
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class ChoiceModal(ModalScreen[str | None]):
@@ -29,7 +31,7 @@ class ChoiceModal(ModalScreen[str | None]):
                 options.highlighted = self.choices.index(self.current)
             yield options
             yield Static("↑↓ choose · enter select · esc cancel", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -27,8 +27,8 @@ class CleanScreen(FlowScreen):
     BINDINGS = [
         Binding("a", "approve", "Apply clean", id="approve"),
         Binding("escape", "back", "Back to profile", id="back"),
-        Binding("1", "tab('rules')", "Rules", id="tab_1", show=False),
-        Binding("2", "tab('unconvertible')", "Unconvertible", id="tab_2", show=False),
+        Binding("1", "tab('rules')", "Rules tab", id="tab_1", show=False),
+        Binding("2", "tab('unconvertible')", "Unconvertible tab", id="tab_2", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:

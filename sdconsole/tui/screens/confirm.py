@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -29,7 +31,7 @@ class ConfirmModal(ModalScreen[bool]):
             if self.detail:
                 yield Static(self.detail, classes="detail", markup=False)
             yield Static("y yes · n no", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from sdconsole.tui.format import labelled
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class CutoverModal(ModalScreen[bool]):
@@ -56,7 +57,7 @@ class CutoverModal(ModalScreen[bool]):
             yield Static(f"Type {plan.to_schema} and press enter to cut over:", markup=False)
             yield Input(placeholder="the new version's schema name")
             yield Static("", id="problem", classes="problem", markup=False)
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

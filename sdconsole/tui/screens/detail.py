@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from sdconsole.tui.format import labelled, readable
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class DetailModal(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(labelled(self.detail.fields))
             yield Static("↑↓ pgup pgdn scroll · c copy · esc close", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def action_copy(self) -> None:
         """Copy through the terminal (OSC 52): works over SSH where the terminal allows it."""

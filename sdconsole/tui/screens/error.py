@@ -6,9 +6,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from sdconsole.tui.explain import Explains, Unavailable
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class ErrorModal(Explains, ModalScreen[str | None]):
@@ -36,7 +37,7 @@ class ErrorModal(Explains, ModalScreen[str | None]):
             if self.hint:
                 yield Static(self.hint, markup=False)
             yield Static("esc close", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "discard" and not self.discard_what:

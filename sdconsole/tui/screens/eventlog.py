@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from sdconsole.tui.explain import Unavailable
@@ -19,6 +19,7 @@ from sdconsole.tui.log_lines import LogLine
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.screens.detail import Detail, DetailModal
 from sdconsole.tui.widgets.filter_bar import FilterBar
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 EMPTY = "Nothing yet: events appear here as soon as a step runs."
 
@@ -92,7 +93,7 @@ class EventLogScreen(LiveScreen):
         yield Static("", classes="title", id="log-title", markup=False)
         yield LogView(list(self.console.event_lines.lines))
         yield FilterBar()
-        yield Footer()
+        yield ConsoleFooter()
 
     def sync(self) -> None:
         view = self.query_one(LogView)

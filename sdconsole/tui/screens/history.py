@@ -7,11 +7,12 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from sdconsole.tui.format import score, when
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.widgets.filter_bar import FilterBar
+from sdconsole.tui.widgets.footer import ConsoleFooter
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 DEPLOYMENT_COLUMNS = [("version", "Version"), ("status", "Status"), ("score", "Score"),
@@ -30,9 +31,9 @@ class HistoryScreen(LiveScreen):
     AUTO_FOCUS = "#deployments"
     BINDINGS = [
         Binding("escape", "close", "Back", id="back"),
-        Binding("1", "tab('versions')", "Versions", id="tab_1", show=False),
-        Binding("2", "tab('runs')", "Runs", id="tab_2", show=False),
-        Binding("3", "tab('audit')", "Audit", id="tab_3", show=False),
+        Binding("1", "tab('versions')", "Versions tab", id="tab_1", show=False),
+        Binding("2", "tab('runs')", "Runs tab", id="tab_2", show=False),
+        Binding("3", "tab('audit')", "Audit tab", id="tab_3", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -49,7 +50,7 @@ class HistoryScreen(LiveScreen):
                                   ("to", "To"), ("operator", "By"), ("detail", "Detail")],
                                  id="audit-table", wide="detail")
         yield FilterBar()
-        yield Footer()
+        yield ConsoleFooter()
 
     def sync(self) -> None:
         status = self.console.status

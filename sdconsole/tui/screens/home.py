@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import display_path, labelled, score, when
@@ -15,6 +15,7 @@ from sdconsole.tui.screens.history import DEPLOYMENT_COLUMNS, HistoryScreen, dep
 from sdconsole.tui.screens.prompt import PromptModal
 from sdconsole.tui.screens.runbook import RunbookScreen
 from sdconsole.tui.widgets.filter_bar import FilterBar
+from sdconsole.tui.widgets.footer import ConsoleFooter
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
@@ -33,7 +34,7 @@ class HomeScreen(LiveScreen):
         yield KeyedTable(DEPLOYMENT_COLUMNS, id="deployments")
         yield FilterBar()
         yield Static("", id="verdict")
-        yield Footer()
+        yield ConsoleFooter()
 
     def sync(self) -> None:
         app = self.console

@@ -27,9 +27,9 @@ class LoadScreen(FlowScreen):
     AUTO_FOCUS = "#table-checks"
     BINDINGS = [
         Binding("c", "cutover", "Cutover", id="cutover"),
-        Binding("escape", "back", "Stop", id="back"),
-        Binding("1", "tab('tables')", "Tables", id="tab_1", show=False),
-        Binding("2", "tab('rejects')", "Rejects", id="tab_2", show=False),
+        Binding("escape", "back", "Leave", id="back"),
+        Binding("1", "tab('tables')", "Tables tab", id="tab_1", show=False),
+        Binding("2", "tab('rejects')", "Rejects tab", id="tab_2", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:

@@ -54,7 +54,7 @@ class PreflightScreen(FlowScreen):
                      w=f" ({warned} warning{'s' * (warned != 1)})" if warned else "")
         else:
             failed = sum(c.status == "fail" for c in report.checks)
-            self.say("[b]$n check(s) failed.[/b] Fix them (see the fix under the table), then"
+            self.say("[b]$n check(s) failed.[/b] Fix them (v on a check shows its fix), then"
                      " r re-runs.", "bad", n=failed)
 
     @on(DataTable.RowHighlighted)

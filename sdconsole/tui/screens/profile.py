@@ -41,9 +41,9 @@ class ProfileScreen(FlowScreen):
         Binding("t", "column_type", "Type", id="column_type"),
         Binding("d", "date_order", "Date order", id="date_order"),
         Binding("escape", "back", "Back", id="back"),
-        Binding("1", "tab('columns')", "Columns", id="tab_1", show=False),
-        Binding("2", "tab('score')", "Score", id="tab_2", show=False),
-        Binding("3", "tab('findings')", "Findings", id="tab_3", show=False),
+        Binding("1", "tab('columns')", "Columns tab", id="tab_1", show=False),
+        Binding("2", "tab('score')", "Score tab", id="tab_2", show=False),
+        Binding("3", "tab('findings')", "Findings tab", id="tab_3", show=False),
     ]
 
     def __init__(self) -> None:
@@ -187,7 +187,7 @@ class ProfileScreen(FlowScreen):
             return Unavailable("t and d change the column under the cursor: 1 shows the columns")
         planned = self._planned()
         if planned is None:
-            return Unavailable("the profile is not done yet", dimmed=True)
+            return Unavailable("the profile is not done yet")
         if action == "date_order" and planned.type not in DATE_TYPES:
             return Unavailable(f"this column is loaded as {planned.type}: a date order applies"
                                " to timestamp and date columns")

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
+
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class PromptModal(ModalScreen[str | None]):
@@ -32,7 +34,7 @@ class PromptModal(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder)
             yield Static("", id="problem", classes="problem", markup=False)
             yield Static("enter submit · esc cancel", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

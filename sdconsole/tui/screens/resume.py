@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 class ResumeModal(ModalScreen[str | None]):
@@ -33,7 +35,7 @@ class ResumeModal(ModalScreen[str | None]):
                          " in PostgreSQL. The active version is untouched either way.",
                          markup=False)
             yield Static("r resume · d discard · esc later", classes="hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def action_choose(self, choice: str | None) -> None:
         self.dismiss(choice)

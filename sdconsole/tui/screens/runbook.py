@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, MarkdownViewer, OptionList, Static
+from textual.widgets import MarkdownViewer, OptionList, Static
+
+from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
 def runbook_pages() -> list[Path]:
@@ -29,9 +31,10 @@ def page_title(path: Path) -> str:
 
 
 class RunbookScreen(Screen):
+    TITLE = "Runbook"
     BINDINGS = [
         Binding("escape", "close", "Back", id="back"),
-        Binding("tab", "app.focus_next", "Pages/text", id="focus_next", show=False),
+        Binding("tab", "app.focus_next", "Pages or page text", id="focus_next", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -40,7 +43,7 @@ class RunbookScreen(Screen):
         with Horizontal():
             yield OptionList(*(page_title(p) for p in self.pages), id="pages")
             yield MarkdownViewer(show_table_of_contents=False)
-        yield Footer()
+        yield ConsoleFooter()
 
     async def on_mount(self) -> None:
         if self.pages:

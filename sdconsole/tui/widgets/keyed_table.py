@@ -5,7 +5,7 @@ only cells whose value changed are redrawn, so a table fed by a stream of
 engine events never flickers or loses the cursor. One column may be *wide*:
 it takes the width the others leave (so 120 columns show more of a reason
 than 80), its text cut with "…"; when the terminal is too narrow for it, the
-widest other columns are cut to CAPPED first. The detail view shows every
+widest other columns give up what it lacks first, down to CAPPED. The detail view shows every
 value in full. A table made to ``wrap`` wraps the wide column's text in rows
 as tall as it needs instead. A filter shows only the rows whose text contains it.
 """
@@ -20,10 +20,11 @@ from textual.widgets import DataTable
 
 from sdconsole.tui.format import fit, plain, readable
 
-WIDE_MIN = 16
+WIDE_MIN = 12
 """The wide column gets at least this much (the table scrolls sideways past that)."""
 CAPPED = 20
-"""What a long other column is cut to when the wide one would get less than WIDE_MIN."""
+"""How far a long other column is cut, at most, when the wide one would get less than
+WIDE_MIN."""
 
 
 class KeyedTable(DataTable):
@@ -48,9 +49,10 @@ class KeyedTable(DataTable):
     def sync(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
         """Show exactly these rows (those the filter lets through) in this order, in one repaint.
 
-        While the keys stay the same, only changed cells are redrawn; when a
-        row comes, goes or moves (a new version listed first), or the wide
-        column's width changes, the table is rebuilt, the cursor kept on its row.
+        Rows already shown are patched cell by cell and new rows at the end are
+        added (a stream of events); when a row goes or moves (a new version
+        listed first, a filter), or the columns' widths change, the table is
+        rebuilt, the cursor kept on its row.
         """
         self._rows = [(key, tuple(values)) for key, values in rows]
         wanted = self.filter_text.casefold()
@@ -58,22 +60,27 @@ class KeyedTable(DataTable):
                  if not wanted or wanted in _searchable(values)]
         widths = self._layout(shown)
         with self.app.batch_update():
-            if [key for key, _ in shown] != list(self._shown) or widths != self._widths:
+            if [key for key, _ in shown[:len(self._shown)]] != list(self._shown) \
+                    or widths != self._widths:
                 current = self.current_key
                 self._widths = widths
                 self._rebuild()
-                for key, values in shown:
-                    self.add_row(*self._cells(values), key=key, height=None if self._wrap else 1)
-                    self._shown[key] = values
+                self._add(shown)
                 if current in self._shown:
                     self.move_cursor(row=list(self._shown).index(current), animate=False)
                 return
-            for key, values in shown:
+            for key, values in shown[:len(self._shown)]:
                 old, cells = self._shown[key], self._cells(values)
                 for index, column in enumerate(self._column_keys):
                     if values[index] != old[index]:
                         self.update_cell(key, column, cells[index], update_width=True)
                 self._shown[key] = values
+            self._add(shown[len(self._shown):])
+
+    def _add(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        for key, values in rows:
+            self.add_row(*self._cells(values), key=key, height=None if self._wrap else 1)
+            self._shown[key] = values
 
     def set_filter(self, text: str) -> None:
         """Show only the rows whose text contains ``text`` (any case); '' shows all."""
@@ -133,9 +140,10 @@ class KeyedTable(DataTable):
                 - 2 * self.cell_padding * len(self._column_keys))
         widths: dict[str, int] = {}
         for key in sorted(natural, key=natural.get, reverse=True):
-            if room - sum(natural.values()) >= WIDE_MIN or natural[key] <= CAPPED:
+            lacking = WIDE_MIN - (room - sum(natural.values()))
+            if lacking <= 0 or natural[key] <= CAPPED:
                 break
-            natural[key] = widths[key] = CAPPED
+            natural[key] = widths[key] = max(CAPPED, natural[key] - lacking)
         widths[self._wide] = max(room - sum(natural.values()), WIDE_MIN,
                                  plain(self._labels[self._wide]).cell_len)
         return widths
