@@ -389,8 +389,10 @@ def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
     assert [e.summary["removed"] for e in housekeeping] == [1]
 
 
-def interrupted_in_load(settings: Settings, source: Path) -> str:
-    """Cancel a migration of ``source`` at its first loaded rows; returns the run id."""
+def interrupted_in_load(settings: Settings, source: Path, mode: str = "blue-green",
+                        then=None) -> str:
+    """Cancel a migration of ``source`` at its first loaded rows, then ``then(migration)``
+    while it is still open; returns the run id."""
     from sdconsole.engine.errors import Interrupted
 
     def cancel_at_first_row(event) -> None:
@@ -398,10 +400,12 @@ def interrupted_in_load(settings: Settings, source: Path) -> str:
             m.cancel()
 
     with pipeline.Migration(settings, source, listeners=[cancel_at_first_row],
-                            mode="blue-green") as m:
+                            mode=mode) as m:
         through_clean(m)
         with pytest.raises(Interrupted):
             m.load()
+        if then is not None:
+            then(m)
     return m.run.run_id
 
 
@@ -577,16 +581,6 @@ def test_after_a_lock_timeout_at_cutover_resume_cuts_over_without_reloading(
 
 
 def test_a_cancelled_load_can_still_be_discarded(settings: Settings, sample_db: Path) -> None:
-    from sdconsole.engine.errors import Interrupted
-
-    def cancel_at_first_row(event) -> None:
-        if event.kind == "Progress" and event.stage == "load" and event.done > 0:
-            m.cancel()
-
-    with pipeline.Migration(settings, sample_db, listeners=[cancel_at_first_row],
-                            mode="simple") as m:
-        through_clean(m)
-        with pytest.raises(Interrupted):
-            m.load()
-        m.discard()  # going back is not going on: the cancel does not stop it
+    # going back is not going on: the cancel does not stop the discard
+    interrupted_in_load(settings, sample_db, "simple", then=lambda m: m.discard())
     assert deployment_statuses(settings.target_dsn) == {1: "discarded"}
