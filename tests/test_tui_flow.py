@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from textual.clock import MockClock
 from tui_pilot import (
+    cut_over,
     deployments,
     footer_keys,
     press,
@@ -52,22 +53,6 @@ def orphaned(sample_copy: Path) -> Path:
         conn.execute("""UPDATE comments SET "CT-TKT-ID" = '999999' || rowid"""
                      " WHERE rowid % 3 = 0")
     return sample_copy
-
-
-async def cut_over(pilot) -> str:
-    """From the validated load: confirm the cutover by typing the schema name."""
-    app = pilot.app
-    await press(pilot, "c")
-    assert isinstance(app.screen, CutoverModal)
-    schema = app.screen.plan.to_schema
-    await type_text(pilot, schema + "x")
-    await press(pilot, "enter")
-    assert isinstance(app.screen, CutoverModal), "a wrong name must not cut over"
-    assert f"That is not {schema}" in screen_text(app)
-    await pilot.press("backspace")
-    await press(pilot, "enter")
-    assert isinstance(app.screen, HomeScreen)
-    return schema
 
 
 async def migrate(pilot) -> str:

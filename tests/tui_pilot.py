@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 from sdconsole.engine import events as ev
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.clean import CleanScreen
+from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.preflight import PreflightScreen
@@ -24,17 +25,20 @@ from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 class HoldStage:
     """A Run listener in front of the console's: holds the engine's thread at the first
-    progress of ``stage`` until released, so a test acts while the stage certainly runs."""
+    progress of ``stage`` until released, so a test acts while the stage certainly runs.
+    Unless ``armed``, it holds nothing until armed (a stage that runs twice, as the clean)."""
 
-    def __init__(self, inner: Callable[[ev.Event], None], stage: str) -> None:
+    def __init__(self, inner: Callable[[ev.Event], None], stage: str,
+                 armed: bool = True) -> None:
         self.inner = inner
         self.stage = stage
+        self.armed = armed
         self.held = threading.Event()
         self.release = threading.Event()
 
     def __call__(self, event: ev.Event) -> None:
         self.inner(event)
-        if isinstance(event, ev.Progress) and event.stage == self.stage \
+        if self.armed and isinstance(event, ev.Progress) and event.stage == self.stage \
                 and not self.held.is_set():
             self.held.set()
             self.release.wait(timeout=60)
@@ -105,6 +109,22 @@ async def to_load(pilot) -> None:
     await press(pilot, "a")
     assert isinstance(app.screen, LoadScreen)
     assert "Validated" in screen_text(app)
+
+
+async def cut_over(pilot) -> str:
+    """From the validated load: confirm the cutover by typing the schema name."""
+    app = pilot.app
+    await press(pilot, "c")
+    assert isinstance(app.screen, CutoverModal)
+    schema = app.screen.plan.to_schema
+    await type_text(pilot, schema + "x")
+    await press(pilot, "enter")
+    assert isinstance(app.screen, CutoverModal), "a wrong name must not cut over"
+    assert f"That is not {schema}" in screen_text(app)
+    await pilot.press("backspace")
+    await press(pilot, "enter")
+    assert isinstance(app.screen, HomeScreen)
+    return schema
 
 
 async def type_text(pilot: Pilot, text: str) -> None:

@@ -101,6 +101,7 @@ class Flow:
         self.to_preview()
 
     def _after_clean(self, report: Any) -> None:
+        self.app.step = self.state.step = "canary"
         self._run("canary")
 
     def _after_load(self, report: Any) -> None:
@@ -187,7 +188,9 @@ class Flow:
         self.app.pop_screen()
 
     def approve_clean(self) -> None:
+        """The clean runs under the canary screen; the breadcrumb stays on Clean until done."""
         self._show("canary", CanaryScreen())
+        self.app.step = self.state.step = "clean"
         self._run("clean")
 
     def approve_canary(self) -> None:

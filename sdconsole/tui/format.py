@@ -8,12 +8,14 @@ parsed as markup: a ticket title may well contain ``[bold]``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -82,10 +84,36 @@ def labelled(rows: Iterable[tuple[str, Any]], label_style: str = "bold") -> Rend
     grid.add_column(style=label_style, no_wrap=True)
     grid.add_column(ratio=1, overflow="fold")
     for label, value in rows:
+        if isinstance(value, str) and PATH_LIKE.fullmatch(value):
+            grid.add_row(label, Breakable(value))
+            continue
         text = readable(value)
         text.justify = "left"
         grid.add_row(label, text)
     return grid
+
+
+PATH_LIKE = re.compile(r"\S*[/?&]\S*")
+"""One word with path or URL separators: a path, a DSN."""
+
+
+class Breakable:
+    """A path or DSN that wraps after a separator (/ ? &), not in the middle of a name; a part
+    longer than the line still folds."""
+
+    def __init__(self, text: str) -> None:
+        self.parts = re.findall(r"[^/?&]*(?:[/?&]|$)", text)[:-1] or [text]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(max(len(part) for part in self.parts), sum(map(len, self.parts)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [""]
+        for part in self.parts:
+            if lines[-1] and len(lines[-1]) + len(part) > options.max_width:
+                lines.append("")
+            lines[-1] += part
+        yield Text("\n".join(lines), overflow="fold", end="")
 
 
 def points(cost: float) -> str:
@@ -129,6 +157,11 @@ def display_path(path: Path | str | None) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return str(path)
+
+
+def words(status: str | None) -> str:
+    """A status as the engine records it (``rolled_back``), in words (``rolled back``)."""
+    return (status or "").replace("_", " ")
 
 
 def when(moment: datetime | None) -> str:

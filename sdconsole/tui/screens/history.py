@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static, TabbedContent, TabPane
 
-from sdconsole.tui.format import score, when
+from sdconsole.tui.format import score, when, words
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.footer import ConsoleFooter
@@ -22,7 +22,7 @@ DEPLOYMENT_COLUMNS = [("version", "Version"), ("status", "Status"), ("score", "S
 def deployment_rows(deployments: Iterable[Any]) -> Iterator[tuple[str, tuple]]:
     """Rows for a KeyedTable with DEPLOYMENT_COLUMNS, keyed by version."""
     for d in deployments:
-        yield (str(d.version), (f"v{d.version}", d.status, score(d.quality_score), d.rows,
+        yield (str(d.version), (f"v{d.version}", words(d.status), score(d.quality_score), d.rows,
                                 d.operator or "", when(d.activated_at)))
 
 
@@ -58,13 +58,13 @@ class HistoryScreen(LiveScreen):
             return
         self.query_one("#deployments", KeyedTable).sync(deployment_rows(status.deployments))
         self.query_one("#run-table", KeyedTable).sync(
-            (r.run_id, (when(r.started_at), r.outcome or "unfinished", r.operator or "",
+            (r.run_id, (when(r.started_at), words(r.outcome) or "unfinished", r.operator or "",
                         score(r.quality_score),
                         r.error or (f"override: {r.gate_override_reason}"
                                     if r.gate_override_reason else "")))
             for r in status.runs)
         self.query_one("#audit-table", KeyedTable).sync(
-            (str(i), (when(a["at"]), a["action"], _version(a["from_version"]),
+            (str(i), (when(a["at"]), words(a["action"]), _version(a["from_version"]),
                       _version(a["to_version"]), a["operator"] or "", a["detail"] or ""))
             for i, a in enumerate(status.audit))
 

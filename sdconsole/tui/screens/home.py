@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from sdconsole.tui.explain import Unavailable
-from sdconsole.tui.format import display_path, labelled, score, when
+from sdconsole.tui.format import display_path, labelled, score, when, words
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.screens.history import DEPLOYMENT_COLUMNS, HistoryScreen, deployment_rows
 from sdconsole.tui.screens.prompt import PromptModal
@@ -53,11 +53,11 @@ class HomeScreen(LiveScreen):
                       f" {score(active.quality_score)} · {active.rows or 0:,} rows ·"
                       f" {when(active.activated_at)}"))
         older = [d for d in status.deployments if active is None or d.version < active.version]
-        facts.append(("Previous", ", ".join(f"v{d.version} {d.status}" for d in older[:4])
+        facts.append(("Previous", ", ".join(f"v{d.version} {words(d.status)}" for d in older[:4])
                       or "none"))
         if status.runs:
             run = status.runs[0]
-            outcome = run.outcome or "running or unfinished"
+            outcome = words(run.outcome) or "running or unfinished"
             facts.append(("Last run", f"{when(run.started_at)} {outcome}"
                           f" by {run.operator or '?'}" + (f": {run.error}" if run.error else "")))
         else:
@@ -65,7 +65,7 @@ class HomeScreen(LiveScreen):
         self._show(facts)
         self.query_one(KeyedTable).sync(deployment_rows(status.deployments))
         if status.interrupted:
-            names = ", ".join(f"v{d.version} ({d.status})" for d in status.interrupted)
+            names = ", ".join(f"v{d.version} ({words(d.status)})" for d in status.interrupted)
             self.query_one("#verdict", Static).update(
                 f"Left by an interrupted run: {names}. ctrl+r discards it.")
         else:
