@@ -63,7 +63,8 @@ def blocked_reason(chain: Iterable[tuple[DOMNode, BindingsMap]],
 def screen_bindings(screen: Screen) -> list[tuple[DOMNode, Binding, Unavailable | None]]:
     """Each binding with an id of ``screen`` and of the App, once, with why it cannot run
     now (None when it can)."""
-    found, seen = [], set()
+    found: list[tuple[DOMNode, Binding, Unavailable | None]] = []
+    seen: set[str] = set()
     for node, bindings in screen._modal_binding_chain:
         if node is not screen and node is not screen.app:
             continue

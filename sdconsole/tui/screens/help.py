@@ -39,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
         self.query_one(KeyedTable).sync(
             (binding.id, (self.app.get_key_display(binding), binding.description,
                           "yes" if blocked is None else f"not now: {blocked.reason}"))
-            for _, binding, blocked in screen_bindings(self.under))
+            for _, binding, blocked in screen_bindings(self.under) if binding.id)
 
     def action_close(self) -> None:
         self.dismiss(None)
