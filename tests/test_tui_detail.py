@@ -22,6 +22,7 @@ from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.format import zone
 from sdconsole.tui.screens.canary import CanaryScreen
+from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.detail import DetailModal
 from sdconsole.tui.screens.eventlog import EventLogScreen, LogView
@@ -194,3 +195,29 @@ async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, s
         assert "sql>" in text and f"Time: {date.today():%Y-%m-%d}" in text and zone() in text
         await press(pilot, "escape", "slash", "escape")
         assert view.option_count == len(lines), "esc clears the filter"
+
+
+async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_profile(pilot)
+        table = app.screen.query_one("#column-table", KeyedTable)
+        key = "tickets.TKT-Closure Date"
+        table.move_cursor(row=[row.value for row in table.rows].index(key))
+        dates = app.flow.state.result("profile").table("tickets").column(
+            "TKT-Closure Date").date_evidence
+        await press(pilot, "d")
+        assert isinstance(app.screen, ChoiceModal)
+        text = screen_words(app)
+        assert f"day-first: {dates.day_first:,} values prove it (e.g. " \
+               f"{dates.examples['day-first'][0]!r}" in text
+        assert f"month-first: {dates.month_first:,} values prove it" in text
+        await press(pilot, "down", "enter")
+        assert isinstance(app.screen, ProfileScreen)
+        issues = dict(table.fields(key))["Issues"]
+        assert issues.startswith("overridden (profiled day-first"), issues
+        assert "m/d" in dict(table.fields(key))["Type"]
+        await press(pilot, "v")
+        assert "Loaded as: timestamp, month-first" in detail_text(app)
+        assert app.flow.migration.plan.table("tickets").column(
+            "TKT-Closure Date").date_order == "month-first", "the engine's plan has it"

@@ -4,7 +4,10 @@ The Score tab has one row per dimension and the total; the Findings tab every
 finding, dimension by dimension and most costly first, with the points it
 costs (exempt ones cost 0 and say why): the same figures ``sdconsole profile``
 prints. The operator may change a column's type (t) or date order (d) before
-the clean; the change goes to the engine's plan and the row is patched in place.
+the clean; the change goes to the engine's plan, the row is patched in place
+and marked as overridden. The engine does not re-score an override: the
+score and findings stay those of the profile, and the row says so. The
+date-order choice shows what the values prove for each order, with examples.
 """
 
 from __future__ import annotations
@@ -100,8 +103,12 @@ class ProfileScreen(FlowScreen):
                  for i, f in enumerate(self.state.findings) if f.dimension == "review"]
         return rows
 
+    def _plan(self, profile: Any) -> Any:
+        """The plan with the operator's changes (the profile's own before the migration opened)."""
+        return self.flow.migration.plan if self.flow.migration else profile.plan
+
     def _columns(self, profile: Any) -> None:
-        plan = self.flow.migration.plan if self.flow.migration else profile.plan
+        plan = self._plan(profile)
         rows = []
         for table in profile.tables:
             planned = plan.table(table.name)
@@ -113,6 +120,7 @@ class ProfileScreen(FlowScreen):
                 issues = chosen.flagged or column.note
                 if column.invalid:
                     issues = f"{column.invalid:,} invalid " + issues
+                issues = override_note(column, chosen) or issues
                 key = f"{table.name}.{column.name}"
                 self._keys[key] = (table.name, column.name)
                 rows.append((key, (key, kind, percent(column.confidence),
@@ -123,7 +131,8 @@ class ProfileScreen(FlowScreen):
         profile = self.profile
         if table.id == "column-table" and profile is not None:
             name, column = self._keys[key]
-            return column_detail(profile, name, column)
+            return column_detail(profile, self._plan(profile).table(name).column(column),
+                                 name, column)
         if table.id == "score-table" and profile is not None:
             return dimension_detail(profile.score, key)
         dimension, _, index = key.partition("|")
@@ -218,9 +227,11 @@ class ProfileScreen(FlowScreen):
     def action_date_order(self) -> None:
         table, column = self._column_under_cursor()
         current = self._planned().date_order
+        dates = self.profile.table(table).column(column).date_evidence
+        evidence = f"\n{date_evidence(dates)}\n" if dates is not None else ""
         self.app.push_screen(
-            ChoiceModal("Date order", f"Read the dates of {table}.{column} as:", ORDERS,
-                        current),
+            ChoiceModal("Date order", f"What the values of {table}.{column} prove:{evidence}"
+                        "Read them as:", ORDERS, current),
             lambda order: self.flow.set_column(table, column, date_order=order)
             if order and order != current else None)
 
@@ -261,12 +272,42 @@ def dimension_detail(score: Any, name: str) -> Detail:
     return Detail(f"{name} {part.score:.1f}: what cost points", fields)
 
 
-def column_detail(profile: Any, table: str, name: str) -> Detail:
-    """Everything the profile knows about one column, and what it costs the score."""
+def override_note(column: Any, chosen: Any) -> str:
+    """'' unless the operator changed the column in the console: what it was profiled as."""
+    if chosen.type != column.type:
+        was = f"profiled as {column.type}"
+    elif chosen.type in DATE_TYPES and chosen.date_order != column.date_order:
+        was = f"profiled {column.date_order}"
+    else:
+        return ""
+    return f"overridden ({was}; counts and score are from before)"
+
+
+def date_evidence(dates: Any) -> str:
+    """One line per reading of a date column: how many values prove it, with examples."""
+    def eg(kind: str) -> str:
+        shown = dates.examples.get(kind, [])[:2]
+        return f" (e.g. {', '.join(repr(v) for v in shown)})" if shown else ""
+
+    return "\n".join([
+        f"day-first: {dates.day_first:,} values prove it{eg('day-first')}",
+        f"month-first: {dates.month_first:,} values prove it{eg('month-first')}",
+        f"either: {dates.ambiguous:,} values read both ways{eg('ambiguous')}",
+        f"ISO: {dates.iso:,}; impossible in the order read now: {dates.impossible:,}"
+        f"{eg('impossible')}"])
+
+
+def column_detail(profile: Any, chosen: Any, table: str, name: str) -> Detail:
+    """Everything the profile knows about one column, what it costs the score, and how it
+    is loaded (the operator's change, if any)."""
     c = profile.table(table).column(name)
-    kind = c.type if c.type == c.inferred_type else f"{c.type} (override of {c.inferred_type})"
+    kind = chosen.type
+    if kind in DATE_TYPES:
+        kind += f", {chosen.date_order}"
+    if c.type != c.inferred_type:
+        kind += f" (override of {c.inferred_type})"
     fields = [("Loaded as", kind), ("Declared", c.declared_type or "(none)"),
-              ("Confidence", f"{c.confidence:.1%} of the values are {c.inferred_type}"),
+              ("Confidence", f"{percent(c.confidence)} of the values are {c.inferred_type}"),
               ("Rows", c.rows),
               ("Missing", f"{c.missing:,} ({c.nulls:,} NULL, {c.empties:,} empty"
                + "".join(f", {n:,} {t!r}" for t, n in c.placeholders.items()) + ")"),
@@ -279,14 +320,11 @@ def column_detail(profile: Any, table: str, name: str) -> Detail:
             fields.append((label, n))
     if c.invalid_examples:
         fields.append(("Examples", ", ".join(repr(v) for v in c.invalid_examples)))
-    dates = c.date_evidence
-    if dates is not None:
-        fields.append(("Dates", f"read {dates.decision}; values that prove day-first"
-                                f" {dates.day_first:,}, month-first {dates.month_first:,};"
-                                f" ambiguous {dates.ambiguous:,}, ISO {dates.iso:,},"
-                                f" impossible {dates.impossible:,}"))
-    for label, note in (("Review", c.flagged), ("Note", c.note), ("Flag", c.flag_evidence),
-                        ("Departure", c.departure)):
+    if c.date_evidence is not None:
+        fields.append(("Dates", f"read {c.date_evidence.decision}\n"
+                                f"{date_evidence(c.date_evidence)}"))
+    for label, note in (("Changed", override_note(c, chosen)), ("Review", c.flagged),
+                        ("Note", c.note), ("Flag", c.flag_evidence), ("Departure", c.departure)):
         if note:
             fields.append((label, note))
     fields += [(points(f.cost), f"{dimension}: {f.message}")
