@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from textual.clock import MockClock
 from textual.widgets import Input
-from tui_pilot import settle
+from tui_pilot import screen_text, settle
 
 from sdconsole.engine import events as ev
 from sdconsole.engine.preflight import PreflightReport
@@ -71,8 +71,21 @@ def keys_then_settle(*keys: str):
             await settle(pilot)
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
+        await steady(pilot)
 
     return run_before
+
+
+async def steady(pilot, rounds: int = 50) -> None:
+    """Wait until two renders in a row show the same screen: on a busy machine a table's
+    layout can still change after the workers have settled (its size arrives later)."""
+    last = None
+    for _ in range(rounds):
+        await pilot.pause(0.05)
+        shown = screen_text(pilot.app)
+        if shown == last:
+            return
+        last = shown
 
 
 @SIZES
