@@ -111,24 +111,26 @@ def run_rollback(settings: Settings, to_version: int | None = None,
     process that may have nothing but the settings.
     """
     dsn = resolve_dsn(settings)
-    with Run.for_settings(settings, listeners=list(listeners)) as run, \
-            lock.acquire(dsn, settings, run.run_id, run=run), connect(dsn, autocommit=True) as conn:
-        deployments.record_run_start(conn, settings.stable_schema, run.run_id, "rollback",
-                                     None, settings.operator)
-        try:
-            report = rollback(run, conn, dsn, settings, to_version)
-        except BaseException as exc:
-            outcome = "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) \
-                else "failed"
-            with contextlib.suppress(psycopg.Error):
-                deployments.record_run_end(conn, run.run_id, outcome, one_line(exc))
-            if isinstance(exc, psycopg.Error):  # a dropped connection: one line, exit 9
-                raise StageError(f"rollback of {settings.stable_schema} stopped: the target"
-                                 f" failed ({one_line(exc)}); `sdconsole status` shows which"
-                                 " version dashboards read") from None
-            raise
-        deployments.record_run_end(conn, run.run_id, "succeeded")
-        return report
+    try:
+        with Run.for_settings(settings, listeners=list(listeners)) as run, \
+                lock.acquire(dsn, settings, run.run_id, run=run), \
+                connect(dsn, autocommit=True) as conn:
+            deployments.record_run_start(conn, settings.stable_schema, run.run_id, "rollback",
+                                         None, settings.operator)
+            try:
+                report = rollback(run, conn, dsn, settings, to_version)
+            except BaseException as exc:
+                outcome = "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) \
+                    else "failed"
+                with contextlib.suppress(psycopg.Error):
+                    deployments.record_run_end(conn, run.run_id, outcome, one_line(exc))
+                raise
+            deployments.record_run_end(conn, run.run_id, "succeeded")
+            return report
+    except psycopg.Error as exc:  # a dropped connection, wherever it shows: one line, exit 9
+        raise StageError(f"rollback of {settings.stable_schema} stopped: the target failed"
+                         f" ({one_line(exc)}); `sdconsole status` shows which version"
+                         " dashboards read") from None
 
 
 def rollback(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
