@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import aiohttp
 import pytest
@@ -48,6 +49,19 @@ window.WebSocket.prototype = Native.prototype;
 """What the page receives over its WebSocket: the console's output, as the page draws it."""
 
 
+def listening(port: int, seconds: float = 30.0) -> None:
+    """Wait until something accepts connections on ``port`` of 127.0.0.1."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,6 +82,7 @@ def served(settings, sample_db, tmp_path):
     line = server.stdout.readline()
     found = re.search(r"open (http://127\.0\.0\.1:\d+/\?token=\S+)", line)
     assert found, line
+    listening(port)  # the address is printed before the server binds it
     yield f"http://127.0.0.1:{port}", found.group(1)
     server.terminate()
     server.wait(timeout=30)
