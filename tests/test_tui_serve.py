@@ -186,3 +186,26 @@ async def test_a_browser_drives_the_console_from_home_to_preflight(served, tmp_p
     finally:
         browser.terminate()
         browser.wait(timeout=30)
+
+
+def test_the_serve_command_serves_behind_a_token(settings, sample_db) -> None:
+    """`sdconsole serve`: 127.0.0.1 only, the token printed at start, nothing without it."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "serve",
+         str(sample_db), "--target", settings.target_dsn, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        line = server.stdout.readline()
+        found = re.search(r"open (http://127\.0\.0\.1:(\d+)/\?token=\S+)", line)
+        assert found and int(found.group(2)) == port, line
+        listening(port)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/")
+        assert refused.value.code == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -12,9 +12,10 @@ from sdconsole.commands import (
     resume,
     rollback,
     sample,
+    serve,
     status,
     tui,
 )
 
-COMMANDS = [tui, demo, sample, preflight, profile, clean, migrate, attach, resume, rollback,
+COMMANDS = [tui, serve, demo, sample, preflight, profile, clean, migrate, attach, resume, rollback,
             status, queries, metrics]
