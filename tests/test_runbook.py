@@ -12,7 +12,8 @@ from sdconsole.cli import build_parser
 from sdconsole.engine import metrics
 
 PAGES = ("index.md", "deployment-checklist.md", "quarterly-import.md", "profile-and-quality.md",
-         "preflight.md", "rollback.md", "monitoring.md", "troubleshooting.md", "exit-codes.md")
+         "preflight.md", "rollback.md", "monitoring.md", "troubleshooting.md", "exit-codes.md",
+         "console.md")
 FENCE = re.compile(r"^\s*(```|~~~)")
 LINK = re.compile(r"\]\(([^)#\s]+\.md)(#[^)]*)?\)")
 
