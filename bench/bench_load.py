@@ -43,9 +43,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from samples import OUT, row_total, sample_file
 
-from sdconsole.engine import cleaner, embedded, loader, profiler, schema, validate
-from sdconsole.engine.plan import Plan
-from sdconsole.engine.run import Run
+from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import cleaner, loader, profiler, validate
+from sdconsole.engine.target import embedded, schema
 from sdconsole.settings import DEFAULT_NULL_TOKENS, load_settings
 
 

@@ -37,7 +37,7 @@ from psycopg.conninfo import make_conninfo
 from samples import OUT, row_total, sample_file
 
 import sdconsole
-from sdconsole.engine import embedded
+from sdconsole.engine.target import embedded
 
 
 def one_run(admin_dsn: str, source: Path, workdir: Path, code: Path) -> tuple[float, float]:

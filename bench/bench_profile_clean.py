@@ -30,9 +30,9 @@ STAGES = ("profile", "clean preview", "clean apply")
 
 def child(stage: str, source: Path, workdir: Path) -> None:
     """Run one stage in this process and print its figures as JSON."""
-    from sdconsole.engine import cleaner, profiler
-    from sdconsole.engine.plan import Plan
-    from sdconsole.engine.run import Run
+    from sdconsole.engine.records.plan import Plan
+    from sdconsole.engine.runtime.run import Run
+    from sdconsole.engine.stages import cleaner, profiler
     from sdconsole.settings import load_settings
 
     settings = load_settings(None, workdir=workdir)

@@ -16,7 +16,7 @@ import time
 
 import psycopg
 
-from sdconsole.engine import queries
+from sdconsole.engine.target import queries
 
 
 def main() -> None:

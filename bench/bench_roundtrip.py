@@ -2,7 +2,7 @@
 
 Each database is migrated (simple mode: profile, clean, load, validate,
 cutover) into a fresh PostgreSQL database, then
-:func:`sdconsole.engine.roundtrip.round_trip` compares every original cell
+:func:`sdconsole.engine.stages.roundtrip.round_trip` compares every original cell
 with its target cell through the documented rules. Prints one row per
 database: cells compared, equal (as written), converted (by a type rule),
 nulled (placeholder token), rejected (in ``_rejects`` with its raw value),
@@ -28,8 +28,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from samples import OUT, sample_file
 
-from sdconsole.engine import embedded, pipeline
-from sdconsole.engine.roundtrip import OUTCOMES, round_trip
+from sdconsole.engine import pipeline
+from sdconsole.engine.stages.roundtrip import OUTCOMES, round_trip
+from sdconsole.engine.target import embedded
 from sdconsole.settings import load_settings
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

@@ -21,8 +21,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from sdconsole.engine import backup, cutover, deployments, embedded, metadata, rollback
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import cutover, rollback
+from sdconsole.engine.target import backup, deployments, embedded, metadata
 from sdconsole.settings import load_settings
 
 STABLE = "servicedesk"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from psycopg import sql
 
-from sdconsole import sample
-from sdconsole.engine.source import sqlite_sql
+from sdconsole.engine.source import sample
+from sdconsole.engine.source.sqlite import sqlite_sql
 
 OUT = Path(__file__).resolve().parent / "out"
 TABLES = ("tickets", "comments", "timesheets")

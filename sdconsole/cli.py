@@ -3,7 +3,7 @@
 Each command lives in ``sdconsole/commands/<name>.py`` with ``register(sub)``
 adding its parser and a ``run(args, settings)`` returning the exit status.
 Errors reach the operator as one line on stderr with the documented exit
-status (see ``sdconsole.engine.errors``); never as a traceback.
+status (see ``sdconsole.engine.runtime.errors``); never as a traceback.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import NoReturn
 
 from sdconsole import __version__
 from sdconsole.commands import COMMANDS
-from sdconsole.engine.errors import EngineError
-from sdconsole.engine.run import one_line
+from sdconsole.engine.runtime.errors import EngineError
+from sdconsole.engine.runtime.run import one_line
 from sdconsole.settings import SettingsError, load_settings
 
 EPILOG = """exit status: 0 ok, 1 internal error, 2 bad input, 3 preflight failed,

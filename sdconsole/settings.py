@@ -27,7 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from sdconsole.engine.dsn import redact_dsn
+from sdconsole.engine.target.dsn import redact_dsn
 
 DEFAULT_NULL_TOKENS = ["", "?", "-", "N/A", "NULL", "n/a"]
 # Schemas the stable schema may not be: PostgreSQL's own, the default one, the metadata.
@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     @field_validator("type_overrides")
     @classmethod
     def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        from sdconsole.engine.values import TYPES
+        from sdconsole.engine.rules.values import TYPES
 
         for column, kind in value.items():
             if kind not in TYPES:
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     @field_validator("flag_words")
     @classmethod
     def _flag_words(cls, value: list[str]) -> list[str]:
-        from sdconsole.engine.values import FlagWords
+        from sdconsole.engine.rules.values import FlagWords
 
         FlagWords.parse(value)
         return ["/".join(word.strip().lower() for word in entry.split("/")) for entry in value]

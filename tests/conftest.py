@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from sdconsole import sample
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.source import sample
 from sdconsole.settings import Settings, load_settings
 
 
@@ -30,7 +30,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     dsn = os.environ.get("SDCONSOLE_TEST_DSN")
     if dsn:
         return dsn
-    from sdconsole.engine import embedded
+    from sdconsole.engine.target import embedded
 
     return embedded.start(tmp_path_factory.mktemp("embedded"), cleanup="delete")
 
@@ -129,7 +129,7 @@ def migrated_sample(pg_server: str, sample_db: Path,
 HOLDER = """
 import sys
 from pathlib import Path
-from sdconsole.engine import lock
+from sdconsole.engine.target import lock
 from sdconsole.settings import load_settings
 settings = load_settings(None, workdir=Path(sys.argv[1]), target_dsn=sys.argv[2],
                          operator="alice")

@@ -6,7 +6,7 @@ table. Tests import this module like the other helpers
 (``from fidelity_cases import write_fidelity_db, EXPECTED_ROWS``). It holds no
 test functions.
 
-PostgreSQL names below are the ones ``sdconsole.engine.naming`` makes
+PostgreSQL names below are the ones ``sdconsole.engine.rules.naming`` makes
 (``"Postal Code"`` -> ``postal_code``, ``EmployeeId`` -> ``employee_id``).
 Each case lists what a faithful migration must do.
 

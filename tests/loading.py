@@ -13,11 +13,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import cleaner, pipeline, profiler, schema
-from sdconsole.engine.naming import normalise_all
-from sdconsole.engine.plan import ColumnPlan, Plan, TablePlan
-from sdconsole.engine.run import Run
-from sdconsole.engine.source import list_columns, row_count, sqlite_sql
+from sdconsole.engine import pipeline
+from sdconsole.engine.records.plan import ColumnPlan, Plan, TablePlan
+from sdconsole.engine.rules.naming import normalise_all
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.source.sqlite import list_columns, row_count, sqlite_sql
+from sdconsole.engine.stages import cleaner, profiler
+from sdconsole.engine.target import schema
 from sdconsole.settings import Settings
 
 

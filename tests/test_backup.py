@@ -15,18 +15,19 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from versions import STABLE, make_version, seen, statuses, views_point_at
 
-from sdconsole.engine import backup, cutover, lock, metadata
-from sdconsole.engine.errors import StageError
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import cutover
+from sdconsole.engine.target import backup, lock, metadata
 from sdconsole.settings import load_settings
 
 CUTOVER = """
 import sys
 from pathlib import Path
 import psycopg
-from sdconsole.engine import cutover
-from sdconsole.engine.errors import EngineError
-from sdconsole.engine.run import Run
+from sdconsole.engine.stages import cutover
+from sdconsole.engine.runtime.errors import EngineError
+from sdconsole.engine.runtime.run import Run
 from sdconsole.settings import load_settings
 from sdconsole.settings import load_settings
 workdir, dsn, version = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])

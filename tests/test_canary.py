@@ -11,13 +11,13 @@ import psycopg
 import pytest
 from loading import cleaned, plan_for, profiled, write_source
 
-from sdconsole.engine import canary, profiler
-from sdconsole.engine import events as ev
-from sdconsole.engine import queries as dashboard
-from sdconsole.engine.errors import StageError
-from sdconsole.engine.queries import Need, QueryTemplate
-from sdconsole.engine.run import Run
-from sdconsole.engine.source import open_source
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.source.sqlite import open_source
+from sdconsole.engine.stages import canary, profiler
+from sdconsole.engine.target import queries as dashboard
+from sdconsole.engine.target.queries import Need, QueryTemplate
 from sdconsole.settings import Settings
 
 OPEN_TICKETS = QueryTemplate(

@@ -17,14 +17,14 @@ from loading import plan_for, write_source
 from psycopg import sql
 
 from sdconsole.cli import main
-from sdconsole.engine import events as ev
-from sdconsole.engine.clean_passes import TYPE_RULES, short
-from sdconsole.engine.cleaner import CleanReport, clean
-from sdconsole.engine.errors import BadInput, Interrupted, StageError
-from sdconsole.engine.profiler import profile
-from sdconsole.engine.run import Run, read_journal
-from sdconsole.engine.source import sqlite_sql
-from sdconsole.engine.values import CONVERTERS, Unconvertible
+from sdconsole.engine.rules.values import CONVERTERS, Unconvertible
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.errors import BadInput, Interrupted, StageError
+from sdconsole.engine.runtime.run import Run, read_journal
+from sdconsole.engine.source.sqlite import sqlite_sql
+from sdconsole.engine.stages.clean_passes import TYPE_RULES, short
+from sdconsole.engine.stages.cleaner import CleanReport, clean
+from sdconsole.engine.stages.profiler import profile
 from sdconsole.settings import load_settings
 
 
@@ -275,9 +275,9 @@ def test_clean_command(sample_db, workdir, capsys):
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from sdconsole.engine.cleaner import clean
-from sdconsole.engine.plan import Plan
-from sdconsole.engine.run import Run
+from sdconsole.engine.stages.cleaner import clean
+from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.runtime.run import Run
 from sdconsole.settings import load_settings
 
 workdir, run_id, source, plan = sys.argv[1:]

@@ -29,8 +29,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from sdconsole import sample
-from sdconsole.engine import lock, pipeline
+from sdconsole.engine import pipeline
+from sdconsole.engine.source import sample
+from sdconsole.engine.target import lock
 from sdconsole.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow

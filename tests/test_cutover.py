@@ -13,9 +13,10 @@ import pytest
 from psycopg import sql
 from versions import STABLE, make_version, seen, statuses, views_point_at
 
-from sdconsole.engine import cutover, deployments, rollback
-from sdconsole.engine import events as ev
-from sdconsole.engine.errors import BadInput, StageError
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.errors import BadInput, StageError
+from sdconsole.engine.stages import cutover, rollback
+from sdconsole.engine.target import deployments
 from sdconsole.settings import Settings
 
 

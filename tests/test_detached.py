@@ -16,10 +16,10 @@ import psutil
 import psycopg
 import pytest
 
-from sdconsole.engine import events as ev
-from sdconsole.engine.client import CommandRefused, attach
-from sdconsole.engine.control import socket_path
-from sdconsole.engine.run import runs_dir
+from sdconsole.engine.detached.client import CommandRefused, attach
+from sdconsole.engine.detached.control import socket_path
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import runs_dir
 from sdconsole.settings import Settings
 
 

@@ -9,9 +9,10 @@ import psycopg
 import pytest
 from loading import through_clean
 
-from sdconsole import sample
-from sdconsole.engine import embedded, pipeline
-from sdconsole.engine.errors import StageError
+from sdconsole.engine import pipeline
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.source import sample
+from sdconsole.engine.target import embedded
 from sdconsole.settings import load_settings
 
 pytestmark = pytest.mark.skipif(

@@ -3,7 +3,7 @@
 Real SQLite files (the fidelity cases written here, the public Chinook and
 Northwind databases under tests/data, the project's sample) go through the
 real pipeline into a real PostgreSQL; then every source cell is compared with
-its target cell through the documented rules (:mod:`sdconsole.engine.roundtrip`).
+its target cell through the documented rules (:mod:`sdconsole.engine.stages.roundtrip`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import psycopg
 import pytest
 from fidelity_cases import ALL_BYTES, BAD_TEXT_BYTES, EXPECTED_ROWS, write_fidelity_db
 
-from sdconsole.engine import clean_passes, pipeline
-from sdconsole.engine.roundtrip import round_trip
-from sdconsole.engine.values import TYPES
+from sdconsole.engine import pipeline
+from sdconsole.engine.rules.values import TYPES
+from sdconsole.engine.stages import clean_passes
+from sdconsole.engine.stages.roundtrip import round_trip
 from sdconsole.settings import Settings, load_settings
 
 DATA = Path(__file__).parent / "data"

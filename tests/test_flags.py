@@ -17,9 +17,9 @@ from conftest import Migrated, _create_database, _drop_database
 from loading import write_source
 from psycopg import sql
 
-from sdconsole import sample
-from sdconsole.engine import queries
 from sdconsole.engine.pipeline import Migration, drive
+from sdconsole.engine.source import sample
+from sdconsole.engine.target import queries
 from sdconsole.settings import load_settings
 
 VARIANTS = ("01", "yn", "yesno", "words")

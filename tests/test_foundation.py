@@ -13,9 +13,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sdconsole import __version__
-from sdconsole.engine import embedded
-from sdconsole.engine.dsn import TargetUnreachable, connect, redact_dsn, sibling
-from sdconsole.engine.errors import StageError
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.target import embedded
+from sdconsole.engine.target.dsn import TargetUnreachable, connect, redact_dsn, sibling
 
 
 def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,8 +26,8 @@ def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
 def test_engine_import_loads_neither_textual_nor_rich() -> None:
     code = (
         "import sys, pkgutil, importlib, sdconsole.engine as e\n"
-        "for m in pkgutil.iter_modules(e.__path__):\n"
-        "    importlib.import_module('sdconsole.engine.' + m.name)\n"
+        "for m in pkgutil.walk_packages(e.__path__, 'sdconsole.engine.'):\n"
+        "    importlib.import_module(m.name)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "print(','.join(bad))\n"
     )

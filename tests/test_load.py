@@ -10,12 +10,13 @@ import pytest
 from loading import cleaned, new_schema, plan_for, profiled, rows_of, write_source
 from psycopg import sql
 
-from sdconsole.engine import cells, loader, validate
-from sdconsole.engine import events as ev
-from sdconsole.engine import run as run_module
-from sdconsole.engine.errors import StageError
-from sdconsole.engine.plan import Plan
-from sdconsole.engine.run import Run
+from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.rules import cells
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime import run as run_module
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import loader, validate
 from sdconsole.settings import Settings
 
 TOKENS = frozenset(["", "?", "-", "N/A", "NULL", "n/a"])

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from versions import STABLE, make_version, sdconsole, statuses
 
-from sdconsole.engine import deployments, lock
-from sdconsole.engine.errors import LockHeld
+from sdconsole.engine.runtime.errors import LockHeld
+from sdconsole.engine.target import deployments, lock
 from sdconsole.settings import load_settings
 
 
@@ -130,7 +130,7 @@ def test_taking_the_lock_marks_what_a_dead_run_left_loading_as_failed(settings, 
 
 
 def test_lock_keys_are_the_same_in_every_process_and_differ_per_schema():
-    other = subprocess.run([sys.executable, "-c", "from sdconsole.engine import lock;"
+    other = subprocess.run([sys.executable, "-c", "from sdconsole.engine.target import lock;"
                             " print(lock.lock_key('servicedesk'))"],
                            capture_output=True, text=True, check=True).stdout
     assert int(other) == lock.lock_key("servicedesk")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sdconsole.engine import events as ev
-from sdconsole.engine import profiler
-from sdconsole.engine.logs import FIELDS, JsonRunLog, scrub
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.logs import FIELDS, JsonRunLog, scrub
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import profiler
 from sdconsole.settings import load_settings
 
 KEYS = ["level" if f == "levelname" else f for f in FIELDS]

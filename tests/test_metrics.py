@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sdconsole.cli import main
 from sdconsole.commands.metrics import metadata_refresh
-from sdconsole.engine import metadata, metrics
+from sdconsole.engine.runtime import metrics
+from sdconsole.engine.target import metadata
 from sdconsole.settings import load_settings
 
 REPORT = {
@@ -208,7 +209,7 @@ def test_the_file_of_a_successful_a_failed_and_a_resumed_run(settings, sample_db
     from versions import sdconsole
 
     from sdconsole.engine import pipeline
-    from sdconsole.engine.errors import Interrupted, ValidationFailed
+    from sdconsole.engine.runtime.errors import Interrupted, ValidationFailed
 
     with pipeline.Migration(settings, sample_db, mode="simple") as m:
         pipeline.drive(m, yes=True)
@@ -253,8 +254,8 @@ def test_the_file_of_a_successful_a_failed_and_a_resumed_run(settings, sample_db
 
 def test_metrics_that_cannot_be_written_are_reported_not_swallowed(settings, sample_db):
     from sdconsole.engine import pipeline
-    from sdconsole.engine.errors import ApprovalNeeded
-    from sdconsole.engine.run import read_journal
+    from sdconsole.engine.runtime.errors import ApprovalNeeded
+    from sdconsole.engine.runtime.run import read_journal
 
     (settings.workdir / "metrics").write_text("not a directory")
     with pytest.raises(ApprovalNeeded), pipeline.Migration(settings, sample_db) as m:

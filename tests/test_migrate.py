@@ -17,8 +17,8 @@ import pytest
 from loading import through_clean
 
 from sdconsole.engine import pipeline
-from sdconsole.engine.errors import StageError
-from sdconsole.engine.run import list_runs, read_journal
+from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.run import list_runs, read_journal
 from sdconsole.settings import Settings
 
 
@@ -112,7 +112,7 @@ def test_two_migrations_rollback_and_roll_forward(settings: Settings, sample_db:
                                                   tmp_path: Path) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     bigger = tmp_path / "bigger.db"
-    from sdconsole import sample
+    from sdconsole.engine.source import sample
 
     sample.generate(bigger, tickets=400, seed=5)
     second = migrate(settings, bigger, "--mode", "blue-green", "--yes")
@@ -147,7 +147,7 @@ def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
                                                             sample_db: Path,
                                                             tmp_path: Path) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
-    from sdconsole import sample
+    from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
@@ -179,7 +179,7 @@ def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
 
 def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
                                                            tmp_path: Path) -> None:
-    from sdconsole import sample
+    from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
@@ -220,9 +220,9 @@ def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(settings: Se
                                                                    tmp_path: Path) -> None:
     """A SIGINT-like signal at moments into the clean: also at the entry of a function SQLite
     calls, where SQLite reports it only as 'user-defined function raised exception'."""
-    from sdconsole import sample
-    from sdconsole.engine import cleaner, profiler
-    from sdconsole.engine.run import Run
+    from sdconsole.engine.runtime.run import Run
+    from sdconsole.engine.source import sample
+    from sdconsole.engine.stages import cleaner, profiler
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
@@ -264,7 +264,7 @@ def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
         [sys.executable, "-c",
          "import sys, time\n"
          "from sdconsole.settings import load_settings\n"
-         "from sdconsole.engine import lock\n"
+         "from sdconsole.engine.target import lock\n"
          f"s = load_settings(None, workdir={str(settings.workdir)!r},"
          f" target_dsn={settings.target_dsn!r})\n"
          "with lock.acquire(s.target_dsn, s, 'holder-run'):\n"
@@ -284,7 +284,7 @@ def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
 
 def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
                                                              sample_db: Path) -> None:
-    from sdconsole.engine.errors import ValidationFailed
+    from sdconsole.engine.runtime.errors import ValidationFailed
 
     with pipeline.Migration(settings, sample_db, mode="simple") as m:
         through_clean(m)
@@ -393,7 +393,7 @@ def interrupted_in_load(settings: Settings, source: Path, mode: str = "blue-gree
                         then=None) -> str:
     """Cancel a migration of ``source`` at its first loaded rows, then ``then(migration)``
     while it is still open; returns the run id."""
-    from sdconsole.engine.errors import Interrupted
+    from sdconsole.engine.runtime.errors import Interrupted
 
     def cancel_at_first_row(event) -> None:
         if event.kind == "Progress" and event.stage == "load" and event.done > 0:
@@ -473,7 +473,7 @@ def killed_in(stage: str, settings: Settings, source: Path, *extra: str,
 
 def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
         settings: Settings, tmp_path: Path) -> None:
-    from sdconsole import sample
+    from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
@@ -503,7 +503,7 @@ def interrupted_line(settings: Settings, run_id: str) -> str:
 
 def killed_in_validation(settings: Settings, sample_db: Path, tmp_path: Path) -> str:
     """v1 active, then a blue-green run of a bigger source killed as its validation starts."""
-    from sdconsole import sample
+    from sdconsole.engine.source import sample
 
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     bigger = tmp_path / "bigger.db"

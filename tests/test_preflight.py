@@ -10,10 +10,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from sdconsole.cli import main
-from sdconsole.engine import events as ev
-from sdconsole.engine import lock, metadata
-from sdconsole.engine.preflight import DISK_FACTOR, preflight
-from sdconsole.engine.run import Run, read_journal
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import Run, read_journal
+from sdconsole.engine.stages.preflight import DISK_FACTOR, preflight
+from sdconsole.engine.target import lock, metadata
 from sdconsole.settings import load_settings
 
 CHECKS = ["source", "source integrity", "tables", "target", "server version",

@@ -8,13 +8,13 @@ import pytest
 from loading import write_source
 
 from sdconsole.cli import main
-from sdconsole.engine import events as ev
-from sdconsole.engine import profiler
-from sdconsole.engine.errors import BadInput
-from sdconsole.engine.plan import Plan
-from sdconsole.engine.profiler import Profile, profile
-from sdconsole.engine.run import Run, read_journal
-from sdconsole.engine.values import ENGLISH_FLAG_WORDS
+from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.rules.values import ENGLISH_FLAG_WORDS
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.runtime.run import Run, read_journal
+from sdconsole.engine.stages import profiler
+from sdconsole.engine.stages.profiler import Profile, profile
 from sdconsole.settings import load_settings
 
 

@@ -5,13 +5,13 @@ import sqlite3
 
 import pytest
 
-from sdconsole import sample
 from sdconsole.cli import main
-from sdconsole.engine import events as ev
-from sdconsole.engine.errors import GateRefused
-from sdconsole.engine.profiler import profile
-from sdconsole.engine.quality import check_gate, gate, score
-from sdconsole.engine.run import Run, list_runs, read_journal
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.errors import GateRefused
+from sdconsole.engine.runtime.run import Run, list_runs, read_journal
+from sdconsole.engine.source import sample
+from sdconsole.engine.stages.profiler import profile
+from sdconsole.engine.stages.quality import check_gate, gate, score
 from sdconsole.settings import load_settings
 
 
@@ -95,7 +95,7 @@ def test_weights_come_from_settings(sample_result, work):
 
 def scored(total: int, **dimension_scores: float):
     """A QualityScore with the given total and dimension scores (others 100)."""
-    from sdconsole.engine.quality import DIMENSIONS, Dimension, QualityScore
+    from sdconsole.engine.stages.quality import DIMENSIONS, Dimension, QualityScore
 
     return QualityScore(total, {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0)
                                 for name in DIMENSIONS})

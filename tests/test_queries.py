@@ -26,9 +26,10 @@ import pytest
 from psycopg import sql
 
 from sdconsole.cli import main
-from sdconsole.engine import queries, values
-from sdconsole.engine.errors import BadInput, StageError
-from sdconsole.engine.naming import normalise
+from sdconsole.engine.rules import values
+from sdconsole.engine.rules.naming import normalise
+from sdconsole.engine.runtime.errors import BadInput, StageError
+from sdconsole.engine.target import queries
 from sdconsole.settings import DEFAULT_NULL_TOKENS
 
 # Raw export columns and the type each has after migration.

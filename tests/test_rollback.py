@@ -18,8 +18,9 @@ from versions import (
     views_point_at,
 )
 
-from sdconsole.engine import cutover, deployments, rollback
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.stages import cutover, rollback
+from sdconsole.engine.target import deployments
 
 
 def test_two_cutovers_then_rollback_then_roll_forward(run, conn, pg_dsn, settings):

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from sdconsole.cli import build_parser
-from sdconsole.engine import metrics
+from sdconsole.engine.runtime import metrics
 
 PAGES = ("index.md", "deployment-checklist.md", "quarterly-import.md", "profile-and-quality.md",
          "preflight.md", "rollback.md", "monitoring.md", "troubleshooting.md", "exit-codes.md",

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from sdconsole import sample
 from sdconsole.cli import main
+from sdconsole.engine.source import sample
 
 TABLES = ("tickets", "comments", "timesheets")
 TIMESTAMP_FORMATS = (

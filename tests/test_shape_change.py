@@ -13,7 +13,8 @@ from pathlib import Path
 
 import psycopg
 
-from sdconsole.engine import cutover, metadata
+from sdconsole.engine.stages import cutover
+from sdconsole.engine.target import metadata
 from sdconsole.settings import Settings
 
 CHINOOK = Path(__file__).parent / "data" / "chinook.sqlite"

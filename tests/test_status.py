@@ -13,9 +13,10 @@ import pytest
 from versions import STABLE, make_version, sdconsole
 
 from sdconsole.cli import main
-from sdconsole.engine import cutover, deployments, lock, metadata
-from sdconsole.engine import status as status_mod
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import cutover
+from sdconsole.engine.target import deployments, lock, metadata
+from sdconsole.engine.target import status as status_mod
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_status_warns_when_the_views_do_not_match_the_active_version(conn, pg_ds
 HOLDER = """
 import sys
 from pathlib import Path
-from sdconsole.engine import lock
+from sdconsole.engine.target import lock
 from sdconsole.settings import load_settings
 settings = load_settings(None, workdir=Path(sys.argv[1]), target_dsn=sys.argv[2])
 with lock.acquire(sys.argv[2], settings, "run-d") as held:
@@ -118,7 +119,7 @@ def test_status_names_the_lock_holder_and_its_stage(conn, pg_dsn, settings, work
 def test_embedded_data_of_deleted_work_dirs_is_found_and_pruned(tmp_path: Path, monkeypatch,
                                                                capsys) -> None:
     """Root's embedded data dirs live outside the work dir: a deleted work dir's is found."""
-    from sdconsole.engine import embedded
+    from sdconsole.engine.target import embedded
 
     monkeypatch.setattr(embedded, "ROOT_DATA_HOME", tmp_path / "var-lib-sdconsole")
     kept, gone = tmp_path / "kept", tmp_path / "gone"

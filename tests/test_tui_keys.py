@@ -13,7 +13,7 @@ from textual.clock import MockClock
 from textual.widgets import MarkdownViewer, OptionList
 from tui_pilot import footer_keys, screen_text, screen_words, settle
 
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.settings import load_settings
 from sdconsole.tui import screens, widgets
 from sdconsole.tui.app import ConsoleApp

@@ -23,8 +23,8 @@ from textual.clock import MockClock
 from textual.widgets import Input
 from tui_pilot import screen_text, settle
 
-from sdconsole.engine import events as ev
-from sdconsole.engine.preflight import PreflightReport
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.stages.preflight import PreflightReport
 from sdconsole.settings import load_settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.screens.preflight import PreflightScreen

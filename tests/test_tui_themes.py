@@ -10,7 +10,7 @@ import pytest
 from textual.clock import MockClock
 from tui_pilot import screen_text, settle
 
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.settings import load_settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.themes import load_themes, parse_theme

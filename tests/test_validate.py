@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from loading import new_schema, profiled
 
-from sdconsole.engine import events as ev
-from sdconsole.engine import loader, validate
-from sdconsole.engine.run import Run
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.stages import loader, validate
 from sdconsole.settings import Settings
 
 
@@ -100,8 +100,8 @@ def test_profile_and_validation_count_the_same_source_values(workdir: Path,
                                                             settings: Settings,
                                                             sample_db: Path) -> None:
     """The pipeline validates against the profile's counts: both must count alike."""
-    from sdconsole.engine import profiler
-    from sdconsole.engine.cells import reading
+    from sdconsole.engine.rules.cells import reading
+    from sdconsole.engine.stages import profiler
 
     with Run(workdir) as run:
         profile = profiler.profile(run, settings, sample_db)

@@ -5,8 +5,14 @@ import re
 
 import pytest
 
-from sdconsole.engine import values
-from sdconsole.engine.values import Unconvertible, date_evidence, to_date, to_time, to_timestamp
+from sdconsole.engine.rules import values
+from sdconsole.engine.rules.values import (
+    Unconvertible,
+    date_evidence,
+    to_date,
+    to_time,
+    to_timestamp,
+)
 
 
 def test_whitespace_is_exactly_what_str_strip_removes():

@@ -12,7 +12,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from sdconsole.engine import events as ev
+from sdconsole.engine.runtime import events as ev
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.cutover import CutoverModal

@@ -3,7 +3,7 @@
 Each version has ``tickets`` and ``comments`` whose rows all carry the
 version's ``marker``, so a reader can tell which version it saw, and a
 ``_rejects`` table like the loader's. The deployment row goes through the
-real :mod:`sdconsole.engine.deployments` API, as the pipeline does.
+real :mod:`sdconsole.engine.target.deployments` API, as the pipeline does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from sdconsole.engine import deployments, metadata, switch
+from sdconsole.engine.target import deployments, metadata, switch
 
 STABLE = "servicedesk"
 

@@ -14,8 +14,8 @@ import argparse
 import asyncio
 
 from sdconsole.commands.output import Printer
-from sdconsole.engine import events as ev
-from sdconsole.engine.client import attach
+from sdconsole.engine.detached.client import attach
+from sdconsole.engine.runtime import events as ev
 from sdconsole.settings import Settings
 
 

@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 
 from sdconsole.commands.output import Printer
-from sdconsole.engine import events as ev
-from sdconsole.engine.cleaner import CleanReport, clean
-from sdconsole.engine.profiler import profile
-from sdconsole.engine.quality import check_gate
-from sdconsole.engine.run import Listener, Run
-from sdconsole.engine.source import open_source
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import Listener, Run
+from sdconsole.engine.source.sqlite import open_source
+from sdconsole.engine.stages.cleaner import CleanReport, clean
+from sdconsole.engine.stages.profiler import profile
+from sdconsole.engine.stages.quality import check_gate
 from sdconsole.settings import Settings
 
 UNCONVERTIBLE_SHOWN = 10

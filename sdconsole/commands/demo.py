@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from sdconsole import sample
 from sdconsole.commands.tui import open_console, theme_flag
-from sdconsole.engine import embedded
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.source import sample
+from sdconsole.engine.target import embedded
 from sdconsole.settings import Settings
 
 DEMO_SOURCE = "demo/servicedesk.db"

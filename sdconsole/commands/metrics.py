@@ -19,9 +19,11 @@ import psycopg
 from prometheus_client.exposition import generate_latest
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.engine import embedded, metrics, target
-from sdconsole.engine.dsn import connect
-from sdconsole.engine.errors import BadInput, EngineError
+from sdconsole.engine.runtime import metrics
+from sdconsole.engine.runtime.errors import BadInput, EngineError
+from sdconsole.engine.target import embedded
+from sdconsole.engine.target import server as target
+from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 

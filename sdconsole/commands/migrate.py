@@ -12,7 +12,7 @@ or retypes a table or column the active version has stops before its load
 terminal, output to ``output.log`` in the run dir) and returns once it
 listens on its control socket: a lost terminal loses nothing. Without
 ``--yes`` that run waits at each gate for ``sdconsole approve``; ``sdconsole
-attach`` follows it (:mod:`sdconsole.engine.control`). ``--serve`` is what the
+attach`` follows it (:mod:`sdconsole.engine.detached.control`). ``--serve`` is what the
 detached process itself runs.
 """
 
@@ -28,10 +28,10 @@ from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
-from sdconsole.engine.control import Control, socket_path
-from sdconsole.engine.errors import EngineError, StageError
+from sdconsole.engine.detached.control import Control, socket_path
 from sdconsole.engine.pipeline import MODES, Migration, drive
-from sdconsole.engine.run import new_run_id, runs_dir
+from sdconsole.engine.runtime.errors import EngineError, StageError
+from sdconsole.engine.runtime.run import new_run_id, runs_dir
 from sdconsole.settings import Settings
 
 START_SECONDS = 60  # how long --detach waits for the run process to listen

@@ -1,5 +1,5 @@
-"""Event output for the command line: readable lines (:mod:`sdconsole.engine.render`), or one
-JSON object per line."""
+"""Event output for the command line: readable lines
+(:mod:`sdconsole.engine.runtime.render`), or one JSON object per line."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import sys
 from typing import TextIO
 
-from sdconsole.engine import events as ev
-from sdconsole.engine.render import describe
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.render import describe
 
 
 class Printer:

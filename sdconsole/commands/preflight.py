@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
-from sdconsole.engine.errors import PreflightFailed
-from sdconsole.engine.preflight import preflight
-from sdconsole.engine.run import Listener, Run
+from sdconsole.engine.runtime.errors import PreflightFailed
+from sdconsole.engine.runtime.run import Listener, Run
+from sdconsole.engine.stages.preflight import preflight
 from sdconsole.settings import Settings
 
 

@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.engine import queries, target
-from sdconsole.engine.dsn import connect
+from sdconsole.engine.target import queries
+from sdconsole.engine.target import server as target
+from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 CELL_WIDTH = 60  # longest cell shown in the table; JSON is never cut

@@ -26,7 +26,7 @@ from sdconsole.commands.flags import target_flag
 from sdconsole.commands.migrate import stop_on_signals
 from sdconsole.commands.output import Printer
 from sdconsole.engine import pipeline
-from sdconsole.engine.errors import ApprovalNeeded
+from sdconsole.engine.runtime.errors import ApprovalNeeded
 from sdconsole.settings import Settings
 
 

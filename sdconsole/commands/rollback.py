@@ -17,9 +17,11 @@ import signal
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
-from sdconsole.engine import lock, rollback, target
-from sdconsole.engine.dsn import connect
-from sdconsole.engine.errors import ApprovalNeeded
+from sdconsole.engine.runtime.errors import ApprovalNeeded
+from sdconsole.engine.stages import rollback
+from sdconsole.engine.target import lock
+from sdconsole.engine.target import server as target
+from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 

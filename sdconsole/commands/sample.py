@@ -1,6 +1,6 @@
 """``sdconsole sample OUT.db``: write a dirty ServiceDesk database for trials and tests.
 
-``--flags`` and ``--sparse-columns`` write the variants of :mod:`sdconsole.sample`.
+``--flags`` and ``--sparse-columns`` write the variants of :mod:`sdconsole.engine.source.sample`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sdconsole import sample
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.source import sample
 from sdconsole.settings import Settings
 
 

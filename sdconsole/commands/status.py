@@ -10,10 +10,11 @@ import json
 from datetime import datetime
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.engine import embedded, target
-from sdconsole.engine import status as status_mod
-from sdconsole.engine.deployments import Deployment
-from sdconsole.engine.dsn import connect
+from sdconsole.engine.target import embedded
+from sdconsole.engine.target import server as target
+from sdconsole.engine.target import status as status_mod
+from sdconsole.engine.target.deployments import Deployment
+from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 

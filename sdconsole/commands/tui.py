@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Migration` walks one source through preflight, profile, the quality
 gate, clean, canary, load, validate and cutover. Each step blocks, reports
-through events, and raises an :class:`~sdconsole.engine.errors.EngineError`
+through events, and raises an :class:`~sdconsole.engine.runtime.errors.EngineError`
 with one line when it cannot go on. Steps check their prerequisites, so no
 caller can load what was not cleaned or cut over what did not validate. The
 gates are explicit: the engine stops and the caller (operator or ``--yes``)
@@ -22,33 +22,10 @@ from typing import Any
 
 import psycopg
 
-from sdconsole.engine import (
-    backup,
-    canary,
-    cleaner,
-    cutover,
-    deployments,
-    housekeeping,
-    loader,
-    lock,
-    logs,
-    metadata,
-    metrics,
-    preflight,
-    processes,
-    profiler,
-    quality,
-    queries,
-    schema,
-    shape_change,
-    target,
-    validate,
-)
-from sdconsole.engine import events as ev
-from sdconsole.engine import rollback as rollbacks
-from sdconsole.engine import status as status_mod
-from sdconsole.engine.dsn import connect
-from sdconsole.engine.errors import (
+from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime import housekeeping, logs, metrics, processes
+from sdconsole.engine.runtime.errors import (
     ApprovalNeeded,
     BadInput,
     CanaryFailed,
@@ -60,8 +37,7 @@ from sdconsole.engine.errors import (
     StageError,
     ValidationFailed,
 )
-from sdconsole.engine.plan import Plan
-from sdconsole.engine.run import (
+from sdconsole.engine.runtime.run import (
     Listener,
     Run,
     one_line,
@@ -70,6 +46,29 @@ from sdconsole.engine.run import (
     update_record,
     write_json,
 )
+from sdconsole.engine.stages import (
+    canary,
+    cleaner,
+    cutover,
+    loader,
+    preflight,
+    profiler,
+    quality,
+    validate,
+)
+from sdconsole.engine.stages import rollback as rollbacks
+from sdconsole.engine.target import (
+    backup,
+    deployments,
+    lock,
+    metadata,
+    queries,
+    schema,
+    shape_change,
+)
+from sdconsole.engine.target import server as target
+from sdconsole.engine.target import status as status_mod
+from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 MODES = ("simple", "canary", "blue-green", "complete")
@@ -494,7 +493,7 @@ def drive(m: Migration, *, yes: bool, override_reason: str | None = None,
     Without ``yes`` the clean preview is journalled and the run stops there.
     With ``yes`` the apply journals the same per-rule counts and samples
     before its commit, so no separate preview pass is made. ``wait`` (a
-    detached run's :meth:`~sdconsole.engine.control.Control.wait`) makes a
+    detached run's :meth:`~sdconsole.engine.detached.control.Control.wait`) makes a
     run without ``yes`` wait at each gate until a client decides instead:
     the quality gate (an override reason when it refused), the clean
     preview, the canary verdict and the cutover.

@@ -28,7 +28,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
 from sdconsole.engine import pipeline
-from sdconsole.engine.errors import EngineError, Interrupted
+from sdconsole.engine.runtime.errors import EngineError, Interrupted
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
 from sdconsole.tui.explain import Explains, Unavailable, blocked_reason, screen_bindings

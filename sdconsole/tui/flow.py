@@ -12,8 +12,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from sdconsole.engine import pipeline
-from sdconsole.engine.errors import GateRefused, Interrupted
-from sdconsole.engine.run import one_line
+from sdconsole.engine.runtime.errors import GateRefused, Interrupted
+from sdconsole.engine.runtime.run import one_line
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.confirm import ConfirmModal

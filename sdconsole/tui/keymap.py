@@ -12,7 +12,7 @@ import pkgutil
 
 from textual.dom import DOMNode
 
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
 
 
 def binding_ids() -> set[str]:

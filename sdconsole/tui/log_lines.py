@@ -13,8 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from sdconsole.engine import events as ev
-from sdconsole.engine.render import describe
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.render import describe
 
 LOG_LINES = 5000
 """Lines kept in memory."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from sdconsole.engine import events as ev
+from sdconsole.engine.runtime import events as ev
 
 
 class EngineEvent(Message):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdconsole.engine import events as ev
+from sdconsole.engine.runtime import events as ev
 
 STEPS = ("preflight", "profile", "clean", "canary", "load", "cutover")
 """The breadcrumb, in order."""

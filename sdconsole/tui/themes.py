@@ -16,7 +16,7 @@ from importlib.resources import files
 from textual.color import ColorParseError
 from textual.theme import Theme
 
-from sdconsole.engine.errors import BadInput
+from sdconsole.engine.runtime.errors import BadInput
 
 PACKAGE = "sdconsole.themes"
 PREFIX = "sdconsole-"

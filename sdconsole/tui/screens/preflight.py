@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from sdconsole.engine import events as ev
+from sdconsole.engine.runtime import events as ev
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import labelled, status_cell
 from sdconsole.tui.screens.base import FlowScreen

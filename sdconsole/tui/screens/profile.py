@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
-from sdconsole.engine.values import TYPES
+from sdconsole.engine.rules.values import TYPES
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, percent, points
 from sdconsole.tui.screens.base import FlowScreen

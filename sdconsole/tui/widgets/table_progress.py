@@ -13,7 +13,7 @@ from textual.clock import Clock
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-from sdconsole.engine import events as ev
+from sdconsole.engine.runtime import events as ev
 from sdconsole.tui.format import rate, short
 
 

@@ -1,0 +1,2 @@
+"""What every run has: its id, dir and journal, events, errors, logs, metrics and worker
+processes."""

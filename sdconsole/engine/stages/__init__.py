@@ -1,0 +1,3 @@
+"""The pipeline's stages, each one step of a migration; they meet only in
+sdconsole.engine.pipeline.
+"""
