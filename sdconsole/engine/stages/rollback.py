@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput, Interrupted, StageError
@@ -145,12 +146,14 @@ def rollback(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
             report.statements += discard(run, conn, stable, version, settings.operator)
             report.discarded.append(version)
     else:
+        old, new, schema = plan.from_version, plan.to_version, plan.to_schema
+        assert old is not None and new is not None and schema is not None  # a switch sets all
         with run.stage("rollback", plan.summary) as summary:
             if plan.restore_from:
-                _restore(run, conn, dsn, settings, plan)
+                _restore(run, conn, dsn, settings, new, schema, plan.restore_from)
                 report.restored_from = plan.restore_from
-            report.statements = _switch(run, conn, settings, plan)
-            summary.update(from_version=plan.from_version, to_version=plan.to_version)
+            report.statements = _switch(run, conn, settings, old, new, schema)
+            summary.update(from_version=old, to_version=new)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -163,8 +166,11 @@ def discard(run: Run, conn: psycopg.Connection, stable: str, version: int,
         raise BadInput(f"no version {version} of {stable} in the deployment history")
     drop = metadata.drop_schema_statement(dep.schema_name)
 
-    def body() -> list:
+    def body() -> list[sql.Composed]:
         current = deployments.get(conn, stable, version)
+        if current is None:
+            raise BadInput(f"discard of v{version} of {stable} stopped: the deployments changed"
+                           " meanwhile; look at `sdconsole status`")
         if current.status not in IN_PROGRESS:
             raise BadInput(f"v{version} of {stable} is {current.status}: only a version not"
                            " cut over yet can be discarded")
@@ -203,29 +209,30 @@ def _switch_target(history: list[Deployment], active: Deployment,
 
 
 def _restore(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
-             plan: RollbackPlan) -> None:
+             version: int, schema: str, dump: str) -> None:
     """Recreate the purged target schema from its dump; it is then 'retired' again."""
-    with run.stage("restore", f"{plan.to_schema} from {plan.restore_from}"):
-        restore_version(settings, dsn, Path(plan.restore_from))
+    stable = settings.stable_schema
+    with run.stage("restore", f"{schema} from {dump}"):
+        restore_version(settings, dsn, Path(dump))
         with conn.transaction():
-            deployments.mark(conn, plan.stable, plan.to_version, "retired")
-            deployments.audit(conn, plan.stable, "restore", None, plan.to_version,
-                              settings.operator, run.run_id, f"from {plan.restore_from}")
+            deployments.mark(conn, stable, version, "retired")
+            deployments.audit(conn, stable, "restore", None, version,
+                              settings.operator, run.run_id, f"from {dump}")
 
 
 def _switch(run: Run, conn: psycopg.Connection, settings: Settings,
-            plan: RollbackPlan) -> list[str]:
-    stable, old, new = plan.stable, plan.from_version, plan.to_version
+            old: int, new: int, schema: str) -> list[str]:
+    stable = settings.stable_schema
     action = "rollback" if new < old else "rollforward"
 
-    def body() -> list:
+    def body() -> list[sql.Composed]:
         active = deployments.active(conn, stable)
         target = deployments.get(conn, stable, new)
         if active is None or active.version != old or target is None \
                 or target.status not in SWITCHABLE:
             raise BadInput(f"{action} of {stable} stopped: the deployments changed meanwhile;"
                            " look at `sdconsole status`")
-        statements = switch.statements(conn, stable, plan.to_schema)
+        statements = switch.statements(conn, stable, schema)
         switch.execute(conn, statements)
         deployments.mark(conn, stable, old, "rolled_back" if new < old else "retired")
         deployments.mark(conn, stable, new, "active")
