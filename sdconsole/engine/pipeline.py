@@ -1,12 +1,14 @@
 """The guided migration: the one engine API the console and the command line call.
 
-A :class:`Migration` walks one source through preflight, profile, the quality
-gate, clean, canary, load, validate and cutover. Each step blocks, reports
-through events, and raises an :class:`~sdconsole.engine.runtime.errors.EngineError`
-with one line when it cannot go on. Steps check their prerequisites, so no
-caller can load what was not cleaned or cut over what did not validate. The
-gates are explicit: the engine stops and the caller (operator or ``--yes``)
-decides.
+A :class:`Migration` walks one source through the steps of its mode
+(:mod:`sdconsole.engine.steps`, the one stage plan): preflight, profile, the
+quality gate, clean, canary, load, validate and cutover. Each step blocks,
+reports through events, returns its own report, and raises an
+:class:`~sdconsole.engine.runtime.errors.EngineError` with one line when it
+cannot go on. Steps check their prerequisites, so no caller can load what
+was not cleaned or cut over what did not validate. :meth:`Migration.next_step`
+says what comes next; :func:`drive` follows it, stopping at the mode's gates
+for a decision (the operator's, through a detached run's client, or ``--yes``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import psycopg
 
 from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.rules.values import DateOrder
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime import housekeeping, logs, metrics, processes
 from sdconsole.engine.runtime.errors import (
@@ -57,6 +60,15 @@ from sdconsole.engine.stages import (
     validate,
 )
 from sdconsole.engine.stages import rollback as rollbacks
+from sdconsole.engine.stages.canary import CanaryReport
+from sdconsole.engine.stages.cleaner import CleanReport
+from sdconsole.engine.stages.cutover import CutoverPlan, CutoverReport
+from sdconsole.engine.stages.loader import LoadReport
+from sdconsole.engine.stages.preflight import PreflightReport
+from sdconsole.engine.stages.profiler import Profile
+from sdconsole.engine.stages.quality import GateDecision
+from sdconsole.engine.stages.validate import SourceFigures, ValidationReport
+from sdconsole.engine.steps import MODES, PLANS, Gate, ModePlan, Step
 from sdconsole.engine.target import (
     backup,
     deployments,
@@ -71,7 +83,6 @@ from sdconsole.engine.target import status as status_mod
 from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
-MODES = ("simple", "canary", "blue-green", "complete")
 LOAD_REPORT = "load.json"  # the load's report, once its version is loaded
 
 
@@ -108,6 +119,7 @@ class Migration:
         self.settings = settings
         self.source = Path(source)
         self.mode = mode
+        self.mode_plan: ModePlan = PLANS[mode]
         # Removing or retyping what the active version has needs this (the console's
         # cutover confirmation shows the change and counts as it).
         self.allow_shape_change = allow_shape_change
@@ -117,18 +129,19 @@ class Migration:
         self._stage_seconds: dict[str, float] = {}
         self.run.listeners[:0] = [self._log, self._time_stage]
         self.stable = settings.stable_schema
-        self.preflight_report: Any = None
-        self.profile_result: Any = None
+        self.preflight_report: PreflightReport | None = None
+        self.profile_result: Profile | None = None
         self.plan: Plan | None = None
-        self.gate_decision: Any = None
+        self.gate_decision: GateDecision | None = None
         self.gate_refused = False
-        self.clean_report: Any = None
-        self.canary_report: Any = None
-        self.load_report: Any = None
-        self.validation: Any = None
-        self.cutover_report: Any = None
+        self.clean_report: CleanReport | None = None
+        self.canary_report: CanaryReport | None = None
+        self.load_report: LoadReport | None = None
+        self.validation: ValidationReport | None = None
+        self.cutover_report: CutoverReport | None = None
         self._dumped: tuple[int, Path] | None = None  # a backup taken beside load
-        self._source_figures: Future | None = None  # validation's source side, computed early
+        # validation's source side, computed early
+        self._source_figures: Future[SourceFigures] | None = None
         self.version: int | None = None
         self.version_schema: str | None = None
         self.override_reason: str | None = None  # the quality gate's, when it was overridden
@@ -185,10 +198,30 @@ class Migration:
         if not condition:
             raise BadInput(message)
 
+    def _report(self, step: Step) -> object | None:
+        """What ``step`` left, or None while it is not done."""
+        return {
+            Step.PREFLIGHT: self.preflight_report, Step.PROFILE: self.profile_result,
+            Step.GATE: self.gate_decision, Step.CLEAN: self.clean_report,
+            Step.CANARY: self.canary_report, Step.LOAD: self.load_report,
+            Step.VALIDATE: self.validation, Step.CUTOVER: self.cutover_report,
+        }[step]
+
+    def next_step(self) -> Step | None:
+        """The step of this mode after the last one done; None when the run is complete.
+
+        A resumed run starts after what it did durably (a version it loaded is
+        not loaded again, nor its canary run again).
+        """
+        steps = self.mode_plan.steps
+        done = [i for i, step in enumerate(steps) if self._report(step) is not None]
+        following = done[-1] + 1 if done else 0
+        return steps[following] if following < len(steps) else None
+
     # -- steps -----------------------------------------------------------------
 
     @_target_errors
-    def preflight(self) -> Any:
+    def preflight(self) -> PreflightReport:
         """The checks, with the run lock taken first: a migration may change the target.
 
         A target or work dir that cannot be used is left to preflight's own
@@ -201,39 +234,63 @@ class Migration:
 
     def require_preflight(self) -> None:
         """Raise unless preflight passed: LockHeld for a held lock, else PreflightFailed."""
-        if self.preflight_report is None:
-            self.preflight()
-        failed = [c for c in self.preflight_report.checks if c.status == "fail"]
+        report = self.preflight_report or self.preflight()
+        failed = [c for c in report.checks if c.status == "fail"]
         if [c.name for c in failed] == ["lock"]:
             raise LockHeld(failed[0].reason)
         if failed:
             reasons = "; ".join(f"{c.name}: {c.reason}" for c in failed)
             raise PreflightFailed(f"preflight failed: {reasons}")
 
-    def profile(self) -> Any:
-        self.profile_result = profiler.profile(self.run, self.settings, self.source)
-        self.plan = self.profile_result.plan
+    def profile(self) -> Profile:
+        result = profiler.profile(self.run, self.settings, self.source)
+        self.profile_result, self.plan = result, result.plan
+        return result
+
+    def _planned(self) -> Plan:
+        """The plan, or BadInput when the source was not profiled."""
+        self._require(self.plan is not None, "profile the source before this step")
+        assert self.plan is not None
+        return self.plan
+
+    def _profiled(self) -> Profile:
+        self._require(self.profile_result is not None, "profile the source before the gate")
+        assert self.profile_result is not None
         return self.profile_result
 
+    def _cleaned(self) -> CleanReport:
+        self._require(self.clean_report is not None, "clean the source first")
+        assert self.clean_report is not None
+        return self.clean_report
+
+    def _loaded(self) -> tuple[LoadReport, int, str]:
+        """The loaded version's report, number and schema."""
+        self._require(self.load_report is not None and self.version is not None
+                      and self.version_schema is not None,
+                      "load the version before validating it")
+        assert self.load_report is not None and self.version is not None
+        assert self.version_schema is not None
+        return self.load_report, self.version, self.version_schema
+
     def set_column(self, table: str, column: str, *, type: str | None = None,
-                   date_order: str | None = None) -> None:
+                   date_order: DateOrder | None = None) -> None:
         """Operator override of one column's type or date order, before cleaning."""
-        self._require(self.plan is not None, "profile the source before changing a column")
+        plan = self._planned()
         self._require(self.clean_report is None, "the working copy is already cleaned")
         key = f"{table}.{column}"
-        unmatched = self.plan.apply_overrides(
+        unmatched = plan.apply_overrides(
             {key: type} if type else {}, {key: date_order} if date_order else {})
         if unmatched:
             raise BadInput(f"no column {key!r} in the source")
-        self.plan.save(self.run.dir / "plan.json")
+        plan.save(self.run.dir / "plan.json")
 
-    def gate(self, override_reason: str | None = None) -> Any:
-        self._require(self.profile_result is not None, "profile the source before the gate")
+    def gate(self, override_reason: str | None = None) -> GateDecision:
+        profiled = self._profiled()
         if override_reason:
             self.override_reason = override_reason
             update_record(self.run.dir, override_reason=override_reason)
-        decision = quality.gate(self.profile_result.score, self.settings, override_reason)
-        self.run.emit(ev.GateReached(stage="gate", gate="quality", passed=decision.passed,
+        decision = quality.gate(profiled.score, self.settings, override_reason)
+        self.run.emit(ev.GateReached(stage=Step.GATE, gate=Gate.QUALITY, passed=decision.passed,
                                      summary=decision.reason))
         if not decision.passed:
             self.gate_refused = True
@@ -241,93 +298,96 @@ class Migration:
         self.gate_decision = decision
         return decision
 
-    def preview(self) -> Any:
-        self._require(self.plan is not None, "profile the source before previewing the clean")
-        return cleaner.clean(self.run, self.settings, self.source, self.plan, dry_run=True)
+    def preview(self) -> CleanReport:
+        return cleaner.clean(self.run, self.settings, self.source, self._planned(), dry_run=True)
 
     @_target_errors
-    def clean(self) -> Any:
+    def clean(self) -> CleanReport:
         self.require_preflight()
         self.hold_lock()
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
-        self.clean_report = cleaner.clean(self.run, self.settings, self.source, self.plan,
+        plan = self._planned()
+        self.clean_report = cleaner.clean(self.run, self.settings, self.source, plan,
                                           dry_run=False)
         self._source_figures = validate.start_source_figures(
-            self.source, self.plan, self.settings.null_tokens)
+            self.source, plan, self.settings.null_tokens)
         return self.clean_report
 
     @property
     def working_copy(self) -> Path:
-        self._require(self.clean_report is not None, "clean the source first")
-        return Path(self.clean_report.working_copy)
+        copy = self._cleaned().working_copy
+        self._require(copy is not None, "the clean was a preview: nothing was written")
+        assert copy is not None
+        return Path(copy)
 
     @_target_errors
-    def canary(self) -> Any:
+    def canary(self) -> CanaryReport:
         working = self.working_copy
         self.hold_lock()
         self.canary_report = canary.canary(
-            self.run, self.conn, self.source, working, self.plan, self.stable,
+            self.run, self.conn, self.source, working, self._planned(), self.stable,
             self.settings.canary_fraction, queries.load_queries(),
             null_tokens=frozenset(self.settings.null_tokens))
         return self.canary_report
 
     @_target_errors
-    def load(self) -> Any:
+    def load(self) -> LoadReport:
         """Load the cleaned copy into a new version (or the one a resumed run left unfinished);
         a resumed run's version that loaded completely stays as it is."""
         if self.load_report is not None:
             return self.load_report
-        working = self.working_copy
+        working, cleaned, plan = self.working_copy, self._cleaned(), self._planned()
         self.hold_lock()
         shape_change.require_allowed(  # before loading anything it would not cut over to
-            shape_change.against_active(self.conn, self.stable,
-                                        shape_change.plan_shape(self.plan)),
+            shape_change.against_active(self.conn, self.stable, shape_change.plan_shape(plan)),
             self.allow_shape_change)
-        if self.version is None:
+        if self.version is None or self.version_schema is None:
             self.version, self.version_schema = deployments.begin(
                 self.conn, self.stable, self.run.run_id, str(self.source),
-                self.clean_report.sha256_before, self.settings.operator,
+                cleaned.sha256_before, self.settings.operator,
                 self.profile_result.score.total if self.profile_result else None)
+        version, version_schema = self.version, self.version_schema
         try:
-            metadata.drop_schema(self.conn, self.version_schema)
-            for statement in schema.create_version_schema(self.conn, self.version_schema,
-                                                          self.plan):
-                self.run.emit(ev.SqlExecuted(stage="load",
+            metadata.drop_schema(self.conn, version_schema)
+            for statement in schema.create_version_schema(self.conn, version_schema, plan):
+                self.run.emit(ev.SqlExecuted(stage=Step.LOAD,
                                              statement=_as_text(statement, self.conn)))
-            self.load_report = loader.load(self.run, self.conn, working, self.plan,
-                                           self.version_schema)
+            report = loader.load(self.run, self.conn, working, plan, version_schema)
         except BaseException as exc:
             self._mark_failed(exc)
             raise
-        self.load_report.version, self.load_report.schema = self.version, self.version_schema
-        write_json(self.run.dir / LOAD_REPORT, dataclasses.asdict(self.load_report))
-        deployments.mark(self.conn, self.stable, self.version, "loaded",
-                         row_counts={t: v["rows"] for t, v in self.load_report.tables.items()})
-        return self.load_report
+        report.version, report.schema = version, version_schema
+        write_json(self.run.dir / LOAD_REPORT, dataclasses.asdict(report))
+        deployments.mark(self.conn, self.stable, version, "loaded",
+                         row_counts={t: v["rows"] for t, v in report.tables.items()})
+        self.load_report = report
+        return report
 
     def _mark_failed(self, exc: BaseException) -> None:
         """Record the partial version as failed; a dropped connection needs a new one."""
         with contextlib.suppress(Exception):
             if self._conn is not None and self._conn.broken:
                 self._conn = None
-            deployments.mark(self.conn, self.stable, self.version, "failed",
-                             error=one_line(exc))
+            if self.version is not None:
+                deployments.mark(self.conn, self.stable, self.version, "failed",
+                                 error=one_line(exc))
 
     @_target_errors
-    def validate(self) -> Any:
-        self._require(self.load_report is not None, "load the version before validating it")
+    def validate(self) -> ValidationReport:
+        _, version, version_schema = self._loaded()
         self.hold_lock()
-        self.validation = validate.validate(
-            self.run, self.conn, self.source, self.plan, self.version_schema,
-            self.settings.null_tokens, self._source_figures, self.clean_report.sha256_before)
-        write_json(self.run.dir / status_mod.VALIDATION, self.validation.to_dict())
-        if not self.validation.ok:
+        report = validate.validate(
+            self.run, self.conn, self.source, self._planned(), version_schema,
+            self.settings.null_tokens, self._source_figures, self._cleaned().sha256_before)
+        write_json(self.run.dir / status_mod.VALIDATION, report.to_dict())
+        if not report.ok:
             with contextlib.suppress(Exception):
-                deployments.mark(self.conn, self.stable, self.version, "failed",
-                                 error=self.validation.summary)
-        return self.validation
+                deployments.mark(self.conn, self.stable, version, "failed",
+                                 error=report.summary)
+        self.validation = report
+        return report
 
-    def load_validate_and_back_up(self) -> Any:
+    def load_validate_and_back_up(self) -> ValidationReport:
         """Load and validate the new version while pg_dump backs up the one it will replace.
 
         The dump reads only the active version, which this run's lock keeps as
@@ -337,7 +397,7 @@ class Migration:
         then uses this dump. A dump whose version did not load or validate is
         deleted. A resumed run that took its dump already uses that one.
         """
-        previous = deployments.active(self.conn, self.stable) if self.mode != "simple" else None
+        previous = deployments.active(self.conn, self.stable) if self.mode_plan.backup else None
         if previous is None or (self._dumped or (None,))[0] == previous.version:
             self.load()
             return self.validate()
@@ -357,27 +417,34 @@ class Migration:
             self._dumped = (previous.version, dump.result())
         return validation
 
-    def _abandon(self, dump: Future) -> None:
+    def _abandon(self, dump: Future[Path]) -> None:
         """Stop a dump no longer wanted (the run ends here) and delete its file."""
         self.run.cancel_requested.set()  # pg_dump is stopped at its next check
         with contextlib.suppress(BaseException):
             dump.result().unlink(missing_ok=True)
 
-    @_target_errors
-    def plan_cutover(self) -> Any:
-        self._require(self.validation is not None and self.validation.ok,
+    def _validated(self) -> int:
+        """The version that validated, or BadInput."""
+        self._require(self.validation is not None and self.validation.ok
+                      and self.version is not None,
                       "the loaded version must validate before cutover")
-        return cutover.plan_cutover(self.conn, self.stable, self.version,
-                                    backup=self.mode != "simple")
+        assert self.version is not None
+        return self.version
 
     @_target_errors
-    def cutover(self) -> Any:
+    def plan_cutover(self) -> CutoverPlan:
+        return cutover.plan_cutover(self.conn, self.stable, self._validated(),
+                                    backup=self.mode_plan.backup)
+
+    @_target_errors
+    def cutover(self) -> CutoverReport:
         if self.validation is None or not self.validation.ok:
             raise ValidationFailed("cutover refused: the loaded version did not validate")
+        version = self._validated()
         self.hold_lock()
         self.cutover_report = cutover.cutover(
-            self.run, self.conn, self.dsn, self.settings, self.version,
-            backup=self.mode != "simple", dumped=self._dumped,
+            self.run, self.conn, self.dsn, self.settings, version,
+            backup=self.mode_plan.backup, dumped=self._dumped,
             allow_shape_change=self.allow_shape_change)
         self.outcome = "succeeded"
         return self.cutover_report
@@ -386,9 +453,11 @@ class Migration:
     def discard(self) -> None:
         """Before cutover: drop the in-progress version, leave the active one untouched (also
         after a cancel: it goes back, not on)."""
-        self._require(self.version is not None, "nothing loaded to discard")
+        version = self.version
+        self._require(version is not None, "nothing loaded to discard")
+        assert version is not None
         self._take_lock()
-        rollbacks.discard(self.run, self.conn, self.stable, self.version)
+        rollbacks.discard(self.run, self.conn, self.stable, version)
         self.outcome = "discarded"
 
     def cancel(self) -> None:
@@ -485,83 +554,100 @@ def _as_text(statement: Any, conn: psycopg.Connection) -> str:
     return statement.as_string(conn) if hasattr(statement, "as_string") else str(statement)
 
 
-def drive(m: Migration, *, yes: bool, override_reason: str | None = None,
-          wait: Callable[..., Any] | None = None) -> None:
-    """Run the stages of ``m.mode`` in order; without ``yes``, stop at the first approval gate.
+Ask = Callable[..., Any]
+"""A detached run's :meth:`~sdconsole.engine.detached.control.Control.wait`: announce a gate
+(``gate, summary, refused=...``) and block until a client decides."""
 
-    What ``sdconsole migrate`` does; gates that fail raise their EngineError.
-    Without ``yes`` the clean preview is journalled and the run stops there.
-    With ``yes`` the apply journals the same per-rule counts and samples
-    before its commit, so no separate preview pass is made. ``wait`` (a
-    detached run's :meth:`~sdconsole.engine.detached.control.Control.wait`) makes a
-    run without ``yes`` wait at each gate until a client decides instead:
-    the quality gate (an override reason when it refused), the clean
-    preview, the canary verdict and the cutover.
+
+def drive(m: Migration, *, yes: bool, override_reason: str | None = None,
+          wait: Ask | None = None) -> None:
+    """Run the rest of ``m``'s steps (:meth:`Migration.next_step`), stopping at its gates.
+
+    What ``sdconsole migrate``, ``resume`` and a detached run do; gates that
+    fail raise their EngineError. With ``yes`` every gate that passes is
+    approved (the apply journals the same per-rule counts and samples as a
+    preview, so no separate preview pass is made). Without it, and without
+    ``wait``, the run stops at the clean gate with the preview journalled
+    (ApprovalNeeded). ``wait`` makes a run without ``yes`` wait at each gate
+    of its mode until a client decides instead: the quality gate (an override
+    reason when it refused), the clean preview, the canary verdict and the
+    cutover.
     """
     ask = None if yes else wait
-    if m.profile_result is None:  # what a resumed run did stays done
-        m.preflight()
-        m.require_preflight()
-        m.profile()
-    if m.gate_decision is None:
-        try:
-            decision = m.gate(override_reason)
-        except GateRefused as refused:
-            if ask is None:
-                raise
-            m.gate(ask("quality", str(refused), refused=True).reason)
-        else:
-            if ask is not None:
-                ask("quality", decision.reason)
-    if m.clean_report is None:
-        if not yes:
-            preview = m.preview()
-            changed = sum(r.changed for r in preview.rules)
-            follows = f"cleaning would change {changed:,} cells, then {_what_follows(m.mode)}"
-            if ask is None:
-                raise ApprovalNeeded(f"stopped before changing anything: {follows}; re-run"
-                                     " with --yes to go ahead")
-            ask("clean", follows)
-        m.clean()
-    if m.mode in ("canary", "complete") and m.version is None:
-        verdict = m.canary()
-        if not verdict.ok:
-            raise CanaryFailed(verdict.summary)  # "canary failed on K of N checks: ..."
-        if m.mode == "canary":
-            m.outcome = "succeeded"
-            return
-        if ask is not None:
-            ask("canary", verdict.summary)
-    load_and_cut_over(m, ask)
+    while (step := m.next_step()) is not None:
+        gate = m.mode_plan.gate_before(step)
+        if gate is not None and not yes:
+            _stop_at(m, gate, ask)
+        _STEPS[step](m, override_reason, ask)
+    if m.mode_plan.steps[-1] is Step.CANARY:
+        m.outcome = "succeeded"  # a canary run ends at its verdict
 
 
-def load_and_cut_over(m: Migration, ask: Callable[..., Any] | None = None) -> None:
-    """Load the version and validate it (backing up the active one meanwhile), cut over;
-    with ``ask`` (see :func:`drive`), after the cutover gate.
-
-    The end of :func:`drive`; a resumed run's version may be loaded, or validated, already.
-    """
-    if m.validation is None:
-        validation = m.load_validate_and_back_up()
-        if not validation.ok:
-            raise ValidationFailed(f"validation failed: {validation.summary}")
-    if ask is not None:
+def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> None:
+    """Before a step: what the gate shows, then the client's decision (or the headless stop)."""
+    if gate is Gate.CLEAN:
+        changed = sum(r.changed for r in m.preview().rules)
+        follows = f"cleaning would change {changed:,} cells, then {m.mode_plan.summary}"
+        if ask is None:
+            raise ApprovalNeeded(f"stopped before changing anything: {follows}; re-run"
+                                 " with --yes to go ahead")
+        ask(gate, follows)
+    elif ask is None:
+        return  # a headless run without --yes stopped at the clean gate already
+    elif gate is Gate.CANARY and m.canary_report is not None:
+        ask(gate, m.canary_report.summary)
+    elif gate is Gate.CUTOVER:
         plan = m.plan_cutover()
         change = (f"changes what dashboards read: {plan.shape.summary()}"
                   if plan.shape is not None and plan.shape.changed else "same tables and columns")
-        ask("cutover", f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
-                       f" {len(plan.statements)} statements in one transaction")
-    m.cutover()
+        ask(gate, f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
+                  f" {len(plan.statements)} statements in one transaction")
 
 
-def _what_follows(mode: str) -> str:
-    return {
-        "canary": "load a canary sample and compare it with the source",
-        "simple": "load a new version, validate it and cut dashboards over to it (no backup)",
-        "blue-green": "load a new version, validate it, back up the active one and cut over",
-        "complete": "run a canary, load a new version, validate it, back up the active one"
-                    " and cut over",
-    }[mode]
+def _preflight(m: Migration, *_: Any) -> None:
+    m.preflight()
+    m.require_preflight()
+
+
+def _gate(m: Migration, override_reason: str | None, ask: Ask | None) -> None:
+    """The quality gate: its verdict, then (waiting for a client) an approval or, when it
+    refused, the override reason the client gives."""
+    try:
+        decision = m.gate(override_reason)
+    except GateRefused as refused:
+        if ask is None:
+            raise
+        m.gate(ask(Gate.QUALITY, str(refused), refused=True).reason)
+    else:
+        if ask is not None:
+            ask(Gate.QUALITY, decision.reason)
+
+
+def _canary(m: Migration, *_: Any) -> None:
+    verdict = m.canary()
+    if not verdict.ok:
+        raise CanaryFailed(verdict.summary)  # "canary failed on K of N checks: ..."
+
+
+def _load_and_validate(m: Migration, *_: Any) -> None:
+    """Load and validate, with the active version backed up beside them in a mode that keeps
+    a backup; a resumed run's version may be loaded already."""
+    validation = m.load_validate_and_back_up()
+    if not validation.ok:
+        raise ValidationFailed(f"validation failed: {validation.summary}")
+
+
+_STEPS: dict[Step, Callable[[Migration, str | None, Ask | None], None]] = {
+    Step.PREFLIGHT: _preflight,
+    Step.PROFILE: lambda m, *_: m.profile() and None,
+    Step.GATE: _gate,
+    Step.CLEAN: lambda m, *_: m.clean() and None,
+    Step.CANARY: _canary,
+    Step.LOAD: _load_and_validate,
+    Step.VALIDATE: _load_and_validate,
+    Step.CUTOVER: lambda m, *_: m.cutover() and None,
+}
+"""How :func:`drive` carries out each step."""
 
 
 # -- operations outside a migration ---------------------------------------------
@@ -653,22 +739,23 @@ def _refuse_if_superseded(conn: psycopg.Connection, stable: str,
 def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, Any]) -> None:
     """Give ``m`` what its run did durably (see :func:`resume`)."""
     run_dir = found.run_dir
+    assert run_dir is not None  # resume() refuses a run of another work dir
     m.override_reason = record.get("override_reason")
     if (run_dir / "plan.json").exists() and (run_dir / "profile.json").exists():
-        m.profile_result = profiler.Profile.load(run_dir / "profile.json")
+        m.profile_result = Profile.load(run_dir / "profile.json")
         m.plan = Plan.load(run_dir / "plan.json")
         gates = [e for e in read_journal(run_dir)
                  if isinstance(e, ev.GateReached) and e.gate == "quality"]
         if gates and gates[-1].passed:
-            m.gate_decision = quality.GateDecision(
+            m.gate_decision = GateDecision(
                 passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary)
     if m.gate_decision is not None and (run_dir / cleaner.WORKING_COPY).exists():
-        m.clean_report = cleaner.CleanReport.load(run_dir / "clean.json")
+        m.clean_report = CleanReport.load(run_dir / "clean.json")
     if found.version is None or m.clean_report is None:
         return
     m.version, m.version_schema = found.version.version, found.version.schema_name
     if found.version.status == "loaded" and (run_dir / LOAD_REPORT).exists():
-        m.load_report = loader.LoadReport(**_read_json(run_dir / LOAD_REPORT))
+        m.load_report = LoadReport(**_read_json(run_dir / LOAD_REPORT))
         if found.validated:
             m.validation = _validation(run_dir / status_mod.VALIDATION)
     active = deployments.active(m.conn, m.stable)
@@ -682,13 +769,13 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
         m._dumped = (active.version, dumps[0])
 
 
-def _validation(path: Path) -> validate.ValidationReport:
+def _validation(path: Path) -> ValidationReport:
     """A validation report as validate() wrote it to the run dir."""
     data = _read_json(path)
     tables = {name: validate.TableCheck(**{**t, "columns": [validate.ColumnCheck(**c)
                                                             for c in t["columns"]]})
               for name, t in data["tables"].items()}
-    return validate.ValidationReport(data["schema"], tables, data["seconds"],
+    return ValidationReport(data["schema"], tables, data["seconds"],
                                      data["source_changed"])
 
 
