@@ -150,8 +150,9 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
     try:
         conn = connect(dsn, autocommit=True)
         metadata.ensure(conn)
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(stable),)).fetchone()[0]
-        if not got:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(stable),)).fetchone()
+        assert got is not None  # a SELECT without FROM returns one row
+        if not got[0]:
             raise LockHeld(f"another run holds the lock on {stable}: "
                            f"{describe(_db_holder(conn, stable))}")
         me = _identity(run_id, settings)
@@ -295,8 +296,9 @@ def _add_stage_columns(conn: psycopg.Connection) -> None:
     """Give ``sdconsole.locks`` its stage columns, once per target (a cheap read after)."""
     present = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid ="
                            " 'sdconsole.locks'::regclass AND attname IN ('stage', 'stage_since')"
-                           " AND NOT attisdropped").fetchone()[0]
-    if present < 2:
+                           " AND NOT attisdropped").fetchone()
+    assert present is not None  # an aggregate without GROUP BY returns one row
+    if present[0] < 2:
         conn.execute(STAGE_COLUMNS)
 
 
