@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from sdconsole.engine.rules.values import TYPES, FlagWords
 from sdconsole.engine.target.dsn import redact_dsn
 
 DEFAULT_NULL_TOKENS = ["", "?", "-", "N/A", "NULL", "n/a"]
@@ -124,8 +125,6 @@ class Settings(BaseSettings):
     @field_validator("type_overrides")
     @classmethod
     def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        from sdconsole.engine.rules.values import TYPES
-
         for column, kind in value.items():
             if kind not in TYPES:
                 raise ValueError(f"{column}: unknown type {kind!r} (one of {', '.join(TYPES)})")
@@ -147,8 +146,6 @@ class Settings(BaseSettings):
     @field_validator("flag_words")
     @classmethod
     def _flag_words(cls, value: list[str]) -> list[str]:
-        from sdconsole.engine.rules.values import FlagWords
-
         FlagWords.parse(value)
         return ["/".join(word.strip().lower() for word in entry.split("/")) for entry in value]
 
