@@ -182,7 +182,7 @@ def one_line(exc: BaseException) -> str:
 def read_journal(run_dir: Path) -> list[ev.Event]:
     """Events of a run, in order; a torn last line (killed writer) is skipped."""
     path = run_dir / "events.jsonl"
-    result = []
+    result: list[ev.Event] = []
     if not path.exists():
         return result
     for line in path.read_text(encoding="utf-8").splitlines():
