@@ -17,11 +17,8 @@ import signal
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
+from sdconsole.engine import pipeline
 from sdconsole.engine.runtime.errors import ApprovalNeeded
-from sdconsole.engine.stages import rollback
-from sdconsole.engine.target import lock
-from sdconsole.engine.target import server as target
-from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 
@@ -46,7 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # (exit 10), and the transaction is either committed whole or not at all.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler)
-    report = rollback.run_rollback(settings, args.to_version, [Printer(as_json=args.json)])
+    report = pipeline.rollback(settings, args.to_version, [Printer(as_json=args.json)])
     if args.json:
         print(json.dumps({"kind": "RollbackReport", **report.to_dict()}, default=str))
     elif report.action == "discard":
@@ -61,9 +58,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def show_plan(args: argparse.Namespace, settings: Settings) -> None:
     """Print what rollback would do, the statements, and who holds the lock if anyone."""
-    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
-        plan = rollback.plan_rollback(conn, settings.stable_schema, args.to_version)
-        held = lock.holder(settings, conn)
+    plan = pipeline.plan_rollback(settings, args.to_version)
+    held = pipeline.lock_holder(settings)
     if args.json:
         print(json.dumps({"kind": "RollbackPlan", **plan.to_dict(), "lock_holder": held}))
     else:

@@ -653,17 +653,24 @@ _STEPS: dict[Step, Callable[[Migration, str | None, Ask | None], None]] = {
 # -- operations outside a migration ---------------------------------------------
 
 
-def plan_rollback(settings: Settings, to_version: int | None = None) -> Any:
+def plan_rollback(settings: Settings, to_version: int | None = None) -> rollbacks.RollbackPlan:
     """What a rollback would do now: from and to versions and the statements."""
     with connect(target.resolve_dsn(settings), autocommit=True) as conn:
         metadata.ensure(conn)
         return rollbacks.plan_rollback(conn, settings.stable_schema, to_version)
 
 
-rollback = rollbacks.run_rollback
+rollback = rollbacks.run_rollback  # the one way in, for the console and the command line
 
 
-def status(settings: Settings) -> Any:
+def lock_holder(settings: Settings) -> str | None:
+    """Who holds the run lock of the stable schema now, in words; None when nobody does."""
+    with connect(target.resolve_dsn(settings), autocommit=True) as conn:
+        metadata.ensure(conn)
+        return lock.holder(settings, conn)
+
+
+def status(settings: Settings) -> status_mod.StatusReport:
     with connect(target.resolve_dsn(settings), autocommit=True) as conn:
         metadata.ensure(conn)
         return status_mod.status(conn, settings)
