@@ -54,13 +54,12 @@ def render(report: status_mod.StatusReport) -> list[str]:
         lines.append(f"active: v{active.version} ({active.schema_name}) since"
                      f" {_when(active.activated_at)}, {_rows(active)} rows,"
                      f" quality {_score(active)}, by {active.operator or '?'}")
-    if report.views_consistent:
-        if report.views:
-            lines.append(f"views: {len(report.views)} in {report.stable}, all reading"
-                         f" {active.schema_name}")
-    else:
+    if not report.views_consistent:
         where = ", ".join(f"{v} -> {s}" for v, s in sorted(report.views.items())) or "none"
         lines.append(f"WARNING views do not match the active version: {where}")
+    elif active is not None:  # consistent with an active version: there are views, reading it
+        lines.append(f"views: {len(report.views)} in {report.stable}, all reading"
+                     f" {active.schema_name}")
     if report.rollback_target is not None:
         lines.append(f"rollback: to v{report.rollback_target} (sdconsole rollback)")
     lines.append(f"lock: {'held by ' + report.lock_holder if report.lock_holder else 'free'}")
