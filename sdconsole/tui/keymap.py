@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from textual.binding import Binding
 from textual.dom import DOMNode
 
 from sdconsole.engine.runtime.errors import BadInput
@@ -28,7 +29,7 @@ def binding_ids() -> set[str]:
                         if isinstance(value, type) and issubclass(value, DOMNode)
                         and value.__module__ == module.__name__]
     return {binding.id for cls in classes for binding in cls.BINDINGS
-            if getattr(binding, "id", None)}
+            if isinstance(binding, Binding) and binding.id}
 
 
 def checked(keymap: dict[str, str]) -> dict[str, str]:
