@@ -19,22 +19,17 @@ detached process itself runs.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer
-from sdconsole.engine.detached.control import Control, socket_path
+from sdconsole.engine.detached import launch
+from sdconsole.engine.detached.control import Control
 from sdconsole.engine.pipeline import MODES, Migration, drive
-from sdconsole.engine.runtime.errors import EngineError, StageError
-from sdconsole.engine.runtime.run import new_run_id, runs_dir
+from sdconsole.engine.runtime.errors import EngineError
 from sdconsole.settings import Settings
 
-START_SECONDS = 60  # how long --detach waits for the run process to listen
 OUTCOMES = {7: "stopped", 10: "interrupted"}  # exit status -> outcome; others: failed
 
 
@@ -91,29 +86,11 @@ def stop_on_signals(migration: Migration) -> None:
 
 def detach(args: argparse.Namespace, settings: Settings) -> int:
     """Start this migration as a detached run process; return once it listens."""
-    run_id = new_run_id()
-    run_dir = runs_dir(settings.workdir) / run_id
-    run_dir.mkdir(mode=0o700, parents=True)
-    argv = [a for a in args.argv if a != "--detach"]
-    log = os.open(run_dir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sdconsole", *argv, "--serve", "--run-id", run_id],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    finally:
-        os.close(log)
-    deadline = time.monotonic() + START_SECONDS
-    while not socket_path(run_dir).exists():
-        if process.poll() is not None:
-            lines = (run_dir / "output.log").read_text(errors="replace").strip().splitlines()
-            raise StageError(f"run {run_id} ended at once (exit {process.returncode}):"
-                             f" {lines[-1] if lines else 'no output'}")
-        if time.monotonic() > deadline:
-            raise StageError(f"run {run_id} did not start listening within {START_SECONDS} s;"
-                             f" see {run_dir / 'output.log'}")
-        time.sleep(0.05)
-    print(f"run {run_id} started in the background (pid {process.pid});"
-          f" follow it with `sdconsole attach {run_id}`")
+    started = launch.start(settings, args.source, mode=args.mode, yes=args.yes,
+                           allow_shape_change=args.allow_shape_change,
+                           override_reason=args.override_reason)
+    print(f"run {started.run_id} started in the background (pid {started.pid});"
+          f" follow it with `sdconsole attach {started.run_id}`")
     return 0
 
 
