@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sdconsole.engine.runtime.layout import BACKUP_DIR, NUMBERED, PARTIAL, WORKING_COPY
 from sdconsole.engine.runtime.run import Run, list_runs
-from sdconsole.engine.stages.cleaner import NUMBERED, WORKING_COPY
-from sdconsole.engine.target.backup import BACKUP_DIR, PARTIAL
 
 STAGE = "housekeeping"
 # Files only a running run reads: what a dead run was writing.

@@ -44,6 +44,7 @@ from psycopg import sql
 
 from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.runtime.errors import BadInput, StageError
+from sdconsole.engine.runtime.layout import NUMBERED, WORKING_COPY
 from sdconsole.engine.runtime.run import Run, fsync, private_file, write_json
 from sdconsole.engine.source.sqlite import (
     list_columns,
@@ -61,9 +62,6 @@ from sdconsole.engine.stages.clean_passes import (
     run_rules,
 )
 from sdconsole.settings import Settings
-
-WORKING_COPY = "working.db"
-NUMBERED = "numbered.db"  # the source with its WITHOUT ROWID tables numbered (see _numbered)
 
 
 @dataclass

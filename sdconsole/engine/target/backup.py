@@ -29,17 +29,16 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.layout import BACKUP_DIR, PARTIAL
 from sdconsole.engine.runtime.run import Run, fsync
 from sdconsole.engine.target.dsn import connect
 from sdconsole.engine.target.embedded import pg_bin
 from sdconsole.settings import Settings
 
-BACKUP_DIR = "backups"
 POLL_SECONDS = 0.1  # how often a running pg_dump checks for cancel and health
 # The dump is on the cutover's critical path: gzip level 1 dumps about 1.8x faster than
 # the default level for files about 10% bigger (bench/bench_switch.py).
 DUMP_COMPRESSION = "-Z1"
-PARTIAL = ".partial"  # suffix of a dump being written
 PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, called in the child
 

@@ -19,10 +19,9 @@ import psycopg
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime import housekeeping
 from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.runtime.layout import PARTIAL, WORKING_COPY
 from sdconsole.engine.runtime.run import list_runs, read_journal, read_record
-from sdconsole.engine.stages.cleaner import WORKING_COPY
 from sdconsole.engine.target import deployments, embedded, lock, metadata, switch
-from sdconsole.engine.target.backup import PARTIAL
 from sdconsole.engine.target.deployments import Deployment, RunRow
 from sdconsole.engine.target.dsn import connect
 from sdconsole.engine.target.server import resolve_dsn
