@@ -101,6 +101,7 @@ def test_profile_and_validation_count_the_same_source_values(workdir: Path,
                                                             sample_db: Path) -> None:
     """The pipeline validates against the profile's counts: both must count alike."""
     from sdconsole.engine.rules.cells import reading
+    from sdconsole.engine.rules.expected import present_counts
     from sdconsole.engine.stages import profiler
 
     with Run(workdir) as run:
@@ -108,7 +109,7 @@ def test_profile_and_validation_count_the_same_source_values(workdir: Path,
     tokens = frozenset(settings.null_tokens)
     with reading(sample_db, "validate") as db:
         for table in profile.plan.tables:
-            rows, present = validate.present_counts(db, table, tokens)
+            rows, present = present_counts(db, table, tokens)
             counted = profile.table(table.name)
             assert rows == counted.rows
             assert present == {c.ident: c.present for c in counted.columns}

@@ -21,10 +21,11 @@ Then the dashboard queries. Each template declares what it reads
 meet is "not applicable", named with the reason, and neither runs nor
 fails. One whose needs are met runs on the canary and on
 ``<stable>_canary_source``: the same sample taken from the ORIGINAL source
-through the validation's rules (:func:`~sdconsole.engine.stages.validate.expected_cell`,
-independent of the cleaner). Both must run and give the same rows (in the
-same order when the template orders them; exactly, numbers too: the same
-SQL on the same values gives the same figures).
+through the validation's rules
+(:func:`~sdconsole.engine.rules.expected.expected_cell`, independent of the
+cleaner). Both must run and give the same rows (in the same order when the
+template orders them; exactly, numbers too: the same SQL on the same values
+gives the same figures).
 
 Each comparison is a CanaryMetric event; the verdict is ``ok`` when all of
 them agree. Both schemas are dropped at the end, also on failure.
@@ -51,12 +52,12 @@ from psycopg import sql
 from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.rules.cells import raw_text, read_chunks, reading, require_columns, rowid_name
 from sdconsole.engine.rules.checksum import PRINTING, TableSum, from_row, sum_query
+from sdconsole.engine.rules.expected import MEMO_VALUES, expected_cell, present_counts
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError, StageError
 from sdconsole.engine.runtime.run import Run, one_line
 from sdconsole.engine.source.sqlite import sqlite_sql
 from sdconsole.engine.stages.loader import load_tables
-from sdconsole.engine.stages.validate import MEMO_VALUES, expected_cell, present_counts
 from sdconsole.engine.target import queries as dashboard
 from sdconsole.engine.target.dsn import sibling
 from sdconsole.engine.target.queries import QueryTemplate
@@ -383,7 +384,7 @@ def _load_source_side(run: Run, conn: psycopg.Connection, source: Path, plan: Pl
     """The sample's rows of the ORIGINAL source into ``schema``, for the dashboard queries.
 
     Each cell is what the documented rules make of the original cell
-    (:func:`~sdconsole.engine.stages.validate.expected_cell`, as validation derives
+    (:func:`~sdconsole.engine.rules.expected.expected_cell`, as validation derives
     it), not what the cleaner wrote: a cleaning bug shows as a dashboard
     figure that differs. Values that do not fit land in ``_rejects`` as the
     load records them; a table's are held until its COPY ends (a sample's).

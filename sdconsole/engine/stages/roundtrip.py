@@ -2,8 +2,8 @@
 
 Validation compares sums; this compares cells, for the tests and the
 benchmarks that prove fidelity (``bench/bench_roundtrip.py``). Each source
-cell is taken through the documented rules (:func:`sdconsole.engine.stages.validate.expected_cell`)
-and classified:
+cell is taken through the documented rules
+(:func:`sdconsole.engine.rules.expected.expected_cell`) and classified:
 
 * *equal*: the target holds the source value as it was written;
 * *converted*: the target holds the value a type rule made of it (a date, a
@@ -30,7 +30,7 @@ from psycopg import sql
 from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.rules import checksum
 from sdconsole.engine.rules.cells import raw_text, read_chunks, reading
-from sdconsole.engine.stages.validate import expected_cell
+from sdconsole.engine.rules.expected import expected_cell
 from sdconsole.engine.target.schema import REJECTS, table_ref
 
 OUTCOMES = ("equal", "converted", "nulled", "rejected", "different")
