@@ -5,7 +5,7 @@ hash of the rowid, so the same file always gives the same rows. A table with
 a main date column is stratified by month: about the same share of every
 month (values that are missing or not a date form one more stratum), and at
 least one row from each. The sample goes into ``<stable>_canary`` through the loader's
-own code path (:func:`sdconsole.engine.stages.loader.load_tables`), and is then
+own code path (:func:`sdconsole.engine.target.copy.load_tables`), and is then
 compared, table by table, with the source and with what the load sent:
 
 * rows: sample size vs rows in the canary;
@@ -57,8 +57,8 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError, StageError
 from sdconsole.engine.runtime.run import Run, one_line
 from sdconsole.engine.source.sqlite import sqlite_sql
-from sdconsole.engine.stages.loader import load_tables
 from sdconsole.engine.target import queries as dashboard
+from sdconsole.engine.target.copy import load_tables
 from sdconsole.engine.target.dsn import sibling
 from sdconsole.engine.target.queries import QueryTemplate
 from sdconsole.engine.target.schema import REJECTS, create_version_schema, table_ref
