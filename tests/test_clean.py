@@ -22,8 +22,8 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput, Interrupted, StageError
 from sdconsole.engine.runtime.run import Run, read_journal
 from sdconsole.engine.source.sqlite import sqlite_sql
-from sdconsole.engine.stages.clean_passes import TYPE_RULES, short
-from sdconsole.engine.stages.cleaner import CleanReport, clean
+from sdconsole.engine.stages.clean.cleaner import CleanReport, clean
+from sdconsole.engine.stages.clean.passes import TYPE_RULES, short
 from sdconsole.engine.stages.profiler import profile
 from sdconsole.settings import load_settings
 
@@ -275,7 +275,7 @@ def test_clean_command(sample_db, workdir, capsys):
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from sdconsole.engine.stages.cleaner import clean
+from sdconsole.engine.stages.clean.cleaner import clean
 from sdconsole.engine.records.plan import Plan
 from sdconsole.engine.runtime.run import Run
 from sdconsole.settings import load_settings

@@ -17,7 +17,7 @@ from fidelity_cases import ALL_BYTES, BAD_TEXT_BYTES, EXPECTED_ROWS, write_fidel
 
 from sdconsole.engine import pipeline
 from sdconsole.engine.rules.values import TYPES
-from sdconsole.engine.stages import clean_passes
+from sdconsole.engine.stages.clean import passes as clean_passes
 from sdconsole.engine.stages.roundtrip import round_trip
 from sdconsole.settings import Settings, load_settings
 

@@ -18,7 +18,7 @@ from sdconsole.commands.output import Printer
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import Listener, Run
 from sdconsole.engine.source.sqlite import open_source
-from sdconsole.engine.stages.cleaner import CleanReport, clean
+from sdconsole.engine.stages.clean.cleaner import CleanReport, clean
 from sdconsole.engine.stages.profiler import profile
 from sdconsole.engine.stages.quality import check_gate
 from sdconsole.settings import Settings

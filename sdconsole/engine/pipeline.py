@@ -27,7 +27,7 @@ import psycopg
 from sdconsole.engine.records.plan import Plan
 from sdconsole.engine.rules.values import DateOrder
 from sdconsole.engine.runtime import events as ev
-from sdconsole.engine.runtime import housekeeping, logs, metrics, processes
+from sdconsole.engine.runtime import housekeeping, layout, logs, metrics, processes
 from sdconsole.engine.runtime.errors import (
     ApprovalNeeded,
     BadInput,
@@ -51,7 +51,6 @@ from sdconsole.engine.runtime.run import (
 )
 from sdconsole.engine.stages import (
     canary,
-    cleaner,
     cutover,
     loader,
     preflight,
@@ -61,7 +60,8 @@ from sdconsole.engine.stages import (
 )
 from sdconsole.engine.stages import rollback as rollbacks
 from sdconsole.engine.stages.canary import CanaryReport
-from sdconsole.engine.stages.cleaner import CleanReport
+from sdconsole.engine.stages.clean import cleaner
+from sdconsole.engine.stages.clean.cleaner import CleanReport
 from sdconsole.engine.stages.cutover import CutoverPlan, CutoverReport
 from sdconsole.engine.stages.loader import LoadReport
 from sdconsole.engine.stages.preflight import PreflightReport
@@ -756,7 +756,7 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
         if gates and gates[-1].passed:
             m.gate_decision = GateDecision(
                 passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary)
-    if m.gate_decision is not None and (run_dir / cleaner.WORKING_COPY).exists():
+    if m.gate_decision is not None and (run_dir / layout.WORKING_COPY).exists():
         m.clean_report = CleanReport.load(run_dir / "clean.json")
     if found.version is None or m.clean_report is None:
         return

@@ -18,7 +18,7 @@ as INTEGER, REAL or BLOB are left alone.
 How: the source is copied with SQLite's backup API (pages, so rowids are
 kept) to ``working.db.partial`` in the run dir and cleaned there: SQL
 converts the cells whose shape it knows and Python the rest
-(:mod:`sdconsole.engine.stages.clean_passes`). All tables are cleaned in one
+(:mod:`sdconsole.engine.stages.clean.passes`). All tables are cleaned in one
 transaction, and only after COMMIT is the file renamed to ``working.db``, so
 a kill leaves no half-cleaned working copy. Running it again on its own
 output changes nothing (the rules are idempotent). A dry run makes the same
@@ -54,7 +54,7 @@ from sdconsole.engine.source.sqlite import (
     sqlite_sql,
     without_rowid_sql,
 )
-from sdconsole.engine.stages.clean_passes import (
+from sdconsole.engine.stages.clean.passes import (
     STAGE,
     RuleResult,
     TableRules,
