@@ -39,5 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise BadInput(f"cannot write {source}: {exc.strerror or exc}") from None
     print(f"starting the embedded PostgreSQL in {settings.workdir}…", flush=True)
-    dsn = embedded.start(settings.workdir)
-    return open_console(settings.model_copy(update={"source": source, "target_dsn": dsn}))
+    embedded.start(settings.workdir)
+    # No DSN in the settings: the console and each run process it starts use the work dir's
+    # embedded server themselves, so it stays up while any of them needs it.
+    return open_console(settings.model_copy(update={"source": source, "target_dsn": None}))

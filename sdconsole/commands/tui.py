@@ -1,7 +1,9 @@
 """``sdconsole tui [SOURCE]``: open the operator console (also what ``sdconsole`` alone does).
 
-Exit status 0, 2 for bad input (an unknown theme, a missing source, an
-unknown keymap id), 10 when the console closed while a stage was running.
+At start it attaches to the newest run process of the work dir that is
+running, or offers what an interrupted run left. Quitting leaves a run
+going unless the operator cancels it. Exit status 0, 2 for bad input (an
+unknown theme, a missing source, an unknown keymap id).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return open_console(settings)
 
 
-def open_console(settings: Settings) -> int:
-    """Run the console until the operator quits; its exit status."""
+def open_console(settings: Settings, run_id: str | None = None, watch: bool = False) -> int:
+    """Run the console until the operator quits (on run ``run_id``, read-only when
+    ``watch``); its exit status."""
     from sdconsole.tui.app import ConsoleApp  # textual loads only for the console
 
-    app = ConsoleApp(settings)
+    app = ConsoleApp(settings, run_id=run_id, watch=watch)
     app.run()
     return app.return_code or 0

@@ -1,24 +1,27 @@
-"""The console App: settings, themes, keys, engine workers and the event stream.
+"""The console App: a client of a detached run process, and the keys available everywhere.
 
-The App owns every engine worker (a worker dies with the node that started
-it) and the state of the migration in progress (:class:`Flow`). Workers run
-blocking engine calls in threads and only post messages; the App folds them
-into the state and tells the screens to redraw. One ``Worker.StateChanged``
-handler routes results to the flow and failures to an error modal.
+Starting a migration starts a run process (:mod:`sdconsole.engine.detached.launch`)
+that waits at every gate; the App attaches to it (or, at start, to one
+already running) and follows its events in an async worker, replayed from
+the first, so a console attached late shows what one there from the start
+shows. Each event goes through the :class:`~sdconsole.tui.flow.Flow`, which
+says which screen to show; screens post requests, which the flow turns into
+commands for the run, each answered (a refusal is a toast with the run's
+reason). Quitting, a closed terminal or a killed console leave the run
+going: it waits at its next gate for the next client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing.resource_tracker
+import os
 import signal
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.clock import Clock
@@ -28,22 +31,45 @@ from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
 from sdconsole.engine import pipeline
-from sdconsole.engine.runtime.errors import EngineError, Interrupted
+from sdconsole.engine.detached import launch
+from sdconsole.engine.detached.client import (
+    AttachedRun,
+    CommandRefused,
+    attach,
+    listening_runs,
+)
+from sdconsole.engine.runtime.errors import EngineError
+from sdconsole.engine.runtime.run import one_line, read_record, runs_dir
+from sdconsole.engine.steps import Gate, Step
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
 from sdconsole.tui.explain import Explains, Unavailable, blocked_reason, screen_bindings
-from sdconsole.tui.flow import Flow
+from sdconsole.tui.flow import Command, Flow, Notice, View
 from sdconsole.tui.log_lines import EventLines
-from sdconsole.tui.messages import EngineEvent, listener_for
-from sdconsole.tui.screens.base import LiveScreen
+from sdconsole.tui.messages import Request, RunEvent, StartRun, run_event
+from sdconsole.tui.screens.base import FlowScreen, LiveScreen
+from sdconsole.tui.screens.canary import CanaryScreen
+from sdconsole.tui.screens.choice import ChoiceModal
+from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.confirm import ConfirmModal
+from sdconsole.tui.screens.cutover import CutoverModal
+from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.eventlog import EventLogScreen
 from sdconsole.tui.screens.help import HelpScreen
 from sdconsole.tui.screens.home import HomeScreen
+from sdconsole.tui.screens.load import LoadScreen
+from sdconsole.tui.screens.preflight import PreflightScreen
+from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.themes import load_themes, resolve_theme
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+MODE = "complete"
+"""The console's migrations: canary, load, validation, backup and cutover, each gate shown."""
+SCREENS: dict[Step, type[FlowScreen]] = {
+    Step.PREFLIGHT: PreflightScreen, Step.PROFILE: ProfileScreen, Step.CLEAN: CleanScreen,
+    Step.CANARY: CanaryScreen, Step.LOAD: LoadScreen}
+LEAVE, CANCEL, STAY = ("leave the run going", "cancel it at its next safe point", "stay")
 
 
 class ConsoleApp(Explains, App[None]):
@@ -58,14 +84,12 @@ class ConsoleApp(Explains, App[None]):
         Binding("ctrl+r", "rollback", "Rollback", id="rollback", priority=True),
     ]
 
-    step: reactive[str] = reactive("")
-    """Breadcrumb position of the migration in progress ('' on Home)."""
-    busy: reactive[str] = reactive("", bindings=True)
-    """Name of the engine step running now ('' when idle)."""
     rollback_plan: reactive[Any] = reactive(None, bindings=True)
     """What ctrl+r would do to the active version (None: nothing to roll back to)."""
+    rolling_back: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 run_id: str | None = None, watch: bool = False) -> None:
         super().__init__()
         self.settings = settings
         self.source: Path | None = settings.source
@@ -74,19 +98,24 @@ class ConsoleApp(Explains, App[None]):
             self.register_theme(theme)
         self.theme = resolve_theme(settings.theme, [*self.available_themes, *BUILTIN_THEMES])
         self.set_keymap(keymap.checked(settings.keymap))
-        self.flow = Flow(self)
+        self.flow = Flow(watch=watch)
+        self.attach_to = run_id
+        """The run to attach to at start (None: the newest running one, if any)."""
+        self.client: AttachedRun | None = None
         self.status: Any = None
         self.status_error = ""
         self.no_rollback = ""
         """Why the target has nothing to roll back to (the engine's words), when it has not."""
         self.event_lines = EventLines()
-        self.hangup = threading.Event()
-        """Set when the console is going away (quit, SIGHUP, SIGTERM)."""
-        self._steps_lock = threading.Lock()
-        self._steps_running = 0
         self._sync_pending = False
-        self.listener = listener_for(self)
-        start_process_helpers()
+        self._cutover_put_off = -1  # the seq of the cutover gate whose modal esc closed
+        self._end_shown = ""  # the run whose end the operator was shown
+        self._commands: asyncio.Lock | None = None
+
+    @property
+    def busy(self) -> str:
+        """The stage the followed run works on now ('' while it waits, or none runs)."""
+        return "rollback" if self.rolling_back else self.flow.state.running
 
     # -- start and stop --------------------------------------------------------
 
@@ -94,19 +123,14 @@ class ConsoleApp(Explains, App[None]):
         self.push_screen(HomeScreen())
         self._install_signal_handlers()
         self.refresh_status()
-        self.run_engine("interrupted", pipeline.interrupted_runs, self.settings, group="status")
+        self.run_worker(partial(runs_at_start, self.settings, self.attach_to), name="runs",
+                        group="status", thread=True, exit_on_error=False)
 
     def on_unmount(self) -> None:
-        """Close the migration now, or let the step still running close it when it ends."""
         self._install_signal_handlers(remove=True)
-        with self._steps_lock:
-            self.hangup.set()
-            idle = self._steps_running == 0
-        if idle:
-            self.flow.close_at_exit()
 
     def _install_signal_handlers(self, remove: bool = False) -> None:
-        """SIGHUP (the SSH session dropped) or SIGTERM: stop the stage safely, then exit."""
+        """SIGHUP (the SSH session dropped) or SIGTERM: leave at once; the run goes on."""
         try:
             loop = asyncio.get_running_loop()
             for sig in HANGUP_SIGNALS:
@@ -118,101 +142,172 @@ class ConsoleApp(Explains, App[None]):
             pass  # not the main thread, or a platform without signals
 
     def hang_up(self) -> None:
-        """Leave now: cancel the running stage (it ends at its next safe point) and exit.
-
-        The worker thread finishes the stage and closes the migration, so the
-        run is recorded as interrupted and offered for resume at next start.
-        """
-        self.hangup.set()
-        self.flow.cancel()
-        self.exit(return_code=Interrupted.exit_code if self.busy else 0)
+        """The terminal went away: exit now. The run process is not told anything but that
+        this client detached (its connection closes): it goes on to its next gate."""
+        self.exit()
 
     async def action_quit(self) -> None:
-        if not self.busy:
+        state = self.flow.state
+        if not self.flow.following or state.ended is not None or self.flow.watch:
             self.exit()
             return
-        question = (f"The {self.busy} step is running. Quit anyway? It stops at its next safe"
-                    " point and the run can be resumed or discarded at the next start.")
-        self.push_screen(ConfirmModal("Quit while a stage runs", question),
-                         lambda yes: self.hang_up() if yes else None)
+        where = (f"waits at the {state.waiting.gate} gate" if state.waiting is not None
+                 else f"is in its {state.running} step")
+        self.push_screen(ChoiceModal("Quit the console",
+                                     f"Run {state.run_id} {where}. Leave it going (it waits at"
+                                     " its next gate; `sdconsole attach` comes back to it),"
+                                     " cancel it, or stay?", [LEAVE, CANCEL, STAY], LEAVE),
+                         self._quit_choice)
 
-    # -- engine workers --------------------------------------------------------
+    def _quit_choice(self, choice: str | None) -> None:
+        if choice == LEAVE:
+            self.exit()
+        elif choice == CANCEL:
+            command = self.flow.command("cancel")
+            if isinstance(command, Command):
+                self.send(command, then_exit=True)
+            else:
+                self.exit()
 
-    def run_engine(self, name: str, fn: Callable[..., Any], *args: Any,
-                   group: str = "stage", **kwargs: Any) -> Worker:
-        """Run a blocking engine call in a thread worker owned by the App.
+    # -- the run: start, attach, follow ------------------------------------------
 
-        Group "stage" (migration steps, rollback) is what ``busy`` shows and what
-        quitting waits for; group "status" is background reading.
-        """
-        work = (partial(self._step, fn, *args, **kwargs) if group == "stage"
-                else partial(fn, *args, **kwargs))
-        return self.run_worker(work, name=name, group=group, thread=True, exit_on_error=False)
+    @on(StartRun)
+    def _start_run(self) -> None:
+        if self.flow.following:
+            self.notify(f"run {self.flow.state.run_id} is followed already", severity="warning")
+            return
+        if self.source is None:
+            return
+        self.run_worker(partial(launch.start, self.settings, self.source, mode=MODE),
+                        name="start", group="start", thread=True, exit_on_error=False)
 
-    def _step(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Body of a migration step's worker; the last one to end after the console went
-        away closes the migration (records the run as interrupted, releases the lock)."""
-        with self._steps_lock:
-            self._steps_running += 1
-        error: BaseException | None = None
-        try:
-            return fn(*args, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            with self._steps_lock:
-                self._steps_running -= 1
-                orphaned = self.hangup.is_set() and self._steps_running == 0
-            if orphaned:
-                self.flow.close_after_hangup(error)
+    def follow(self, run_id: str, run_dir: Path, mode: str) -> None:
+        """Show run ``run_id`` and follow its events (all of them, replayed, then live)."""
+        self.flow.follow(run_id, run_dir, mode)
+        self.event_lines = EventLines()
+        self._follow_events(run_id)
+        self.sync_screens()
+
+    @work(group="events", exclusive=True, exit_on_error=False)
+    async def _follow_events(self, run_id: str) -> None:
+        name = f"{'watching ' if self.flow.watch else ''}console (pid {os.getpid()})"
+        async with attach(self.settings.workdir, run_id, client=name) as run:
+            self.client = run
+            try:
+                async for event in run.events(since=self.flow.state.seq):
+                    self.post_message(run_event(event))
+            finally:
+                self.client = None
+
+    @on(RunEvent)
+    def _run_event(self, message: RunEvent) -> None:
+        event = message.event
+        if event.run_id and event.run_id != self.flow.state.run_id:
+            return  # a run left behind
+        fresh = event.seq > self.flow.state.seq
+        notice = self.flow.record(event)
+        if fresh:
+            for line in self.event_lines.add(event):
+                for screen in self.screen_stack:
+                    if isinstance(screen, EventLogScreen):
+                        screen.write(line)
+        self.tell(notice)
+        self.sync_screens()
+
+    @on(Request)
+    def _request(self, message: Request) -> None:
+        command = self.flow.command(message.op, **message.args)
+        if isinstance(command, str):
+            self.notify(command, title="Not sent", severity="warning")
+        else:
+            self.send(command)
+
+    @work(group="command", exit_on_error=False)
+    async def send(self, command: Command, then_exit: bool = False) -> None:
+        """Send one command to the run; its answer goes through the flow (a refusal: a toast)."""
+        if self._commands is None:
+            self._commands = asyncio.Lock()
+        refusal = None
+        async with self._commands:
+            client = self.client
+            try:
+                if client is None:
+                    raise CommandRefused("the console is not connected to the run")
+                await getattr(client, command.op)(**command.args)
+            except CommandRefused as exc:
+                refusal = str(exc)
+        self.tell(self.flow.answered(command, refusal))
+        self.sync_screens()
+        if then_exit:
+            self.exit()
+
+    def tell(self, notice: Notice | None) -> None:
+        if notice is not None:
+            self.notify(notice.text, title=notice.title,
+                        severity=notice.severity)  # type: ignore[arg-type]
+
+    # -- workers --------------------------------------------------------------------
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.node is not self:
             return
-        if worker.group == "stage":
-            running = event.state in (WorkerState.PENDING, WorkerState.RUNNING)
-            self.busy = worker.name if running else ""
         if event.state == WorkerState.SUCCESS:
             self._succeeded(worker.name, worker.result)
         elif event.state == WorkerState.ERROR:
-            self.flow.failed(worker.name, worker.error, of_migration=worker.group == "stage")
+            self._failed(worker, worker.error)
         self.sync_screens()
 
     def _succeeded(self, name: str, result: Any) -> None:
         if name == "status":
             self.status, self.rollback_plan, self.status_error, self.no_rollback = result
-        elif name == "interrupted":
-            if result:
-                self.push_screen(ResumeModal(result[0]), partial(self.flow.resume_choice,
-                                                                  result[0]))
+        elif name == "runs":
+            running, interrupted = result
+            if running is not None:
+                self.follow(*running)
+            elif interrupted:
+                self.push_screen(ResumeModal(interrupted[0]),
+                                 partial(self._interrupted_choice, interrupted[0]))
+        elif name == "start":
+            self.follow(result.run_id, result.run_dir, MODE)
         elif name == "rollback":
+            self.rolling_back = False
             done = (f"is back on version {result.to_version}" if result.action == "switch" else
                     "keeps its active version; dropped " + ", ".join(
                         f"v{v}" for v in result.discarded))
             self.notify(f"{self.settings.stable_schema} {done} ({result.seconds:.2f}s)",
                         title="Rolled back")
             self.refresh_status()
-        else:
-            self.flow.succeeded(name, result)
+        elif name == "discard_interrupted":
+            self.notify("The interrupted run was discarded.", title="Discarded")
+            self.refresh_status()
+
+    def _failed(self, worker: Worker, error: BaseException | None) -> None:
+        """One place for what failed in the console: a modal with the message."""
+        if worker.name == "rollback":
+            self.rolling_back = False
+        if worker.group == "events" and self.flow.state.ended is not None:
+            return  # the run ended as we read it: its end is shown already
+        message = one_line(error) if error is not None else "unknown error"
+        hint = ("ctrl+r rolls the active version back if it is what went wrong."
+                if worker.name == "rollback" or self.rollback_plan is not None else "")
+        self.push_screen(ErrorModal(worker.name or "console", message, hint=hint))
+        if worker.group == "events":
+            self.flow.leave()
+
+    def _interrupted_choice(self, run: Any, choice: str | None) -> None:
+        if choice == "discard":
+            self.run_worker(partial(pipeline.discard_interrupted, self.settings, run.run_id),
+                            name="discard_interrupted", group="status", thread=True,
+                            exit_on_error=False)
 
     def refresh_status(self) -> None:
         """Re-read the target's active version, history and what ctrl+r would do."""
-        self.run_engine("status", read_status, self.settings, group="status")
+        self.run_worker(partial(read_status, self.settings), name="status", group="status",
+                        thread=True, exit_on_error=False)
 
-    # -- engine events ---------------------------------------------------------
-
-    @on(EngineEvent)
-    def _engine_event(self, message: EngineEvent) -> None:
-        event = message.event
-        for line in self.event_lines.add(event):
-            for screen in self.screen_stack:
-                if isinstance(screen, EventLogScreen):
-                    screen.write(line)
-        self.flow.state.record(event)
-        self.sync_screens()
+    # -- what the operator sees ------------------------------------------------------
 
     def sync_screens(self) -> None:
         """Redraw soon: once for every burst of events already queued, not once per event."""
@@ -221,14 +316,70 @@ class ConsoleApp(Explains, App[None]):
             self.call_later(self._sync_now)
 
     def _sync_now(self) -> None:
-        """Redraw the screen the operator sees (under any modals); others redraw on resume."""
+        """Show the screen the flow asks for, then redraw the one the operator sees (under any
+        modals); others redraw when they are shown again."""
         self._sync_pending = False
+        self._show(self.flow.view())
         for screen in reversed(self.screen_stack):
             if isinstance(screen, LiveScreen) and screen.is_mounted:
                 screen.sync()
             if not screen.is_modal:
                 break
         self.screen.refresh_bindings()
+
+    def _show(self, view: View) -> None:
+        """Bring the screen stack to ``view``, unless the operator has a screen of their own
+        open (the log, help, a detail, a question): that one stays until it is closed."""
+        top = self.screen
+        if not isinstance(top, (HomeScreen, FlowScreen, CutoverModal)):
+            return
+        if view.ended is not None and self._end_shown != self.flow.state.run_id:
+            self._end_shown = self.flow.state.run_id
+            self._ended(view)
+            return
+        wanted = SCREENS[view.screen] if view.screen is not None else HomeScreen
+        if isinstance(top, CutoverModal) and view.cutover is None:
+            top.dismiss(False)  # the run went on, or ended, without this console
+            return
+        if isinstance(top, CutoverModal):
+            return
+        if type(top) is not wanted:
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            if wanted is not HomeScreen:
+                self.push_screen(wanted())
+        gate = self.flow.state.waiting
+        if view.cutover is not None and gate is not None and gate.seq != self._cutover_put_off:
+            self.push_screen(CutoverModal(view.cutover), partial(self._cutover_answer, gate.seq))
+
+    def _cutover_answer(self, seq: int, confirmed: bool | None) -> None:
+        if confirmed:
+            self.post_message(Request("approve", gate=Gate.CUTOVER))
+        else:
+            self._cutover_put_off = seq
+
+    def offer_cutover(self) -> None:
+        """c on the load screen: the confirmation again, after esc closed it."""
+        self._cutover_put_off = -1
+        self.sync_screens()
+
+    def _ended(self, view: View) -> None:
+        """The run is over: back Home after success, else the reason first."""
+        ended = view.ended
+        assert ended is not None
+        if ended.outcome == "succeeded":
+            self._back_home()
+            return
+        stage = self.flow.state.stage or "run"
+        self.push_screen(ErrorModal(f"{stage} ({ended.outcome})", ended.error or ended.outcome,
+                                    hint="The run has ended; esc goes back to Home."),
+                         lambda _: self._back_home())
+
+    def _back_home(self) -> None:
+        self.flow.leave()
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.refresh_status()
 
     # -- keys available everywhere --------------------------------------------
 
@@ -241,8 +392,8 @@ class ConsoleApp(Explains, App[None]):
             self.push_screen(EventLogScreen())
 
     def why_not(self, action: str) -> Unavailable | None:
-        if action == "rollback" and self.flow.rollback_offer() is None:
-            return Unavailable(self.flow.no_rollback_reason(), dimmed=True)
+        if action == "rollback" and self.rollback_offer() is None:
+            return Unavailable(self.no_rollback_reason(), dimmed=True)
         return None
 
     def on_key(self, event: events.Key) -> None:
@@ -274,29 +425,61 @@ class ConsoleApp(Explains, App[None]):
                                     partial(self.notify, blocked.reason, severity="warning",
                                             title=f"{binding.description}: not now"))
 
+    # -- rollback, outside a run -----------------------------------------------------
+
+    def no_rollback_reason(self) -> str:
+        """Why ctrl+r offers nothing now."""
+        if self.rolling_back:
+            return "the rollback is running"
+        if self.flow.following:
+            return (f"run {self.flow.state.run_id} is in progress: esc stops it (the run"
+                    " keeps its version until it is resumed or discarded)")
+        return self.no_rollback or "the target is still being read"
+
+    def rollback_offer(self) -> tuple[str, str, str] | None:
+        """What ctrl+r does now: (title, question, statements), or None."""
+        plan = self.rollback_plan
+        if self.rolling_back or self.flow.following or plan is None:
+            return None
+        stable = self.settings.stable_schema
+        if plan.action == "switch":
+            question = (f"Roll {stable} back from version {plan.from_version} to version"
+                        f" {plan.to_version} ({plan.to_schema})?")
+        else:
+            question = f"Roll back: {plan.summary}?"
+        return "Roll back", question, "\n".join(plan.statements)
+
     def action_rollback(self) -> None:
-        offer = self.flow.rollback_offer()
-        if offer is None:
-            return
-        title, question, statements, do = offer
-        self.push_screen(ConfirmModal(title, question, statements),
-                         lambda yes: do() if yes else None)
+        offer = self.rollback_offer()
+        if offer is not None:
+            self.push_screen(ConfirmModal(*offer),
+                             lambda yes: self.start_rollback() if yes else None)
 
     def start_rollback(self) -> None:
-        """Switch the stable views back to the previous version (one transaction)."""
-        self.run_engine("rollback", pipeline.rollback, self.settings,
-                        listeners=[self.listener])
+        """Switch the stable views back to the previous version (one transaction, in this
+        process: a rollback is one engine call, not a run with gates)."""
+        self.rolling_back = True
+        self.run_worker(partial(pipeline.rollback, self.settings), name="rollback",
+                        group="rollback", thread=True, exit_on_error=False)
 
 
-def start_process_helpers() -> None:
-    """Start multiprocessing's resource tracker while sys.stderr is still the real one.
-
-    The profiler scans big sources in worker processes. The tracker those
-    need is started on first use with sys.stderr's file descriptor, and
-    inside a running App sys.stderr is Textual's capture (fileno -1), which
-    makes the first process pool fail with "bad value(s) in fds_to_keep".
-    """
-    multiprocessing.resource_tracker.ensure_running()
+def runs_at_start(settings: Settings, run_id: str | None
+                  ) -> tuple[tuple[str, Path, str] | None, list[Any]]:
+    """Worker body: the run to attach to ((run id, run dir, mode): ``run_id``, or the newest
+    run process listening in the work dir), and the interrupted runs the target knows."""
+    runs = runs_dir(settings.workdir)
+    if run_id is not None:
+        if not (runs / run_id).is_dir():
+            raise EngineError(f"no run {run_id} in {runs}")
+        return (run_id, runs / run_id, read_record(runs / run_id).get("mode", MODE)), []
+    listening = listening_runs(settings.workdir)
+    if listening:
+        newest = listening[0]
+        return (newest.name, newest, read_record(newest).get("mode", MODE)), []
+    try:
+        return None, pipeline.interrupted_runs(settings)
+    except EngineError:
+        return None, []
 
 
 def read_status(settings: Settings) -> tuple[Any, Any, str, str]:

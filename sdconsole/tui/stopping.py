@@ -1,14 +1,15 @@
-"""What stopping a running step keeps and what it discards, in the operator's words.
+"""What stopping the run in each step keeps and what it discards, in the operator's words.
 
-The console asks before it stops a step (x) and, once stopped, says the same
-on the step's screen with the way on: r runs the step again, esc leaves. A
-step not listed here (discard, close, rollback, the instant ones) cannot be
-stopped: it is what leaves the target consistent.
+The console asks before it stops the run (x, esc), naming both. The run ends
+interrupted at its next safe point; ``sdconsole resume`` goes on from what
+it kept, or discards it.
 """
 
 from __future__ import annotations
 
 STOPS = {
+    "gate": ("everything done so far: the run waits at a gate and changes nothing there",
+             "nothing"),
     "preflight": ("everything: preflight only reads", "the checks not run yet"),
     "profile": ("the preflight results; the source, opened read-only",
                 "the profile so far"),

@@ -42,8 +42,8 @@ class CommandRefused(EngineError):
 class AttachedRun:
     """One client of a running detached run."""
 
-    def __init__(self, path: Path, run_id: str) -> None:
-        self.path, self.run_id = path, run_id
+    def __init__(self, path: Path, run_id: str, client: str = "") -> None:
+        self.path, self.run_id, self.client = path, run_id, client
         self._commands: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def events(self, since: int = 0) -> AsyncIterator[ev.Event]:
@@ -94,7 +94,8 @@ class AttachedRun:
             self._commands = await self._open()
         reader, writer = self._commands
         try:
-            writer.write((json.dumps(request) + "\n").encode())
+            named = {**request, "client": self.client} if self.client else request
+            writer.write((json.dumps(named) + "\n").encode())
             await writer.drain()
             line = await reader.readline()
         except ConnectionError:
@@ -123,13 +124,21 @@ class AttachedRun:
 
 
 @contextlib.asynccontextmanager
-async def attach(workdir: Path, run_id: str) -> AsyncIterator[AttachedRun]:
-    """A client of the detached run ``run_id`` of ``workdir`` (BadInput when it is not running)."""
+async def attach(workdir: Path, run_id: str, client: str = "") -> AsyncIterator[AttachedRun]:
+    """A client of the detached run ``run_id`` of ``workdir`` (BadInput when there is no such
+    run); ``client`` names it in the journal when it controlled the run and detaches."""
     run_dir = runs_dir(workdir) / run_id
     if not run_dir.is_dir():
         raise BadInput(f"no run {run_id} in {runs_dir(workdir)}")
-    client = AttachedRun(socket_path(run_dir), run_id)
+    attached = AttachedRun(socket_path(run_dir), run_id, client)
     try:
-        yield client
+        yield attached
     finally:
-        await client.close()
+        await attached.close()
+
+
+def listening_runs(workdir: Path) -> list[Path]:
+    """The run dirs of ``workdir`` whose run process has its control socket open, newest
+    first (run ids sort by their start)."""
+    return sorted((d for d in runs_dir(workdir).glob("*") if socket_path(d).exists()),
+                  reverse=True)

@@ -15,6 +15,10 @@ attach``, ``approve``, ``cancel``; the client side is :mod:`sdconsole.engine.det
   ``{"ok": true}`` or ``{"ok": false, "reason": ...}``, never dropped. The
   first connection that sends a command controls the run until it closes;
   the others may watch, and their commands are refused with the reason.
+  When the controlling connection closes, the journal records a
+  ``ClientDetached`` (a hang-up is not a cancel) and the next client may
+  take control. A command may name its client (``"client": ...``) for that
+  record.
 
 At an approval gate the run waits (:meth:`Control.wait`) until a client
 decides; a run that loses every client goes on to its next gate and waits
@@ -36,6 +40,7 @@ from typing import Any
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError, Interrupted
 from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.steps import Gate
 
 SOCKET = "control.sock"
 ADDRESS_MAX = 100  # bytes of a Unix socket path, with room to spare (sun_path holds 108)
@@ -63,7 +68,9 @@ class Control:
         self._waiting: tuple[str, bool] | None = None  # gate, refused (wants a reason)
         self._decision: Decision | None = None
         self._controller: object | None = None
+        self._controller_name = ""
         self._ended = False
+        self._over = False  # RunEnded is emitted or about to be: nothing is journalled after it
         run.listeners.append(self._publish)
         self.path.unlink(missing_ok=True)
         old = os.umask(0o177)  # the socket is born 0600: nobody else may connect
@@ -84,7 +91,7 @@ class Control:
         with self._changed:
             self._waiting, self._decision = (gate, refused), None
         self.run.emit(ev.GateAwaiting(stage="gate", gate=gate, summary=summary,
-                                      needs_reason=refused))
+                                      needs_reason=refused, detail=self._gate_detail(gate)))
         with self._changed:
             while self._decision is None:
                 if self.run.cancel_requested.is_set():
@@ -94,8 +101,23 @@ class Control:
             decision, self._waiting = self._decision, None
         return decision
 
+    def _gate_detail(self, gate: str) -> dict[str, Any]:
+        """What a client shows at ``gate`` beyond the summary: the cutover's plan (the
+        statements, the change of shape) and the canary's report; journalled with the wait,
+        so a client attaching later shows the same screen."""
+        m = self.migration
+        if gate == Gate.CUTOVER:
+            plan = m.plan_cutover()
+            breaking = plan.shape is not None and plan.shape.breaking
+            return {**plan.to_dict(), "shape_lines": plan.shape_lines(), "breaking": breaking}
+        if gate == Gate.CANARY and m.canary_report is not None:
+            return dict(m.canary_report.to_dict())
+        return {}
+
     def end(self, outcome: str, exit_code: int, error: str = "") -> None:
         """The last event: clients following the run stop here."""
+        with self._changed:
+            self._over = True
         self.run.emit(ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code,
                                   error=error))
 
@@ -139,7 +161,9 @@ class Control:
             if self._controller not in (None, client):
                 return _refused("another client controls this run; watch, or wait until it"
                                 " detaches")
-            self._controller = client
+            if self._controller is None:
+                self._controller = client
+                self._controller_name = str(request.get("client") or "a client")
             op = request.get("op")
             if op == "cancel":
                 self.migration.cancel()
@@ -179,9 +203,15 @@ class Control:
         return {"ok": True}
 
     def detached(self, client: object) -> None:
+        """A connection closed; when it controlled the run, the journal says so (the run goes
+        on, waiting at its gate if it is at one) and the next client may take control."""
         with self._changed:
-            if self._controller is client:
-                self._controller = None
+            if self._controller is not client:
+                return
+            self._controller, name = None, self._controller_name
+            over = self._over
+        if not over:
+            self.run.emit(ev.ClientDetached(stage="run", client=name))
 
 
 def _refused(reason: str) -> dict[str, Any]:

@@ -110,6 +110,17 @@ class GateAwaiting(Event):
     gate: str
     summary: str
     needs_reason: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+    """What the gate shows beyond its summary, so that a client attaching while the run
+    waits rebuilds the same screen: the cutover's plan, the canary's report."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientDetached(Event):
+    """The client that controlled a detached run went away (it quit, its terminal closed,
+    it was killed). Not a cancel: the run goes on, and the next client may take control."""
+
+    client: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +166,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CanaryMetric,
         GateReached,
         GateAwaiting,
+        ClientDetached,
         RunEnded,
         SqlExecuted,
         StageFinished,

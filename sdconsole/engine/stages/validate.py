@@ -27,6 +27,7 @@ failed validation blocks cutover.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -257,6 +258,14 @@ class ValidationReport:
         return {"schema": self.schema, "ok": self.ok, "summary": self.summary,
                 "seconds": self.seconds, "source_changed": self.source_changed,
                 "tables": {name: asdict(t) for name, t in self.tables.items()}}
+
+    @classmethod
+    def load(cls, path: Path) -> ValidationReport:
+        """A report as :meth:`to_dict` wrote it to the run dir."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tables = {name: TableCheck(**{**t, "columns": [ColumnCheck(**c) for c in t["columns"]]})
+                  for name, t in data["tables"].items()}
+        return cls(data["schema"], tables, data["seconds"], data["source_changed"])
 
 
 def validate(

@@ -12,9 +12,12 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent
 
+from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Explains, Unavailable
+from sdconsole.tui.messages import Request
+from sdconsole.tui.screens.confirm import ConfirmModal
 from sdconsole.tui.screens.detail import Detail, DetailModal
-from sdconsole.tui.stopping import STOPS
+from sdconsole.tui.stopping import stop_terms
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
 from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.footer import ConsoleFooter
@@ -24,7 +27,7 @@ from sdconsole.tui.widgets.table_progress import TableProgress
 if TYPE_CHECKING:
     from sdconsole.tui.app import ConsoleApp
     from sdconsole.tui.flow import Flow
-    from sdconsole.tui.state import FlowState
+    from sdconsole.tui.state import FlowState, RunFiles
 
 
 class LiveScreen(Explains, Screen):
@@ -115,17 +118,16 @@ class LiveScreen(Explains, Screen):
 
 
 class FlowScreen(LiveScreen):
-    """A step of the migration: breadcrumb, body, filter, verdict line and footer.
+    """A step of the run: breadcrumb, body, filter, verdict line and footer.
 
-    While a step runs, x (and only x) is offered: it stops the step after a y/n
-    naming what is kept and discarded; the screen then says so, r runs the step
-    again and esc leaves.
+    The screen renders the run's state only (:attr:`state`, :attr:`files`) and
+    posts the operator's requests (:class:`~sdconsole.tui.messages.Request`).
+    While a step runs, x stops the run at its next safe point after a y/n
+    naming what is kept and discarded; esc does the same from any step.
     """
 
-    STEP: ClassVar[str] = ""
     BINDINGS = [
-        Binding("x", "cancel", "Stop step", id="cancel"),
-        Binding("r", "retry", "Retry", id="retry"),
+        Binding("x", "cancel", "Stop run", id="cancel"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -146,6 +148,21 @@ class FlowScreen(LiveScreen):
     def state(self) -> FlowState:
         return self.flow.state
 
+    @property
+    def files(self) -> RunFiles:
+        return self.flow.files
+
+    def sync(self) -> None:
+        self.query_one(Breadcrumb).show(self.state.steps, self.state.position)
+        self.sync_body()
+
+    def sync_body(self) -> None:
+        """The body and the verdict, from the state and the run's files."""
+
+    def request(self, op: str, **args: object) -> None:
+        """Ask the App to send the run a command (it says why when it cannot)."""
+        self.post_message(Request(op, **args))
+
     def say(self, markup: str, kind: str = "", **values: object) -> None:
         """Set the verdict line under the body: kind is '', 'ok', 'warn' or 'bad'."""
         verdict = self.query_one("#verdict", Static)
@@ -153,51 +170,47 @@ class FlowScreen(LiveScreen):
         verdict.set_classes(kind)
 
     def show_progress(self, stage: str) -> None:
-        """The per-table bars of ``stage``, marked stopped when the operator stopped it."""
+        """The per-table bars of ``stage``."""
         self.query_one(TableProgress).show(self.state.progress.get(stage, {}),
-                                           stopped=self.state.stopped == stage)
+                                           stopped=self.state.cancelling)
 
-    def say_stopped(self) -> bool:
-        """While a step stops, and once it has: what happened and what r and esc do now."""
-        if self.state.stopping and self.console.busy == self.state.stopping:
-            self.say("Stopping $step at its next safe point…", "warn", step=self.state.stopping)
-            return True
-        step = self.state.stopped
-        if not step or self.console.busy:
+    def say_stopping(self) -> bool:
+        """While the run stops after a cancel: say so (True), instead of the screen's verdict."""
+        if not self.state.cancelling:
             return False
-        kept, discarded = self.flow.stop_terms(step)
-        self.say("[b]$title stopped.[/b] Kept: $kept. Discarded: $discarded. r runs $step"
-                 " again; esc leaves this migration.", "warn", title=step.capitalize(),
-                 step=step, kept=kept, discarded=discarded)
+        self.say("Stopping run $run at its next safe point…", "warn", run=self.state.run_id)
         return True
 
-    def action_cancel(self) -> None:
-        self.flow.confirm_stop()
+    def waits(self, gate: Gate) -> bool:
+        return self.state.waits_at(gate)
 
-    def action_retry(self) -> None:
-        self.flow.retry()
+    def action_cancel(self) -> None:
+        """x and esc: stop the run at its next safe point, after a y/n saying what stays."""
+        step = self.state.running or (self.state.waiting.gate if self.state.waiting else "")
+        stable = self.console.settings.stable_schema
+        kept, discarded = stop_terms(self.state.running or "gate", stable, None)
+        self.app.push_screen(
+            ConfirmModal("Stop the run", f"Stop run {self.state.run_id}"
+                         f" ({step or 'starting'}) at its next safe point?",
+                         f"Kept: {kept}\nDiscarded: {discarded}\nAn interrupted run can be"
+                         " resumed (sdconsole resume) or discarded afterwards."),
+            lambda yes: self.request("cancel") if yes else None)
 
     def action_back(self) -> None:
-        self.flow.confirm_leave()
+        self.action_cancel()
 
     def running(self, dimmed: bool = False) -> Unavailable | None:
-        """Unavailable while a step runs (None when idle): the reason names the step."""
-        busy = self.console.busy
+        """Unavailable while a step runs (None when the run waits): the reason names it."""
+        busy = self.state.running
         if not busy:
             return None
-        stop = ", or x stops it" if busy in STOPS else ""
-        return Unavailable(f"{busy} is running: wait for it to finish{stop}", dimmed)
+        return Unavailable(f"{busy} is running: wait for it to finish, or x stops the run",
+                           dimmed)
 
     def why_not(self, action: str) -> Unavailable | None:
-        """While a step runs only x is offered; after a stop, r; subclasses add their rules."""
-        busy = self.console.busy
-        if action == "cancel" and not busy:
-            return Unavailable("nothing is running to stop")
-        if action == "cancel" and busy not in STOPS:
-            return Unavailable(f"{busy} cannot be stopped: it is what keeps the target"
-                               " consistent, and ends by itself")
-        if action == "retry" and (busy or not self.state.stopped):
-            return Unavailable("r runs a step you stopped again: nothing was stopped")
-        if action == "back":
-            return self.running()
+        if action in ("cancel", "back") and self.state.ended is not None:
+            return Unavailable("the run has ended")
+        if action in ("cancel", "back") and self.flow.watch:
+            return Unavailable("this console only watches: the console that controls the run"
+                               " can stop it")
         return super().why_not(action)

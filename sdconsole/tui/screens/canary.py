@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import TabbedContent, TabPane
 
+from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import ok_cell
 from sdconsole.tui.screens.base import FlowScreen
@@ -21,11 +22,10 @@ from sdconsole.tui.widgets.table_progress import TableProgress
 
 class CanaryScreen(FlowScreen):
     TITLE = "Canary"
-    STEP = "canary"
     AUTO_FOCUS = "#metric-table"
     BINDINGS = [
         Binding("a", "approve", "Approve load", id="approve"),
-        Binding("escape", "back", "Leave", id="back"),
+        Binding("escape", "back", "Stop run", id="back"),
         Binding("1", "tab('metrics')", "Metrics tab", id="tab_1", show=False),
         Binding("2", "tab('queries')", "Queries tab", id="tab_2", show=False),
     ]
@@ -43,12 +43,10 @@ class CanaryScreen(FlowScreen):
 
     @property
     def report(self) -> Any:
-        return self.state.result("canary")
+        return self.state.canary_report
 
-    def sync(self) -> None:
-        stopped_clean = self.state.stopped == "clean"
-        self.show_progress("canary" if "canary" in self.state.progress and not stopped_clean
-                           else "clean")
+    def sync_body(self) -> None:
+        self.show_progress("canary" if "canary" in self.state.progress else "clean")
         report = self.report
         metrics = self.state.metrics
         if report is not None:  # done: failures first (rows keep still while they arrive)
@@ -60,13 +58,16 @@ class CanaryScreen(FlowScreen):
             (f"{m.table}.{m.metric}", (ok_cell(self.app, m.ok), m.table, m.metric,
                                        m.source, m.canary))
             for m in metrics)
-        busy = self.console.busy
-        if self.say_stopped():
+        busy = self.state.running
+        if self.say_stopping():
             return
         if busy == "clean":
             self.say("Cleaning the working copy (one transaction; the source is not touched)…")
         elif busy == "canary":
             self.say("Loading the canary sample and comparing it with the source…")
+        elif self.state.ended is not None:
+            self.say("[b]$outcome:[/b] $error", "bad", outcome=self.state.ended.outcome,
+                     error=self.state.ended.error)
         elif report is None:
             self.say("")
         elif report.ok:
@@ -78,11 +79,11 @@ class CanaryScreen(FlowScreen):
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "approve":
-            if self.running() or self.report is None:
+            if not self.waits(Gate.CANARY) or self.report is None:
                 return Unavailable("the clean and the canary are not done yet")
             if not self.report.ok:
                 return Unavailable("the canary failed: esc stops here (nothing was loaded)")
         return super().why_not(action)
 
     def action_approve(self) -> None:
-        self.flow.approve_canary()
+        self.request("approve", gate=Gate.CANARY)

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
+from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count
 from sdconsole.tui.screens.base import FlowScreen
@@ -22,11 +23,10 @@ from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 class CleanScreen(FlowScreen):
     TITLE = "Clean preview"
-    STEP = "clean"
     AUTO_FOCUS = "#rule-table"
     BINDINGS = [
         Binding("a", "approve", "Apply clean", id="approve"),
-        Binding("escape", "back", "Back to profile", id="back"),
+        Binding("escape", "back", "Stop run", id="back"),
         Binding("1", "tab('rules')", "Rules tab", id="tab_1", show=False),
         Binding("2", "tab('unconvertible')", "Unconvertible tab", id="tab_2", show=False),
     ]
@@ -44,7 +44,9 @@ class CleanScreen(FlowScreen):
 
     @property
     def preview(self) -> Any:
-        return self.state.result("preview")
+        """The preview's report, once the run waits at the clean gate with it written."""
+        report = self.files.clean() if self.waits(Gate.CLEAN) else None
+        return report if report is not None and report.dry_run else None
 
     def _rules(self) -> dict[str, Any]:
         """Rule results by row key: the preview's once it is done, the live events before."""
@@ -52,7 +54,7 @@ class CleanScreen(FlowScreen):
         results = preview.rules if preview is not None else self.state.diffs
         return {f"{r.rule}|{r.table}|{r.column}": r for r in results}
 
-    def sync(self) -> None:
+    def sync_body(self) -> None:
         self.query_one("#rule-table", KeyedTable).sync(
             (key, (r.rule, count(r.changed), f"{r.table}.{r.column}"))
             for key, r in self._rules().items())
@@ -60,14 +62,14 @@ class CleanScreen(FlowScreen):
         preview = self.preview
         if preview is not None:
             self.query_one("#bad-values", KeyedTable).sync(unconvertible_rows(preview))
-        if self.say_stopped():
+        if self.say_stopping():
             return
-        if self.console.busy == "preview":
+        if self.state.running == "preview":
             self.say("Previewing the clean (dry run; nothing is written)…")
         elif preview is not None:
             bad = sum(preview.unconvertible_counts.values())
             self.say("$rules rule/column pairs change $cells cells; $bad values cannot be"
-                     " converted (they will be rejects). a applies, esc changes columns.",
+                     " converted (they will be rejects). a applies, esc stops the run.",
                      "warn" if bad else "ok", rules=len(preview.rules),
                      cells=f"{preview.cells_changed:,}", bad=f"{bad:,}")
 
@@ -91,15 +93,12 @@ class CleanScreen(FlowScreen):
                       [("Cells", f"{rule.changed:,} change"), *samples])
 
     def why_not(self, action: str) -> Unavailable | None:
-        if action == "approve" and (self.running() or self.preview is None):
+        if action == "approve" and self.preview is None:
             return Unavailable("the preview is not done yet")
         return super().why_not(action)
 
     def action_approve(self) -> None:
-        self.flow.approve_clean()
-
-    def action_back(self) -> None:
-        self.flow.back_to_profile()
+        self.request("approve", gate=Gate.CLEAN)
 
 
 def unconvertible_rows(preview: Any):

@@ -1,14 +1,14 @@
 """Cutover confirmation: exactly what changes, the backup, the statements; type the name to go.
 
-Every statement is shown in full, numbered, wrapped under its number; the
+The plan is the one the run announced when it reached the cutover gate, so
+a console attaching while the run waits shows the same confirmation. Every
+statement is shown in full, numbered, wrapped under its number; the
 list takes a quarter of the terminal's height at most (so the name field
 stays on screen at 60x20, with a change of shape shown) and scrolls with
 pgup/pgdn while the name is being typed.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from sdconsole.tui.format import labelled
+from sdconsole.tui.state import CutoverView
 from sdconsole.tui.widgets.footer import ConsoleFooter
 
 
@@ -32,7 +33,7 @@ class CutoverModal(ModalScreen[bool]):
                 show=False),
     ]
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: CutoverView) -> None:
         super().__init__()
         self.plan = plan
 
@@ -48,7 +49,7 @@ class CutoverModal(ModalScreen[bool]):
             shape = plan.shape_lines()
             if shape:
                 yield Static("\n".join(shape), markup=False,
-                             classes="problem" if plan.shape.breaking else "")
+                             classes="problem" if plan.breaking else "")
             yield Static(f"{len(plan.statements)} statements, in one transaction (pgup/pgdn):",
                          classes="label")
             with VerticalScroll(classes="statements"):

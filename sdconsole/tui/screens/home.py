@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import display_path, labelled, score, when, words
+from sdconsole.tui.messages import StartRun
 from sdconsole.tui.screens.base import LiveScreen
 from sdconsole.tui.screens.history import DEPLOYMENT_COLUMNS, HistoryScreen, deployment_rows
 from sdconsole.tui.screens.prompt import PromptModal
@@ -79,10 +80,10 @@ class HomeScreen(LiveScreen):
 
     def why_not(self, action: str) -> Unavailable | None:
         console = self.console
-        if action == "new" and console.busy:
-            return Unavailable(f"{console.busy} is running: wait for it to finish", dimmed=True)
-        if action == "new" and console.flow.migration:
-            return Unavailable("a migration is still closing", dimmed=True)
+        if action == "new" and console.flow.following:
+            return Unavailable(f"run {console.flow.state.run_id} is followed", dimmed=True)
+        if action == "new" and console.flow.watch:
+            return Unavailable("this console only watches runs", dimmed=True)
         if action == "history" and console.status is None:
             return Unavailable(f"the target's history cannot be read:"
                                f" {console.status_error or 'still reading'}")
@@ -90,7 +91,7 @@ class HomeScreen(LiveScreen):
 
     def action_new(self) -> None:
         if self.console.source is not None:
-            self.console.flow.start()
+            self.post_message(StartRun())
             return
         self.app.push_screen(
             PromptModal("New migration", "Which SQLite file should be migrated?",
@@ -100,7 +101,7 @@ class HomeScreen(LiveScreen):
     def _source_chosen(self, path: str | None) -> None:
         if path:
             self.console.source = Path(path).expanduser()
-            self.console.flow.start()
+            self.post_message(StartRun())
 
     def action_history(self) -> None:
         self.app.push_screen(HistoryScreen())

@@ -2,7 +2,8 @@
 
 Every value that does not fit its column lands in the version's _rejects
 table; the Rejects tab counts them per column and shows the values the
-clean could not convert there. Cutover (c) opens the confirmation.
+clean could not convert there. When the run waits at the cutover gate its
+confirmation opens; c opens it again after esc closed it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
+from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, ok_cell, rate
 from sdconsole.tui.screens.base import FlowScreen
@@ -23,11 +25,10 @@ from sdconsole.tui.widgets.table_progress import TableProgress
 
 class LoadScreen(FlowScreen):
     TITLE = "Load and validation"
-    STEP = "load"
     AUTO_FOCUS = "#table-checks"
     BINDINGS = [
         Binding("c", "cutover", "Cutover", id="cutover"),
-        Binding("escape", "back", "Leave", id="back"),
+        Binding("escape", "back", "Stop run", id="back"),
         Binding("1", "tab('tables')", "Tables tab", id="tab_1", show=False),
         Binding("2", "tab('rejects')", "Rejects tab", id="tab_2", show=False),
     ]
@@ -48,11 +49,12 @@ class LoadScreen(FlowScreen):
 
     @property
     def validation(self) -> Any:
-        return self.state.result("validate")
+        return self.files.validation() if "validate" in self.state.finished else None
 
-    def sync(self) -> None:
+    def sync_body(self) -> None:
         self.show_progress("load")
-        validation, loaded = self.validation, self.state.result("load")
+        validation = self.validation
+        loaded = self.files.load() if "load" in self.state.finished else None
         if validation is not None:
             self.query_one("#table-checks", KeyedTable).sync(
                 (ident, (ok_cell(self.app, check.ok), ident,
@@ -70,18 +72,15 @@ class LoadScreen(FlowScreen):
         self._verdict(validation)
 
     def _verdict(self, validation: Any) -> None:
-        if self.say_stopped():
+        if self.say_stopping():
             return
-        busy = self.console.busy
-        migration = self.flow.migration
-        if busy in ("open", "load"):
-            schema = migration.version_schema if migration and migration.version_schema \
-                else "the new version"
-            self.say("Loading $schema… the active version is untouched.", schema=schema)
+        busy = self.state.running
+        if busy in ("clean", "load"):
+            self.say("Loading the new version… the active version is untouched.")
         elif busy == "validate":
             self.say("Validating: row counts, values per column, row checksums…")
-        elif busy == "plan_cutover":
-            self.say("Preparing the cutover…")
+        elif busy == "cutover":
+            self.say("Cutting over…")
         elif validation is None:
             self.say("")
         elif validation.ok:
@@ -97,12 +96,12 @@ class LoadScreen(FlowScreen):
         key = self.query_one("#reject-table", KeyedTable).current_key
         table = self.query_one("#reject-values", KeyedTable)
         table.clear()
-        clean, migration = self.state.result("clean"), self.flow.migration
-        if key is None or clean is None or migration is None or migration.plan is None:
+        clean, plan = self.files.clean(), self.files.plan()
+        if key is None or clean is None or plan is None:
             return
         ident, _, column_ident = key.partition(".")
         names = {(t.ident, c.ident): (t.name, c.name)
-                 for t in migration.plan.tables for c in t.columns}
+                 for t in plan.tables for c in t.columns}
         wanted = names.get((ident, column_ident))
         table.sync((str(i), (f"rowid {cell.rowid}", repr(cell.value), cell.reason))
                    for i, cell in enumerate(clean.unconvertible)
@@ -110,11 +109,11 @@ class LoadScreen(FlowScreen):
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "cutover":
-            if self.running() or self.validation is None:
-                return Unavailable("the load and its validation are not done yet")
-            if not self.validation.ok:
+            if self.validation is not None and not self.validation.ok:
                 return Unavailable("validation failed: cutover is blocked")
+            if not self.waits(Gate.CUTOVER):
+                return Unavailable("the load and its validation are not done yet")
         return super().why_not(action)
 
     def action_cutover(self) -> None:
-        self.flow.request_cutover()
+        self.console.offer_cutover()

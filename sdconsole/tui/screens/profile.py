@@ -4,10 +4,10 @@ The Score tab has one row per dimension and the total; the Findings tab every
 finding, dimension by dimension and most costly first, with the points it
 costs (exempt ones cost 0 and say why): the same figures ``sdconsole profile``
 prints. The operator may change a column's type (t) or date order (d) before
-the clean; the change goes to the engine's plan, the row is patched in place
-and marked as overridden. The engine does not re-score an override: the
-score and findings stay those of the profile, and the row says so. The
-date-order choice shows what the values prove for each order, with examples.
+the clean, while the run waits at the quality gate; the change goes to the
+run, which rewrites its plan (and, where it re-scores, its profile) in the
+run dir; the row is marked as overridden. The date-order choice shows what
+the values prove for each order, with examples.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from sdconsole.engine.rules.values import TYPES
+from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, percent, points
 from sdconsole.tui.screens.base import FlowScreen
@@ -35,7 +36,6 @@ ORDERS = ["day-first", "month-first"]
 
 class ProfileScreen(FlowScreen):
     TITLE = "Profile"
-    STEP = "profile"
     ENTER_GOES_ON = True
     AUTO_FOCUS = "#column-table"
     BINDINGS = [
@@ -43,7 +43,7 @@ class ProfileScreen(FlowScreen):
         Binding("o", "override", "Override gate", id="override"),
         Binding("t", "column_type", "Type", id="column_type"),
         Binding("d", "date_order", "Date order", id="date_order"),
-        Binding("escape", "back", "Back", id="back"),
+        Binding("escape", "back", "Stop run", id="back"),
         Binding("1", "tab('columns')", "Columns tab", id="tab_1", show=False),
         Binding("2", "tab('score')", "Score tab", id="tab_2", show=False),
         Binding("3", "tab('findings')", "Findings tab", id="tab_3", show=False),
@@ -74,13 +74,13 @@ class ProfileScreen(FlowScreen):
 
     @property
     def profile(self) -> Any:
-        return self.state.result("profile")
+        return self.files.profile() if "profile" in self.state.finished else None
 
     @property
     def gate(self) -> Any:
         return self.state.gates.get("quality")
 
-    def sync(self) -> None:
+    def sync_body(self) -> None:
         self.show_progress("profile")
         profile = self.profile
         if profile is not None:
@@ -104,8 +104,8 @@ class ProfileScreen(FlowScreen):
         return rows
 
     def _plan(self, profile: Any) -> Any:
-        """The plan with the operator's changes (the profile's own before the migration opened)."""
-        return self.flow.migration.plan if self.flow.migration else profile.plan
+        """The plan with the operator's changes, as the run wrote it (else the profile's own)."""
+        return self.files.plan() or profile.plan
 
     def _columns(self, profile: Any) -> None:
         plan = self._plan(profile)
@@ -144,14 +144,15 @@ class ProfileScreen(FlowScreen):
         return super().detail(table, key)
 
     def _verdict(self) -> None:
-        if self.say_stopped():
+        if self.say_stopping():
             return
         threshold = self.console.settings.quality_threshold
         gate = self.gate
-        if self.console.busy == "profile":
+        running = self.state.running
+        if running == "profile":
             self.say("Profiling… the source is opened read-only.")
-        elif self.console.busy in ("gate", "override"):
-            self.say("Checking the quality gate…")
+        elif running:
+            self.say("The quality gate is passed; the run goes on.")
         elif gate is None or self.profile is None:
             self.say("")
         elif gate.passed:
@@ -172,7 +173,7 @@ class ProfileScreen(FlowScreen):
 
     def _planned(self) -> Any:
         found = self._column_under_cursor()
-        plan = self.flow.migration.plan if self.flow.migration else None
+        plan = self.files.plan()
         if found is None or plan is None:
             return None
         return plan.table(found[0]).column(found[1])
@@ -180,8 +181,8 @@ class ProfileScreen(FlowScreen):
     def why_not(self, action: str) -> Unavailable | None:
         gate = self.gate
         if action in ("continue", "override"):
-            if self.running() or gate is None:
-                return Unavailable("the profile and its quality gate are not done yet")
+            if not self.waits(Gate.QUALITY) or gate is None:
+                return self.running() or Unavailable("the run is not at the quality gate")
             if action == "continue" and not gate.passed:
                 return Unavailable(f"the quality gate refused: {gate.summary}")
             if action == "override" and gate.passed:
@@ -200,10 +201,13 @@ class ProfileScreen(FlowScreen):
         if action == "date_order" and planned.type not in DATE_TYPES:
             return Unavailable(f"this column is loaded as {planned.type}: a date order applies"
                                " to timestamp and date columns")
-        return self.running(dimmed=True)
+        if not self.waits(Gate.QUALITY):
+            return self.running(dimmed=True) or Unavailable(
+                "columns change only while the run waits at the quality gate", dimmed=True)
+        return None
 
     def action_continue(self) -> None:
-        self.flow.to_preview()
+        self.request("approve", gate=Gate.QUALITY)
 
     def action_override(self) -> None:
         total = self.profile.score.total
@@ -213,7 +217,7 @@ class ProfileScreen(FlowScreen):
                         f"The quality score {total} is below the threshold {threshold}. Why is"
                         " it safe to go on? The reason is recorded with the run.",
                         placeholder="e.g. known legacy dirt, accepted by the ops lead"),
-            lambda reason: self.flow.override_gate(reason) if reason else None)
+            lambda reason: self.request("override", reason=reason) if reason else None)
 
     def action_column_type(self) -> None:
         table, column = self._column_under_cursor()
@@ -221,7 +225,7 @@ class ProfileScreen(FlowScreen):
         self.app.push_screen(
             ChoiceModal("Column type", f"{table}.{column} is loaded as {current}. Load it as:",
                         list(TYPES), current),
-            lambda kind: self.flow.set_column(table, column, type=kind)
+            lambda kind: self.request("set_column", table=table, column=column, type=kind)
             if kind and kind != current else None)
 
     def action_date_order(self) -> None:
@@ -232,7 +236,8 @@ class ProfileScreen(FlowScreen):
         self.app.push_screen(
             ChoiceModal("Date order", f"What the values of {table}.{column} prove:{evidence}"
                         "Read them as:", ORDERS, current),
-            lambda order: self.flow.set_column(table, column, date_order=order)
+            lambda order: self.request("set_column", table=table, column=column,
+                                       date_order=order)
             if order and order != current else None)
 
 

@@ -1,22 +1,24 @@
-"""Where the run is: Preflight > Profile > Clean > Canary > Load > Cutover."""
+"""Where the run is: the steps of its mode (Preflight > Profile > Clean > ... > Cutover)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from textual.content import Content
 from textual.widgets import Static
 
-from sdconsole.tui.state import STEPS
+from sdconsole.engine.steps import Step
 
 
-def breadcrumb(step: str) -> Content:
+def breadcrumb(steps: Sequence[Step], current: Step | None) -> Content:
     """Done steps ticked, the current one highlighted, the rest dimmed."""
-    current = STEPS.index(step) if step in STEPS else -1
+    at = steps.index(current) if current in steps else -1
     parts = []
-    for index, name in enumerate(STEPS):
-        label = name.capitalize()
-        if index < current:
+    for index, step in enumerate(steps):
+        label = step.value.capitalize()
+        if index < at:
             parts.append(Content.from_markup("[$success]✓ $label[/]", label=label))
-        elif index == current:
+        elif index == at:
             parts.append(Content.from_markup("[b $accent]▶ $label[/]", label=label))
         else:
             parts.append(Content.from_markup("[$text-muted]$label[/]", label=label))
@@ -24,14 +26,11 @@ def breadcrumb(step: str) -> Content:
 
 
 class Breadcrumb(Static):
-    """Follows the App's ``step`` reactive."""
+    """The run's steps; its screen calls :meth:`show` when it redraws."""
 
     DEFAULT_CSS = """
     Breadcrumb { height: 1; padding: 0 1; background: $panel; }
     """
 
-    def on_mount(self) -> None:
-        self.watch(self.app, "step", self._show)
-
-    def _show(self, step: str) -> None:
-        self.update(breadcrumb(step))
+    def show(self, steps: Sequence[Step], current: Step | None) -> None:
+        self.update(breadcrumb(steps, current))
