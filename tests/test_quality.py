@@ -95,7 +95,8 @@ def test_weights_come_from_settings(sample_result, work):
 
 def scored(total: int, **dimension_scores: float):
     """A QualityScore with the given total and dimension scores (others 100)."""
-    from sdconsole.engine.stages.quality import DIMENSIONS, Dimension, QualityScore
+    from sdconsole.engine.records.quality import Dimension, QualityScore
+    from sdconsole.engine.stages.quality import DIMENSIONS
 
     return QualityScore(total, {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0)
                                 for name in DIMENSIONS})

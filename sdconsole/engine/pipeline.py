@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.records.quality import GateDecision
 from sdconsole.engine.rules.values import DateOrder
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime import housekeeping, layout, logs, metrics, processes
@@ -66,7 +67,6 @@ from sdconsole.engine.stages.cutover import CutoverPlan, CutoverReport
 from sdconsole.engine.stages.loader import LoadReport
 from sdconsole.engine.stages.preflight import PreflightReport
 from sdconsole.engine.stages.profiler import Profile
-from sdconsole.engine.stages.quality import GateDecision
 from sdconsole.engine.stages.validate import SourceFigures, ValidationReport
 from sdconsole.engine.steps import MODES, PLANS, Gate, ModePlan, Step
 from sdconsole.engine.target import (

@@ -48,64 +48,16 @@ source whose every reference is an orphan through at 85.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from sdconsole.engine.records.profile import RelationProfile, TableProfile
+from sdconsole.engine.records.quality import Dimension, GateDecision, QualityFinding, QualityScore
 from sdconsole.engine.runtime.errors import GateRefused
 from sdconsole.settings import Settings
-
-if TYPE_CHECKING:
-    from sdconsole.engine.stages.profiler import RelationProfile, TableProfile
 
 DIMENSIONS = ("completeness", "validity", "uniqueness", "consistency", "integrity")
 POINTS_PER_PERCENT = 5
 OPTIONAL_SHARE = 0.20  # a column at most this much filled is optional by design
 NEARLY_TYPED = 0.80  # a text column this much of one type holds junk, not text
-
-
-@dataclass
-class QualityFinding:
-    """One thing that costs points (or would, were it not exempt)."""
-
-    table: str
-    column: str
-    message: str
-    count: int
-    cost: float  # points of the dimension's 0-100 score
-    examples: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Dimension:
-    score: float
-    weight: float
-    eligible: int
-    bad: int
-    findings: list[QualityFinding] = field(default_factory=list)
-
-
-@dataclass
-class QualityScore:
-    total: int
-    dimensions: dict[str, Dimension]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total,
-                "dimensions": {k: asdict(v) for k, v in self.dimensions.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QualityScore:
-        return cls(data["total"], {
-            name: Dimension(**{**d, "findings": [QualityFinding(**f) for f in d["findings"]]})
-            for name, d in data["dimensions"].items()
-        })
-
-
-@dataclass
-class GateDecision:
-    passed: bool
-    overridden: bool
-    reason: str
 
 
 class _Tally:
