@@ -4,8 +4,13 @@ whole, and the target's password never reaches its command line or its run dir."
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -82,3 +87,81 @@ def test_a_run_process_that_cannot_start_is_one_line(settings: Settings, sample_
     with pytest.raises(StageError, match=r"ended at once \(exit 2\): .*unknown mode|invalid"
                                          r" choice"):
         started.append(launch.start(settings, sample_db, mode="sideways"))
+
+
+def command(settings: Settings, *args: str) -> dict[str, Any]:
+    """``sdconsole ARGS`` in the test's work dir, against its database, for subprocess."""
+    return {"args": [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
+                     *args],
+            "env": {**os.environ, "SDCONSOLE_TARGET_DSN": str(settings.target_dsn)},
+            "text": True}
+
+
+def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(**command(settings, *args), capture_output=True, timeout=300)
+
+
+def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
+        settings: Settings, sample_db: Path, started) -> None:
+    done = sdconsole(settings, "migrate", str(sample_db), "--mode", "simple", "--yes")
+    assert done.returncode == 0, done.stderr
+    run = launch.start(settings, sample_db, mode="simple")
+    started.append(run)
+
+    async def at_the_gate() -> None:
+        async with attach(settings.workdir, run.run_id) as client:
+            async for event in client.events():
+                if isinstance(event, ev.GateAwaiting):
+                    return
+
+    asyncio.run(at_the_gate())
+    listed = sdconsole(settings, "runs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    waiting, ended = json.loads(listed.stdout)
+    assert (waiting["run_id"], waiting["state"], waiting["gate"], waiting["pid"]) == (
+        run.run_id, "waiting", "quality", run.pid)
+    assert waiting["mode"] == "simple" and waiting["source"] == str(sample_db)
+    assert (ended["state"], ended["outcome"], ended["exit_code"]) == ("ended", "succeeded", 0)
+    assert ended["stage"] == "cutover"
+    text = sdconsole(settings, "runs").stdout.splitlines()
+    assert all(len(line) <= 80 for line in text), text
+    assert f"{run.run_id} simple" in text[1] and "waiting at the quality gate" in text[1]
+    assert "succeeded (exit 0)" in text[2]
+
+    waiter = subprocess.Popen(**command(settings, "wait", run.run_id), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert sdconsole(settings, "cancel", run.run_id).returncode == 0
+        out, err = waiter.communicate(timeout=120)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+    assert waiter.returncode == 10, err
+    assert out.strip() == f"run {run.run_id} interrupted (exit 10)"
+    again = sdconsole(settings, "wait", run.run_id)  # it has ended: at once, from its journal
+    assert again.returncode == 10 and again.stdout == out
+    listed_after = json.loads(sdconsole(settings, "runs", "--json").stdout)
+    assert listed_after[0]["state"] == "interrupted"
+    first = sdconsole(settings, "wait", ended["run_id"])
+    assert first.returncode == 0 and "succeeded (exit 0)" in first.stdout
+    missing = sdconsole(settings, "wait", "20000101T000000.000Z-000000")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        "sdconsole: error: no migration run 20000101T000000.000Z-000000 in"
+        f" {settings.workdir / 'runs'}"]
+
+
+def test_runs_reads_only_the_tail_of_a_long_journal(tmp_path: Path) -> None:
+    """A journal of 100k lines: the stage is the last one started, found from the end."""
+    from sdconsole.engine.detached import runs
+
+    journal = tmp_path / "events.jsonl"
+    lines = [json.dumps(ev.StageStarted(stage="load", seq=1).to_dict())]
+    lines += [json.dumps(ev.Progress(stage="load", table="tickets", done=i, total=10**5,
+                                     seq=i + 2).to_dict()) for i in range(100_000)]
+    lines.append('{"kind": "Progress", "torn')
+    journal.write_text("\n".join(lines))
+    newest = list(runs.tail(journal))
+    assert newest[0].seq == 100_001, "the torn last line is skipped"
+    assert [e.seq for e in newest] == list(range(100_001, 0, -1)), "every line, none twice"
+    assert isinstance(newest[-1], ev.StageStarted)

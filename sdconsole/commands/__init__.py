@@ -11,11 +11,12 @@ from sdconsole.commands import (
     queries,
     resume,
     rollback,
+    runs,
     sample,
     serve,
     status,
     tui,
 )
 
-COMMANDS = [tui, serve, demo, sample, preflight, profile, clean, migrate, attach, resume, rollback,
-            status, queries, metrics]
+COMMANDS = [tui, serve, demo, sample, preflight, profile, clean, migrate, attach, runs, resume,
+            rollback, status, queries, metrics]

@@ -8,29 +8,37 @@ approval gate, says what would happen, and exits 7. A version that removes
 or retypes a table or column the active version has stops before its load
 (exit 7, saying what would change) unless ``--allow-shape-change``.
 
-``--detach`` starts the run as a process of its own (own session, no
-terminal, output to ``output.log`` in the run dir) and returns once it
-listens on its control socket: a lost terminal loses nothing. Without
-``--yes`` that run waits at each gate for ``sdconsole approve``; ``sdconsole
-attach`` follows it (:mod:`sdconsole.engine.detached.control`). ``--serve`` is what the
-detached process itself runs.
+The output ends with how the run ended (its ``RunEnded`` event: in JSON
+the last line, in text followed by a summary), on a failure too; the same
+event ends the run's journal.
+
+``--detach`` starts the run as a process of its own
+(:mod:`sdconsole.engine.detached.launch`: own session, no terminal, output
+to ``output.log`` in the run dir, the settings and the target through its
+environment) and returns once it listens on its control socket: a lost
+terminal loses nothing. Without ``--yes`` that run waits at each gate for
+``sdconsole approve``; ``sdconsole attach`` follows it
+(:mod:`sdconsole.engine.detached.control`). ``--serve`` is what the detached
+process itself runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.commands.output import Printer
+from sdconsole.commands.output import Printer, ending_of
 from sdconsole.engine.detached import launch
 from sdconsole.engine.detached.control import Control
 from sdconsole.engine.pipeline import MODES, Migration, drive
-from sdconsole.engine.runtime.errors import EngineError
+from sdconsole.engine.runtime import events as ev
 from sdconsole.settings import Settings
 
-OUTCOMES = {7: "stopped", 10: "interrupted"}  # exit status -> outcome; others: failed
+End = Callable[[str, int, str], None]  # emits RunEnded(outcome, exit_code, error)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,13 +70,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return detach(args, settings)
     if args.serve:
         return serve(args, settings)
-    printer = Printer(as_json=args.json)
-    with Migration(settings, args.source, listeners=[printer], mode=args.mode,
-                   log_to_stderr=args.log_json,
-                   allow_shape_change=args.allow_shape_change) as migration:
+    printer = Printer(as_json=args.json, workdir=settings.workdir)
+    with printer.ending(), Migration(settings, args.source, listeners=[printer], mode=args.mode,
+                                     log_to_stderr=args.log_json,
+                                     allow_shape_change=args.allow_shape_change) as migration:
         stop_on_signals(migration)
-        drive(migration, yes=args.yes, override_reason=args.override_reason)
+        with journalled_end(migration):
+            drive(migration, yes=args.yes, override_reason=args.override_reason)
     return 0
+
+
+@contextlib.contextmanager
+def journalled_end(migration: Migration, end: End | None = None) -> Iterator[None]:
+    """However the block ends, the run's last event says how: a RunEnded (outcome, exit
+    status, error) in its journal and to its listeners -- the clients of a detached run,
+    the printer's last line, what `sdconsole runs` and `wait` read. ``end`` emits it (a
+    detached run's Control.end); by default the run itself does."""
+    def emit(outcome: str, exit_code: int, error: str) -> None:
+        migration.run.emit(ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code,
+                                       error=error))
+
+    end = end or emit
+    try:
+        yield
+    except BaseException as exc:
+        end(*ending_of(exc))
+        raise
+    end(*ending_of(None))
 
 
 def stop_on_signals(migration: Migration) -> None:
@@ -97,24 +125,16 @@ def detach(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Be the detached run: stages, the control socket, and a wait at each gate."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose
-    with Migration(settings, args.source, listeners=[Printer(as_json=args.json)],
-                   mode=args.mode, run_id=args.run_id,
-                   allow_shape_change=args.allow_shape_change) as migration:
+    printer = Printer(workdir=settings.workdir)
+    with printer.ending(), Migration(settings, args.source, listeners=[printer],
+                                     mode=args.mode, run_id=args.run_id,
+                                     allow_shape_change=args.allow_shape_change) as migration:
         control = Control(migration.run, migration)
         signal.signal(signal.SIGTERM, lambda *_: migration.cancel())
         try:
-            drive(migration, yes=args.yes, override_reason=args.override_reason,
-                  wait=control.wait)
-            control.end("succeeded", 0)
-        except EngineError as exc:
-            control.end(OUTCOMES.get(exc.exit_code, "failed"), exc.exit_code, str(exc))
-            raise
-        except KeyboardInterrupt:
-            control.end("interrupted", 10, "interrupted")
-            raise
-        except Exception as exc:
-            control.end("failed", 1, f"internal error: {exc!r}")
-            raise
+            with journalled_end(migration, control.end):
+                drive(migration, yes=args.yes, override_reason=args.override_reason,
+                      wait=control.wait)
         finally:
             control.close()
     return 0

@@ -23,7 +23,7 @@ import argparse
 import json
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.commands.migrate import stop_on_signals
+from sdconsole.commands.migrate import journalled_end, stop_on_signals
 from sdconsole.commands.output import Printer
 from sdconsole.engine import pipeline
 from sdconsole.engine.runtime.errors import ApprovalNeeded
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 if args.discard else f"resuming {found.next_step}")
         raise ApprovalNeeded(f"run {found.run_id} {found.summary}; {what}; re-run with --yes"
                              " to do it")
-    printer = Printer(as_json=args.json)
+    printer = Printer(as_json=args.json, workdir=settings.workdir)
     if args.discard:
         removed = pipeline.discard_interrupted(settings, found.run_id, [printer])
         if args.json:
@@ -62,8 +62,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"discarded run {found.run_id}: "
                   + (", ".join(f"removed {what}" for what in removed) or "nothing to remove"))
         return 0
-    with pipeline.resume(settings, found.run_id, [printer],
-                         log_to_stderr=args.log_json) as migration:
+    with printer.ending(), pipeline.resume(settings, found.run_id, [printer],
+                                           log_to_stderr=args.log_json) as migration:
         stop_on_signals(migration)
-        pipeline.drive(migration, yes=True, override_reason=migration.override_reason)
+        with journalled_end(migration):
+            pipeline.drive(migration, yes=True, override_reason=migration.override_reason)
     return 0
