@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from sdconsole import __version__
 from sdconsole.commands import COMMANDS
-from sdconsole.engine.runtime.errors import EngineError
+from sdconsole.engine.runtime.errors import BadInput, EngineError
 from sdconsole.engine.runtime.run import one_line
 from sdconsole.settings import SettingsError, load_settings
 
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
     try:
         settings = load_settings(args.config, **flags)
+        settings = settings.model_copy(update={"workdir": ready_workdir(settings.workdir)})
         return args.run(args, settings)
     except SettingsError as exc:
         return fail(str(exc), 2)
@@ -94,6 +95,25 @@ SETTING_FLAGS = (
     "canary_fraction",
     "date_order",
 )
+
+
+def ready_workdir(path: Path) -> Path:
+    """The work dir as an absolute path (a relative one is of the current directory),
+    created when it does not exist, and then named on stderr: a mistyped path does not
+    become an empty work dir unnoticed. A path that is not a writable directory is bad
+    input."""
+    path = Path(os.path.abspath(path.expanduser()))
+    if not path.exists():
+        try:
+            path.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise BadInput(f"cannot create the work dir {path}: {exc.strerror or exc}") from None
+        print(f"sdconsole: created the work dir {path}", file=sys.stderr)
+    elif not path.is_dir():
+        raise BadInput(f"work dir {path} is not a directory")
+    elif not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"work dir {path} is not writable")
+    return path
 
 
 def fail(message: str, status: int) -> int:

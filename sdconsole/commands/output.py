@@ -101,7 +101,7 @@ class Printer:
         self._print(event)
         if not self.as_json:
             for text in self.summary(event):
-                self._line(text)
+                self._line(wrap(text))
 
     def summary(self, ended: ev.RunEnded) -> list[str]:
         """The closing lines of a text run: what it came to, and where to look."""
