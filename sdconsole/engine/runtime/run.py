@@ -60,14 +60,17 @@ class Run:
             # Runs hold copies of customer data: private to the operator.
             runs_dir(workdir).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.dir.mkdir(mode=0o700, exist_ok=True)
-            self._journal = private_file(self.dir / "events.jsonl").open("a", encoding="utf-8")
+            journal = self.dir / "events.jsonl"
+            self._seq = _last_seq(journal)  # a resumed run goes on numbering its journal
+            self._journal = private_file(journal).open("a", encoding="utf-8")
+            if self._seq and _torn(journal):
+                self._journal.write("\n")  # a killed writer's torn line stays on its own
         except OSError as exc:
             raise BadInput(f"work dir {workdir} is not writable: {exc.strerror}") from None
         self.listeners: list[Listener] = list(listeners or [])
         self.cancel_requested = threading.Event()
         self.min_free_disk = min_free_disk_mb * 1024 * 1024
         self.min_free_memory = min_free_memory_mb * 1024 * 1024
-        self._seq = 0
         self._lock = threading.RLock()
         self._last_progress: dict[tuple[str, str], float] = {}
         self._table_started: dict[tuple[str, str], float] = {}
@@ -177,6 +180,33 @@ def one_line(exc: BaseException) -> str:
         return "interrupted"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _last_seq(journal: Path, tail: int = 1 << 16) -> int:
+    """The ``seq`` of a journal's last whole event (0 for none), from its tail only: a
+    journal may hold a hundred thousand events."""
+    try:
+        with journal.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - tail))
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0 if tail >= size else _last_seq(journal, tail * 4)
+
+
+def _torn(journal: Path) -> bool:
+    """Whether the journal's last line lacks its newline (its writer was killed mid-line)."""
+    with journal.open("rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 def read_journal(run_dir: Path) -> list[ev.Event]:
