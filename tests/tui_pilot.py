@@ -1,66 +1,69 @@
-"""Helpers for driving the console with Pilot: wait for engine workers, read the screen."""
+"""Helpers for driving the console with Pilot against real run processes: start a run, wait
+for its steps and gates, approve them, read the screen.
+
+The console is a client of a detached run process: a test presses keys, then
+polls the console's state (never a fixed sleep) until the run reaches what
+it waits for. Gates hold the run process until approved, so a test acts at a
+gate at leisure; to act while a stage works, use a sample big enough that
+the stage runs for seconds (:func:`big_sample`).
+"""
 
 from __future__ import annotations
 
 import io
 import re
-import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psutil
 import psycopg
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import read_journal, runs_dir
+from sdconsole.engine.source import sample
+from sdconsole.engine.steps import Gate, Step
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
-from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
-
-class HoldStage:
-    """A Run listener in front of the console's: holds the engine's thread at the first
-    progress of ``stage`` until released, so a test acts while the stage certainly runs.
-    Unless ``armed``, it holds nothing until armed (a stage that runs twice, as the clean)."""
-
-    def __init__(self, inner: Callable[[ev.Event], None], stage: str,
-                 armed: bool = True) -> None:
-        self.inner = inner
-        self.stage = stage
-        self.armed = armed
-        self.held = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, event: ev.Event) -> None:
-        self.inner(event)
-        if self.armed and isinstance(event, ev.Progress) and event.stage == self.stage \
-                and not self.held.is_set():
-            self.held.set()
-            self.release.wait(timeout=60)
+WAIT_SECONDS = 120.0
+"""How long a wait for the run process gives up after (two shared cores, a real server)."""
+GATE_KEYS = {Gate.QUALITY: "enter", Gate.CLEAN: "a", Gate.CANARY: "a"}
+"""The key that approves each gate on its screen (the cutover: type the schema name)."""
+GATE_SCREENS = {Gate.QUALITY: ProfileScreen, Gate.CLEAN: CleanScreen, Gate.CANARY: CanaryScreen,
+                Gate.CUTOVER: CutoverModal}
 
 
 async def settle(pilot: Pilot, rounds: int = 200) -> None:
-    """Wait until no worker runs and the App has handled what the last ones posted.
+    """Wait until the console's own workers are done (the one following the run's events
+    goes on) and the App has drawn what they posted, tables measured.
 
-    A finished step often starts the next one from its result handler, so
-    this waits, lets the UI catch up, and looks again.
+    A finished worker often starts another from its result handler, so this
+    waits, lets the UI catch up, and looks again.
     """
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
-        running = [w for w in app.workers if not w.is_finished]
+        running = _working(app)
         if not running:
             await pilot.pause()
-            if all(w.is_finished for w in app.workers) and not _measuring(app):
+            if not _working(app) and not _measuring(app):
                 return
             continue
         await app.workers.wait_for_complete(running)
-    raise AssertionError("engine workers never settled")
+    raise AssertionError("the console's workers never settled")
+
+
+def _working(app) -> list:
+    return [w for w in app.workers if not w.is_finished and w.group != "events"]
 
 
 def _measuring(app) -> bool:
@@ -84,36 +87,106 @@ async def press(pilot, *keys: str) -> None:
     await settle(pilot)
 
 
-async def to_profile(pilot) -> None:
-    """From Home through a passing preflight to the profile."""
+# -- the run the console follows ------------------------------------------------------
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], what: str,
+                seconds: float = WAIT_SECONDS) -> None:
+    """Pause until ``condition()`` holds (the run process works meanwhile), then let the
+    screens catch up; fail naming ``what``, with the screen, after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
+async def start_run(pilot: Pilot) -> str:
+    """From Home, n: a run process starts and the console follows it; its run id."""
     app = pilot.app
     await settle(pilot)
-    assert isinstance(app.screen, HomeScreen)
-    await press(pilot, "n")
-    assert isinstance(app.screen, PreflightScreen)
-    assert app.flow.state.result("preflight").ok
-    assert "Ready" in screen_text(app)
-    await press(pilot, "enter")
-    assert isinstance(app.screen, ProfileScreen)
+    assert isinstance(app.screen, HomeScreen), screen_text(app)
+    await pilot.press("n")
+    await until(pilot, lambda: app.flow.following, "the console follows a new run")
+    return app.flow.state.run_id
 
 
-async def to_load(pilot) -> None:
-    """From the profile (gate passed) through clean and canary to a validated load."""
+async def until_step(pilot: Pilot, step: Step, what: str = "") -> None:
+    """Until the run works in ``step`` (its StageStarted arrived, no gate waits)."""
+    state = lambda: pilot.app.flow.state  # noqa: E731
+    await until(pilot, lambda: state().stage is step and state().running != "",
+                what or f"the run works in {step}")
+
+
+async def until_progress(pilot: Pilot, step: Step) -> None:
+    """Until ``step`` works and has reported progress on at least one table."""
+    state = lambda: pilot.app.flow.state  # noqa: E731
+    await until(pilot, lambda: state().running == step and state().progress.get(step),
+                f"progress of {step}")
+
+
+async def until_gate(pilot: Pilot, gate: Gate) -> None:
+    """Until the run waits at ``gate`` and the console shows it (the cutover: its modal)."""
     app = pilot.app
-    await press(pilot, "enter")
-    assert isinstance(app.screen, CleanScreen)
+    await until(pilot, lambda: app.flow.state.waits_at(gate)
+                and isinstance(app.screen, GATE_SCREENS[gate]), f"the {gate} gate on screen")
+
+
+async def approve(pilot: Pilot, gate: Gate) -> None:
+    """At ``gate``, on its screen: the key that approves it (the cutover: the schema name
+    typed), then until the run has gone on from it."""
+    app = pilot.app
+    await until_gate(pilot, gate)
+    if gate is Gate.CUTOVER:
+        await type_text(pilot, app.screen.plan.to_schema)
+        await pilot.press("enter")
+    else:
+        await pilot.press(GATE_KEYS[gate])
+    await until(pilot, lambda: gate in app.flow.state.passed or not app.flow.following,
+                f"the run goes on from the {gate} gate")
+
+
+async def until_ended(pilot: Pilot, run_id: str) -> ev.RunEnded:
+    """Until the run has ended and the console has shown it (Home after a success, the
+    reason in a modal otherwise); its RunEnded, from the journal."""
+    app = pilot.app
+    journal = runs_dir(app.settings.workdir) / run_id
+    await until(pilot, lambda: not app.flow.following or app.flow.state.ended is not None,
+                f"the end of run {run_id}")
+    [ended] = [e for e in read_journal(journal) if isinstance(e, ev.RunEnded)]
+    return ended
+
+
+async def to_profile(pilot: Pilot) -> str:
+    """From Home: start a run, until it waits at the quality gate on the profile; its id."""
+    run_id = await start_run(pilot)
+    await until_gate(pilot, Gate.QUALITY)
+    return run_id
+
+
+async def to_load(pilot: Pilot) -> None:
+    """From the quality gate (passed) through clean and canary to the validated load, the
+    cutover's confirmation put off (esc), so the load screen shows."""
+    app = pilot.app
+    await approve(pilot, Gate.QUALITY)
+    await until_gate(pilot, Gate.CLEAN)
     assert "a applies" in screen_text(app)
-    await press(pilot, "a")
-    assert isinstance(app.screen, CanaryScreen)
+    await approve(pilot, Gate.CLEAN)
+    await until_gate(pilot, Gate.CANARY)
     assert "Canary passed" in screen_text(app)
-    await press(pilot, "a")
+    await approve(pilot, Gate.CANARY)
+    await until_gate(pilot, Gate.CUTOVER)
+    await press(pilot, "escape")
     assert isinstance(app.screen, LoadScreen)
     assert "Validated" in screen_text(app)
 
 
-async def cut_over(pilot) -> str:
-    """From the validated load: confirm the cutover by typing the schema name."""
+async def cut_over(pilot: Pilot) -> str:
+    """From the validated load: c, a wrong name refused, the right one cuts over; until the
+    run has ended and Home shows. The new version's schema."""
     app = pilot.app
+    run_id = app.flow.state.run_id
     await press(pilot, "c")
     assert isinstance(app.screen, CutoverModal)
     schema = app.screen.plan.to_schema
@@ -122,9 +195,36 @@ async def cut_over(pilot) -> str:
     assert isinstance(app.screen, CutoverModal), "a wrong name must not cut over"
     assert f"That is not {schema}" in screen_text(app)
     await pilot.press("backspace")
-    await press(pilot, "enter")
-    assert isinstance(app.screen, HomeScreen)
+    await pilot.press("enter")
+    ended = await until_ended(pilot, run_id)
+    assert ended.outcome == "succeeded", ended
+    await until(pilot, lambda: isinstance(app.screen, HomeScreen), "Home after the cutover")
     return schema
+
+
+def big_sample(path: Path, tickets: int = 60_000) -> Path:
+    """A sample whose load runs for seconds, so a test can act while it works."""
+    sample.generate(path, tickets=tickets, seed=5)
+    return path
+
+
+def run_processes(run_id: str) -> list[psutil.Process]:
+    """The live processes whose command line names ``run_id`` (the run process)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if run_id in (process.info["cmdline"] or []) \
+                and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def until_no_run_process(run_id: str, seconds: float = 60) -> None:
+    """Block until no process of ``run_id`` is left (the run ended and exited)."""
+    deadline = time.monotonic() + seconds
+    while run_processes(run_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still has processes: {run_processes(run_id)}")
+        time.sleep(0.05)
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
