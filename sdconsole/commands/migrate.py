@@ -129,12 +129,18 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     with printer.ending(), Migration(settings, args.source, listeners=[printer],
                                      mode=args.mode, run_id=args.run_id,
                                      allow_shape_change=args.allow_shape_change) as migration:
-        control = Control(migration.run, migration)
-        signal.signal(signal.SIGTERM, lambda *_: migration.cancel())
-        try:
-            with journalled_end(migration, control.end):
-                drive(migration, yes=args.yes, override_reason=args.override_reason,
-                      wait=control.wait)
-        finally:
-            control.close()
+        serve_migration(migration, yes=args.yes, override_reason=args.override_reason)
     return 0
+
+
+def serve_migration(migration: Migration, *, yes: bool, override_reason: str | None) -> None:
+    """Drive ``migration`` as a detached run does: on its control socket, waiting at each gate
+    for a client (unless ``yes``), stopped by SIGTERM at its next safe point. Also what a
+    detached resume (``sdconsole resume RUN_ID --serve``) runs."""
+    control = Control(migration.run, migration)
+    signal.signal(signal.SIGTERM, lambda *_: migration.cancel())
+    try:
+        with journalled_end(migration, control.end):
+            drive(migration, yes=yes, override_reason=override_reason, wait=control.wait)
+    finally:
+        control.close()

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 
 from sdconsole.commands.flags import target_flag
-from sdconsole.commands.migrate import journalled_end, stop_on_signals
+from sdconsole.commands.migrate import journalled_end, serve_migration, stop_on_signals
 from sdconsole.commands.output import Printer
 from sdconsole.engine import pipeline
 from sdconsole.engine.runtime.errors import ApprovalNeeded
@@ -43,10 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--log-json", action="store_true", help="also send JSON logs to stderr")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.serve:
+        return serve(args, settings)
     found = pipeline.pick_interrupted(settings, args.run_id)
     if not args.yes:
         what = (f"discarding removes {', '.join(found.left) or 'nothing: it left nothing'}"
@@ -67,4 +71,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         stop_on_signals(migration)
         with journalled_end(migration):
             pipeline.drive(migration, yes=True, override_reason=migration.override_reason)
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Be the detached run of a resumed one (what ``launch.resume`` starts): it goes on from
+    where it stopped and waits at the gates it has not passed for a client to decide."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose
+    printer = Printer(workdir=settings.workdir)
+    with printer.ending(), pipeline.resume(settings, args.run_id, [printer]) as migration:
+        serve_migration(migration, yes=args.yes, override_reason=migration.override_reason)
     return 0

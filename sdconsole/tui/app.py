@@ -14,6 +14,7 @@ going: it waits at its next gate for the next client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Iterable
@@ -38,6 +39,7 @@ from sdconsole.engine.detached.client import (
     attach,
     listening_runs,
 )
+from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError
 from sdconsole.engine.runtime.run import one_line, read_record, runs_dir
 from sdconsole.engine.steps import Gate, Step
@@ -207,12 +209,22 @@ class ConsoleApp(Explains, App[None]):
         fresh = event.seq > self.flow.state.seq
         notice = self.flow.record(event)
         if fresh:
-            for line in self.event_lines.add(event):
-                for screen in self.screen_stack:
-                    if isinstance(screen, EventLogScreen):
-                        screen.write(line)
+            self.log_event(event)
         self.tell(notice)
         self.sync_screens()
+
+    def log_event(self, event: ev.Event) -> None:
+        """Add ``event``'s lines to the event log (and to a log screen that is open)."""
+        for line in self.event_lines.add(event):
+            for screen in self.screen_stack:
+                if isinstance(screen, EventLogScreen):
+                    screen.write(line)
+
+    def _log_from_thread(self, event: ev.Event) -> None:
+        """A listener for engine calls in a worker thread (the rollback): their events go to
+        the log as a run's do."""
+        with contextlib.suppress(RuntimeError):  # the App has stopped
+            self.call_from_thread(self.log_event, event)
 
     @on(Request)
     def _request(self, message: Request) -> None:
@@ -270,7 +282,8 @@ class ConsoleApp(Explains, App[None]):
                 self.push_screen(ResumeModal(interrupted[0]),
                                  partial(self._interrupted_choice, interrupted[0]))
         elif name == "start":
-            self.follow(result.run_id, result.run_dir, MODE)
+            self.follow(result.run_id, result.run_dir,
+                        read_record(result.run_dir).get("mode", MODE))
         elif name == "rollback":
             self.rolling_back = False
             done = (f"is back on version {result.to_version}" if result.action == "switch" else
@@ -297,7 +310,10 @@ class ConsoleApp(Explains, App[None]):
             self.flow.leave()
 
     def _interrupted_choice(self, run: Any, choice: str | None) -> None:
-        if choice == "discard":
+        if choice == "resume":  # a run process of its own, as a new migration is
+            self.run_worker(partial(launch.resume, self.settings, run.run_id), name="start",
+                            group="start", thread=True, exit_on_error=False)
+        elif choice == "discard":
             self.run_worker(partial(pipeline.discard_interrupted, self.settings, run.run_id),
                             name="discard_interrupted", group="status", thread=True,
                             exit_on_error=False)
@@ -459,7 +475,8 @@ class ConsoleApp(Explains, App[None]):
         """Switch the stable views back to the previous version (one transaction, in this
         process: a rollback is one engine call, not a run with gates)."""
         self.rolling_back = True
-        self.run_worker(partial(pipeline.rollback, self.settings), name="rollback",
+        self.run_worker(partial(pipeline.rollback, self.settings,
+                                listeners=[self._log_from_thread]), name="rollback",
                         group="rollback", thread=True, exit_on_error=False)
 
 

@@ -7,7 +7,8 @@ nothing. It gets the parent's settings whole (defaults, config file,
 environment and flags already merged) through its environment, one
 ``SDCONSOLE_<NAME>`` variable a setting: the target DSN, password included,
 never shows in a process list and is never written to a file. The console and
-``sdconsole migrate --detach`` both start runs here; clients follow them with
+``sdconsole migrate --detach`` both start runs here, and the console resumes
+interrupted ones here (:func:`resume`); clients follow them with
 :mod:`sdconsole.engine.detached.client`.
 """
 
@@ -61,14 +62,36 @@ def start(settings: Settings, source: Path, *, mode: str, yes: bool = False,
         argv.append("--allow-shape-change")
     if override_reason is not None:
         argv += ["--override-reason", override_reason]
+    return _spawn(settings, argv, run_id, run_dir)
+
+
+def resume(settings: Settings, run_id: str) -> StartedRun:
+    """Go on with the interrupted run ``run_id`` as a detached run (``sdconsole resume RUN_ID
+    --serve``): what it did stays done, and it waits at the gates it has not passed yet.
+    Return once it listens; raise StageError as :func:`start` does (a run that cannot be
+    resumed ends at once with the reason)."""
+    run_dir = runs_dir(settings.workdir) / run_id
+    socket_path(run_dir).unlink(missing_ok=True)  # its last process's, if it was killed
+    argv = [sys.executable, "-m", "sdconsole", "resume", run_id, "--serve"]
+    return _spawn(settings, argv, run_id, run_dir, since=_journal_length(run_dir))
+
+
+def _spawn(settings: Settings, argv: list[str], run_id: str, run_dir: Path,
+           since: int = 0) -> StartedRun:
+    """Start ``argv`` as the run process of ``run_dir`` and wait until it listens."""
     log = os.open(run_dir / OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, env=child_environment(settings))
     finally:
         os.close(log)
-    _until_listening(process, run_id, run_dir)
+    _until_listening(process, run_id, run_dir, since)
     return StartedRun(run_id, process.pid, run_dir)
+
+
+def _journal_length(run_dir: Path) -> int:
+    events = read_journal(run_dir)
+    return events[-1].seq if events else 0
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -84,12 +107,14 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _until_listening(process: subprocess.Popen[bytes], run_id: str, run_dir: Path) -> None:
-    """Wait for the control socket; a process that ended first must have ended its run."""
+def _until_listening(process: subprocess.Popen[bytes], run_id: str, run_dir: Path,
+                     since: int = 0) -> None:
+    """Wait for the control socket; a process that ended first must have ended its run (with
+    a RunEnded after ``since``: a resumed run's journal holds its earlier process's end)."""
     deadline = time.monotonic() + START_SECONDS
     while not socket_path(run_dir).exists():
         if process.poll() is not None:
-            if any(isinstance(e, ev.RunEnded) for e in read_journal(run_dir)):
+            if any(isinstance(e, ev.RunEnded) and e.seq > since for e in read_journal(run_dir)):
                 return  # it listened, ran and ended between two looks
             lines = (run_dir / OUTPUT).read_text(errors="replace").strip().splitlines()
             raise StageError(f"run {run_id} ended at once (exit {process.returncode}):"

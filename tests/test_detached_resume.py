@@ -1,0 +1,52 @@
+"""Resuming an interrupted run as a detached run (what the console's resume does): it goes on
+from where it stopped, waits at the gates it has not passed, numbers its journal on, and cuts
+over once; on a real PostgreSQL, with real run processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from test_detached import serving, until
+
+from sdconsole.engine.detached import launch
+from sdconsole.engine.detached.client import attach
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import read_journal
+from sdconsole.engine.target import deployments
+from sdconsole.settings import Settings
+
+
+async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_over_once(
+        settings: Settings, sample_db: Path) -> None:
+    started = launch.start(settings, sample_db, mode="simple")
+    try:
+        async with attach(settings.workdir, started.run_id) as run:
+            seen = await until(run, 0, ev.GateAwaiting, gate="quality")
+            await run.approve("quality")
+            seen += await until(run, seen[-1].seq, ev.GateAwaiting, gate="clean")
+            await run.approve("clean")
+            seen += await until(run, seen[-1].seq, ev.GateAwaiting, gate="cutover")
+            await run.cancel()
+            seen += await until(run, seen[-1].seq, ev.RunEnded)
+        assert seen[-1].outcome == "interrupted"
+
+        resumed = launch.resume(settings, started.run_id)
+        assert resumed.run_dir == started.run_dir
+        async with attach(settings.workdir, started.run_id) as run:
+            after = await until(run, seen[-1].seq, ev.GateAwaiting, gate="cutover")
+            assert not any(isinstance(e, ev.StageStarted) and e.stage == "load" for e in after)
+            await run.approve("cutover")
+            after += await until(run, after[-1].seq, ev.RunEnded)
+        assert after[-1].outcome == "succeeded", after[-1]
+    finally:
+        for process in serving(started.run_id):
+            process.kill()
+
+    journal = [e.seq for e in read_journal(started.run_dir)]
+    assert journal == list(range(1, len(journal) + 1)), "one numbering, no gap, no duplicate"
+    with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+        history = deployments.history(conn, settings.stable_schema)
+    assert [d.status for d in history] == ["active"]
+    assert serving(started.run_id) == []
