@@ -165,3 +165,29 @@ def test_runs_reads_only_the_tail_of_a_long_journal(tmp_path: Path) -> None:
     assert newest[0].seq == 100_001, "the torn last line is skipped"
     assert [e.seq for e in newest] == list(range(100_001, 0, -1)), "every line, none twice"
     assert isinstance(newest[-1], ev.StageStarted)
+
+
+def test_wait_follows_a_headless_run_until_its_process_has_gone(
+        settings: Settings, holder_process: subprocess.Popen[str]) -> None:
+    """A run without a control socket is followed through the lock its process holds; its
+    process ending unreaped (a zombie of the process that started it) is its end."""
+    from sdconsole.commands.runs import alive
+    from sdconsole.engine.detached import runs
+
+    run_dir = settings.workdir / "runs" / "run-of-alice"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"source": "s.db", "mode": "simple",
+                                                  "outcome": None}))
+    [info] = runs.list_runs(settings)
+    assert (info.state, info.pid, info.stage) == ("running", holder_process.pid, None)
+    waiter = subprocess.Popen(**command(settings, "wait", "run-of-alice"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        holder_process.stdin.close()  # it ends, and nobody reaps it yet
+        out, err = waiter.communicate(timeout=120)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+    assert not alive(holder_process.pid) and psutil.pid_exists(holder_process.pid)
+    assert waiter.returncode == 10, err
+    assert out == "run run-of-alice interrupted (exit 10)\n", "killed before it said how it ended"

@@ -82,12 +82,21 @@ def run_wait(args: argparse.Namespace, settings: Settings) -> int:
     if runs.serving_pid(info.run_dir) is not None:
         asyncio.run(_follow(settings, info))
     elif info.state == "running" and info.pid is not None:  # headless: no socket to follow
-        while psutil.pid_exists(info.pid):
+        while alive(info.pid):
             time.sleep(POLL_SECONDS)
     info = _find(settings, args.run_id)
     code = info.exit_code if info.exit_code is not None else runs.KILLED_EXIT
-    print(f"run {info.run_id} {info.outcome or 'ended'} (exit {code})")
+    print(f"run {info.run_id} {info.outcome or info.state} (exit {code})")
     return code
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs: one that has exited but is not reaped yet (a
+    zombie of the process that started it) has ended."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _find(settings: Settings, run_id: str) -> runs.RunInfo:
