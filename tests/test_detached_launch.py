@@ -21,6 +21,7 @@ from sdconsole.engine.detached import launch
 from sdconsole.engine.detached.client import attach
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import StageError
+from sdconsole.engine.runtime.run import journal_tail
 from sdconsole.settings import Settings, load_settings
 
 
@@ -153,15 +154,13 @@ def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
 
 def test_runs_reads_only_the_tail_of_a_long_journal(tmp_path: Path) -> None:
     """A journal of 100k lines: the stage is the last one started, found from the end."""
-    from sdconsole.engine.detached import runs
-
     journal = tmp_path / "events.jsonl"
     lines = [json.dumps(ev.StageStarted(stage="load", seq=1).to_dict())]
     lines += [json.dumps(ev.Progress(stage="load", table="tickets", done=i, total=10**5,
                                      seq=i + 2).to_dict()) for i in range(100_000)]
     lines.append('{"kind": "Progress", "torn')
     journal.write_text("\n".join(lines))
-    newest = list(runs.tail(journal))
+    newest = list(journal_tail(tmp_path))
     assert newest[0].seq == 100_001, "the torn last line is skipped"
     assert [e.seq for e in newest] == list(range(100_001, 0, -1)), "every line, none twice"
     assert isinstance(newest[-1], ev.StageStarted)

@@ -5,8 +5,10 @@ over once; on a real PostgreSQL, with real run processes.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import psutil
 import psycopg
 from test_detached import serving, until
 
@@ -50,3 +52,15 @@ async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_ove
         history = deployments.history(conn, settings.stable_schema)
     assert [d.status for d in history] == ["active"]
     assert serving(started.run_id) == []
+    assert not _defunct({started.pid, resumed.pid}), "the starting process reaps its runs"
+
+
+def _defunct(pids: set[int], seconds: float = 5.0) -> list[int]:
+    """Which of ``pids`` are still defunct children of this process after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = [c.pid for c in psutil.Process().children()
+                if c.pid in pids and c.status() == psutil.STATUS_ZOMBIE]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)

@@ -30,7 +30,7 @@ from sdconsole.engine.detached import runs
 from sdconsole.engine.detached.client import attach
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput
-from sdconsole.engine.runtime.run import runs_dir
+from sdconsole.engine.runtime.run import journal_tail, runs_dir
 from sdconsole.settings import Settings
 
 WIDTH = 80  # columns of a line of ``runs``
@@ -108,7 +108,7 @@ def _find(settings: Settings, run_id: str) -> runs.RunInfo:
 
 async def _follow(settings: Settings, info: runs.RunInfo) -> None:
     """Follow the run's events from the journal's end until its RunEnded (or it is gone)."""
-    last = next(runs.tail(info.run_dir / "events.jsonl"), None)
+    last = next(journal_tail(info.run_dir), None)
     async with attach(settings.workdir, info.run_id) as run:
         async for event in run.events(since=last.seq if last is not None else 0):
             if isinstance(event, ev.RunEnded):

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,8 @@ def _spawn(settings: Settings, argv: list[str], run_id: str, run_dir: Path,
                                    start_new_session=True, env=child_environment(settings))
     finally:
         os.close(log)
+    # Reaped when it ends, however long this process (a console) lives: no defunct child.
+    threading.Thread(target=process.wait, name=f"sdconsole-reap-{run_id}", daemon=True).start()
     _until_listening(process, run_id, run_dir, since)
     return StartedRun(run_id, process.pid, run_dir)
 

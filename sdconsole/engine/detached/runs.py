@@ -14,11 +14,8 @@ defines it (the one definition ``status`` and ``resume`` use too), and
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,13 +24,12 @@ from typing import Any, Literal
 from sdconsole.engine.detached.control import reachable, socket_path
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime import run as runs_mod
-from sdconsole.engine.runtime.run import read_record
+from sdconsole.engine.runtime.run import journal_event, journal_tail, read_record
 from sdconsole.engine.target import lock
 from sdconsole.engine.target.status import AFTER_THE_RUN, interrupted_runs
 from sdconsole.settings import Settings
 
 State = Literal["running", "waiting", "interrupted", "ended"]
-BLOCK = 64 * 1024  # bytes of a journal read at a time, from its end
 ANSWER_SECONDS = 2.0  # how long a control socket may take to accept a connection
 # A run's exit status when its journal does not say (a run killed, or from an older version).
 EXIT_OF_OUTCOME = {"succeeded": 0, "discarded": 0, "stopped": 7, "failed": 9, "interrupted": 10}
@@ -135,7 +131,7 @@ def _tail_facts(run_dir: Path) -> tuple[str | None, ev.Event | None,
     that came after that stage (the run's end; a resumed run's earlier end does not count)."""
     last: ev.Event | None = None
     ended: ev.RunEnded | None = None
-    for event in tail(run_dir / "events.jsonl"):
+    for event in journal_tail(run_dir):
         if last is None:
             last = event
         if isinstance(event, ev.RunEnded) and ended is None:
@@ -145,42 +141,13 @@ def _tail_facts(run_dir: Path) -> tuple[str | None, ev.Event | None,
     return None, last, ended
 
 
-def tail(path: Path) -> Iterator[ev.Event]:
-    """A journal's events, last first, read block by block from the end; a torn line (a
-    killed writer's) is skipped."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        end = os.fstat(fd).st_size
-        rest = b""  # the start of a line whose beginning is in an earlier block
-        while end > 0:
-            start = max(0, end - BLOCK)
-            block = os.pread(fd, end - start, start) + rest
-            end = start
-            lines = block.split(b"\n")
-            rest = lines.pop(0) if start > 0 else b""
-            for line in reversed(lines):
-                event = _event(line)
-                if event is not None:
-                    yield event
-    finally:
-        os.close(fd)
-
-
 def _started(run_dir: Path) -> datetime | None:
     """When the run's first event was journalled."""
     try:
-        with (run_dir / "events.jsonl").open("rb") as journal:
-            first = _event(journal.readline())
+        with (run_dir / runs_mod.JOURNAL).open("rb") as journal:
+            first = journal_event(journal.readline())
     except OSError:
         return None
     return datetime.fromtimestamp(first.ts, UTC) if first is not None else None
 
 
-def _event(line: bytes) -> ev.Event | None:
-    try:
-        return ev.from_dict(json.loads(line))
-    except (ValueError, KeyError, TypeError):
-        return None

@@ -29,6 +29,8 @@ from sdconsole.engine.runtime.errors import BadInput, EngineError, HealthError, 
 Listener = Callable[[ev.Event], None]
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of one table
+JOURNAL = "events.jsonl"  # a run's events, one JSON object a line
+BLOCK = 64 * 1024  # bytes of a journal read at a time, from its end
 
 
 def new_run_id() -> str:
@@ -60,8 +62,8 @@ class Run:
             # Runs hold copies of customer data: private to the operator.
             runs_dir(workdir).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.dir.mkdir(mode=0o700, exist_ok=True)
-            journal = self.dir / "events.jsonl"
-            self._seq = _last_seq(journal)  # a resumed run goes on numbering its journal
+            journal = self.dir / JOURNAL
+            self._seq = _last_seq(self.dir)  # a resumed run goes on numbering its journal
             self._journal = private_file(journal).open("a", encoding="utf-8")
             if self._seq and _torn(journal):
                 self._journal.write("\n")  # a killed writer's torn line stays on its own
@@ -182,22 +184,41 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _last_seq(journal: Path, tail: int = 1 << 16) -> int:
-    """The ``seq`` of a journal's last whole event (0 for none), from its tail only: a
-    journal may hold a hundred thousand events."""
+def _last_seq(run_dir: Path) -> int:
+    """The ``seq`` of a journal's last whole event (0 for none)."""
+    last = next(journal_tail(run_dir), None)
+    return last.seq if last is not None else 0
+
+
+def journal_tail(run_dir: Path) -> Iterator[ev.Event]:
+    """A journal's events, last first, read block by block from the end; a torn line (a
+    killed writer's) is skipped."""
     try:
-        with journal.open("rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - tail))
-            lines = f.read().splitlines()
+        fd = os.open(run_dir / JOURNAL, os.O_RDONLY)
     except FileNotFoundError:
-        return 0
-    for line in reversed(lines):
-        try:
-            return int(json.loads(line)["seq"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return 0 if tail >= size else _last_seq(journal, tail * 4)
+        return
+    try:
+        end = os.fstat(fd).st_size
+        rest = b""  # the start of a line whose beginning is in an earlier block
+        while end > 0:
+            start = max(0, end - BLOCK)
+            block = os.pread(fd, end - start, start) + rest
+            end = start
+            lines = block.split(b"\n")
+            rest = lines.pop(0) if start > 0 else b""
+            for line in reversed(lines):
+                event = journal_event(line)
+                if event is not None:
+                    yield event
+    finally:
+        os.close(fd)
+
+
+def journal_event(line: bytes | str) -> ev.Event | None:
+    try:
+        return ev.from_dict(json.loads(line))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _torn(journal: Path) -> bool:
@@ -211,7 +232,7 @@ def _torn(journal: Path) -> bool:
 
 def read_journal(run_dir: Path) -> list[ev.Event]:
     """Events of a run, in order; a torn last line (killed writer) is skipped."""
-    path = run_dir / "events.jsonl"
+    path = run_dir / JOURNAL
     result: list[ev.Event] = []
     if not path.exists():
         return result
