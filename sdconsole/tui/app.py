@@ -387,7 +387,8 @@ class ConsoleApp(Explains, App[None]):
             self._back_home()
             return
         stage = self.flow.state.stage or "run"
-        self.push_screen(ErrorModal(f"{stage} ({ended.outcome})", ended.error or ended.outcome,
+        self.push_screen(ErrorModal(str(stage), ended.error or ended.outcome,
+                                    outcome=ended.outcome,
                                     hint="The run has ended; esc goes back to Home."),
                          lambda _: self._back_home())
 

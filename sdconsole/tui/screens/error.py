@@ -20,16 +20,18 @@ class ErrorModal(Explains, ModalScreen[str | None]):
         Binding("escape", "close", "Close", id="back"),
     ]
 
-    def __init__(self, step: str, message: str, *, discard: str = "", hint: str = "") -> None:
+    def __init__(self, step: str, message: str, *, outcome: str = "failed", discard: str = "",
+                 hint: str = "") -> None:
         super().__init__()
         self.step = step
+        self.outcome = outcome
         self.message = message
         self.discard_what = discard
         self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error"):
-            yield Static(f"{self.step} failed", classes="dialog-title", markup=False)
+            yield Static(f"{self.step} {self.outcome}", classes="dialog-title", markup=False)
             yield Static(self.message, classes="message", markup=False)
             if self.discard_what:
                 yield Static(f"d drops {self.discard_what}; the active version stays as it is.",
