@@ -1,8 +1,8 @@
 """The console driven by keys, Home to cutover and back, on a real PostgreSQL.
 
-Nothing is mocked: the App runs the real engine in its workers against the
-test database; the tests press keys, wait for the workers and look at the
-screens and at what PostgreSQL holds afterwards.
+Nothing is mocked: n starts a real run process against the test database,
+the console follows it; the tests press keys, wait for the run to reach its
+gates and look at the screens and at what PostgreSQL holds afterwards.
 """
 
 from __future__ import annotations
@@ -14,34 +14,41 @@ import psycopg
 import pytest
 from textual.clock import MockClock
 from tui_pilot import (
+    approve,
     cut_over,
     deployments,
     footer_keys,
     press,
     schemas,
     screen_text,
+    screen_words,
     to_load,
     to_profile,
+    toasts,
     type_text,
+    until,
+    until_ended,
+    until_gate,
+    until_no_run_process,
     views_read,
 )
 
+from sdconsole.engine import pipeline
+from sdconsole.engine.steps import Gate
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
-from sdconsole.tui.screens.canary import CanaryScreen
-from sdconsole.tui.screens.clean import CleanScreen
 from sdconsole.tui.screens.confirm import ConfirmModal
-from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.eventlog import EventLogScreen
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.screens.prompt import PromptModal
+from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
-def console(settings: Settings, source: Path, **changes) -> ConsoleApp:
+def console(settings: Settings, source: Path | None, **changes) -> ConsoleApp:
     return ConsoleApp(settings.model_copy(update={"source": source, **changes}),
                       clock=MockClock())
 
@@ -68,7 +75,8 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
     async with app.run_test(size=(80, 24)) as pilot:
         assert await migrate(pilot) == "servicedesk_v1"
         assert views_read(dsn) == {"servicedesk_v1"}
-        assert "Active    v1 servicedesk_v1" in screen_text(app)
+        await until(pilot, lambda: "Active    v1 servicedesk_v1" in screen_text(app),
+                    "Home shows the new active version")
         assert footer_keys(app)["Rollback"] is False, "nothing to roll back to yet"
         await press(pilot, "ctrl+r")
         assert isinstance(app.screen, HomeScreen)
@@ -79,10 +87,15 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         plan_text = screen_text(app)
         assert "shows version 1 now; after: version 2" in plan_text
         assert "pg_dump" in plan_text
+        run_id = app.flow.state.run_id
         await type_text(pilot, "servicedesk_v2")
-        await press(pilot, "enter")
+        await pilot.press("enter")
+        assert (await until_ended(pilot, run_id)).outcome == "succeeded"
+        log = "\n".join(line.text for line in app.event_lines.lines)
+        assert 'CREATE OR REPLACE VIEW "servicedesk"."tickets"' in log, "the cutover's SQL"
         assert views_read(dsn) == {"servicedesk_v2"}
-        assert footer_keys(app)["Rollback"] is True
+        await until(pilot, lambda: footer_keys(app).get("Rollback") is True,
+                    "a rollback is offered")
         versions = app.screen.query_one(KeyedTable)
         assert [row.value for row in versions.rows] == ["2", "1"], "newest version first"
 
@@ -92,24 +105,27 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         await press(pilot, "y")
         assert views_read(dsn) == {"servicedesk_v1"}
         assert deployments(dsn) == {1: "active", 2: "rolled_back"}
-        assert "Active    v1 servicedesk_v1" in screen_text(app)
+        await until(pilot, lambda: "Active    v1 servicedesk_v1" in screen_text(app),
+                    "Home shows the version rolled back to")
 
         await press(pilot, "l")
         assert isinstance(app.screen, EventLogScreen)
         log = "\n".join(line.text for line in app.event_lines.lines)
-        assert 'CREATE OR REPLACE VIEW "servicedesk"."tickets"' in log
-        assert "== rollback" in log
+        assert "== rollback" in log, "the rollback is in the console's log"
+    until_no_run_process(run_id)
 
 
 async def test_gate_refusal_needs_a_typed_reason_which_is_recorded(settings, orphaned):
     app = console(settings, orphaned, quality_threshold=100)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await to_profile(pilot)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        run_id = await to_profile(pilot)
         assert "refused" in screen_text(app)
         keys = footer_keys(app)
         assert "Override gate" in keys and "Preview clean" not in keys
         await press(pilot, "enter")
         assert isinstance(app.screen, ProfileScreen), "enter must not pass a refused gate"
+        assert "quality gate refused" in toasts(app) and "typed reason" in toasts(app)
+        assert app.flow.state.waits_at(Gate.QUALITY)
 
         await press(pilot, "o")
         assert isinstance(app.screen, PromptModal)
@@ -118,70 +134,93 @@ async def test_gate_refusal_needs_a_typed_reason_which_is_recorded(settings, orp
         assert "an answer is required" in screen_text(app)
         await type_text(pilot, "orphans are known, ops lead agreed")
         await press(pilot, "enter")
-        assert isinstance(app.screen, CleanScreen)
+        await until_gate(pilot, Gate.CLEAN)
 
-        await press(pilot, "a")
-        assert isinstance(app.screen, CanaryScreen)
+        await approve(pilot, Gate.CLEAN)
+        await until_gate(pilot, Gate.CANARY)
         await press(pilot, "escape")
+        assert isinstance(app.screen, ConfirmModal)
         await press(pilot, "y")
-        assert isinstance(app.screen, HomeScreen)
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
     with psycopg.connect(settings.target_dsn) as conn:
         reasons = conn.execute("SELECT gate_override_reason FROM sdconsole.runs").fetchall()
     assert reasons == [("orphans are known, ops lead agreed",)]
+    until_no_run_process(run_id)
 
 
 @pytest.mark.parametrize("where", ["gate", "preview", "canary", "cutover"])
 async def test_stopping_at_an_approval_leaves_postgresql_as_it_was(settings, sample_db, where):
+    """esc at any gate stops the run after a y/n; the views are untouched, and what the run
+    left is offered for discarding (at the next start) and then gone."""
     dsn = settings.target_dsn
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_profile(pilot)
+        run_id = await to_profile(pilot)
         if where == "preview":
-            await press(pilot, "enter")
-            assert isinstance(app.screen, CleanScreen)
-            await press(pilot, "escape")
-            assert isinstance(app.screen, ProfileScreen), "esc on the preview goes back"
+            await approve(pilot, Gate.QUALITY)
+            await until_gate(pilot, Gate.CLEAN)
         elif where in ("canary", "cutover"):
-            await press(pilot, "enter", "a")
-            assert isinstance(app.screen, CanaryScreen)
+            await approve(pilot, Gate.QUALITY)
+            await approve(pilot, Gate.CLEAN)
+            await until_gate(pilot, Gate.CANARY)
             if where == "cutover":
-                await press(pilot, "a", "c")
-                assert isinstance(app.screen, CutoverModal)
+                await approve(pilot, Gate.CANARY)
+                await until_gate(pilot, Gate.CUTOVER)
                 await press(pilot, "escape")
-                assert isinstance(app.screen, LoadScreen)
+                assert isinstance(app.screen, LoadScreen), "esc on the cutover puts it off"
+                assert app.flow.state.waits_at(Gate.CUTOVER)
                 assert views_read(dsn) == set()
         await press(pilot, "escape")
         assert isinstance(app.screen, ConfirmModal)
-        question = screen_text(app)
-        if where == "cutover":
-            assert "drop servicedesk_v1" in question
-        else:
-            assert "Nothing has been changed" in question
+        question = screen_words(app)
+        assert f"Stop run {run_id}" in question
+        assert "Kept: everything done so far" in question and "Discarded: nothing" in question
         await press(pilot, "y")
+        ended = await until_ended(pilot, run_id)
+        assert ended.outcome == "interrupted"
+        assert isinstance(app.screen, ErrorModal), "the console says how the run ended"
+        await press(pilot, "escape")
         assert isinstance(app.screen, HomeScreen)
-        assert app.flow.migration is None
+        assert not app.flow.following
+    until_no_run_process(run_id)
+    assert views_read(dsn) == set(), "nothing was cut over"
+    left = pipeline.interrupted_runs(settings)
+    if where == "cutover":
+        assert [run.run_id for run in left] == [run_id]
+    if left:
+        app = console(settings, sample_db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, ResumeModal),
+                        "the interrupted run offered")
+            await press(pilot, "d")
+            await until(pilot, lambda: not pipeline.interrupted_runs(settings),
+                        "the interrupted run discarded")
     assert views_read(dsn) == set()
     assert schemas(dsn) == set(), "no version, canary or stable schema is left"
     assert deployments(dsn) == ({1: "discarded"} if where == "cutover" else {})
 
 
-async def test_an_engine_failure_is_a_modal_and_the_console_stays(settings, sample_db,
-                                                                 pg_server):
+async def test_a_failed_run_is_a_modal_and_the_console_stays(settings, sample_db, pg_server):
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_profile(pilot)
-        await press(pilot, "enter", "a")
-        assert isinstance(app.screen, CanaryScreen)
+        run_id = await to_profile(pilot)
+        await approve(pilot, Gate.QUALITY)
+        await approve(pilot, Gate.CLEAN)
+        await until_gate(pilot, Gate.CANARY)
+        # Approved, the run goes on against a target that is gone: it fails where it stands.
         dbname = psycopg.conninfo.conninfo_to_dict(settings.target_dsn)["dbname"]
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute(psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
                 psycopg.sql.Identifier(dbname)))
         await press(pilot, "a")
-        assert isinstance(app.screen, ErrorModal)
+        ended = await until_ended(pilot, run_id)
+        assert ended.outcome == "failed"
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal), "the failure's modal")
         modal = app.screen
-        assert "load failed" in screen_text(app)
+        assert "canary failed" in screen_text(app), "the stage that failed, once"
         assert modal.message and "\n" not in modal.message, "one line for the operator"
-        assert modal.message in screen_text(app)
+        assert modal.message in screen_words(app)
         await press(pilot, "escape")
-        assert isinstance(app.screen, LoadScreen)
+        assert isinstance(app.screen, HomeScreen)
         assert app.is_running
+    until_no_run_process(run_id)
