@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -66,6 +67,8 @@ from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.themes import load_themes, resolve_theme
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+ENDING_SECONDS = 10
+"""How long a run process may take to exit after its last event."""
 MODE = "complete"
 """The console's migrations: canary, load, validation, backup and cutover, each gate shown."""
 SCREENS: dict[Step, type[FlowScreen]] = {
@@ -278,9 +281,10 @@ class ConsoleApp(Explains, App[None]):
             running, interrupted = result
             if running is not None:
                 self.follow(*running)
-            elif interrupted:
-                self.push_screen(ResumeModal(interrupted[0]),
-                                 partial(self._interrupted_choice, interrupted[0]))
+            else:
+                self.offer_resume(interrupted)
+        elif name == "interrupted":
+            self.offer_resume(result)
         elif name == "start":
             self.follow(result.run_id, result.run_dir,
                         read_record(result.run_dir).get("mode", MODE))
@@ -308,6 +312,12 @@ class ConsoleApp(Explains, App[None]):
         self.push_screen(ErrorModal(worker.name or "console", message, hint=hint))
         if worker.group == "events":
             self.flow.leave()
+
+    def offer_resume(self, interrupted: list[Any]) -> None:
+        """Resume or discard the newest interrupted run, if there is one."""
+        if interrupted:
+            self.push_screen(ResumeModal(interrupted[0]),
+                             partial(self._interrupted_choice, interrupted[0]))
 
     def _interrupted_choice(self, run: Any, choice: str | None) -> None:
         if choice == "resume":  # a run process of its own, as a new migration is
@@ -390,13 +400,18 @@ class ConsoleApp(Explains, App[None]):
         self.push_screen(ErrorModal(str(stage), ended.error or ended.outcome,
                                     outcome=ended.outcome,
                                     hint="The run has ended; esc goes back to Home."),
-                         lambda _: self._back_home())
+                         lambda _: self._back_home(self.flow.state.run_id))
 
-    def _back_home(self) -> None:
+    def _back_home(self, interrupted: str = "") -> None:
+        """Home; after run ``interrupted`` ended badly, the offer to resume or discard it."""
         self.flow.leave()
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.refresh_status()
+        if interrupted:
+            self.run_worker(partial(interrupted_after, self.settings, interrupted),
+                            name="interrupted", group="status", thread=True,
+                            exit_on_error=False)
 
     # -- keys available everywhere --------------------------------------------
 
@@ -494,10 +509,27 @@ def runs_at_start(settings: Settings, run_id: str | None
     if listening:
         newest = listening[0]
         return (newest.name, newest, read_record(newest).get("mode", MODE)), []
+    return None, interrupted_runs(settings)
+
+
+def interrupted_runs(settings: Settings) -> list[Any]:
+    """The interrupted runs the target knows, newest first ([] when it cannot be read)."""
     try:
-        return None, pipeline.interrupted_runs(settings)
+        return pipeline.interrupted_runs(settings)
     except EngineError:
-        return None, []
+        return []
+
+
+def interrupted_after(settings: Settings, run_id: str) -> list[Any]:
+    """Worker body: the interrupted runs once ``run_id``, which just ended badly, is among
+    them: its process lets go of the run lock just after its last event, and a locked run
+    counts as running. What there is after ENDING_SECONDS otherwise."""
+    deadline = time.monotonic() + ENDING_SECONDS
+    while True:
+        found = interrupted_runs(settings)
+        if any(run.run_id == run_id for run in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def read_status(settings: Settings) -> tuple[Any, Any, str, str]:
