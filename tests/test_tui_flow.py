@@ -150,8 +150,8 @@ async def test_gate_refusal_needs_a_typed_reason_which_is_recorded(settings, orp
 
 @pytest.mark.parametrize("where", ["gate", "preview", "canary", "cutover"])
 async def test_stopping_at_an_approval_leaves_postgresql_as_it_was(settings, sample_db, where):
-    """esc at any gate stops the run after a y/n; the views are untouched, and what the run
-    left is offered for discarding (at the next start) and then gone."""
+    """esc at any gate stops the run after a y/n; the views are untouched, and back Home
+    the stopped run is offered to resume or discard: discarded, nothing of it is left."""
     dsn = settings.target_dsn
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -179,22 +179,19 @@ async def test_stopping_at_an_approval_leaves_postgresql_as_it_was(settings, sam
         ended = await until_ended(pilot, run_id)
         assert ended.outcome == "interrupted"
         assert isinstance(app.screen, ErrorModal), "the console says how the run ended"
+        assert "interrupted" in screen_words(app)
         await press(pilot, "escape")
-        assert isinstance(app.screen, HomeScreen)
+        await until(pilot, lambda: isinstance(app.screen, ResumeModal),
+                    "back Home, the stopped run offered to resume or discard")
         assert not app.flow.following
+        assert views_read(dsn) == set(), "nothing was cut over"
+        if where == "cutover":
+            assert [run.run_id for run in pipeline.interrupted_runs(settings)] == [run_id]
+        await press(pilot, "d")
+        await until(pilot, lambda: not pipeline.interrupted_runs(settings),
+                    "the stopped run discarded")
+        assert isinstance(app.screen, HomeScreen)
     until_no_run_process(run_id)
-    assert views_read(dsn) == set(), "nothing was cut over"
-    left = pipeline.interrupted_runs(settings)
-    if where == "cutover":
-        assert [run.run_id for run in left] == [run_id]
-    if left:
-        app = console(settings, sample_db)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, ResumeModal),
-                        "the interrupted run offered")
-            await press(pilot, "d")
-            await until(pilot, lambda: not pipeline.interrupted_runs(settings),
-                        "the interrupted run discarded")
     assert views_read(dsn) == set()
     assert schemas(dsn) == set(), "no version, canary or stable schema is left"
     assert deployments(dsn) == ({1: "discarded"} if where == "cutover" else {})
@@ -220,6 +217,9 @@ async def test_a_failed_run_is_a_modal_and_the_console_stays(settings, sample_db
         assert "canary failed" in screen_text(app), "the stage that failed, once"
         assert modal.message and "\n" not in modal.message, "one line for the operator"
         assert modal.message in screen_words(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, ResumeModal), "the failed run is offered to resume"
+        assert "stopped during canary" in screen_words(app)
         await press(pilot, "escape")
         assert isinstance(app.screen, HomeScreen)
         assert app.is_running
