@@ -11,18 +11,29 @@ import pytest
 from textual.binding import Binding
 from textual.clock import MockClock
 from textual.widgets import MarkdownViewer, OptionList
-from tui_pilot import footer_keys, screen_text, screen_words, settle
+from tui_pilot import (
+    footer_keys,
+    screen_text,
+    screen_words,
+    settle,
+    to_profile,
+    until_ended,
+    until_gate,
+    until_no_run_process,
+)
 
 from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.steps import Gate
 from sdconsole.settings import load_settings
 from sdconsole.tui import screens, widgets
 from sdconsole.tui.app import ConsoleApp
+from sdconsole.tui.flow import Command
 from sdconsole.tui.keymap import binding_ids
 from sdconsole.tui.screens.eventlog import EventLogScreen
 from sdconsole.tui.screens.help import HelpScreen
 from sdconsole.tui.screens.history import HistoryScreen
 from sdconsole.tui.screens.home import HomeScreen
-from sdconsole.tui.screens.preflight import PreflightScreen
+from sdconsole.tui.screens.profile import ProfileScreen
 from sdconsole.tui.screens.runbook import RunbookScreen, runbook_pages
 
 
@@ -61,6 +72,16 @@ def console(settings, sample_db, **changes) -> ConsoleApp:
                       clock=MockClock())
 
 
+async def stop_run(pilot) -> None:
+    """Cancel the run the console follows (as x, y would), until it has ended and its process
+    is gone: a test that leaves a run at a gate leaves no process behind."""
+    app = pilot.app
+    run_id = app.flow.state.run_id
+    app.send(Command("cancel"))
+    assert (await until_ended(pilot, run_id)).outcome != "succeeded"
+    until_no_run_process(run_id)
+
+
 async def test_the_keymap_moves_a_key(settings, sample_db):
     app = console(settings, sample_db, keymap={"new": "f2"})
     async with app.run_test(size=(80, 24)) as pilot:
@@ -69,9 +90,11 @@ async def test_the_keymap_moves_a_key(settings, sample_db):
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen), "n is no longer bound"
+        assert not app.flow.following, "no run was started"
         await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, PreflightScreen)
+        await until_gate(pilot, Gate.QUALITY)
+        assert isinstance(app.screen, ProfileScreen), "f2 started the migration"
+        await stop_run(pilot)
 
 
 async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sample_db):
@@ -129,8 +152,9 @@ async def test_the_footer_shows_only_keys_that_work_now(settings, sample_db):
         keys = footer_keys(app)
         assert keys["New migration"] is True
         assert keys["Rollback"] is False, "nothing to roll back: shown dimmed"
-        await pilot.press("n")
-        await settle(pilot)
+        await to_profile(pilot)
         keys = footer_keys(app)
-        assert keys["Profile"] is True and keys["Re-run"] is True
-        assert "Stop step" not in keys, "nothing is running"
+        assert keys["Preview clean"] is True and keys["Stop run"] is True
+        assert "Override gate" not in keys, "the gate passed: nothing to override"
+        assert "New migration" not in keys, "Home's keys are gone with Home"
+        await stop_run(pilot)
