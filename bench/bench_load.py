@@ -45,8 +45,9 @@ from samples import OUT, row_total, sample_file
 
 from sdconsole.engine.records.plan import Plan
 from sdconsole.engine.runtime.run import Run
-from sdconsole.engine.stages import loader, profiler, validate
+from sdconsole.engine.stages import loader, validate
 from sdconsole.engine.stages.clean import cleaner
+from sdconsole.engine.stages.profile import profiler
 from sdconsole.engine.target import embedded, schema
 from sdconsole.settings import DEFAULT_NULL_TOKENS, load_settings
 

@@ -32,8 +32,8 @@ def child(stage: str, source: Path, workdir: Path) -> None:
     """Run one stage in this process and print its figures as JSON."""
     from sdconsole.engine.records.plan import Plan
     from sdconsole.engine.runtime.run import Run
-    from sdconsole.engine.stages import profiler
     from sdconsole.engine.stages.clean import cleaner
+    from sdconsole.engine.stages.profile import profiler
     from sdconsole.settings import load_settings
 
     settings = load_settings(None, workdir=workdir)

@@ -18,8 +18,8 @@ from sdconsole.engine.records.plan import ColumnPlan, Plan, TablePlan
 from sdconsole.engine.rules.naming import normalise_all
 from sdconsole.engine.runtime.run import Run
 from sdconsole.engine.source.sqlite import list_columns, row_count, sqlite_sql
-from sdconsole.engine.stages import profiler
 from sdconsole.engine.stages.clean import cleaner
+from sdconsole.engine.stages.profile import profiler
 from sdconsole.engine.target import schema
 from sdconsole.settings import Settings
 

@@ -15,7 +15,8 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import StageError
 from sdconsole.engine.runtime.run import Run
 from sdconsole.engine.source.sqlite import open_source
-from sdconsole.engine.stages import canary, profiler
+from sdconsole.engine.stages import canary
+from sdconsole.engine.stages.profile import profiler
 from sdconsole.engine.target import queries as dashboard
 from sdconsole.engine.target.queries import Need, QueryTemplate
 from sdconsole.settings import Settings

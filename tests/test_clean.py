@@ -24,7 +24,7 @@ from sdconsole.engine.runtime.run import Run, read_journal
 from sdconsole.engine.source.sqlite import sqlite_sql
 from sdconsole.engine.stages.clean.cleaner import CleanReport, clean
 from sdconsole.engine.stages.clean.passes import TYPE_RULES, short
-from sdconsole.engine.stages.profiler import profile
+from sdconsole.engine.stages.profile.profiler import profile
 from sdconsole.settings import load_settings
 
 

@@ -11,7 +11,7 @@ import pytest
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.logs import FIELDS, JsonRunLog, scrub
 from sdconsole.engine.runtime.run import Run
-from sdconsole.engine.stages import profiler
+from sdconsole.engine.stages.profile import profiler
 from sdconsole.settings import load_settings
 
 KEYS = ["level" if f == "levelname" else f for f in FIELDS]

@@ -222,8 +222,8 @@ def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(settings: Se
     calls, where SQLite reports it only as 'user-defined function raised exception'."""
     from sdconsole.engine.runtime.run import Run
     from sdconsole.engine.source import sample
-    from sdconsole.engine.stages import profiler
     from sdconsole.engine.stages.clean import cleaner
+    from sdconsole.engine.stages.profile import profiler
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)

@@ -9,12 +9,13 @@ from loading import write_source
 
 from sdconsole.cli import main
 from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.records.profile import Profile
 from sdconsole.engine.rules.values import ENGLISH_FLAG_WORDS
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.engine.runtime.run import Run, read_journal
-from sdconsole.engine.stages import profiler
-from sdconsole.engine.stages.profiler import Profile, profile
+from sdconsole.engine.stages.profile import scan
+from sdconsole.engine.stages.profile.profiler import profile
 from sdconsole.settings import load_settings
 
 
@@ -115,12 +116,12 @@ def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db
     columns = ["CT-COMMENT-ID", "CT-COMMENT", "CT-TYPE"]
     reading = (frozenset(local.null_tokens), ENGLISH_FLAG_WORDS)
     rows = 1_200
-    grouped, _ = profiler.scan_columns(sample_db, "comments", columns, *reading, rows, parts=2)
-    alone, _ = profiler.scan_columns(sample_db, "comments", columns, *reading, rows, parts=1)
-    counted, left = profiler.scan_columns(sample_db, "comments", columns, *reading, rows)
+    grouped, _ = scan.scan_columns(sample_db, "comments", columns, *reading, rows, parts=2)
+    alone, _ = scan.scan_columns(sample_db, "comments", columns, *reading, rows, parts=1)
+    counted, left = scan.scan_columns(sample_db, "comments", columns, *reading, rows)
     assert left == []
-    monkeypatch.setattr(profiler, "PASS_MEMORY", 60_000)
-    squeezed, left = profiler.scan_columns(sample_db, "comments", columns, *reading, rows)
+    monkeypatch.setattr(scan, "PASS_MEMORY", 60_000)
+    squeezed, left = scan.scan_columns(sample_db, "comments", columns, *reading, rows)
     assert [column for column, _ in left] == ["CT-COMMENT"]  # long, all distinct: the biggest
     assert left[0][1] >= 2  # not even alone: it would pass PASS_MEMORY
     assert set(squeezed) == {"CT-COMMENT-ID", "CT-TYPE"}
@@ -130,7 +131,7 @@ def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db
         assert without_examples(asdict(alone[column])) == expected
     assert counted["CT-COMMENT-ID"].duplicates == (0, 0, [])
     whole, _ = run_profile(local, sample_db, workers=2)
-    monkeypatch.setattr(profiler, "PASS_MEMORY", 0)  # every column alone: keys and
+    monkeypatch.setattr(scan, "PASS_MEMORY", 0)  # every column alone: keys and
     apart, _ = run_profile(local, sample_db, workers=2)  # orphans are counted in SQLite
     assert without_examples(apart.to_dict()) == without_examples(whole.to_dict())
     assert whole.tables[0].duplicate_keys and whole.relations[0].orphans
@@ -150,8 +151,8 @@ def test_keys_and_orphans_compare_values_as_sqlite_trims_them(tmp_path, local, m
         "comments": (["CT-TKT-ID"], [(v,) for v in child_ids]),
     })
     results = []
-    for memory in (profiler.PASS_MEMORY, 0):
-        monkeypatch.setattr(profiler, "PASS_MEMORY", memory)
+    for memory in (scan.PASS_MEMORY, 0):
+        monkeypatch.setattr(scan, "PASS_MEMORY", memory)
         result, _ = run_profile(local, source)
         relation = result.relations[0]
         tickets = result.tables[0]

@@ -10,8 +10,8 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import GateRefused
 from sdconsole.engine.runtime.run import Run, list_runs, read_journal
 from sdconsole.engine.source import sample
-from sdconsole.engine.stages.profiler import profile
-from sdconsole.engine.stages.quality import check_gate, gate, score
+from sdconsole.engine.stages.profile.profiler import profile
+from sdconsole.engine.stages.profile.quality import check_gate, gate, score
 from sdconsole.settings import load_settings
 
 
@@ -96,7 +96,7 @@ def test_weights_come_from_settings(sample_result, work):
 def scored(total: int, **dimension_scores: float):
     """A QualityScore with the given total and dimension scores (others 100)."""
     from sdconsole.engine.records.quality import Dimension, QualityScore
-    from sdconsole.engine.stages.quality import DIMENSIONS
+    from sdconsole.engine.stages.profile.quality import DIMENSIONS
 
     return QualityScore(total, {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0)
                                 for name in DIMENSIONS})

@@ -102,7 +102,7 @@ def test_profile_and_validation_count_the_same_source_values(workdir: Path,
     """The pipeline validates against the profile's counts: both must count alike."""
     from sdconsole.engine.rules.cells import reading
     from sdconsole.engine.rules.expected import present_counts
-    from sdconsole.engine.stages import profiler
+    from sdconsole.engine.stages.profile import profiler
 
     with Run(workdir) as run:
         profile = profiler.profile(run, settings, sample_db)

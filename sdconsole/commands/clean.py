@@ -19,8 +19,8 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import Listener, Run
 from sdconsole.engine.source.sqlite import open_source
 from sdconsole.engine.stages.clean.cleaner import CleanReport, clean
-from sdconsole.engine.stages.profiler import profile
-from sdconsole.engine.stages.quality import check_gate
+from sdconsole.engine.stages.profile.profiler import profile
+from sdconsole.engine.stages.profile.quality import check_gate
 from sdconsole.settings import Settings
 
 UNCONVERTIBLE_SHOWN = 10

@@ -15,10 +15,11 @@ import json
 from pathlib import Path
 
 from sdconsole.commands.output import Printer
+from sdconsole.engine.records.profile import ColumnProfile, Profile
 from sdconsole.engine.records.quality import QualityScore
 from sdconsole.engine.runtime.run import Listener, Run
 from sdconsole.engine.source.sqlite import open_source
-from sdconsole.engine.stages.profiler import ColumnProfile, Profile, profile
+from sdconsole.engine.stages.profile.profiler import profile
 from sdconsole.settings import Settings
 
 FINDINGS_SHOWN = 5  # per dimension

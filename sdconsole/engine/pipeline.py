@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.records.profile import Profile
 from sdconsole.engine.records.quality import GateDecision
 from sdconsole.engine.rules.values import DateOrder
 from sdconsole.engine.runtime import events as ev
@@ -55,8 +56,6 @@ from sdconsole.engine.stages import (
     cutover,
     loader,
     preflight,
-    profiler,
-    quality,
     validate,
 )
 from sdconsole.engine.stages import rollback as rollbacks
@@ -66,7 +65,7 @@ from sdconsole.engine.stages.clean.cleaner import CleanReport
 from sdconsole.engine.stages.cutover import CutoverPlan, CutoverReport
 from sdconsole.engine.stages.loader import LoadReport
 from sdconsole.engine.stages.preflight import PreflightReport
-from sdconsole.engine.stages.profiler import Profile
+from sdconsole.engine.stages.profile import profiler, quality
 from sdconsole.engine.stages.validate import SourceFigures, ValidationReport
 from sdconsole.engine.steps import MODES, PLANS, Gate, ModePlan, Step
 from sdconsole.engine.target import (

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sdconsole.engine.records.plan import Plan
+from sdconsole.engine.records.profile import Profile
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.stages.canary import CanaryReport, QueryOutcome
 from sdconsole.engine.stages.clean.cleaner import CleanReport
 from sdconsole.engine.stages.cutover import CutoverPlan
 from sdconsole.engine.stages.loader import LoadReport
-from sdconsole.engine.stages.profiler import Profile
 from sdconsole.engine.stages.validate import ValidationReport
 from sdconsole.engine.steps import PLANS, Gate, Step
 

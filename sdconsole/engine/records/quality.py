@@ -1,5 +1,5 @@
 """The quality score as the profile keeps it: dimensions, the findings that cost points, and
-the gate's decision (how they are computed is :mod:`sdconsole.engine.stages.quality`)."""
+the gate's decision (how they are computed is :mod:`sdconsole.engine.stages.profile.quality`)."""
 
 from __future__ import annotations
 
