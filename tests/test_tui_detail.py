@@ -1,8 +1,10 @@
 """Nothing is only half readable: the detail of a row, the score explained, wide columns.
 
-The console runs the real engine on a real PostgreSQL; the tests press keys
-and read the screen, and compare the score with what ``sdconsole profile``
-prints for the same profile.
+The console follows real run processes on a real PostgreSQL; the tests press
+keys and read the screen, and compare the score with what ``sdconsole
+profile`` prints for the same profile. The preflight screen, which a run
+shows only for the moment its checks take, is shown from the events of a
+real preflight (:func:`show_preflight`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,28 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from test_tui_keys import stop_run
 from textual.clock import MockClock
-from tui_pilot import press, screen_text, screen_words, settle, to_load, to_profile
+from tui_pilot import (
+    approve,
+    press,
+    screen_text,
+    screen_words,
+    settle,
+    to_load,
+    to_profile,
+    until,
+    until_gate,
+)
 
 from sdconsole.commands.profile import print_score
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.stages.preflight import preflight
+from sdconsole.engine.steps import Gate
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.format import zone
+from sdconsole.tui.messages import run_event
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.cutover import CutoverModal
@@ -46,12 +63,26 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
-async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings, sample_db):
+def show_preflight(app: ConsoleApp, checks: list[ev.CheckResult]) -> None:
+    """The console follows a run that has just finished its preflight with ``checks``: the
+    events a run process sends, through the console's own path, with no run process (a real
+    run goes on to the profile at once)."""
+    run_id = "preflight"
+    app.flow.follow(run_id, app.settings.workdir, "complete")
+    events = [ev.StageStarted(stage="preflight"), *checks, ev.StageFinished(stage="preflight")]
+    for seq, event in enumerate(events, 1):
+        app.post_message(run_event(type(event)(**{**vars(event), "seq": seq,
+                                                  "run_id": run_id})))
+
+
+async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings, sample_db,
+                                                                        run):
+    checks = preflight(run, settings, sample_db).checks
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await press(pilot, "n")
-        assert isinstance(app.screen, PreflightScreen)
+        show_preflight(app, checks)
+        await until(pilot, lambda: isinstance(app.screen, PreflightScreen), "the preflight")
         disk = app.flow.state.checks["disk"]
         row = next(line for line in screen_text(app).splitlines() if " disk " in line)
         assert row.rstrip().endswith("…") and disk.reason not in row, "cut, and says so"
@@ -74,7 +105,7 @@ async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(setti
     app = console(settings, sample_db)
     async with app.run_test(size=(120, 40)) as pilot:
         await to_profile(pilot)
-        score = app.flow.state.result("profile").score
+        score = app.flow.files.profile().score
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             print_score(score)
@@ -111,6 +142,7 @@ async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(setti
             for finding, cost in zip(part.findings[:5], costs, strict=False):
                 assert f"{cost:>6}  {finding.table}.{finding.column}:" in cli, \
                     "the same points as sdconsole profile"
+        await stop_run(pilot)
 
 
 async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sample_db):
@@ -120,24 +152,32 @@ async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sam
         await press(pilot, "enter")
         assert isinstance(app.screen, ProfileScreen), "a refused gate is not passed"
         assert "the quality gate refused" in screen_text(app)
+        assert app.flow.state.waits_at(Gate.QUALITY)
         await press(pilot, "v")
         assert isinstance(app.screen, DetailModal), "v opens the column under the cursor"
         assert "Loaded as" in screen_text(app) and "Confidence" in screen_text(app)
+        await press(pilot, "escape")
+        await stop_run(pilot)
 
 
 async def test_canary_metrics_statements_and_rejects_read_in_full(settings, sample_db):
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await to_profile(pilot)
-        await press(pilot, "enter", "a")
+        await approve(pilot, Gate.QUALITY)
+        await approve(pilot, Gate.CLEAN)
+        await until_gate(pilot, Gate.CANARY)
         assert isinstance(app.screen, CanaryScreen)
         metric = app.flow.state.metrics[-1]
         table = app.screen.query_one("#metric-table", KeyedTable)
         table.move_cursor(row=table.row_count - 1)
         await press(pilot, "enter")
         assert words(metric.metric) in detail_text(app)
-        await press(pilot, "escape", "a")
-        assert isinstance(app.screen, LoadScreen)
+        await press(pilot, "escape")
+        await approve(pilot, Gate.CANARY)
+        await until_gate(pilot, Gate.CUTOVER)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, LoadScreen), "esc puts the cutover off"
 
         await press(pilot, "2")
         assert app.screen.query_one(
@@ -161,6 +201,8 @@ async def test_canary_metrics_statements_and_rejects_read_in_full(settings, samp
         assert scroller.max_scroll_y == 0, "at 120x40 they all fit"
         for number, statement in enumerate(statements, 1):
             assert f"{number}. {words(statement)}" in shown, "every statement, in full"
+        await press(pilot, "escape")
+        await stop_run(pilot)
 
 
 async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, sample_db):
@@ -195,6 +237,8 @@ async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, s
         assert "sql>" in text and f"Time: {date.today():%Y-%m-%d}" in text and zone() in text
         await press(pilot, "escape", "slash", "escape")
         assert view.option_count == len(lines), "esc clears the filter"
+        await press(pilot, "escape")
+        await stop_run(pilot)
 
 
 async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(settings, sample_db):
@@ -204,7 +248,7 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         table = app.screen.query_one("#column-table", KeyedTable)
         key = "tickets.TKT-Closure Date"
         table.move_cursor(row=[row.value for row in table.rows].index(key))
-        dates = app.flow.state.result("profile").table("tickets").column(
+        dates = app.flow.files.profile().table("tickets").column(
             "TKT-Closure Date").date_evidence
         await press(pilot, "d")
         assert isinstance(app.screen, ChoiceModal)
@@ -214,10 +258,14 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         assert f"month-first: {dates.month_first:,} values prove it" in text
         await press(pilot, "down", "enter")
         assert isinstance(app.screen, ProfileScreen)
+        await until(pilot, lambda: "overridden" in dict(table.fields(key))["Issues"],
+                    "the run takes the change and the row shows it")
         issues = dict(table.fields(key))["Issues"]
         assert issues.startswith("overridden (profiled day-first"), issues
         assert "m/d" in dict(table.fields(key))["Type"]
         await press(pilot, "v")
         assert "Loaded as: timestamp, month-first" in detail_text(app)
-        assert app.flow.migration.plan.table("tickets").column(
-            "TKT-Closure Date").date_order == "month-first", "the engine's plan has it"
+        assert app.flow.files.plan().table("tickets").column(
+            "TKT-Closure Date").date_order == "month-first", "the run's plan has it"
+        await press(pilot, "escape")
+        await stop_run(pilot)
