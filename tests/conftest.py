@@ -1,8 +1,14 @@
-"""Shared fixtures: a real PostgreSQL per test, work dirs, settings and sample files.
+"""Shared fixtures: PostgreSQL for the tests that use it, work dirs, settings, sample files.
 
 PostgreSQL comes from ``SDCONSOLE_TEST_DSN`` when set (any server, version 15
-or newer, with permission to create databases); otherwise one embedded
-server is started for the whole session. Each test gets its own database.
+or newer, with permission to create databases); otherwise each test process
+(each pytest-xdist worker) starts an embedded server of its own, in its own
+temp dir. A test that uses the target gets a database of its own (``pg_dsn``,
+``settings``); one that never reaches PostgreSQL takes ``offline_settings``,
+and no database is made for it.
+
+Tests are marked here by what they use (``pg``, ``tui``), so a subset runs
+by marker: ``pytest -m "not pg"`` needs no server at all.
 """
 
 from __future__ import annotations
@@ -21,18 +27,52 @@ from psycopg.conninfo import make_conninfo
 
 from sdconsole.engine.runtime.run import Run
 from sdconsole.engine.source import sample
+from sdconsole.engine.target.dsn import redact_dsn
 from sdconsole.settings import Settings, load_settings
+
+# Tests that start a PostgreSQL of their own instead of using pg_server: a module, or
+# module::test.
+OWN_SERVER = {"test_faults.py",
+              "test_foundation.py::test_two_first_starts_at_once_share_one_new_server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``pg`` a test that uses PostgreSQL (every database fixture stands on pg_server) and
+    ``tui`` one that drives the console (a test_tui_ module, or a test that makes a ConsoleApp).
+    """
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        module = item.path.name
+        if "pg_server" in item.fixturenames or module in OWN_SERVER \
+                or f"{module}::{item.originalname}" in OWN_SERVER:
+            item.add_marker(pytest.mark.pg)
+        if module.startswith("test_tui_") or "ConsoleApp" in item.function.__code__.co_names:
+            item.add_marker(pytest.mark.tui)
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """DSN of a server where tests may create databases."""
-    dsn = os.environ.get("SDCONSOLE_TEST_DSN")
-    if dsn:
-        return dsn
-    from sdconsole.engine.target import embedded
+    """DSN of a server where this test process may create databases.
 
-    return embedded.start(tmp_path_factory.mktemp("embedded"), cleanup="delete")
+    Under pytest-xdist each worker starts its own embedded server (its temp dir
+    is its own), so workers never share one; on ``SDCONSOLE_TEST_DSN`` they
+    share the server, each in databases of its own. A server that cannot be
+    reached fails every test that needs it: it is never skipped.
+    """
+    dsn = os.environ.get("SDCONSOLE_TEST_DSN")
+    if not dsn:
+        from sdconsole.engine.target import embedded
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        dsn = embedded.start(tmp_path_factory.mktemp(f"embedded-{worker}"), cleanup="delete")
+    try:
+        psycopg.connect(dsn, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        pytest.fail(f"the test PostgreSQL {redact_dsn(dsn)} cannot be reached: {exc}",
+                    pytrace=False)
+    return dsn
 
 
 def _create_database(pg_server: str) -> tuple[str, str]:
@@ -68,6 +108,18 @@ def workdir(tmp_path: Path) -> Path:
 def settings(workdir: Path, pg_dsn: str) -> Settings:
     """Settings for a test: its own work dir and database, no config file."""
     return load_settings(None, workdir=workdir, target_dsn=pg_dsn)
+
+
+@pytest.fixture
+def offline_settings(workdir: Path) -> Settings:
+    """Settings for a test that never reaches PostgreSQL: its own work dir, no config file, and
+    a target no server listens on (a socket directory that does not exist).
+
+    No database is made for it, and nothing falls back to the embedded server;
+    a connection to the target fails at once, so a test that needs one fails.
+    """
+    nowhere = make_conninfo("", host=str(workdir.parent / "no-server"), dbname="offline")
+    return load_settings(None, workdir=workdir, target_dsn=nowhere)
 
 
 @pytest.fixture

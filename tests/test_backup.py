@@ -76,13 +76,13 @@ def test_pg_dump_gets_the_password_from_its_environment_only(conn, pg_dsn, setti
 
     def watch() -> None:
         while not done.is_set():
-            for proc in psutil.process_iter(["name", "cmdline"]):
-                if proc.info["name"] == "pg_dump":
-                    try:
-                        environ = proc.environ()
-                    except psutil.Error:
-                        continue
-                    seen_dumps.append((proc.info["cmdline"], environ.get("PGPASSWORD")))
+            # This test's pg_dump only: other tests (other workers) dump at the same time.
+            for proc in psutil.Process().children(recursive=True):
+                try:
+                    if proc.name() == "pg_dump":
+                        seen_dumps.append((proc.cmdline(), proc.environ().get("PGPASSWORD")))
+                except psutil.Error:
+                    continue
 
     watcher = threading.Thread(target=watch)
     watcher.start()
