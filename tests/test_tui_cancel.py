@@ -1,18 +1,20 @@
-"""Stopping a step: one key while it runs, a y/n naming what is kept, then retry or leave.
+"""Stopping the run: x (or esc) while a step works, a y/n naming what is kept, then the stopped
+run is offered to resume or discard.
 
-The real engine runs on a real PostgreSQL. So that the step certainly still
-runs when x is pressed, a Run listener holds the engine's thread at the
-step's first progress event until the test has answered the question.
+Real run processes on a real PostgreSQL. So that the step certainly still
+works when x is pressed, the sample is big enough that its profile and its
+load run for seconds; the tests wait for the step's first progress.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+import pytest
 from textual.clock import MockClock
 from tui_pilot import (
-    HoldStage,
+    approve,
+    big_sample,
     deployments,
     footer_keys,
     press,
@@ -20,119 +22,145 @@ from tui_pilot import (
     screen_text,
     screen_words,
     settle,
+    start_run,
     to_profile,
     toasts,
+    until,
+    until_ended,
+    until_gate,
+    until_no_run_process,
+    until_progress,
     verdict,
+    views_read,
 )
 
 from sdconsole.engine import pipeline
+from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import read_journal, runs_dir
+from sdconsole.engine.steps import Gate, Step
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
-from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.confirm import ConfirmModal
+from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.widgets.table_progress import TableProgressRow
 
 
-def console(settings: Settings, source: Path) -> ConsoleApp:
+@pytest.fixture(scope="module")
+def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return big_sample(tmp_path_factory.mktemp("big") / "servicedesk.db")
+
+
+def console(settings: Settings, source: Path | None) -> ConsoleApp:
     return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock())
 
 
-async def stop_the_load(pilot, hold: HoldStage) -> None:
-    """From Home to a running load, x, the question answered y: the load stopped."""
+def finished(settings: Settings, run_id: str) -> list[str]:
+    """The stages run ``run_id`` finished, from its journal."""
+    return [e.stage for e in read_journal(runs_dir(settings.workdir) / run_id)
+            if isinstance(e, ev.StageFinished)]
+
+
+async def stop_the_load(pilot) -> str:
+    """From Home to a working load, x, the question answered y: the run stopped, its end
+    shown, back Home with the offer to resume or discard it. The run's id."""
     app = pilot.app
-    await to_profile(pilot)
-    await press(pilot, "enter", "a")
-    assert isinstance(app.screen, CanaryScreen)
-    await pilot.press("a")
-    assert await asyncio.to_thread(hold.held.wait, 60)
-    await pilot.pause()
-    keys = footer_keys(app)
-    assert app.busy == "load" and keys.get("Stop step") is True
-    assert "Back" not in keys and "Stop" not in keys, "esc does nothing while a step runs"
-    await pilot.press("escape")
-    await pilot.pause()
-    assert "load is running: wait for it to finish, or x stops it" in toasts(app), \
-        "esc says why it does nothing now"
+    run_id = await to_profile(pilot)
+    await approve(pilot, Gate.QUALITY)
+    await approve(pilot, Gate.CLEAN)
+    await approve(pilot, Gate.CANARY)
+    await until_progress(pilot, Step.LOAD)
+    assert isinstance(app.screen, LoadScreen)
+    assert footer_keys(app).get("Stop run") is True
 
     await pilot.press("x")
     await pilot.pause()
     assert isinstance(app.screen, ConfirmModal)
     question = screen_words(app)
-    assert "Stop the load step at its next safe point?" in question
+    assert f"Stop run {run_id} (load) at its next safe point?" in question
     assert "Kept: the cleaned working copy; servicedesk on its active version" in question
-    assert "Discarded: the rows loaded so far into servicedesk_v1" in question
-    await pilot.press("y")
-    hold.release.set()
-    await settle(pilot)
-    assert isinstance(app.screen, LoadScreen), "a stop is no error: no modal"
-
-
-async def test_x_stops_the_load_and_r_loads_it_again(settings, sample_db):
-    dsn = settings.target_dsn
-    app = console(settings, sample_db)
-    hold = app.listener = HoldStage(app.listener, "load")
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await stop_the_load(pilot, hold)
-        text = verdict(app)
-        assert "Load stopped. Kept: the cleaned working copy" in text
-        assert "r runs load again; esc leaves this migration" in text
+    assert "Discarded: the rows loaded so far into the new version" in question
+    await press(pilot, "y")
+    assert "Cancel sent" in toasts(app)
+    if app.flow.state.ended is None:
+        assert "Stopping run" in verdict(app)
         rows = list(app.screen.query(TableProgressRow))
         assert any(row.has_class("-stopped") for row in rows), "no ETA that never comes"
-        assert "stopped" in screen_text(app)
-        keys = footer_keys(app)
-        assert keys.get("Retry") is True and "Stop step" not in keys
+    ended = await until_ended(pilot, run_id)
+    assert ended.outcome == "interrupted" and ended.exit_code == 10
+    assert "load" not in finished(app.settings, run_id), "the load was stopped half-way"
+    await until(pilot, lambda: isinstance(app.screen, ErrorModal), "how the run ended")
+    assert "load interrupted" in screen_text(app)
+    await press(pilot, "escape")
+    await until(pilot, lambda: isinstance(app.screen, ResumeModal), "the offer to resume")
+    assert "stopped during load" in screen_words(app)
+    assert views_read(app.settings.target_dsn) == set(), "nothing was cut over"
+    return run_id
+
+
+async def test_x_stops_the_load_and_resuming_loads_it_again(settings, big_db):
+    dsn = settings.target_dsn
+    app = console(settings, big_db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        run_id = await stop_the_load(pilot)
         assert deployments(dsn) == {1: "failed"}
 
         await press(pilot, "r")
-        assert isinstance(app.screen, LoadScreen)
-        assert "Validated" in screen_text(app)
-        assert not any(row.has_class("-stopped") for row in app.screen.query(TableProgressRow))
-        assert deployments(dsn) == {1: "loaded"}
+        await until(pilot, lambda: app.flow.following, "the console follows the resumed run")
+        assert app.flow.state.run_id == run_id, "a resume goes on with the same run"
+        await approve(pilot, Gate.CANARY)  # asked again: nothing of the load was kept
+        await until_gate(pilot, Gate.CUTOVER)
+        assert finished(settings, run_id).count("load") == 1, "loaded again, once"
+        assert not any(row.has_class("-stopped") for row in app.screen_stack[-2].query(
+            TableProgressRow))
+        await approve(pilot, Gate.CUTOVER)
+        assert (await until_ended(pilot, run_id)).outcome == "succeeded"
+    until_no_run_process(run_id)
+    assert views_read(dsn) == {"servicedesk_v1"}
+    assert deployments(dsn) == {1: "active"}
+    assert pipeline.interrupted_runs(settings) == []
 
 
-async def test_leaving_after_a_stop_discards_for_good(settings, sample_db):
+async def test_discarding_after_a_stop_is_final(settings, big_db):
     dsn = settings.target_dsn
-    app = console(settings, sample_db)
-    hold = app.listener = HoldStage(app.listener, "load")
+    app = console(settings, big_db)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await stop_the_load(pilot, hold)
-        await press(pilot, "escape")
-        assert isinstance(app.screen, ConfirmModal)
-        assert "drop servicedesk_v1" in screen_text(app)
-        await press(pilot, "y")
+        run_id = await stop_the_load(pilot)
+        await press(pilot, "d")
+        await until(pilot, lambda: not pipeline.interrupted_runs(settings), "the discard")
         assert isinstance(app.screen, HomeScreen)
+    until_no_run_process(run_id)
     assert deployments(dsn) == {1: "discarded"}
     assert "servicedesk_v1" not in schemas(dsn)
     assert pipeline.interrupted_runs(settings) == [], "a discard is final"
 
-    app = console(settings, sample_db)
+    app = console(settings, big_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert not isinstance(app.screen, ResumeModal), "nothing is offered for resume"
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(app.screen, HomeScreen), "nothing is offered for resume"
 
 
-async def test_no_stops_offered_when_idle_and_n_keeps_the_step_running(settings, sample_db):
-    app = console(settings, sample_db)
-    hold = app.listener = HoldStage(app.listener, "profile")
+async def test_no_stop_offered_on_home_and_n_keeps_the_step_working(settings, big_db):
+    app = console(settings, big_db)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        await press(pilot, "n")
-        assert "Stop step" not in footer_keys(app), "nothing runs: no stop key"
+        assert "Stop run" not in footer_keys(app), "nothing runs: no stop key"
         await press(pilot, "x")
-        assert "nothing is running to stop" in toasts(app)
-        await pilot.press("enter")
-        assert await asyncio.to_thread(hold.held.wait, 60)
-        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen), "x on Home stops nothing"
+        run_id = await start_run(pilot)
+        await until_progress(pilot, Step.PROFILE)
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
+        assert "(profile)" in screen_words(app)
         assert "Discarded: the profile so far" in screen_words(app)
-        await pilot.press("n")
-        hold.release.set()
-        await settle(pilot)
-        assert app.flow.state.result("profile") is not None, "n let the profile finish"
+        await press(pilot, "n")
+        await until_gate(pilot, Gate.QUALITY)
+        assert "profile" in finished(settings, run_id), "n let the profile finish"
         assert "passed" in screen_text(app)
+        assert not app.flow.state.cancelling
+        await press(pilot, "escape", "y")
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
+    until_no_run_process(run_id)

@@ -149,13 +149,13 @@ async def approve(pilot: Pilot, gate: Gate) -> None:
 
 async def until_ended(pilot: Pilot, run_id: str) -> ev.RunEnded:
     """Until the run has ended and the console has shown it (Home after a success, the
-    reason in a modal otherwise); its RunEnded, from the journal."""
+    reason in a modal otherwise); its last RunEnded in the journal (a resumed run's journal
+    has one for each time it ran)."""
     app = pilot.app
     journal = runs_dir(app.settings.workdir) / run_id
     await until(pilot, lambda: not app.flow.following or app.flow.state.ended is not None,
                 f"the end of run {run_id}")
-    [ended] = [e for e in read_journal(journal) if isinstance(e, ev.RunEnded)]
-    return ended
+    return [e for e in read_journal(journal) if isinstance(e, ev.RunEnded)][-1]
 
 
 async def to_profile(pilot: Pilot) -> str:
