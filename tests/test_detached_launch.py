@@ -83,11 +83,11 @@ def test_the_run_process_uses_the_parents_settings_and_never_shows_the_password(
         assert password.encode() not in path.read_bytes(), path
 
 
-def test_a_run_process_that_cannot_start_is_one_line(settings: Settings, sample_db: Path,
-                                                     started) -> None:
+def test_a_run_process_that_cannot_start_is_one_line(offline_settings: Settings,
+                                                     sample_db: Path, started) -> None:
     with pytest.raises(StageError, match=r"ended at once \(exit 2\): .*unknown mode|invalid"
                                          r" choice"):
-        started.append(launch.start(settings, sample_db, mode="sideways"))
+        started.append(launch.start(offline_settings, sample_db, mode="sideways"))
 
 
 def command(settings: Settings, *args: str) -> dict[str, Any]:

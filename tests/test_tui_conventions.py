@@ -82,8 +82,8 @@ async def test_slash_filters_the_table_and_esc_clears_it(settings, sample_db):
         await stop_run(pilot)
 
 
-async def test_help_speaks_of_screens_and_keys_in_words(settings, sample_db):
-    app = console(settings, sample_db)
+async def test_help_speaks_of_screens_and_keys_in_words(offline_settings, sample_db):
+    app = console(offline_settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await press(pilot, "l", "question_mark")

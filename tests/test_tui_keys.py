@@ -131,10 +131,10 @@ async def test_side_screens_open_from_home_and_esc_goes_back(settings, sample_db
         assert isinstance(app.screen, HomeScreen)
 
 
-async def test_the_runbook_renders_the_packaged_markdown(settings, sample_db):
+async def test_the_runbook_renders_the_packaged_markdown(offline_settings, sample_db):
     pages = runbook_pages()
     assert pages and pages[0].stem == "index"
-    app = console(settings, sample_db)
+    app = console(offline_settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("b")

@@ -71,8 +71,8 @@ def test_a_broken_theme_file_is_named_in_one_line(text, problem):
 
 
 @pytest.mark.parametrize("theme", sorted(SHIPPED))
-async def test_every_theme_draws_home_at_80x24(settings, sample_db, theme):
-    app = ConsoleApp(settings.model_copy(update={"source": sample_db, "theme": theme}),
+async def test_every_theme_draws_home_at_80x24(offline_settings, sample_db, theme):
+    app = ConsoleApp(offline_settings.model_copy(update={"source": sample_db, "theme": theme}),
                      clock=MockClock())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -80,9 +80,9 @@ async def test_every_theme_draws_home_at_80x24(settings, sample_db, theme):
         assert "n New migration" in screen_text(app)
 
 
-async def test_no_color_draws_in_shades_of_grey(settings, sample_db, monkeypatch):
+async def test_no_color_draws_in_shades_of_grey(offline_settings, sample_db, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = ConsoleApp(settings.model_copy(update={"source": sample_db}), clock=MockClock())
+    app = ConsoleApp(offline_settings.model_copy(update={"source": sample_db}), clock=MockClock())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         svg = app.export_screenshot()
