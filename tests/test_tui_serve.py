@@ -1,8 +1,8 @@
 """The console in a browser: textual-serve on 127.0.0.1 behind a token, driven in headless Chromium.
 
 The server runs in a process of its own, as an operator starts it, and each
-browser connection starts a real console (the real engine, a real
-PostgreSQL). The browser is Chromium from Debian's packages, driven over the
+browser connection starts a real console, which starts real run processes
+on a real PostgreSQL. The browser is Chromium from Debian's packages, driven over the
 DevTools protocol: it loads the page with the token, presses keys in the
 terminal, and the test reads what the page received and takes a screenshot.
 """
@@ -23,8 +23,10 @@ import time
 
 import aiohttp
 import pytest
+from tui_pilot import run_processes, until_no_run_process
 from yarl import URL
 
+from sdconsole.engine.runtime.run import runs_dir
 from sdconsole.tui.serve import COOKIE
 
 CHROMIUM = shutil.which("chromium")
@@ -86,6 +88,11 @@ def served(settings, sample_db, tmp_path):
     yield f"http://127.0.0.1:{port}", found.group(1)
     server.terminate()
     server.wait(timeout=30)
+    runs = runs_dir(settings.workdir)
+    for run_id in (path.name for path in runs.iterdir()) if runs.is_dir() else ():
+        for process in run_processes(run_id):  # a run the console left waiting at a gate
+            process.terminate()
+        until_no_run_process(run_id)
 
 
 async def test_nothing_is_served_without_the_token(served):
@@ -144,7 +151,7 @@ class DevTools:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium")
-async def test_a_browser_drives_the_console_from_home_to_preflight(served, tmp_path):
+async def test_a_browser_drives_the_console_from_home_to_the_quality_gate(served, tmp_path):
     _, with_token = served
     port = free_port()
     browser = subprocess.Popen(
@@ -176,12 +183,12 @@ async def test_a_browser_drives_the_console_from_home_to_preflight(served, tmp_p
                 await page("Runtime.evaluate", expression=(
                     "document.querySelector('.xterm-helper-textarea').focus()"))
                 await page.press("n")
-                screen = await page.wait_for("enter profiles the source")
-                assert "Preflight" in screen and "Ready." in screen
+                screen = await page.wait_for("enter previews the clean")
+                assert "Profile" in screen and "passed" in screen, "the run waits at the gate"
 
                 shot = await page("Page.captureScreenshot", format="png")
                 png = base64.b64decode(shot["data"])
-                (tmp_path / "preflight.png").write_bytes(png)
+                (tmp_path / "profile.png").write_bytes(png)
                 assert png.startswith(b"\x89PNG") and len(png) > 20_000, "a drawn page"
     finally:
         browser.terminate()
