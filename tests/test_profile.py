@@ -380,3 +380,90 @@ def test_flag_words_of_another_language_are_flags(tmp_path, workdir):
     assert result.plan.table("t").column("Nota").true_words == []
     pooled, _ = run_profile(settings, source, workers=2)  # the words reach worker processes
     assert {**pooled.to_dict(), "seconds": 0} == {**result.to_dict(), "seconds": 0}
+
+
+def _dated_source(path: Path) -> Path:
+    """opened: text dates, 16 proving day-first, 4 ambiguous and 2 words (so it stays text);
+    flag: Yes/No (a boolean)."""
+    days = [f"{day}/03/2024" for day in range(13, 29)] + [f"0{m}/04/2024" for m in range(1, 5)]
+    opened = days + ["soon", "tbd"]
+    flag = ["Yes", "No"] * 11
+    return write_source(path, {"t": (["opened", "flag"], list(zip(opened, flag, strict=True)))})
+
+
+def _figures(found: Profile) -> dict:
+    """What an override must leave as a fresh profile would: tables, relations, score, plan."""
+    data = found.to_dict()
+    return {key: data[key] for key in ("tables", "relations", "score", "plan")}
+
+
+def test_an_override_re_scores_the_column_as_a_profile_with_it_declared(tmp_path, local):
+    from sdconsole.engine.stages.profile import quality
+    from sdconsole.engine.stages.profile.profiler import override
+
+    source = _dated_source(tmp_path / "dated.db")
+    found, run_dir = run_profile(local, source)
+    opened = found.table("t").column("opened")
+    assert (opened.type, opened.candidate, opened.invalid) == ("text", "date", 2)
+    before = found.score.total
+
+    with Run(local.workdir, run_id=run_dir.name) as run:
+        as_date = override(run, local, found, "t", "opened", type="date")
+        assert (as_date.type, as_date.date_order, as_date.invalid) == ("date", "day-first", 2)
+        assert found.plan.table("t").column("opened").type == "date"
+        wrong = override(run, local, found, "t", "opened", date_order="month-first")
+    # Read month-first, the 16 dates with a day over 12 are impossible: invalid, as the words.
+    assert (wrong.type, wrong.date_order, wrong.invalid) == ("date", "month-first", 18)
+    assert (wrong.overridden.was_type, wrong.overridden.was_date_order) == ("text", "day-first")
+    assert wrong.date_evidence.day_first == 16 and wrong.date_evidence.ambiguous == 4
+    assert wrong.date_evidence.impossible_in == {"day-first": 0, "month-first": 16}
+    assert wrong.date_evidence.examples["day-first"]
+    validity = found.score.dimensions["validity"]
+    assert any(f.column == "opened" and f.count == 18 for f in validity.findings)
+    assert found.score.total < before
+    assert not quality.gate(found.score, local, None).passed
+
+    overridden = [e for e in read_journal(run_dir) if isinstance(e, ev.ColumnOverridden)]
+    assert [(e.type, e.date_order, e.invalid) for e in overridden] == [
+        ("date", "day-first", 2), ("date", "month-first", 18)]
+    assert (overridden[-1].score, overridden[-1].passed) == (found.score.total, False)
+    assert _figures(Profile.load(run_dir / "profile.json")) == _figures(found)
+    assert Plan.load(run_dir / "plan.json") == found.plan
+
+    declared = local.model_copy(update={"type_overrides": {"t.opened": "date"},
+                                        "date_order_overrides": {"t.opened": "month-first"}})
+    fresh, _ = run_profile(declared, source)
+    assert _figures(fresh) == _figures(found)
+
+
+def test_an_override_of_a_flag_to_text_from_a_profile_read_back(tmp_path, local):
+    """A profile read from the run dir has no scans: the column is read again, alone."""
+    from sdconsole.engine.stages.profile.profiler import override
+
+    source = _dated_source(tmp_path / "dated.db")
+    found, run_dir = run_profile(local, source)
+    assert found.table("t").column("flag").type == "boolean"
+    again = Profile.load(run_dir / "profile.json")
+    with Run(local.workdir, run_id=run_dir.name) as run:
+        text = override(run, local, again, "t", "flag", type="text")
+        with pytest.raises(BadInput, match="no column t.nothing"):
+            override(run, local, again, "t", "nothing", type="text")
+        with pytest.raises(BadInput, match="type 'words' for t.flag"):
+            override(run, local, again, "t", "flag", type="words")
+    assert (text.type, text.inferred_type, text.invalid) == ("text", "boolean", 0)
+    assert again.plan.table("t").column("flag").type == "text"
+    declared = local.model_copy(update={"type_overrides": {"t.flag": "text"}})
+    fresh, _ = run_profile(declared, source)
+    assert _figures(fresh) == _figures(again)
+
+
+def test_sdconsole_profile_prints_an_override_with_what_it_was(tmp_path, local, capsys):
+    source = _dated_source(tmp_path / "dated.db")
+    config = tmp_path / "sdconsole.toml"
+    config.write_text('[type_overrides]\n"t.opened" = "date"\n\n[date_order_overrides]\n'
+                      '"t.opened" = "month-first"\n')
+    assert main(["--workdir", str(local.workdir), "--config", str(config), "profile",
+                 str(source)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("opened"))
+    assert "date (override of text, read day-first)" in line
+    assert "invalid 18" in line

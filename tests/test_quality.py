@@ -216,3 +216,25 @@ def test_declared_foreign_keys_count_for_integrity(tmp_path, work):
     assert declared["EmployeeTerritory.TerritoryId"].orphans == 0
     integrity = result.score.dimensions["integrity"]
     assert integrity.findings[0].column == "EmployeeId" and integrity.findings[0].cost > 0
+
+
+def test_an_override_can_turn_a_refused_gate_into_a_pass(settings, tmp_path):
+    """85% numbers and 15% words: kept as text, but junk as the numbers' column would be;
+    the operator declaring it text (codes, not numbers) lets the gate pass."""
+    from loading import write_source
+
+    from sdconsole.engine.pipeline import Migration
+
+    codes = [(str(1000 + n),) for n in range(17)] + [("abc",), ("def",), ("ghi",)]
+    source = write_source(tmp_path / "codes.db", {"t": (["code"], codes)})
+    with Migration(settings, source, mode="simple") as m:
+        m.profile()
+        with pytest.raises(GateRefused, match="validity"):
+            m.gate()
+        m.set_column("t", "code", type="text")
+        assert m.gate().passed
+        assert m.plan.table("t").column("code").type == "text"
+        assert m.profile_result.table("t").column("code").overridden.was_type == "text"
+        m.set_column("t", "code", type="integer")  # now the words are invalid integers
+        with pytest.raises(GateRefused, match="validity"):
+            m.gate()

@@ -84,7 +84,11 @@ def describe_keys(result: Profile, name: str) -> str:
 
 def describe_column(c: ColumnProfile) -> str:
     """Type, confidence and the figures that matter for one column, on one line."""
-    kind = c.type if c.type == c.inferred_type else f"{c.type} (override of {c.inferred_type})"
+    kind = c.type
+    if c.overridden is not None:
+        was = c.overridden
+        kind += f" (override of {was.was_type}" + (
+            f", read {was.was_date_order}" if was.date_order else "") + ")"
     if c.precision is not None:
         kind += f"({c.precision},{c.scale})"
     parts = [f"{kind} {c.confidence:.1%}", f"missing {c.missing:,}", f"distinct {c.distinct:,}"]

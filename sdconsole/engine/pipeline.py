@@ -273,15 +273,14 @@ class Migration:
 
     def set_column(self, table: str, column: str, *, type: str | None = None,
                    date_order: DateOrder | None = None) -> None:
-        """Operator override of one column's type or date order, before cleaning."""
-        plan = self._planned()
+        """Operator override of one column's type or date order, before cleaning: the
+        profile is re-scored, and the quality gate decides again at the next :meth:`gate`."""
+        profiled = self._profiled()
         self._require(self.clean_report is None, "the working copy is already cleaned")
-        key = f"{table}.{column}"
-        unmatched = plan.apply_overrides(
-            {key: type} if type else {}, {key: date_order} if date_order else {})
-        if unmatched:
-            raise BadInput(f"no column {key!r} in the source")
-        plan.save(self.run.dir / "plan.json")
+        profiler.override(self.run, self.settings, profiled, table, column, type=type,
+                          date_order=date_order)
+        self.plan = profiled.plan
+        self.gate_decision, self.gate_refused = None, False
 
     def gate(self, override_reason: str | None = None) -> GateDecision:
         profiled = self._profiled()

@@ -1,6 +1,6 @@
 """The migration plan: what each source table and column becomes in PostgreSQL.
 
-The profiler proposes it from the values, settings overrides adjust it, the
+The profiler proposes it from the values and the operator's overrides, the
 cleaner follows it to canonicalise values, and the loader creates typed
 columns from it. It is saved in the run dir as ``plan.json`` so a resumed
 run loads exactly what was cleaned.
@@ -115,31 +115,3 @@ class Plan:
     @classmethod
     def load(cls, path: Path) -> Plan:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-    def apply_overrides(
-        self, types: dict[str, str], date_orders: dict[str, DateOrder]
-    ) -> list[str]:
-        """Apply ``table.column`` overrides from settings; return the keys that matched nothing."""
-        unmatched = []
-        for key, value in types.items():
-            column = self._find(key)
-            if column is None:
-                unmatched.append(key)
-            else:
-                column.type, column.flagged = value, ""
-        for key, value in date_orders.items():
-            column = self._find(key)
-            if column is None:
-                unmatched.append(key)
-            else:
-                column.date_order, column.flagged = value, ""
-        return unmatched
-
-    def _find(self, key: str) -> ColumnPlan | None:
-        table_name, _, column_name = key.partition(".")
-        for table in self.tables:
-            if table.name == table_name or table.ident == table_name:
-                for column in table.columns:
-                    if column_name in (column.name, column.ident):
-                        return column
-        return None

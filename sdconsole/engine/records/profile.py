@@ -27,9 +27,22 @@ class DateEvidence:
     month_first: int = 0
     ambiguous: int = 0
     impossible: int = 0  # date-like cells that are no real date in the decided order
+    impossible_in: dict[str, int] = field(default_factory=dict)  # the same, per order
     decision: str = ""  # 'day-first', 'month-first' or 'contradicting'
     reason: str = ""
     examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ColumnOverride:
+    """The operator's change of a column: what the evidence made of it, and what was chosen
+    (None: that part was left to the evidence). The column's counts, findings and score
+    are those of what it is now."""
+
+    was_type: str
+    was_date_order: DateOrder
+    type: str | None = None
+    date_order: DateOrder | None = None
 
 
 @dataclass
@@ -69,9 +82,10 @@ class ColumnProfile:
     flag_evidence: str = ""  # why it is, or (0/1 only, or a known flag) is not, a flag
     true_words: list[str] = field(default_factory=list)  # its words of setting flag_words
     false_words: list[str] = field(default_factory=list)
-    date_evidence: DateEvidence | None = None
+    date_evidence: DateEvidence | None = None  # of a date-like column, or one loaded as a date
     key_candidate: bool = False
     repeated_values: int = 0
+    overridden: ColumnOverride | None = None
 
     @property
     def missing(self) -> int:
@@ -124,6 +138,9 @@ class Profile:
     score: QualityScore
     plan: Plan
     seconds: float = 0.0
+    # The scans by (table, column), in memory only: an override re-decides a column from
+    # its scan; a profile read back from the run dir has none, and reads the column again.
+    scans: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self, name: str) -> TableProfile:
         return next(t for t in self.tables if t.name == name)
@@ -145,9 +162,10 @@ class Profile:
         for t in data["tables"]:
             columns = []
             for c in t["columns"]:
-                dates = c.get("date_evidence")
-                columns.append(ColumnProfile(
-                    **{**c, "date_evidence": DateEvidence(**dates) if dates else None}))
+                dates, changed = c.get("date_evidence"), c.get("overridden")
+                columns.append(ColumnProfile(**{
+                    **c, "date_evidence": DateEvidence(**dates) if dates else None,
+                    "overridden": ColumnOverride(**changed) if changed else None}))
             declared = t.get("declared") or {}
             tables.append(TableProfile(**{**t, "columns": columns, "declared": DeclaredSchema(
                 **{**declared, "foreign_keys": [DeclaredForeignKey(**k) for k in

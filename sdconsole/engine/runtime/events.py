@@ -103,6 +103,20 @@ class GateReached(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ColumnOverridden(Event):
+    """The operator changed a column's type or date order before the clean; the profile was
+    re-scored: the column's invalid cells, the score, and whether the quality gate passes."""
+
+    table: str
+    column: str
+    type: str
+    date_order: str
+    invalid: int
+    score: int
+    passed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class GateAwaiting(Event):
     """A detached run waits at a gate until a client approves it (or overrides, when
     ``needs_reason``: the gate refused)."""
@@ -165,6 +179,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DiffSample,
         CanaryMetric,
         GateReached,
+        ColumnOverridden,
         GateAwaiting,
         ClientDetached,
         RunEnded,

@@ -36,6 +36,10 @@ def describe(event: ev.Event, verbose: bool = False) -> str | None:
             return f"   [{'ok' if ok else 'FAIL':4}] {table} {metric}: source {src} / canary {can}"
         case ev.GateReached(gate=gate, passed=passed, summary=summary):
             return f"-- gate {gate}: {'passed' if passed else 'NOT passed'} - {summary}"
+        case ev.ColumnOverridden(table=table, column=column, type=kind, date_order=order,
+                                 invalid=invalid, score=score, passed=passed):
+            return (f"   override {table}.{column}: {kind} ({order}), {invalid:,} invalid;"
+                    f" score {score}, gate {'passes' if passed else 'refuses'}")
         case ev.GateAwaiting(run_id=run_id, gate=gate, summary=summary, needs_reason=needs):
             how = (f'sdconsole approve {run_id} {gate} --reason "..."' if needs
                    else f"sdconsole approve {run_id} {gate}")

@@ -58,12 +58,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from psycopg import sql
 
 from sdconsole.engine.records.plan import ColumnPlan, ForeignKeyPlan, Plan, TablePlan
-from sdconsole.engine.records.profile import ColumnProfile, DateEvidence, TableProfile
+from sdconsole.engine.records.profile import (
+    ColumnOverride,
+    ColumnProfile,
+    DateEvidence,
+    TableProfile,
+)
 from sdconsole.engine.rules.naming import normalise_all
 from sdconsole.engine.rules.values import WHITESPACE, DateOrder, FlagWords, lossy_number
 from sdconsole.engine.source.sqlite import DeclaredForeignKey, declared_schema, sqlite_sql
@@ -82,6 +87,7 @@ DATE_TYPES = frozenset({"date", "timestamp"})
 KNOWN_FLAGS = frozenset({"tkt_sla_met", "tkt_reopened", "ct_visible_customer"})
 KEY_DISTINCT_SHARE = 0.99
 MAJORITY = 0.5
+V = TypeVar("V")
 
 
 class Overrides:
@@ -92,8 +98,8 @@ class Overrides:
         self.orders = settings.date_order_overrides
         self.used: set[str] = set()
 
-    def find(self, mapping: Mapping[str, str], table: TableProfile, name: str,
-             ident: str) -> str | None:
+    def find(self, mapping: Mapping[str, V], table: TableProfile, name: str,
+             ident: str) -> V | None:
         for key, value in mapping.items():
             table_key, _, column_key = key.partition(".")
             if table_key in (table.name, table.ident) and column_key in (name, ident):
@@ -106,7 +112,7 @@ class Overrides:
 
 
 def profile_tables(conn, settings: Settings, shapes, scans, overrides: Overrides,
-            flag_words: FlagWords) -> list[TableProfile]:
+                   flag_words: FlagWords) -> list[TableProfile]:
     idents = normalise_all([t for t, _, _ in shapes])
     tables = []
     for name, columns, rows in shapes:
@@ -127,8 +133,13 @@ def profile_tables(conn, settings: Settings, shapes, scans, overrides: Overrides
 
 
 def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, settings: Settings,
-            type_override: str | None, order_override: str | None) -> ColumnProfile:
-    """Decide a column's date order and type from its scan; overrides win over evidence."""
+                   type_override: str | None = None,
+                   order_override: DateOrder | None = None) -> ColumnProfile:
+    """Decide a column's date order and type from its scan; overrides win over evidence.
+
+    An overridden column is marked with what the evidence alone made of it; its counts,
+    findings and validity are those of the type and order it is loaded as.
+    """
     dates = _date_evidence(scan, order_override, settings.date_order)
     order = dates.decision if _is_order(dates.decision) else settings.date_order
     shares = _shares(scan, None if dates.decision == "contradicting" else order,
@@ -149,7 +160,7 @@ def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, setti
         invalid_utf8=scan.invalid_utf8, lossy=scan.lossy,
     )
     date_like = sum(scan.evidence.values()) >= MAJORITY * scan.present > 0
-    if inferred in DATE_TYPES or date_like:
+    if inferred in DATE_TYPES or date_like or type_override in DATE_TYPES:
         column.date_evidence = dates
         if dates.decision == "contradicting" or inferred in DATE_TYPES:
             column.flagged = dates.reason
@@ -171,6 +182,10 @@ def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, setti
     column.departure = _departure(column, declared, shares)
     _validity(column, scan)
     _range(column, scan)
+    if type_override or order_override:
+        natural = column_profile(name, declared, ident, scan, settings)
+        column.overridden = ColumnOverride(natural.type, natural.date_order, type_override,
+                                           order_override)
     return column
 
 
@@ -322,6 +337,7 @@ def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> Date
         if dates.ambiguous:
             dates.reason = (f"all {dates.ambiguous:,} dates are ambiguous (day and month"
                             f" both <= 12): read as {default} (setting date_order)")
+    dates.impossible_in = {order: scan.impossible[order] for order in ORDERS}
     if dates.decision in ORDERS:
         dates.impossible = scan.impossible[dates.decision]
         dates.examples["impossible"] = scan.examples.get("impossible/" + dates.decision, [])
@@ -378,11 +394,14 @@ _ID_NAME = re.compile(r"(^|_)id($|_)")
 def choose_key(conn, table: TableProfile, scans: dict) -> None:
     """Mark key candidates, choose the table's key and count its duplicated (trimmed) values:
     from its scan when it has them, else in SQLite. A declared single-column primary
-    key is the key, its values unique as SQLite enforces them."""
+    key is the key, its values unique as SQLite enforces them. Chosen afresh each call
+    (an override can change which columns could be the key)."""
     declared = table.declared.primary_key
     if declared:
         table.key = declared[0] if len(declared) == 1 else None
         return
+    table.key, table.duplicate_keys, table.duplicate_rows = None, 0, 0
+    table.duplicate_examples = []
     candidates: list[tuple[bool, int, int, ColumnProfile]] = []
     for column in table.columns:
         id_named = bool(_ID_NAME.search(column.ident))
@@ -402,7 +421,8 @@ def choose_key(conn, table: TableProfile, scans: dict) -> None:
         return
     key = max(candidates, key=lambda c: c[:3])[3]
     table.key = key.name
-    found = scans[(table.name, key.name)].duplicates
+    scanned = scans.get((table.name, key.name))
+    found = scanned.duplicates if scanned is not None else None
     if found is None:
         repeated = conn.execute(sqlite_sql(sql.SQL(
             "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"

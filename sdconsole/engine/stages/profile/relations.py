@@ -80,7 +80,7 @@ def count_orphans(conn, relation: RelationProfile, scans: dict, tokens: list[str
 
 
 def declared_relations(conn, tables: list[TableProfile], known: list[RelationProfile],
-                        settings: Settings) -> list[RelationProfile]:
+                       settings: Settings) -> list[RelationProfile]:
     """The declared foreign keys not already a ServiceDesk relation, their orphans as
     SQLite itself finds them (``PRAGMA foreign_key_check``: exact values, the declared
     collation). A key SQLite cannot check (its parent is not unique) is left out."""
@@ -115,7 +115,7 @@ def declared_relations(conn, tables: list[TableProfile], known: list[RelationPro
 
 
 def with_references(relations: list[RelationProfile],
-                     tables: list[TableProfile]) -> list[RelationProfile]:
+                    tables: list[TableProfile]) -> list[RelationProfile]:
     """Fill in each relation's references: the child column's present cells."""
     by_name = {t.name: t for t in tables}
     for relation in relations:

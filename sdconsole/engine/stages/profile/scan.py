@@ -498,8 +498,8 @@ def _alone(conn, table: str, column: str, null_tokens: frozenset[str], words: fr
 
 
 def scan_all(run: Run, conn, source: Path, shapes, reading: Reading,
-              workers: int | None, meanwhile: Callable[[], Any],
-              related: dict[str, frozenset[str]]) -> tuple[dict, Any]:
+             workers: int | None, meanwhile: Callable[[], Any],
+             related: dict[str, frozenset[str]]) -> tuple[dict, Any]:
     """Scan every column (here, or in worker processes that open the source themselves),
     reporting progress per table as its columns finish.
 
