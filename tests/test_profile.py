@@ -467,3 +467,18 @@ def test_sdconsole_profile_prints_an_override_with_what_it_was(tmp_path, local, 
     line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("opened"))
     assert "date (override of text, read day-first)" in line
     assert "invalid 18" in line
+
+
+def test_a_new_date_order_keeps_a_date_column_a_date(tmp_path, local):
+    """Read in the other order, the dates it makes impossible are invalid dates: the column
+    does not fall back to text, so the score shows what the order costs."""
+    from sdconsole.engine.stages.profile.profiler import override
+
+    days = [(f"{day}/03/2024",) for day in range(13, 29)] + [("01/04/2024",)] * 4
+    source = write_source(tmp_path / "days.db", {"t": (["opened"], days)})
+    found, run_dir = run_profile(local, source)
+    assert found.table("t").column("opened").type == "date"
+    with Run(local.workdir, run_id=run_dir.name) as run:
+        now = override(run, local, found, "t", "opened", date_order="month-first")
+    assert (now.type, now.date_order, now.invalid) == ("date", "month-first", 16)
+    assert (now.overridden.was_type, now.overridden.was_date_order) == ("date", "day-first")

@@ -278,14 +278,14 @@ def dimension_detail(score: Any, name: str) -> Detail:
 
 
 def override_note(column: Any, chosen: Any) -> str:
-    """'' unless the operator changed the column in the console: what it was profiled as."""
-    if chosen.type != column.type:
-        was = f"profiled as {column.type}"
-    elif chosen.type in DATE_TYPES and chosen.date_order != column.date_order:
-        was = f"profiled {column.date_order}"
-    else:
+    """'' unless the operator changed the column: what the evidence made of it (the engine
+    re-scores an override: the counts and the score are of what it is now)."""
+    change = column.overridden
+    if change is None:
         return ""
-    return f"overridden ({was}; counts and score are from before)"
+    if change.type is not None and change.type != change.was_type:
+        return f"overridden (profiled as {change.was_type})"
+    return f"overridden (profiled {change.was_date_order})"
 
 
 def date_evidence(dates: Any) -> str:

@@ -31,6 +31,7 @@ from sdconsole.engine.source.sqlite import (
 )
 from sdconsole.engine.stages.profile import STAGE, quality
 from sdconsole.engine.stages.profile.infer import (
+    DATE_TYPES,
     Overrides,
     choose_key,
     column_profile,
@@ -114,7 +115,9 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
 
     The column is decided again from its scan (when the profile was read back
     from the run dir, from that column read again alone), keeping its earlier
-    overrides: its counts, validity and findings, the table's key, date column
+    overrides. A new date order keeps a date column's type, so that the dates it
+    makes impossible count as invalid (rather than the column falling back to
+    text). Re-decided are its counts, validity and findings, the table's key, date column
     and plan, and the score. ``profile.json`` and ``plan.json`` are rewritten and
     ColumnOverridden is journalled. Returns the column as it is now.
     """
@@ -129,6 +132,10 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
     flag_words = FlagWords.parse(settings.flag_words)
     source = Path(found.source)
     key = (where.name, before.name)
+    if earlier is not None and earlier.type is not None:
+        type = type or earlier.type
+    elif date_order is not None and type is None and before.type in DATE_TYPES:
+        type = before.type
     try:
         if key not in found.scans:
             scanned, _ = scan_columns(source, where.name, [before.name],
@@ -137,8 +144,7 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
             found.scans[key] = scanned[before.name]
         scan = found.scans[key]
         now = column_profile(before.name, before.declared_type, before.ident, scan, settings,
-                             type or (earlier.type if earlier else None),
-                             date_order or (earlier.date_order if earlier else None))
+                             type, date_order or (earlier.date_order if earlier else None))
         explain_flags(now, scan, flag_words)
         where.columns[index] = now
         conn = open_source(source)
