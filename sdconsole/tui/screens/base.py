@@ -127,7 +127,7 @@ class FlowScreen(LiveScreen):
     """
 
     BINDINGS = [
-        Binding("x", "cancel", "Stop run", id="cancel"),
+        Binding("x", "cancel", "Stop run", id="cancel", show=False),  # the footer shows esc
     ]
 
     def compose(self) -> ComposeResult:
