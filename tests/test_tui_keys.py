@@ -13,6 +13,7 @@ from textual.clock import MockClock
 from textual.widgets import MarkdownViewer, OptionList
 from tui_pilot import (
     footer_keys,
+    run_processes,
     screen_text,
     screen_words,
     settle,
@@ -23,6 +24,7 @@ from tui_pilot import (
 )
 
 from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.runtime.run import runs_dir
 from sdconsole.engine.steps import Gate
 from sdconsole.settings import load_settings
 from sdconsole.tui import screens, widgets
@@ -80,6 +82,16 @@ async def stop_run(pilot) -> None:
     app.send(Command("cancel"))
     assert (await until_ended(pilot, run_id)).outcome != "succeeded"
     until_no_run_process(run_id)
+
+
+def end_runs(workdir) -> None:
+    """End the run processes a console left waiting at a gate in ``workdir`` (where the test
+    cannot reach the console to cancel them: a served console, a snapshot's)."""
+    runs = runs_dir(workdir)
+    for run_id in (path.name for path in runs.iterdir()) if runs.is_dir() else ():
+        for process in run_processes(run_id):
+            process.terminate()
+        until_no_run_process(run_id)
 
 
 async def test_the_keymap_moves_a_key(settings, sample_db):

@@ -23,10 +23,9 @@ import time
 
 import aiohttp
 import pytest
-from tui_pilot import run_processes, until_no_run_process
+from test_tui_keys import end_runs
 from yarl import URL
 
-from sdconsole.engine.runtime.run import runs_dir
 from sdconsole.tui.serve import COOKIE
 
 CHROMIUM = shutil.which("chromium")
@@ -88,11 +87,7 @@ def served(settings, sample_db, tmp_path):
     yield f"http://127.0.0.1:{port}", found.group(1)
     server.terminate()
     server.wait(timeout=30)
-    runs = runs_dir(settings.workdir)
-    for run_id in (path.name for path in runs.iterdir()) if runs.is_dir() else ():
-        for process in run_processes(run_id):  # a run the console left waiting at a gate
-            process.terminate()
-        until_no_run_process(run_id)
+    end_runs(settings.workdir)
 
 
 async def test_nothing_is_served_without_the_token(served):

@@ -1,8 +1,10 @@
 """Snapshots of the main screens at 60x20, 80x24 and 120x40, clocks and animations frozen.
 
-The screens are reached by pressing keys against the real engine and a real
-PostgreSQL, except Preflight, whose checks report this machine's free disk
-and memory: it is shown with fixed check results instead. The target is
+The screens are reached by pressing keys in a console that starts a real run
+process on a real PostgreSQL, each taken where the run waits at a gate,
+except Preflight, whose checks report this machine's free disk and memory
+(and which a run passes at once): it is shown from the events of fixed check
+results instead. The target is
 named by libpq environment variables, the source by a relative path and
 times in UTC, so nothing machine-specific appears on screen.
 
@@ -19,12 +21,14 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from test_tui_detail import show_preflight
+from test_tui_keys import end_runs
 from textual.clock import MockClock
 from textual.widgets import Input
-from tui_pilot import screen_text, settle
+from tui_pilot import approve, screen_text, settle, start_run, until, until_gate
 
 from sdconsole.engine.runtime import events as ev
-from sdconsole.engine.stages.preflight import PreflightReport
+from sdconsole.engine.steps import Gate
 from sdconsole.settings import load_settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.screens.preflight import PreflightScreen
@@ -56,16 +60,23 @@ def app(pg_server: str, sample_db: Path, tmp_path: Path,
     console = ConsoleApp(settings, clock=MockClock())
     console.animation_level = "none"
     yield console
+    end_runs(settings.workdir)
     with psycopg.connect(pg_server, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(DATABASE)))
 
 
-def keys_then_settle(*keys: str):
-    """A run_before for snap_compare: press keys, waiting for the engine after each."""
+def keys_then_settle(*keys: str, gate: Gate | None = None):
+    """A run_before for snap_compare: from Home, a run started and taken through the gates
+    before ``gate`` to ``gate`` (None: no run), then press keys, waiting after each."""
 
     async def run_before(pilot) -> None:
         await settle(pilot)
+        if gate is not None:
+            await start_run(pilot)
+            for passed in list(Gate)[:list(Gate).index(gate)]:
+                await approve(pilot, passed)
+            await until_gate(pilot, gate)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
@@ -111,15 +122,16 @@ CHECKS = [
 ]
 
 
+async def preflight_shown(pilot) -> None:
+    await settle(pilot)
+    show_preflight(pilot.app, CHECKS)
+    await until(pilot, lambda: isinstance(pilot.app.screen, PreflightScreen), "the preflight")
+
+
 @SIZES
 def test_preflight_shows_reason_and_fix(snap_compare, app, size):
     async def run_before(pilot) -> None:
-        await settle(pilot)
-        state = pilot.app.flow.state
-        state.checks = {check.name: check for check in CHECKS}
-        state.results["preflight"] = PreflightReport(checks=list(CHECKS))
-        pilot.app.step = "preflight"
-        await pilot.app.push_screen(PreflightScreen())
+        await preflight_shown(pilot)
         await pilot.press("down", "down", "down")
         await settle(pilot)
 
@@ -128,12 +140,7 @@ def test_preflight_shows_reason_and_fix(snap_compare, app, size):
 
 def test_a_check_in_full(snap_compare, app):
     async def run_before(pilot) -> None:
-        await settle(pilot)
-        state = pilot.app.flow.state
-        state.checks = {check.name: check for check in CHECKS}
-        state.results["preflight"] = PreflightReport(checks=list(CHECKS))
-        pilot.app.step = "preflight"
-        await pilot.app.push_screen(PreflightScreen())
+        await preflight_shown(pilot)
         await pilot.press("down", "down", "v")
         await settle(pilot)
 
@@ -142,27 +149,29 @@ def test_a_check_in_full(snap_compare, app):
 
 @SIZES
 def test_profile(snap_compare, app, size):
-    assert snap_compare(app, terminal_size=size, run_before=keys_then_settle("n", "enter"))
+    assert snap_compare(app, terminal_size=size, run_before=keys_then_settle(gate=Gate.QUALITY))
 
 
 @pytest.mark.parametrize("tab", ["2", "3"], ids=["score", "findings"])
 def test_the_score_explained(snap_compare, app, tab):
-    assert snap_compare(app, terminal_size=SIZE, run_before=keys_then_settle("n", "enter", tab))
+    assert snap_compare(app, terminal_size=SIZE,
+                        run_before=keys_then_settle(tab, gate=Gate.QUALITY))
 
 
 @SIZES
 def test_clean_preview(snap_compare, app, size):
     assert snap_compare(app, terminal_size=size,
-                        run_before=keys_then_settle("n", "enter", "enter"))
+                        run_before=keys_then_settle(gate=Gate.CLEAN))
 
 
 @SIZES
 def test_cutover_confirmation(snap_compare, app, size):
-    """Over the load screen, whose measured rows/s (this machine's speed) are fixed first."""
+    """Over the load screen, whose measured rows/s (this machine's speed) are fixed first:
+    esc puts the confirmation off, the load screen shows the fixed figures, c opens it again."""
     async def run_before(pilot) -> None:
-        await keys_then_settle("n", "enter", "enter", "a", "a")(pilot)
-        for figures in pilot.app.flow.state.result("load").tables.values():
-            figures["rate"] = 12_345.0
-        await keys_then_settle("c")(pilot)
+        await keys_then_settle(gate=Gate.CUTOVER)(pilot)
+        for figures in pilot.app.flow.files.load().tables.values():
+            figures["rate"] = 12_345.0  # the cached report the load screen reads
+        await keys_then_settle("escape", "c")(pilot)  # the load screen redrawn, then c
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
