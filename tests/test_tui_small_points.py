@@ -3,19 +3,38 @@ paths that wrap between their parts."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
+import pytest
 from textual.clock import MockClock
-from tui_pilot import HoldStage, cut_over, press, screen_text, settle, to_load, to_profile
+from tui_pilot import (
+    approve,
+    big_sample,
+    cut_over,
+    press,
+    screen_text,
+    to_load,
+    to_profile,
+    until,
+    until_ended,
+    until_gate,
+    until_no_run_process,
+    until_step,
+)
 
+from sdconsole.engine.steps import Gate, Step
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.format import labelled, zone
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.history import HistoryScreen
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
+
+
+@pytest.fixture(scope="module")
+def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return big_sample(tmp_path_factory.mktemp("big") / "servicedesk.db")
 
 
 def console(settings: Settings, source: Path) -> ConsoleApp:
@@ -26,21 +45,22 @@ def where(app) -> str:
     return app.screen.query_one(Breadcrumb).render().plain
 
 
-async def test_the_breadcrumb_ticks_clean_only_once_it_is_done(settings, sample_db):
-    app = console(settings, sample_db)
-    hold = app.listener = HoldStage(app.listener, "clean", armed=False)
+async def test_the_breadcrumb_ticks_clean_only_once_it_is_done(settings, big_db):
+    app = console(settings, big_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_profile(pilot)
-        await press(pilot, "enter")
-        hold.armed = True  # the preview ran as the clean stage too: hold the real clean
+        run_id = await to_profile(pilot)
+        await approve(pilot, Gate.QUALITY)
+        await until_gate(pilot, Gate.CLEAN)
+        assert "▶ Clean" in where(app) and "✓ Clean" not in where(app), "a preview is no clean"
         await pilot.press("a")
-        assert await asyncio.to_thread(hold.held.wait, 60)
-        await pilot.pause()
+        await until_step(pilot, Step.CLEAN, "the clean approved works")
         assert isinstance(app.screen, CanaryScreen) and app.busy == "clean"
         assert "▶ Clean" in where(app) and "✓ Clean" not in where(app)
-        hold.release.set()
-        await settle(pilot)
+        await until_gate(pilot, Gate.CANARY)
         assert "✓ Clean" in where(app) and "▶ Canary" in where(app)
+        await press(pilot, "escape", "y")
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
+    until_no_run_process(run_id)
 
 
 async def test_statuses_read_as_words_and_times_carry_their_zone(settings, sample_db):
@@ -50,9 +70,12 @@ async def test_statuses_read_as_words_and_times_carry_their_zone(settings, sampl
             await to_profile(pilot)
             await to_load(pilot)
             await cut_over(pilot)
+        await until(pilot, lambda: app.rollback_plan is not None, "a rollback is offered")
         await press(pilot, "ctrl+r", "y")
+        await until(pilot, lambda: re.search(r"v2 +rolled back", screen_text(app)),
+                    "Home shows the version rolled back")
         text = screen_text(app)
-        assert re.search(r"v2 +rolled back", text) and "rolled_back" not in text
+        assert "rolled_back" not in text
         assert re.search(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d {zone()}", text), "a time says its zone"
         await press(pilot, "h")
         assert isinstance(app.screen, HistoryScreen)
