@@ -123,6 +123,7 @@ def test_gate(work):
 
 def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
     workdir = tmp_path / "work"
+    workdir.mkdir()  # a new one is said first, on a line of its own
     argv = ["--workdir", str(workdir), "clean", str(dirty_db)]
     assert main(argv) == 4
     err = capsys.readouterr().err
