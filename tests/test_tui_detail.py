@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from test_tui_keys import stop_run
+from test_tui_keys import no_run_left  # noqa: F401  (the fixture, for every test here)
 from textual.clock import MockClock
 from tui_pilot import (
     approve,
@@ -142,7 +142,6 @@ async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(setti
             for finding, cost in zip(part.findings[:5], costs, strict=False):
                 assert f"{cost:>6}  {finding.table}.{finding.column}:" in cli, \
                     "the same points as sdconsole profile"
-        await stop_run(pilot)
 
 
 async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sample_db):
@@ -157,7 +156,6 @@ async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sam
         assert isinstance(app.screen, DetailModal), "v opens the column under the cursor"
         assert "Loaded as" in screen_text(app) and "Confidence" in screen_text(app)
         await press(pilot, "escape")
-        await stop_run(pilot)
 
 
 async def test_canary_metrics_statements_and_rejects_read_in_full(settings, sample_db):
@@ -202,7 +200,6 @@ async def test_canary_metrics_statements_and_rejects_read_in_full(settings, samp
         for number, statement in enumerate(statements, 1):
             assert f"{number}. {words(statement)}" in shown, "every statement, in full"
         await press(pilot, "escape")
-        await stop_run(pilot)
 
 
 async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, sample_db):
@@ -238,7 +235,6 @@ async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, s
         await press(pilot, "escape", "slash", "escape")
         assert view.option_count == len(lines), "esc clears the filter"
         await press(pilot, "escape")
-        await stop_run(pilot)
 
 
 async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(settings, sample_db):
@@ -268,4 +264,3 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         assert app.flow.files.plan().table("tickets").column(
             "TKT-Closure Date").date_order == "month-first", "the run's plan has it"
         await press(pilot, "escape")
-        await stop_run(pilot)

@@ -18,7 +18,6 @@ from tui_pilot import (
     screen_words,
     settle,
     to_profile,
-    until_ended,
     until_gate,
     until_no_run_process,
 )
@@ -29,7 +28,6 @@ from sdconsole.engine.steps import Gate
 from sdconsole.settings import load_settings
 from sdconsole.tui import screens, widgets
 from sdconsole.tui.app import ConsoleApp
-from sdconsole.tui.flow import Command
 from sdconsole.tui.keymap import binding_ids
 from sdconsole.tui.screens.eventlog import EventLogScreen
 from sdconsole.tui.screens.help import HelpScreen
@@ -74,24 +72,22 @@ def console(settings, sample_db, **changes) -> ConsoleApp:
                       clock=MockClock())
 
 
-async def stop_run(pilot) -> None:
-    """Cancel the run the console follows (as x, y would), until it has ended and its process
-    is gone: a test that leaves a run at a gate leaves no process behind."""
-    app = pilot.app
-    run_id = app.flow.state.run_id
-    app.send(Command("cancel"))
-    assert (await until_ended(pilot, run_id)).outcome != "succeeded"
-    until_no_run_process(run_id)
-
-
 def end_runs(workdir) -> None:
-    """End the run processes a console left waiting at a gate in ``workdir`` (where the test
-    cannot reach the console to cancel them: a served console, a snapshot's)."""
+    """End the run processes consoles started in ``workdir`` and left waiting at a gate (a
+    test that ends at a gate, a served console, a snapshot's)."""
     runs = runs_dir(workdir)
     for run_id in (path.name for path in runs.iterdir()) if runs.is_dir() else ():
         for process in run_processes(run_id):
             process.terminate()
         until_no_run_process(run_id)
+
+
+@pytest.fixture(autouse=True)
+def no_run_left(workdir):
+    """No run process outlives the test that started it, whether the test left the run
+    waiting at a gate or failed half-way."""
+    yield
+    end_runs(workdir)
 
 
 async def test_the_keymap_moves_a_key(settings, sample_db):
@@ -106,7 +102,6 @@ async def test_the_keymap_moves_a_key(settings, sample_db):
         await pilot.press("f2")
         await until_gate(pilot, Gate.QUALITY)
         assert isinstance(app.screen, ProfileScreen), "f2 started the migration"
-        await stop_run(pilot)
 
 
 async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sample_db):
@@ -169,4 +164,3 @@ async def test_the_footer_shows_only_keys_that_work_now(settings, sample_db):
         assert keys["Preview clean"] is True and keys["Stop run"] is True
         assert "Override gate" not in keys, "the gate passed: nothing to override"
         assert "New migration" not in keys, "Home's keys are gone with Home"
-        await stop_run(pilot)
