@@ -202,7 +202,7 @@ async def cut_over(pilot: Pilot) -> str:
     return schema
 
 
-def big_sample(path: Path, tickets: int = 30_000) -> Path:
+def big_sample(path: Path, tickets: int = 60_000) -> Path:
     """A sample whose load runs for seconds, so a test can act while it works."""
     sample.generate(path, tickets=tickets, seed=5)
     return path
