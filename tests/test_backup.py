@@ -80,7 +80,11 @@ def test_pg_dump_gets_the_password_from_its_environment_only(conn, pg_dsn, setti
             for proc in psutil.Process().children(recursive=True):
                 try:
                     if proc.name() == "pg_dump":
-                        seen_dumps.append((proc.cmdline(), proc.environ().get("PGPASSWORD")))
+                        seen = (proc.cmdline(), proc.environ().get("PGPASSWORD"))
+                        # An exited pg_dump not reaped yet reads as no command line, no
+                        # environment: it was still running if it is no zombie after the reads.
+                        if proc.status() != psutil.STATUS_ZOMBIE:
+                            seen_dumps.append(seen)
                 except psutil.Error:
                     continue
 
