@@ -43,8 +43,13 @@ from sdconsole.tui.state import FlowState
 
 
 def _sdconsole(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sdconsole", "--workdir", str(workdir), *args],
-                          capture_output=True, text=True, cwd=OUT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sdconsole", "--workdir", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        cwd=OUT,
+        check=False,
+    )
 
 
 def one_run(admin_dsn: str, source: Path, workdir: Path, detached: bool) -> float:
@@ -71,8 +76,10 @@ def one_run(admin_dsn: str, source: Path, workdir: Path, detached: bool) -> floa
 
 def _check(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(done.args[3:5])} failed ({done.returncode}):"
-                         f" {(done.stderr or done.stdout).strip()[-300:]}")
+        raise SystemExit(
+            f"{' '.join(done.args[3:5])} failed ({done.returncode}):"
+            f" {(done.stderr or done.stdout).strip()[-300:]}"
+        )
     return done
 
 
@@ -120,17 +127,23 @@ def main() -> None:
         print(f"{'run':>10} {'rows':>10} {'median s':>9} {'min s':>7} {'max s':>7}")
         for detached, label in ((False, "foreground"), (True, "detached")):
             t = times[detached]
-            print(f"{label:>10} {row_total(source):>10,} {statistics.median(t):>9.2f}"
-                  f" {min(t):>7.2f} {max(t):>7.2f}")
+            print(
+                f"{label:>10} {row_total(source):>10,} {statistics.median(t):>9.2f}"
+                f" {min(t):>7.2f} {max(t):>7.2f}"
+            )
         paired = [d - f for f, d in zip(times[False], times[True], strict=True)]
-        print(f"detached minus foreground, median of {len(paired)} pairs:"
-              f" {statistics.median(paired):+.2f} s")
+        print(
+            f"detached minus foreground, median of {len(paired)} pairs:"
+            f" {statistics.median(paired):+.2f} s"
+        )
     run_id = journal_of(workdir, args.events)
     attaches = [asyncio.run(attach_seconds(workdir, run_id)) for _ in range(args.runs)]
     print(f"\n{'journal events':>15} {'median s':>9} {'min s':>7} {'max s':>7}")
     seconds = [a[0] for a in attaches]
-    print(f"{attaches[0][1]:>15,} {statistics.median(seconds):>9.2f} {min(seconds):>7.2f}"
-          f" {max(seconds):>7.2f}")
+    print(
+        f"{attaches[0][1]:>15,} {statistics.median(seconds):>9.2f} {min(seconds):>7.2f}"
+        f" {max(seconds):>7.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,9 @@ def server_cpu(postmaster: int | None) -> float:
 
 def fresh_database(admin: str, name: str) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         conn.execute("CHECKPOINT")
     return make_conninfo(admin, dbname=name)
@@ -121,53 +122,85 @@ def pgloader_once(admin: str, source: Path, postmaster: int | None) -> dict:
     target = fresh_database(admin, "bench_pgloader")
     server_before = server_cpu(postmaster)
     started = time.perf_counter()
-    proc = subprocess.Popen(["pgloader", "--dynamic-space-size", "4096", str(source),
-                             pgloader_url(target)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["pgloader", "--dynamic-space-size", "4096", str(source), pgloader_url(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     reported = re.search(r"Total import time\s+\S+\s+\d+\s+\S+ \S+\s+([\d.]+)s", output)
     if os.waitstatus_to_exitcode(status) != 0 or reported is None:
         raise RuntimeError(output.strip().splitlines()[-1][:300] if output.strip() else "")
-    return {"wall": wall, "import": float(reported.group(1)),
-            "cpu": usage.ru_utime + usage.ru_stime,
-            "server_cpu": server_cpu(postmaster) - server_before,
-            "peak_mb": usage.ru_maxrss / 1024}
+    return {
+        "wall": wall,
+        "import": float(reported.group(1)),
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "server_cpu": server_cpu(postmaster) - server_before,
+        "peak_mb": usage.ru_maxrss / 1024,
+    }
 
 
-def time_ours(admin: str, source: Path, working: Path, plan_path: Path,
-              postmaster: int | None) -> dict:
+def time_ours(
+    admin: str, source: Path, working: Path, plan_path: Path, postmaster: int | None
+) -> dict:
     """Our load and validation in a child process (see :func:`child`)."""
     target = fresh_database(admin, "bench_sdconsole")
-    proc = subprocess.run([sys.executable, __file__, "--child", target, str(source),
-                           str(working), str(plan_path), str(postmaster or "")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            target,
+            str(source),
+            str(working),
+            str(plan_path),
+            str(postmaster or ""),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"our load failed: {proc.stderr.strip()[-1000:]}")
     return json.loads(proc.stdout)
 
 
-def child(target: str, source: Path, working: Path, plan_path: Path,
-          postmaster: int | None) -> None:
+def child(
+    target: str, source: Path, working: Path, plan_path: Path, postmaster: int | None
+) -> None:
     """Create the version schema, load, validate; print wall and CPU figures as JSON."""
     plan = Plan.load(plan_path)
-    with tempfile.TemporaryDirectory() as workdir, Run(Path(workdir)) as run, \
-            psycopg.connect(target, autocommit=True) as conn:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        Run(Path(workdir)) as run,
+        psycopg.connect(target, autocommit=True) as conn,
+    ):
         schema.create_version_schema(conn, "servicedesk_v1", plan)
         server_before, cpu_before = server_cpu(postmaster), time.process_time()
         started = time.perf_counter()
         report = loader.load(run, conn, working, plan, "servicedesk_v1")
         loaded = time.perf_counter()
         cpu, server = time.process_time() - cpu_before, server_cpu(postmaster) - server_before
-        check = validate.validate(run, conn, source, working, plan, "servicedesk_v1",
-                                  DEFAULT_NULL_TOKENS)
+        check = validate.validate(
+            run, conn, source, working, plan, "servicedesk_v1", DEFAULT_NULL_TOKENS
+        )
         validated = time.perf_counter()
     if not check.ok:
         raise SystemExit(check.summary)
-    print(json.dumps({"wall": loaded - started, "validate": validated - loaded,
-                      "cpu": cpu, "server_cpu": server, "rows": report.rows_total,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "wall": loaded - started,
+                "validate": validated - loaded,
+                "cpu": cpu,
+                "server_cpu": server,
+                "rows": report.rows_total,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def embedded_postmaster() -> int | None:
@@ -184,8 +217,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         target, source, working, plan_path, postmaster = args.child
-        child(target, Path(source), Path(working), Path(plan_path),
-              int(postmaster) if postmaster else None)
+        child(
+            target,
+            Path(source),
+            Path(working),
+            Path(plan_path),
+            int(postmaster) if postmaster else None,
+        )
         return
     if shutil.which("pgloader") is None:
         raise SystemExit("pgloader is not installed (apt-get install pgloader)")
@@ -195,10 +233,16 @@ def main() -> None:
     for tickets in args.tickets:
         source = sample_file(tickets)
         working, plan_path = working_copy(source)
-        results[tickets] = (row_total(source), [
-            (time_pgloader(admin, source, postmaster),
-             time_ours(admin, source, working, plan_path, postmaster))
-            for _ in range(args.runs)])
+        results[tickets] = (
+            row_total(source),
+            [
+                (
+                    time_pgloader(admin, source, postmaster),
+                    time_ours(admin, source, working, plan_path, postmaster),
+                )
+                for _ in range(args.runs)
+            ],
+        )
     report(results, args.runs)
 
 
@@ -206,29 +250,40 @@ def report(results: dict, runs: int) -> None:
     def median(rounds, side: int, key: str) -> float:
         return statistics.median(r[side][key] for r in rounds)
 
-    print(f"median of {runs} rounds; pgl = pgloader, wall = its process, import = its own"
-          " 'Total import time'; ours = loader.load(); cpu = client + server CPU seconds")
-    print(f"{'tickets':>8} {'rows':>9} | {'pgl wall':>8} {'import':>7} {'cpu':>6} {'MB':>5} |"
-          f" {'ours':>6} {'cpu':>6} {'MB':>4} | {'ours/wall':>9} {'ours/import':>11}"
-          f" {'cpu/cpu':>7} | {'validate':>8}")
+    print(
+        f"median of {runs} rounds; pgl = pgloader, wall = its process, import = its own"
+        " 'Total import time'; ours = loader.load(); cpu = client + server CPU seconds"
+    )
+    print(
+        f"{'tickets':>8} {'rows':>9} | {'pgl wall':>8} {'import':>7} {'cpu':>6} {'MB':>5} |"
+        f" {'ours':>6} {'cpu':>6} {'MB':>4} | {'ours/wall':>9} {'ours/import':>11}"
+        f" {'cpu/cpu':>7} | {'validate':>8}"
+    )
     ours_wall = {}
     for tickets, (rows, rounds) in results.items():
         pgl_wall, pgl_import = median(rounds, 0, "wall"), median(rounds, 0, "import")
         pgl_cpu = statistics.median(r[0]["cpu"] + r[0]["server_cpu"] for r in rounds)
         ours = ours_wall[tickets] = median(rounds, 1, "wall")
         ours_cpu = statistics.median(r[1]["cpu"] + r[1]["server_cpu"] for r in rounds)
-        print(f"{tickets:>8} {rows:>9} | {pgl_wall:>7.2f}s {pgl_import:>6.2f}s {pgl_cpu:>5.1f}s"
-              f" {max(r[0]['peak_mb'] for r in rounds):>5.0f} | {ours:>5.2f}s {ours_cpu:>5.1f}s"
-              f" {max(r[1]['peak_mb'] for r in rounds):>4.0f} | {ours / pgl_wall:>9.2f}"
-              f" {ours / pgl_import:>11.2f} {ours_cpu / pgl_cpu:>7.2f} |"
-              f" {median(rounds, 1, 'validate'):>7.2f}s")
+        print(
+            f"{tickets:>8} {rows:>9} | {pgl_wall:>7.2f}s {pgl_import:>6.2f}s {pgl_cpu:>5.1f}s"
+            f" {max(r[0]['peak_mb'] for r in rounds):>5.0f} | {ours:>5.2f}s {ours_cpu:>5.1f}s"
+            f" {max(r[1]['peak_mb'] for r in rounds):>4.0f} | {ours / pgl_wall:>9.2f}"
+            f" {ours / pgl_import:>11.2f} {ours_cpu / pgl_cpu:>7.2f} |"
+            f" {median(rounds, 1, 'validate'):>7.2f}s"
+        )
     if len(ours_wall) > 1:
         small, big = min(ours_wall), max(ours_wall)
-        print(f"ours at {big} tickets / at {small}: {ours_wall[big] / ours_wall[small]:.2f}x"
-              " the time")
-    print("rounds, pgloader import / ours: " + "; ".join(
-        f"{t}: " + ", ".join(f"{p['import']:.2f}/{o['wall']:.2f}" for p, o in rounds)
-        for t, (_, rounds) in results.items()))
+        print(
+            f"ours at {big} tickets / at {small}: {ours_wall[big] / ours_wall[small]:.2f}x the time"
+        )
+    print(
+        "rounds, pgloader import / ours: "
+        + "; ".join(
+            f"{t}: " + ", ".join(f"{p['import']:.2f}/{o['wall']:.2f}" for p, o in rounds)
+            for t, (_, rounds) in results.items()
+        )
+    )
 
 
 if __name__ == "__main__":

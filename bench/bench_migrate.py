@@ -51,14 +51,26 @@ def one_run(admin_dsn: str, source: Path, workdir: Path, code: Path) -> tuple[fl
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        command = [sys.executable, "-m", "sdconsole", "--workdir", str(workdir), "migrate",
-                   str(source), "--target", make_conninfo(admin_dsn, dbname=name),
-                   "--mode", "complete", "--yes"]
+        command = [
+            sys.executable,
+            "-m",
+            "sdconsole",
+            "--workdir",
+            str(workdir),
+            "migrate",
+            str(source),
+            "--target",
+            make_conninfo(admin_dsn, dbname=name),
+            "--mode",
+            "complete",
+            "--yes",
+        ]
         env = {**os.environ, "PYTHONPATH": str(code)}
         subprocess.run(command, stdout=subprocess.DEVNULL, check=True, env=env, cwd=OUT)
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env=env, cwd=OUT)
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=OUT
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
@@ -74,8 +86,12 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, nargs="+", default=[26000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dsn", help="admin DSN of a server where databases may be created")
-    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
-                        help="another checkout to alternate with this one")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout to alternate with this one",
+    )
     args = parser.parse_args()
     here = Path(sdconsole.__file__).resolve().parent.parent
     checkouts = [here] + ([args.compare.resolve()] if args.compare else [])
@@ -84,8 +100,10 @@ def main() -> None:
     workdir = OUT / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     admin = args.dsn or embedded.start(workdir)
-    print(f"{'code':>8} {'tickets':>8} {'rows':>9} {'median s':>9} {'min s':>7} {'max s':>7}"
-          f" {'peak MB':>8}")
+    print(
+        f"{'code':>8} {'tickets':>8} {'rows':>9} {'median s':>9} {'min s':>7} {'max s':>7}"
+        f" {'peak MB':>8}"
+    )
     for tickets in args.tickets:
         source = sample_file(tickets)
         rows = row_total(source)
@@ -96,14 +114,19 @@ def main() -> None:
         for code in checkouts:
             times = [r[0] for r in results[code]]
             label = "this" if code == here else "compare"
-            print(f"{label:>8} {tickets:>8} {rows:>9,} {statistics.median(times):>9.2f}"
-                  f" {min(times):>7.2f} {max(times):>7.2f}"
-                  f" {max(r[1] for r in results[code]):>8.0f}")
+            print(
+                f"{label:>8} {tickets:>8} {rows:>9,} {statistics.median(times):>9.2f}"
+                f" {min(times):>7.2f} {max(times):>7.2f}"
+                f" {max(r[1] for r in results[code]):>8.0f}"
+            )
         if args.compare:
-            paired = [a[0] - b[0] for a, b in zip(results[here], results[checkouts[1]],
-                                                  strict=True)]
-            print(f"{'':>8} this minus compare, median of {len(paired)} pairs:"
-                  f" {statistics.median(paired):+.2f} s")
+            paired = [
+                a[0] - b[0] for a, b in zip(results[here], results[checkouts[1]], strict=True)
+            ]
+            print(
+                f"{'':>8} this minus compare, median of {len(paired)} pairs:"
+                f" {statistics.median(paired):+.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -44,24 +44,33 @@ def child(stage: str, source: Path, workdir: Path) -> None:
             result = profiler.profile(run, settings, source)
             result.plan.save(plan_path)
         else:
-            cleaner.clean(run, settings, source, Plan.load(plan_path),
-                          dry_run=stage == "clean preview")
+            cleaner.clean(
+                run, settings, source, Plan.load(plan_path), dry_run=stage == "clean preview"
+            )
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
     print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_rss_mb": peak / 1024}))
 
 
 def _cpu() -> float:
     """CPU seconds of this process and of the worker processes it waited for."""
-    return sum(getattr(resource.getrusage(who), field)
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for field in ("ru_utime", "ru_stime"))
+    return sum(
+        getattr(resource.getrusage(who), field)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for field in ("ru_utime", "ru_stime")
+    )
 
 
 def measure(stage: str, source: Path, workdir: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", stage, str(source), str(workdir)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", stage, str(source), str(workdir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -70,18 +79,23 @@ def main() -> None:
     parser.add_argument("--tickets", default="26000,100000", help="sample sizes (tickets)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "sdc-bench")
-    parser.add_argument("--child", nargs=3, metavar=("STAGE", "SOURCE", "WORKDIR"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("STAGE", "SOURCE", "WORKDIR"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         stage, source, workdir = args.child
         child(stage, Path(source), Path(workdir))
         return
     args.dir.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start,"
-          f" {args.runs} runs each")
-    print(f"{'rows':>10}  {'stage':<14} {'median s':>9} {'min s':>7} {'max s':>7}"
-          f" {'CPU s':>6} {'peak RSS MB':>12}")
+    print(
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start,"
+        f" {args.runs} runs each"
+    )
+    print(
+        f"{'rows':>10}  {'stage':<14} {'median s':>9} {'min s':>7} {'max s':>7}"
+        f" {'CPU s':>6} {'peak RSS MB':>12}"
+    )
     for tickets in (int(t) for t in args.tickets.split(",")):
         source = sample_file(tickets, args.dir)
         rows = row_total(source)
@@ -89,10 +103,13 @@ def main() -> None:
         for stage in STAGES:
             runs = [measure(stage, source, workdir) for _ in range(args.runs)]
             seconds = [r["seconds"] for r in runs]
-            print(f"{rows:>10,}  {stage:<14} {statistics.median(seconds):>9.2f}"
-                  f" {min(seconds):>7.2f} {max(seconds):>7.2f}"
-                  f" {statistics.median(r['cpu'] for r in runs):>6.2f}"
-                  f" {max(r['peak_rss_mb'] for r in runs):>12.0f}", flush=True)
+            print(
+                f"{rows:>10,}  {stage:<14} {statistics.median(seconds):>9.2f}"
+                f" {min(seconds):>7.2f} {max(seconds):>7.2f}"
+                f" {statistics.median(r['cpu'] for r in runs):>6.2f}"
+                f" {max(r['peak_rss_mb'] for r in runs):>12.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -27,12 +27,19 @@ def main() -> None:
     args = parser.parse_args()
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         columns = queries.schema_columns(conn, args.schema)
-        counts = {t: conn.execute(
-            psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
-                psycopg.sql.Identifier(args.schema), psycopg.sql.Identifier(t))).fetchone()[0]
-            for t in sorted(columns)}
-        print(f"schema {args.schema}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items())
-              + f"; median of {args.repeat} runs")
+        counts = {
+            t: conn.execute(
+                psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
+                    psycopg.sql.Identifier(args.schema), psycopg.sql.Identifier(t)
+                )
+            ).fetchone()[0]
+            for t in sorted(columns)
+        }
+        print(
+            f"schema {args.schema}: "
+            + ", ".join(f"{t} {n:,}" for t, n in counts.items())
+            + f"; median of {args.repeat} runs"
+        )
         print(f"{'template':<34} {'category':<11} {'rows':>6} {'median ms':>10} {'max ms':>8}")
         total = 0.0
         for template in queries.load_queries():
@@ -47,8 +54,10 @@ def main() -> None:
                 times.append((time.perf_counter() - started) * 1000)
             median = statistics.median(times)
             total += median
-            print(f"{template.name:<34} {template.category:<11} {len(rows):>6}"
-                  f" {median:>10.1f} {max(times):>8.1f}")
+            print(
+                f"{template.name:<34} {template.category:<11} {len(rows):>6}"
+                f" {median:>10.1f} {max(times):>8.1f}"
+            )
         print(f"{'all templates':<34} {'':<11} {'':>6} {total:>10.1f}")
 
 

@@ -51,8 +51,9 @@ def one(admin: str, source: Path) -> tuple[dict[str, int], int, float, float, li
                 raise SystemExit(m.validation.summary)
             started = time.perf_counter()
             with psycopg.connect(dsn) as conn:
-                trip = round_trip(conn, source, m.plan, m.version_schema,
-                                  frozenset(settings.null_tokens))
+                trip = round_trip(
+                    conn, source, m.plan, m.version_schema, frozenset(settings.null_tokens)
+                )
             seconds = time.perf_counter() - started
         return dict(trip.total), trip.cells, m.validation.seconds, seconds, trip.differences
     finally:
@@ -69,15 +70,23 @@ def main() -> None:
     workdir = OUT / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     admin = args.dsn or embedded.start(workdir)
-    files = args.files or [DATA / "chinook.sqlite", DATA / "northwind.sqlite",
-                           sample_file(args.tickets)]
-    print(f"{'database':<24} {'cells':>10} " + " ".join(f"{o:>10}" for o in OUTCOMES)
-          + f" {'validate s':>10} {'trip s':>7}")
+    files = args.files or [
+        DATA / "chinook.sqlite",
+        DATA / "northwind.sqlite",
+        sample_file(args.tickets),
+    ]
+    print(
+        f"{'database':<24} {'cells':>10} "
+        + " ".join(f"{o:>10}" for o in OUTCOMES)
+        + f" {'validate s':>10} {'trip s':>7}"
+    )
     for source in files:
         counts, cells, validation, seconds, differences = one(admin, source)
-        print(f"{source.name:<24} {cells:>10,} "
-              + " ".join(f"{counts.get(o, 0):>10,}" for o in OUTCOMES)
-              + f" {validation:>10.2f} {seconds:>7.2f}")
+        print(
+            f"{source.name:<24} {cells:>10,} "
+            + " ".join(f"{counts.get(o, 0):>10,}" for o in OUTCOMES)
+            + f" {validation:>10.2f} {seconds:>7.2f}"
+        )
         for line in differences:
             print("   ", line)
 

@@ -34,12 +34,19 @@ def build_version(conn: psycopg.Connection, rows: int) -> int:
     s = sql.Identifier(schema)
     conn.execute(sql.SQL("CREATE SCHEMA {}").format(s))
     for table in ("tickets", "comments", "timesheets"):
-        conn.execute(sql.SQL(
-            "CREATE TABLE {}.{} AS SELECT i AS id, now() - i * interval '1 minute' AS created,"
-            " md5(i::text) AS title FROM generate_series(1, %s) i").format(
-                s, sql.Identifier(table)), (rows,))
-    conn.execute(sql.SQL("CREATE TABLE {}._rejects (table_name text, source_rowid bigint,"
-                         " column_name text, raw text, reason text)").format(s))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {}.{} AS SELECT i AS id, now() - i * interval '1 minute' AS created,"
+                " md5(i::text) AS title FROM generate_series(1, %s) i"
+            ).format(s, sql.Identifier(table)),
+            (rows,),
+        )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {}._rejects (table_name text, source_rowid bigint,"
+            " column_name text, raw text, reason text)"
+        ).format(s)
+    )
     deployments.mark(conn, STABLE, version, "loaded", row_counts={"tickets": rows})
     return version
 
@@ -77,26 +84,39 @@ def main() -> None:
                 "rollback v2 -> v1": [],
                 "roll forward v1 -> v2": [],
                 "plan_rollback (confirmation)": timed(
-                    lambda: rollback.plan_rollback(conn, STABLE), args.repeat),
+                    lambda: rollback.plan_rollback(conn, STABLE), args.repeat
+                ),
                 "pg_dump of one version": timed(
-                    lambda: dumps.append(backup.dump_version(
-                        None, settings, dsn, metadata.version_schema(STABLE, v1), v1)),
-                    args.repeat),
+                    lambda: dumps.append(
+                        backup.dump_version(
+                            None, settings, dsn, metadata.version_schema(STABLE, v1), v1
+                        )
+                    ),
+                    args.repeat,
+                ),
             }
             for _ in range(args.repeat):
                 results["rollback v2 -> v1"] += timed(
-                    lambda: rollback.rollback(run, conn, dsn, settings), 1)
+                    lambda: rollback.rollback(run, conn, dsn, settings), 1
+                )
                 results["roll forward v1 -> v2"] += timed(
-                    lambda: rollback.rollback(run, conn, dsn, settings, v2), 1)
+                    lambda: rollback.rollback(run, conn, dsn, settings, v2), 1
+                )
             results["pg_restore of one version"] = timed(
-                lambda: (metadata.drop_schema(conn, metadata.version_schema(STABLE, v1)),
-                         backup.restore_version(settings, dsn, dumps[0])), args.repeat)
+                lambda: (
+                    metadata.drop_schema(conn, metadata.version_schema(STABLE, v1)),
+                    backup.restore_version(settings, dsn, dumps[0]),
+                ),
+                args.repeat,
+            )
             size = dumps[0].stat().st_size
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    print(f"3 tables x {args.rows:,} rows per version; dump {size / 2**20:.1f} MiB;"
-          f" median of {args.repeat} runs")
+    print(
+        f"3 tables x {args.rows:,} rows per version; dump {size / 2**20:.1f} MiB;"
+        f" median of {args.repeat} runs"
+    )
     print(f"{'operation':<30} {'median ms':>10} {'max ms':>8}")
     for op, times in results.items():
         print(f"{op:<30} {statistics.median(times):>10.1f} {max(times):>8.1f}")

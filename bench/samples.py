@@ -31,7 +31,11 @@ def row_total(path: Path) -> int:
     """Rows of the sample's three tables together."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return sum(conn.execute(sqlite_sql(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(table)))).fetchone()[0] for table in TABLES)
+        return sum(
+            conn.execute(
+                sqlite_sql(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+            ).fetchone()[0]
+            for table in TABLES
+        )
     finally:
         conn.close()

@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and the traceback on request
         if os.environ.get("SDCONSOLE_DEBUG"):
             raise
-        return fail(f"internal error: {one_line(exc)} (set SDCONSOLE_DEBUG=1 for the traceback)",
-                    1)
+        return fail(f"internal error: {one_line(exc)} (set SDCONSOLE_DEBUG=1 for the traceback)", 1)
 
 
 GC_THRESHOLD = 100_000  # allocations between two young collections (Python's default: 700)

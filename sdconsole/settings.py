@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     )
     stable_schema: str = Field("servicedesk", description="schema dashboards read")
     quality_threshold: int = Field(80, ge=0, le=100, description="quality gate, 0-100")
-    quality_floor: int = Field(50, ge=0, le=100,
-                               description="quality gate: no dimension may score below this")
+    quality_floor: int = Field(
+        50, ge=0, le=100, description="quality gate: no dimension may score below this"
+    )
     canary_fraction: float = Field(0.10, gt=0, le=1, description="share of rows in the canary")
     date_order: Literal["day-first", "month-first"] = Field(
         "day-first", description="order used for columns whose dates are all ambiguous"
@@ -72,11 +73,12 @@ class Settings(BaseSettings):
     flag_words: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="true/false word pairs beyond English yes/no, y/n, true/false, t/f,"
-                    " such as 'sim/não' (environment: comma-separated or a JSON list)",
+        " such as 'sim/não' (environment: comma-separated or a JSON list)",
     )
     retention: int = Field(3, ge=1, description="versioned schemas kept before purging")
     working_copies: int = Field(
-        3, ge=1, description="cleaned working copies kept in run dirs after a successful run")
+        3, ge=1, description="cleaned working copies kept in run dirs after a successful run"
+    )
     theme: str = Field("sdconsole-dark", description="console theme")
     min_free_disk_mb: int = Field(256, ge=0, description="stop a stage below this free disk")
     min_free_memory_mb: int = Field(128, ge=0, description="stop a stage below this memory")
@@ -118,8 +120,10 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,47}", value):
             raise ValueError("must be lower-case letters, digits and _ (at most 48)")
         if value in RESERVED_SCHEMAS or value.startswith("pg_"):
-            raise ValueError(f"{value!r} is a schema PostgreSQL or sdconsole itself uses; choose"
-                             " another (default: servicedesk)")
+            raise ValueError(
+                f"{value!r} is a schema PostgreSQL or sdconsole itself uses; choose"
+                " another (default: servicedesk)"
+            )
         return value
 
     @field_validator("type_overrides")
@@ -192,8 +196,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def load_settings(config: Path | None = None, **flags: Any) -> Settings:
     """Build Settings from every layer; flags whose value is None are not set."""
-    config = config or (Path(os.environ["SDCONSOLE_CONFIG"]) if os.environ.get(
-        "SDCONSOLE_CONFIG") else None)
+    config = config or (
+        Path(os.environ["SDCONSOLE_CONFIG"]) if os.environ.get("SDCONSOLE_CONFIG") else None
+    )
     token = _file_data.set(read_config_file(config) if config else {})
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -202,8 +207,9 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
     except pydantic_settings.SettingsError as exc:  # an environment value that is not JSON
         found = re.search(r'field "(\w+)"', str(exc))
         name = found.group(1) if found else "?"
-        raise SettingsError(f"setting {name} from the environment (SDCONSOLE_{name.upper()}):"
-                            " not valid JSON") from None
+        raise SettingsError(
+            f"setting {name} from the environment (SDCONSOLE_{name.upper()}): not valid JSON"
+        ) from None
     finally:
         _file_data.reset(token)
 

@@ -32,8 +32,10 @@ from sdconsole.settings import Settings, load_settings
 
 # Tests that start a PostgreSQL of their own instead of using pg_server: a module, or
 # module::test.
-OWN_SERVER = {"test_faults.py",
-              "test_foundation.py::test_two_first_starts_at_once_share_one_new_server"}
+OWN_SERVER = {
+    "test_faults.py",
+    "test_foundation.py::test_two_first_starts_at_once_share_one_new_server",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
@@ -45,8 +47,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not isinstance(item, pytest.Function):
             continue
         module = item.path.name
-        if "pg_server" in item.fixturenames or module in OWN_SERVER \
-                or f"{module}::{item.originalname}" in OWN_SERVER:
+        if (
+            "pg_server" in item.fixturenames
+            or module in OWN_SERVER
+            or f"{module}::{item.originalname}" in OWN_SERVER
+        ):
             item.add_marker(pytest.mark.pg)
         if module.startswith("test_tui_") or "ConsoleApp" in item.function.__code__.co_names:
             item.add_marker(pytest.mark.tui)
@@ -70,8 +75,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     try:
         psycopg.connect(dsn, connect_timeout=10).close()
     except psycopg.Error as exc:
-        pytest.fail(f"the test PostgreSQL {redact_dsn(dsn)} cannot be reached: {exc}",
-                    pytrace=False)
+        pytest.fail(
+            f"the test PostgreSQL {redact_dsn(dsn)} cannot be reached: {exc}", pytrace=False
+        )
     return dsn
 
 
@@ -165,8 +171,9 @@ class Migrated:
 
 
 @pytest.fixture(scope="session")
-def migrated_sample(pg_server: str, sample_db: Path,
-                    tmp_path_factory: pytest.TempPathFactory) -> Migrated:
+def migrated_sample(
+    pg_server: str, sample_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Migrated:
     """The sample migrated (simple mode) into its own database; tests must only read it."""
     from sdconsole.engine.pipeline import Migration, drive
 
@@ -195,8 +202,12 @@ with lock.acquire(sys.argv[2], settings, "run-of-alice"):
 def holder_process(workdir: Path, pg_dsn: str):
     """Another process, run run-of-alice by alice, holding the lock on the test's work dir
     and database until the test ends."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "held"
     yield proc
     if proc.poll() is None:

@@ -29,34 +29,60 @@ def write_source(path: Path, tables: dict[str, tuple[list[str], list[tuple]]]) -
     with sqlite3.connect(path) as db:
         for name, (columns, rows) in tables.items():
             table = sql.Identifier(name)
-            db.execute(sqlite_sql(sql.SQL("CREATE TABLE {} ({})").format(
-                table, sql.SQL(", ").join(map(sql.Identifier, columns)))))
-            db.executemany(sqlite_sql(sql.SQL("INSERT INTO {} VALUES ({})").format(
-                table, sql.SQL(", ").join(sql.SQL("?") for _ in columns))), rows)
+            db.execute(
+                sqlite_sql(
+                    sql.SQL("CREATE TABLE {} ({})").format(
+                        table, sql.SQL(", ").join(map(sql.Identifier, columns))
+                    )
+                )
+            )
+            db.executemany(
+                sqlite_sql(
+                    sql.SQL("INSERT INTO {} VALUES ({})").format(
+                        table, sql.SQL(", ").join(sql.SQL("?") for _ in columns)
+                    )
+                ),
+                rows,
+            )
     db.close()
     return path
 
 
-def plan_for(source: Path, types: dict[str, dict[str, str]], *,
-             keys: dict[str, str] | None = None,
-             dates: dict[str, str] | None = None) -> Plan:
+def plan_for(
+    source: Path,
+    types: dict[str, dict[str, str]],
+    *,
+    keys: dict[str, str] | None = None,
+    dates: dict[str, str] | None = None,
+) -> Plan:
     """A plan with the given types (source names; unnamed columns are text)."""
     keys, dates = keys or {}, dates or {}
     tables = []
     with sqlite3.connect(source) as db:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                          " ORDER BY rowid")]
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid"
+            )
+        ]
         idents = normalise_all(names)
         for name in names:
             columns = [c for c, _ in list_columns(db, name)]
             column_idents = normalise_all(columns)
             rows = row_count(db, name)
             wanted = types.get(name, {})
-            tables.append(TablePlan(
-                name=name, ident=idents[name], rows=rows,
-                columns=[ColumnPlan(c, column_idents[c], wanted.get(c, "text")) for c in columns],
-                primary_key=[column_idents[keys[name]]] if name in keys else [],
-                date_column=column_idents[dates[name]] if name in dates else None))
+            tables.append(
+                TablePlan(
+                    name=name,
+                    ident=idents[name],
+                    rows=rows,
+                    columns=[
+                        ColumnPlan(c, column_idents[c], wanted.get(c, "text")) for c in columns
+                    ],
+                    primary_key=[column_idents[keys[name]]] if name in keys else [],
+                    date_column=column_idents[dates[name]] if name in dates else None,
+                )
+            )
     db.close()
     return Plan(tables)
 
@@ -77,10 +103,12 @@ def new_schema(conn: psycopg.Connection, name: str, plan: Plan) -> str:
     return name
 
 
-def rows_of(conn: psycopg.Connection, schema_name: str, table: str,
-            order_by: str | None = None) -> list[tuple]:
-    query = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema_name),
-                                                  sql.Identifier(table))
+def rows_of(
+    conn: psycopg.Connection, schema_name: str, table: str, order_by: str | None = None
+) -> list[tuple]:
+    query = sql.SQL("SELECT * FROM {}.{}").format(
+        sql.Identifier(schema_name), sql.Identifier(table)
+    )
     if order_by:
         query += sql.SQL(" ORDER BY {}").format(sql.Identifier(order_by))
     return conn.execute(query).fetchall()

@@ -47,11 +47,23 @@ def inventory(path: Path) -> Path:
                                     "Data Solução" TEXT, quantidade NUMERIC(8,2),
                                     ativo BOOLEAN);
         """)
-        db.executemany("INSERT INTO armazem VALUES (?, ?, ?)",
-                       [("0101", "Lisboa ", "2020-01-31"), ("0202", "Porto", "2021-06-15")])
-        db.executemany("INSERT INTO movimento VALUES (?, ?, ?, ?, ?)", [
-            (n, "0101" if n % 2 else "0202", f"{1 + n % 28:02d}/0{1 + n % 9}/2024 10:{n % 60:02d}",
-             n * 1.25, n % 2) for n in range(1, 400)])
+        db.executemany(
+            "INSERT INTO armazem VALUES (?, ?, ?)",
+            [("0101", "Lisboa ", "2020-01-31"), ("0202", "Porto", "2021-06-15")],
+        )
+        db.executemany(
+            "INSERT INTO movimento VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    n,
+                    "0101" if n % 2 else "0202",
+                    f"{1 + n % 28:02d}/0{1 + n % 9}/2024 10:{n % 60:02d}",
+                    n * 1.25,
+                    n % 2,
+                )
+                for n in range(1, 400)
+            ],
+        )
     db.close()
     return path
 
@@ -59,24 +71,39 @@ def inventory(path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["chinook", "inventory"])
 def test_complete_mode_migrates_any_shape(settings: Settings, tmp_path: Path, kind: str) -> None:
     source = CHINOOK if kind == "chinook" else inventory(tmp_path / "inventory.db")
-    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "migrate",
-               str(source), "--target", settings.target_dsn, "--mode", "complete", "--yes"]
+    command = [
+        sys.executable,
+        "-m",
+        "sdconsole",
+        "--workdir",
+        str(settings.workdir),
+        "migrate",
+        str(source),
+        "--target",
+        settings.target_dsn,
+        "--mode",
+        "complete",
+        "--yes",
+    ]
     for _ in range(2):  # the second run backs up the first and cuts over on top of it
-        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ),
-                              timeout=300)
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=dict(os.environ), timeout=300
+        )
         assert done.returncode == 0, done.stderr
     assert "dashboard queries not applicable" in " ".join(done.stdout.split())  # wrapped
     with psycopg.connect(settings.target_dsn) as conn:
-        statuses = conn.execute("SELECT status FROM sdconsole.deployments ORDER BY version"
-                                ).fetchall()
+        statuses = conn.execute(
+            "SELECT status FROM sdconsole.deployments ORDER BY version"
+        ).fetchall()
         assert statuses == [("retired",), ("active",)]
         if kind == "inventory":
-            assert conn.execute("SELECT nome_do_armazem FROM servicedesk.armazem"
-                                " ORDER BY codigo").fetchall() == [("Lisboa ",), ("Porto",)]
+            assert conn.execute(
+                "SELECT nome_do_armazem FROM servicedesk.armazem ORDER BY codigo"
+            ).fetchall() == [("Lisboa ",), ("Porto",)]
             # day-first dates: day 1 of month 1 is row 252 (252 % 28 = 252 % 9 = 0), 10:12
-            assert conn.execute("SELECT count(*), min(data_solucao)::text FROM"
-                                " servicedesk.movimento").fetchone() == (399,
-                                                                         "2024-01-01 10:12:00")
+            assert conn.execute(
+                "SELECT count(*), min(data_solucao)::text FROM servicedesk.movimento"
+            ).fetchone() == (399, "2024-01-01 10:12:00")
 
 
 async def test_the_console_reaches_a_cutover_on_chinook(settings: Settings) -> None:

@@ -56,15 +56,16 @@ def test_a_dump_is_private_and_restores_the_version(conn, pg_dsn, settings):
 
     rows = conn.execute("SELECT count(*), min(marker) FROM servicedesk_v1.tickets").fetchone()
     assert rows == (3, v1)
-    key = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'servicedesk_v1'"
-                       " AND tablename = 'tickets'").fetchone()[0]
+    key = conn.execute(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'servicedesk_v1'"
+        " AND tablename = 'tickets'"
+    ).fetchone()[0]
     assert key == 1
 
 
 def test_two_dumps_in_the_same_second_get_different_files(conn, pg_dsn, settings):
     v1 = make_version(conn, 3)
-    paths = {backup.dump_version(None, settings, pg_dsn, "servicedesk_v1", v1)
-             for _ in range(3)}
+    paths = {backup.dump_version(None, settings, pg_dsn, "servicedesk_v1", v1) for _ in range(3)}
     assert len(paths) == 3
 
 
@@ -91,8 +92,9 @@ def test_pg_dump_gets_the_password_from_its_environment_only(conn, pg_dsn, setti
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        backup.dump_version(None, settings, make_conninfo(pg_dsn, password=secret),
-                            "servicedesk_v1", v1)
+        backup.dump_version(
+            None, settings, make_conninfo(pg_dsn, password=secret), "servicedesk_v1", v1
+        )
     finally:
         done.set()
         watcher.join()
@@ -123,8 +125,7 @@ def test_restoring_over_an_existing_schema_fails_and_changes_nothing(conn, pg_ds
     assert conn.execute("SELECT count(*) FROM servicedesk_v1.tickets").fetchone()[0] == 4
 
 
-def test_a_backup_that_runs_out_of_space_stops_the_cutover_cleanly(conn, pg_dsn, settings,
-                                                                   workdir):
+def test_a_backup_that_runs_out_of_space_stops_the_cutover_cleanly(conn, pg_dsn, settings, workdir):
     v1 = make_version(conn, 2000, padding=400)
     v2 = make_version(conn, 5)
     with Run(workdir) as run:
@@ -133,8 +134,11 @@ def test_a_backup_that_runs_out_of_space_stops_the_cutover_cleanly(conn, pg_dsn,
 
     done = subprocess.run(
         [sys.executable, "-c", CUTOVER, str(workdir), pg_dsn, str(v2)],
-        capture_output=True, text=True, timeout=120,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
 
     assert done.returncode == StageError.exit_code, done.stderr
     message = done.stdout.strip()
@@ -143,8 +147,12 @@ def test_a_backup_that_runs_out_of_space_stops_the_cutover_cleanly(conn, pg_dsn,
     assert list((workdir / "backups").iterdir()) == []
     assert seen(conn) == (2000, v1) and views_point_at(conn) == {"servicedesk_v1"}
     assert statuses(conn) == {v1: "active", v2: "loaded"}
-    assert conn.execute("SELECT count(*) FROM sdconsole.audit WHERE stable = %s",
-                        (STABLE,)).fetchone()[0] == 1
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM sdconsole.audit WHERE stable = %s", (STABLE,)
+        ).fetchone()[0]
+        == 1
+    )
 
 
 @pytest.fixture
@@ -152,16 +160,18 @@ def full_workdir(tmp_path):
     """A work dir on a 256 KiB tmpfs (needs permission to mount, as in the CI container)."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
     subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_a_backup_on_a_full_disk_names_the_cause_and_leaves_no_file(conn, pg_dsn,
-                                                                    full_workdir):
+def test_a_backup_on_a_full_disk_names_the_cause_and_leaves_no_file(conn, pg_dsn, full_workdir):
     v1 = make_version(conn, 2000, padding=400)
     settings = load_settings(None, workdir=full_workdir, target_dsn=pg_dsn)
 
@@ -180,8 +190,7 @@ def _dead(proc: psutil.Process) -> bool:
         return True
 
 
-def test_a_killed_run_leaves_no_pg_dump_and_no_dump_under_its_name(conn, pg_dsn, settings,
-                                                                   workdir):
+def test_a_killed_run_leaves_no_pg_dump_and_no_dump_under_its_name(conn, pg_dsn, settings, workdir):
     v1 = make_version(conn, 3)
     with Run(workdir) as run:
         cutover.cutover(run, conn, pg_dsn, settings, v1)
@@ -189,8 +198,10 @@ def test_a_killed_run_leaves_no_pg_dump_and_no_dump_under_its_name(conn, pg_dsn,
     with psycopg.connect(pg_dsn) as blocker:  # pg_dump waits for this lock, for ever
         blocker.execute("LOCK TABLE servicedesk_v1.tickets IN ACCESS EXCLUSIVE MODE")
         proc = subprocess.Popen([sys.executable, "-c", CUTOVER, str(workdir), pg_dsn, str(v2)])
-        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name"
-                               " = 'pg_dump' AND wait_event_type = 'Lock'").fetchone()[0]:
+        while not conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name"
+            " = 'pg_dump' AND wait_event_type = 'Lock'"
+        ).fetchone()[0]:
             assert proc.poll() is None, "the cutover ended before its dump could be seen"
         dumps = [c for c in psutil.Process(proc.pid).children() if c.name() == "pg_dump"]
         assert dumps

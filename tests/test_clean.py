@@ -40,8 +40,11 @@ def sha256(path: Path) -> str:
 def rows(path: Path, table: str) -> list[tuple]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute(sqlite_sql(sql.SQL("SELECT rowid, * FROM {} ORDER BY rowid").format(
-            sql.Identifier(table)))).fetchall()
+        return conn.execute(
+            sqlite_sql(
+                sql.SQL("SELECT rowid, * FROM {} ORDER BY rowid").format(sql.Identifier(table))
+            )
+        ).fetchall()
     finally:
         conn.close()
 
@@ -66,8 +69,10 @@ def test_sample_rules_and_working_copy(sample_db, sample_clean):
     assert report.sha256_before == report.sha256_after == before == sha256(sample_db)
     working = Path(report.working_copy)
     assert working == run_dir / "working.db"
-    counts = {rule: report.changed(rule) for rule in
-              ("nul_bytes", "trim", "null_tokens", "dates", "booleans")}
+    counts = {
+        rule: report.changed(rule)
+        for rule in ("nul_bytes", "trim", "null_tokens", "dates", "booleans")
+    }
     assert counts["nul_bytes"] == 1 and all(counts.values())
     assert report.changed("numbers") == 0  # the sample's numbers only need trimming
     for table in ("tickets", "comments", "timesheets"):
@@ -77,15 +82,19 @@ def test_sample_rules_and_working_copy(sample_db, sample_clean):
     copy = sqlite3.connect(f"file:{working}?mode=ro", uri=True)
     for table in ("tickets", "comments", "timesheets"):
         pragma = "SELECT * FROM pragma_table_info(?)"
-        assert copy.execute(pragma, (table,)).fetchall() == source.execute(
-            pragma, (table,)).fetchall()
+        assert (
+            copy.execute(pragma, (table,)).fetchall() == source.execute(pragma, (table,)).fetchall()
+        )
     descriptions = [r[0] for r in copy.execute('SELECT "TKT-Description" FROM tickets')]
     assert "Printer jam after tray 2 replaced" in descriptions
     assert not any("\x00" in d for d in descriptions if d)
     created = {r[0] for r in copy.execute('SELECT "TKT-Created Time" FROM tickets')}
     assert all(len(c) == 19 and c[4] == "-" and c[10] == " " for c in created)
-    assert {r[0] for r in copy.execute('SELECT "TKT-SLA Met" FROM tickets')} <= \
-        {"true", "false", None}
+    assert {r[0] for r in copy.execute('SELECT "TKT-SLA Met" FROM tickets')} <= {
+        "true",
+        "false",
+        None,
+    }
     assert all(len(t) == 8 for (t,) in copy.execute('SELECT "TS-Time From" FROM timesheets'))
     source.close()
     copy.close()
@@ -110,22 +119,26 @@ def test_report_and_preview_events(sample_clean):
     _, _, report, run_dir, _ = sample_clean
     assert CleanReport.load(run_dir / "clean.json") == report
     samples = [e for e in read_journal(run_dir) if isinstance(e, ev.DiffSample)]
-    assert {(e.rule, e.table, e.column, e.changed) for e in samples} == \
-        {(r.rule, r.table, r.column, r.changed) for r in report.rules}
+    assert {(e.rule, e.table, e.column, e.changed) for e in samples} == {
+        (r.rule, r.table, r.column, r.changed) for r in report.rules
+    }
     nul = next(e for e in samples if e.rule == "nul_bytes")
-    assert nul.samples == (("Printer jam\x00 after tray 2 replaced",
-                            "Printer jam after tray 2 replaced"),)
+    assert nul.samples == (
+        ("Printer jam\x00 after tray 2 replaced", "Printer jam after tray 2 replaced"),
+    )
     tokens = next(e for e in samples if e.rule == "null_tokens" and e.column == "TKT-Category")
     assert all(after is None for _, after in tokens.samples)
 
 
 def test_dry_run_previews_the_same_and_writes_nothing_else(sample_db, sample_clean, workdir):
     settings, plan, applied, _, _ = sample_clean
-    preview, run_dir = run_clean(load_settings(None, workdir=workdir), sample_db, plan,
-                                 dry_run=True)
+    preview, run_dir = run_clean(
+        load_settings(None, workdir=workdir), sample_db, plan, dry_run=True
+    )
     assert preview.dry_run and preview.working_copy is None
-    assert [(r.rule, r.table, r.column, r.changed) for r in preview.rules] == \
-        [(r.rule, r.table, r.column, r.changed) for r in applied.rules]
+    assert [(r.rule, r.table, r.column, r.changed) for r in preview.rules] == [
+        (r.rule, r.table, r.column, r.changed) for r in applied.rules
+    ]
     assert preview.unconvertible_counts == applied.unconvertible_counts
     assert sorted(p.name for p in run_dir.iterdir()) == ["clean.json", "events.jsonl"]
 
@@ -141,18 +154,48 @@ def test_cleaning_again_changes_nothing(sample_clean, workdir):
 
 
 def test_edge_values_and_awkward_names(tmp_path, local):
-    name, when, day, flag, amount, note = ('"weird" name', "order", "a-b c", "select",
-                                           "Amount €", "note")
-    source = write_source(tmp_path / "edge.db", {"select": (
-        [name, when, day, flag, amount, note],
-        [(" 5/3/2016 12:00 ", "2024-01-31 10:00:00", "31/01/2025", "Yes", " 1.50 ", "ab\x00cd"),
-         ("13/01/2024 10:00", "29/02/2024 23:59", "1/2/2025", "n", "+3", "  x\t"),
-         ("29/02/2023 10:00", "2024-02-30 10:00:00", "31/04/2024", "1", "abc", "N/A"),
-         ("N/A", "", "00/00/0000", "?", "2", ""),
-         (None, 7, "2025-01-31", "FALSE", "1e3", "keep  inner  spaces")],
-    )})
-    plan = plan_for(source, {"select": {name: "timestamp", when: "timestamp", day: "date",
-                                        flag: "boolean", amount: "numeric"}})
+    name, when, day, flag, amount, note = (
+        '"weird" name',
+        "order",
+        "a-b c",
+        "select",
+        "Amount €",
+        "note",
+    )
+    source = write_source(
+        tmp_path / "edge.db",
+        {
+            "select": (
+                [name, when, day, flag, amount, note],
+                [
+                    (
+                        " 5/3/2016 12:00 ",
+                        "2024-01-31 10:00:00",
+                        "31/01/2025",
+                        "Yes",
+                        " 1.50 ",
+                        "ab\x00cd",
+                    ),
+                    ("13/01/2024 10:00", "29/02/2024 23:59", "1/2/2025", "n", "+3", "  x\t"),
+                    ("29/02/2023 10:00", "2024-02-30 10:00:00", "31/04/2024", "1", "abc", "N/A"),
+                    ("N/A", "", "00/00/0000", "?", "2", ""),
+                    (None, 7, "2025-01-31", "FALSE", "1e3", "keep  inner  spaces"),
+                ],
+            )
+        },
+    )
+    plan = plan_for(
+        source,
+        {
+            "select": {
+                name: "timestamp",
+                when: "timestamp",
+                day: "date",
+                flag: "boolean",
+                amount: "numeric",
+            }
+        },
+    )
     before = sha256(source)
     report, _ = run_clean(local, source, plan)
     assert sha256(source) == before
@@ -166,23 +209,49 @@ def test_edge_values_and_awkward_names(tmp_path, local):
         (None, 7, "2025-01-31", "false", "1000", "keep  inner  spaces"),
     ]
     assert {(c.column, c.rowid, c.value) for c in report.unconvertible} == {
-        (name, 3, "29/02/2023 10:00"), (when, 3, "2024-02-30 10:00:00"),
-        (day, 3, "31/04/2024"), (day, 4, "00/00/0000"), (amount, 3, "abc")}
+        (name, 3, "29/02/2023 10:00"),
+        (when, 3, "2024-02-30 10:00:00"),
+        (day, 3, "31/04/2024"),
+        (day, 4, "00/00/0000"),
+        (amount, 3, "abc"),
+    }
     again, _ = run_clean(local, Path(report.working_copy), plan)
     assert again.cells_changed == 0
 
 
 def test_integer_cells(tmp_path, workdir):
-    values = ["42", "007", "12\x00", "+5", "\uff11\uff12", "99999999999999999999", " 8 ", "0",
-              "-9223372036854775808", "-9223372036854775809", "9223372036854775807"]
+    values = [
+        "42",
+        "007",
+        "12\x00",
+        "+5",
+        "\uff11\uff12",
+        "99999999999999999999",
+        " 8 ",
+        "0",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "9223372036854775807",
+    ]
     source = write_source(tmp_path / "n.db", {"t": (["n"], [(v,) for v in values])})
     plan = plan_for(source, {"t": {"n": "integer"}})
     report, _ = run_clean(load_settings(None, workdir=workdir), source, plan)
-    assert [r[1] for r in rows(Path(report.working_copy), "t")] == \
-        ["42", "7", "12", "5", "12", "99999999999999999999", "8", "0", *values[8:]]
+    assert [r[1] for r in rows(Path(report.working_copy), "t")] == [
+        "42",
+        "7",
+        "12",
+        "5",
+        "12",
+        "99999999999999999999",
+        "8",
+        "0",
+        *values[8:],
+    ]
     # bigint's whole range converts, one past either end does not
     assert [(c.rowid, c.reason) for c in report.unconvertible] == [
-        (6, "integer out of range"), (10, "integer out of range")]
+        (6, "integer out of range"),
+        (10, "integer out of range"),
+    ]
     assert {r.rule: r.changed for r in report.rules} == {"nul_bytes": 1, "trim": 1, "numbers": 3}
     tokens = load_settings(None, workdir=workdir, null_tokens=["", "42"])
     report, _ = run_clean(tokens, source, plan)  # a token that looks like a canonical integer
@@ -193,8 +262,9 @@ def test_a_column_named_rowid_and_source_constraints(tmp_path, local):
     source = tmp_path / "r.db"
     with sqlite3.connect(source) as db:
         db.execute('CREATE TABLE t ("rowid" TEXT, d TEXT)')
-        db.executemany("INSERT INTO t (rowid, d) VALUES (?, ?)",
-                       [("a", "13/01/2024"), ("b", "31/04/2024")])
+        db.executemany(
+            "INSERT INTO t (rowid, d) VALUES (?, ?)", [("a", "13/01/2024"), ("b", "31/04/2024")]
+        )
         db.execute("CREATE TABLE strict (v TEXT NOT NULL)")
         db.execute("INSERT INTO strict VALUES ('N/A')")
     db.close()
@@ -211,8 +281,10 @@ def test_a_column_named_rowid_and_source_constraints(tmp_path, local):
 
 
 def test_source_changed_while_cleaning_is_an_error(tmp_path, local):
-    source = write_source(tmp_path / "s.db", {
-        "a": (["d"], [("13/01/2024",)] * 10), "b": (["d"], [("14/01/2024",)] * 10)})
+    source = write_source(
+        tmp_path / "s.db",
+        {"a": (["d"], [("13/01/2024",)] * 10), "b": (["d"], [("14/01/2024",)] * 10)},
+    )
     plan = plan_for(source, {"a": {"d": "date"}, "b": {"d": "date"}})
 
     def change_source(event):
@@ -228,8 +300,9 @@ def test_source_changed_while_cleaning_is_an_error(tmp_path, local):
 
 
 def test_cancel_rolls_back(tmp_path, local):
-    source = write_source(tmp_path / "s.db", {"a": (["d"], [(f"{n % 28 + 1}/01/2024",)
-                                                            for n in range(60_000)])})
+    source = write_source(
+        tmp_path / "s.db", {"a": (["d"], [(f"{n % 28 + 1}/01/2024",) for n in range(60_000)])}
+    )
     plan = plan_for(source, {"a": {"d": "date"}})
 
     def cancel(event):  # the operator cancels as the table starts
@@ -246,8 +319,9 @@ def test_cancel_rolls_back(tmp_path, local):
 def test_bad_inputs(tmp_path, local, capsys):
     source = write_source(tmp_path / "s.db", {"a": (["d"], [("x",)])})
     with pytest.raises(BadInput, match="plan table 'missing' is not in the source"):
-        run_clean(local, source, plan_for(write_source(tmp_path / "o.db", {
-            "missing": (["d"], [])}), {}))
+        run_clean(
+            local, source, plan_for(write_source(tmp_path / "o.db", {"missing": (["d"], [])}), {})
+        )
     with sqlite3.connect(source) as db:
         db.execute("CREATE TABLE k (id TEXT PRIMARY KEY, v) WITHOUT ROWID")
     db.close()
@@ -255,8 +329,10 @@ def test_bad_inputs(tmp_path, local, capsys):
         run_clean(local, source, plan_for(source, {}))
     text = tmp_path / "notes.db"
     text.write_text("hello\n")
-    for path, reason in ((tmp_path / "none.db", "does not exist"),
-                         (text, "is not a SQLite database")):
+    for path, reason in (
+        (tmp_path / "none.db", "does not exist"),
+        (text, "is not a SQLite database"),
+    ):
         capsys.readouterr()
         assert main(["--workdir", str(local.workdir), "clean", str(path), "--dry-run"]) == 2
         assert capsys.readouterr().err == f"sdconsole: error: source {path} {reason}\n"
@@ -294,7 +370,9 @@ def big_source(path: Path, rows: int) -> Path:
             "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)"
             " INSERT INTO big SELECT printf('%d/%d/%d %02d:%02d', n % 28 + 1, n % 12 + 1,"
             " 2000 + n % 25, n % 24, n % 60), printf('%d/%d/%d', n % 28 + 1, n % 12 + 1,"
-            " 2000 + n % 25), printf(' %d ', n) FROM seq", (rows,))
+            " 2000 + n % 25), printf(' %d ', n) FROM seq",
+            (rows,),
+        )
     db.close()
     return path
 
@@ -311,14 +389,23 @@ def test_sigkill_during_apply_leaves_the_previous_working_copy(tmp_path, local):
     previous = sha256(Path(first.working_copy))
     journal = run_dir / "events.jsonl"
     seen = journal.read_text().count("\n")
-    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(local.workdir), run_id,
-                              str(source), str(plan_path)])
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(local.workdir), run_id, str(source), str(plan_path)]
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
-        events = [json.loads(line) for line in journal.read_text().splitlines()[seen:]
-                  if line.endswith("}")]
-        if any(e["kind"] == "Progress" and e["stage"] == "clean" and e["table"] == "big"
-               and 0 < e["done"] < e["total"] for e in events):
+        events = [
+            json.loads(line)
+            for line in journal.read_text().splitlines()[seen:]
+            if line.endswith("}")
+        ]
+        if any(
+            e["kind"] == "Progress"
+            and e["stage"] == "clean"
+            and e["table"] == "big"
+            and 0 < e["done"] < e["total"]
+            for e in events
+        ):
             os.kill(child.pid, signal.SIGKILL)
             break
         time.sleep(0.01)
@@ -374,12 +461,18 @@ def assert_as_python(source: Path, plan, tokens, report: CleanReport) -> None:
     """Every cell, count, sample and unconvertible cell is what the plain Python rules give."""
     rules, samples, unconvertible, per_column, changed = {}, {}, [], Counter(), 0
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    copy = sqlite3.connect(f"file:{report.working_copy}?mode=ro", uri=True) \
-        if report.working_copy else None
+    copy = (
+        sqlite3.connect(f"file:{report.working_copy}?mode=ro", uri=True)
+        if report.working_copy
+        else None
+    )
     for table in plan.tables:
-        select = sqlite_sql(sql.SQL("SELECT rowid, {} FROM {} ORDER BY rowid").format(
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
-            sql.Identifier(table.name)))
+        select = sqlite_sql(
+            sql.SQL("SELECT rowid, {} FROM {} ORDER BY rowid").format(
+                sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+                sql.Identifier(table.name),
+            )
+        )
         cleaned = copy.execute(select).fetchall() if copy else None
         found: dict[int, Counter] = {}
         for n, row in enumerate(src.execute(select)):
@@ -408,8 +501,9 @@ def assert_as_python(source: Path, plan, tokens, report: CleanReport) -> None:
         copy.close()
     assert [((r.rule, r.table, r.column), r.changed) for r in report.rules] == list(rules.items())
     assert {(r.rule, r.table, r.column): r.samples for r in report.rules} == samples
-    assert [(c.table, c.column, c.rowid, c.value, c.reason) for c in report.unconvertible] == \
-        unconvertible[:1000]
+    assert [
+        (c.table, c.column, c.rowid, c.value, c.reason) for c in report.unconvertible
+    ] == unconvertible[:1000]
     assert report.unconvertible_counts == dict(per_column)
     assert report.cells_changed == changed
 
@@ -428,55 +522,154 @@ def edge_values() -> list:
     years = ("0000", "0004", "0300", "1900", "2000", "2023", "2024", "9999", "999", "20234")
     values: list = []
     for d, m, y in itertools.product(days, months, years):
-        values += [f"{d:02d}/{m:02d}/{y}", f"{d}/{m}/{y}", f"{d:02d}-{m}-{y}", f"{d}.{m:02d}.{y}",
-                   f"{d}/{m}-{y}", f"{y}-{m:02d}-{d:02d}"]
-    clocks = (" 0:00", " 00:00", " 00:00:00", " 9:05", " 09:05", " 23:59", " 24:00", " 12:60",
-              " 12:30:59", " 12:30:60", " 1:02:03", " 12:30:45.123", "T12:30", "  12:30", " 7:3")
-    for day, clock in itertools.product(("31/12/2023", "1/2/2024", "29/02/2024", "29/02/2023",
-                                         "12-31-2023", "2024-02-29", "2024/02/09", "5.3.2016"),
-                                        clocks):
+        values += [
+            f"{d:02d}/{m:02d}/{y}",
+            f"{d}/{m}/{y}",
+            f"{d:02d}-{m}-{y}",
+            f"{d}.{m:02d}.{y}",
+            f"{d}/{m}-{y}",
+            f"{y}-{m:02d}-{d:02d}",
+        ]
+    clocks = (
+        " 0:00",
+        " 00:00",
+        " 00:00:00",
+        " 9:05",
+        " 09:05",
+        " 23:59",
+        " 24:00",
+        " 12:60",
+        " 12:30:59",
+        " 12:30:60",
+        " 1:02:03",
+        " 12:30:45.123",
+        "T12:30",
+        "  12:30",
+        " 7:3",
+    )
+    for day, clock in itertools.product(
+        (
+            "31/12/2023",
+            "1/2/2024",
+            "29/02/2024",
+            "29/02/2023",
+            "12-31-2023",
+            "2024-02-29",
+            "2024/02/09",
+            "5.3.2016",
+        ),
+        clocks,
+    ):
         values.append(day + clock)
     values += [c.strip() for c in clocks] + ["7:30:00", "07:30:00", "23:59:59", "１２:３０"]
-    values += ["".join(s) for t in ("yes", "no", "true", "false", "y", "n", "t", "f")
-               for s in itertools.product(*({c.lower(), c.upper()} for c in t))]
+    values += [
+        "".join(s)
+        for t in ("yes", "no", "true", "false", "y", "n", "t", "f")
+        for s in itertools.product(*({c.lower(), c.upper()} for c in t))
+    ]
     values += ["1", "0", "yes ", " no", "yes\x00", "yés", "2", "-1", "ja", "TRUE\t", "K"]
-    values += ["-0", "00", "007", "+1", "1-", "9223372036854775807", "-9223372036854775807",
-               "-9223372036854775808", "9223372036854775808", "999999999999999999",
-               "1234567890123456789", "12\x00", "１２", " 5", "5 ", "1e3", "1.0", "٣"]
-    values += ["0.50", "-0.50", "00.5", ".5", "5.", "1E-2", "-0.0", "12345678901.5",
-               "123456789012", "1234567890123", "1.2.3", "1,5", "+1.5", "--1", "0.000",
-               "10.01", "-10", "1.5\x00", "１.５", "-0.", "0.0.0"]
-    values += ["", " ", "N/A", " N/A", "N/A ", "n/a", "NULL", "null", "?", "-", "\u3000N/A",
-               "N/A\x00", "\t", "x\x00y", "\x00", "  spaced  ", "a\u00a0", "\u2028b", "é",
-               "éé ", "\x7f", "\x1fz", "plain text"]
+    values += [
+        "-0",
+        "00",
+        "007",
+        "+1",
+        "1-",
+        "9223372036854775807",
+        "-9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "999999999999999999",
+        "1234567890123456789",
+        "12\x00",
+        "１２",
+        " 5",
+        "5 ",
+        "1e3",
+        "1.0",
+        "٣",
+    ]
+    values += [
+        "0.50",
+        "-0.50",
+        "00.5",
+        ".5",
+        "5.",
+        "1E-2",
+        "-0.0",
+        "12345678901.5",
+        "123456789012",
+        "1234567890123",
+        "1.2.3",
+        "1,5",
+        "+1.5",
+        "--1",
+        "0.000",
+        "10.01",
+        "-10",
+        "1.5\x00",
+        "１.５",
+        "-0.",
+        "0.0.0",
+    ]
+    values += [
+        "",
+        " ",
+        "N/A",
+        " N/A",
+        "N/A ",
+        "n/a",
+        "NULL",
+        "null",
+        "?",
+        "-",
+        "\u3000N/A",
+        "N/A\x00",
+        "\t",
+        "x\x00y",
+        "\x00",
+        "  spaced  ",
+        "a\u00a0",
+        "\u2028b",
+        "é",
+        "éé ",
+        "\x7f",
+        "\x1fz",
+        "plain text",
+    ]
     return values + [None, 0, 1, 5, -3, 1.5, 2.0, b"12:30", b"\x00", b"yes"]
 
 
 @pytest.mark.parametrize("null_tokens", [None, ["", "N/A", "0", "1", "yes", "-0", " x "]])
-def test_edge_values_are_cleaned_exactly_as_the_python_rules_say(tmp_path, workdir,
-                                                                 null_tokens):
+def test_edge_values_are_cleaned_exactly_as_the_python_rules_say(tmp_path, workdir, null_tokens):
     """Typed columns in both date orders, collations that must not matter, tokens that
     look like values (checked before the conversions), and values SQL must leave alone."""
     source = tmp_path / "edges.db"
-    columns = {"ts": ("timestamp", "day-first", "TEXT COLLATE NOCASE"),
-               "ts_us": ("timestamp", "month-first", ""),
-               "day": ("date", "day-first", "TEXT COLLATE RTRIM"),
-               "day_us": ("date", "month-first", ""), "clock": ("time", "day-first", ""),
-               "flag": ("boolean", "day-first", "TEXT COLLATE NOCASE"),
-               "n": ("integer", "day-first", ""), "amount": ("numeric", "day-first", "BLOB"),
-               "note": ("text", "day-first", "TEXT COLLATE RTRIM")}
+    columns = {
+        "ts": ("timestamp", "day-first", "TEXT COLLATE NOCASE"),
+        "ts_us": ("timestamp", "month-first", ""),
+        "day": ("date", "day-first", "TEXT COLLATE RTRIM"),
+        "day_us": ("date", "month-first", ""),
+        "clock": ("time", "day-first", ""),
+        "flag": ("boolean", "day-first", "TEXT COLLATE NOCASE"),
+        "n": ("integer", "day-first", ""),
+        "amount": ("numeric", "day-first", "BLOB"),
+        "note": ("text", "day-first", "TEXT COLLATE RTRIM"),
+    }
     values = edge_values()
     declared = ", ".join(f"{name} {declared}" for name, (_, _, declared) in columns.items())
     with sqlite3.connect(source) as db:
         db.execute(f"CREATE TABLE edges ({declared})")
-        db.executemany(f"INSERT INTO edges VALUES ({', '.join('?' * len(columns))})",
-                       [(v,) * len(columns) for v in values])
+        db.executemany(
+            f"INSERT INTO edges VALUES ({', '.join('?' * len(columns))})",
+            [(v,) * len(columns) for v in values],
+        )
     db.close()
     plan = plan_for(source, {"edges": {c: t for c, (t, _, _) in columns.items()}})
     for column in plan.tables[0].columns:
         column.date_order = columns[column.name][1]
-    settings = load_settings(None, workdir=workdir,
-                             **({"null_tokens": null_tokens} if null_tokens else {}))
+    settings = load_settings(
+        None, workdir=workdir, **({"null_tokens": null_tokens} if null_tokens else {})
+    )
     tokens = frozenset(settings.null_tokens)
     report, _ = run_clean(settings, source, plan)
     assert report.changed() > 0 and len(report.unconvertible) == 1000

@@ -16,11 +16,18 @@ from sdconsole.commands.demo import demo_sample
 from sdconsole.commands.output import WIDTH
 
 
-def sdconsole(*args: str, cwd: Path | None = None,
-              dsn: str | None = None) -> subprocess.CompletedProcess[str]:
+def sdconsole(
+    *args: str, cwd: Path | None = None, dsn: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **({"SDCONSOLE_TARGET_DSN": dsn} if dsn else {})}
-    return subprocess.run([sys.executable, "-m", "sdconsole", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sdconsole", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def tickets_in(path: Path) -> int:
@@ -35,8 +42,7 @@ def test_demo_generates_its_sample_again_for_another_size(workdir: Path) -> None
     assert demo_sample(workdir, 30) == small and tickets_in(small) == rows, "same size: reused"
     larger = demo_sample(workdir, 90)
     assert larger == small and tickets_in(larger) > rows, "another size: generated again"
-    assert sorted(p.name for p in larger.parent.iterdir()) == ["sample.json",
-                                                                "servicedesk.db"]
+    assert sorted(p.name for p in larger.parent.iterdir()) == ["sample.json", "servicedesk.db"]
 
 
 def test_demo_refuses_a_size_below_one(workdir: Path) -> None:
@@ -46,7 +52,8 @@ def test_demo_refuses_a_size_below_one(workdir: Path) -> None:
 
 
 def test_a_relative_work_dir_is_of_the_current_directory_and_said_when_created(
-        tmp_path: Path, pg_dsn: str) -> None:
+    tmp_path: Path, pg_dsn: str
+) -> None:
     first = sdconsole("--workdir", "work/here", "runs", cwd=tmp_path, dsn=pg_dsn)
     assert first.returncode == 0, first.stderr
     assert first.stderr == f"sdconsole: created the work dir {tmp_path / 'work/here'}\n"
@@ -59,8 +66,9 @@ def test_a_work_dir_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> Non
     (tmp_path / "notes.txt").write_text("not a work dir")
     done = sdconsole("--workdir", "notes.txt", "runs", cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == f"sdconsole: error: work dir {tmp_path / 'notes.txt'} is not a" \
-                          " directory\n"
+    assert (
+        done.stderr == f"sdconsole: error: work dir {tmp_path / 'notes.txt'} is not a directory\n"
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
@@ -79,7 +87,8 @@ def last_json(done: subprocess.CompletedProcess[str]) -> dict:
 
 
 def test_json_output_ends_with_the_outcome_and_exit_status_on_failures_too(
-        workdir: Path, pg_dsn: str, sample_db: Path, tmp_path: Path) -> None:
+    workdir: Path, pg_dsn: str, sample_db: Path, tmp_path: Path
+) -> None:
     base = ("--workdir", str(workdir), "migrate")
     stopped = sdconsole(*base, str(sample_db), "--mode", "simple", "--json", dsn=pg_dsn)
     assert stopped.returncode == 7, stopped.stderr
@@ -91,22 +100,40 @@ def test_json_output_ends_with_the_outcome_and_exit_status_on_failures_too(
     assert missing.returncode not in (0, 1), missing.stderr
     end = last_json(missing)
     assert (end["kind"], end["outcome"], end["exit_code"]) == (
-        "RunEnded", "failed", missing.returncode)
+        "RunEnded",
+        "failed",
+        missing.returncode,
+    )
 
-    unusable = sdconsole(*base, str(sample_db), "--json", "--mode", "simple",
-                         dsn="postgresql://nobody@127.0.0.1:1/none")
+    unusable = sdconsole(
+        *base,
+        str(sample_db),
+        "--json",
+        "--mode",
+        "simple",
+        dsn="postgresql://nobody@127.0.0.1:1/none",
+    )
     end = last_json(unusable)
     assert unusable.returncode == end["exit_code"] != 0 and end["outcome"] == "failed"
 
 
-def test_text_output_ends_with_a_summary_in_80_columns(workdir: Path, pg_dsn: str,
-                                                       sample_db: Path) -> None:
-    done = sdconsole("--workdir", str(workdir), "migrate", str(sample_db), "--mode", "simple",
-                     "--yes", dsn=pg_dsn)
+def test_text_output_ends_with_a_summary_in_80_columns(
+    workdir: Path, pg_dsn: str, sample_db: Path
+) -> None:
+    done = sdconsole(
+        "--workdir",
+        str(workdir),
+        "migrate",
+        str(sample_db),
+        "--mode",
+        "simple",
+        "--yes",
+        dsn=pg_dsn,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     [run_dir] = (workdir / "runs").iterdir()
-    summary = lines[lines.index(next(x for x in lines if x.startswith("== summary"))):]
+    summary = lines[lines.index(next(x for x in lines if x.startswith("== summary"))) :]
     assert summary[0].startswith("== summary: succeeded (exit 0) in ")
     assert summary[1] == "   version v1 cut over"
     assert summary[2].endswith(" rejects (in _rejects)") and "rows loaded" in summary[2]

@@ -40,8 +40,7 @@ STAGES = ("preflight", "profile", "clean", "canary", "load", "validate", "backup
 FAULTS = ("SIGKILL", "SIGTERM", "SIGINT", "dropped")
 # The README's exit statuses: killed (by the signal), interrupted (10), a stage failed (9);
 # 0 when the fault came after the run's cutover had committed.
-EXPECTED = {"SIGKILL": {-signal.SIGKILL}, "SIGTERM": {10, 0}, "SIGINT": {10, 0},
-            "dropped": {9, 0}}
+EXPECTED = {"SIGKILL": {-signal.SIGKILL}, "SIGTERM": {10, 0}, "SIGINT": {10, 0}, "dropped": {9, 0}}
 ENDING = {"SIGKILL": "resume", "SIGTERM": "discard", "SIGINT": "resume", "dropped": "discard"}
 STABLE = "servicedesk"
 TABLE: list[tuple[str, str, int | None, str, str, float]] = []
@@ -50,16 +49,22 @@ TABLE: list[tuple[str, str, int | None, str, str, float]] = []
 def _database(server: str, template: str | None = None) -> str:
     name = "sdc_crash_" + secrets.token_hex(4)
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}{}").format(
-            sql.Identifier(name),
-            sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if template else sql.SQL("")))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {}{}").format(
+                sql.Identifier(name),
+                sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                if template
+                else sql.SQL(""),
+            )
+        )
     return name
 
 
 def _drop(server: str, name: str) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def _settings(workdir: Path, dsn: str) -> Settings:
@@ -69,13 +74,21 @@ def _settings(workdir: Path, dsn: str) -> Settings:
 def content(dsn: str) -> dict[str, tuple[int, str]]:
     """Every table dashboards read: row count and a checksum of its rows, in any order."""
     with psycopg.connect(dsn) as conn:
-        views = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = %s",
-            (STABLE,))]
-        return {view: conn.execute(sql.SQL(
-            "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))),"
-            " '') FROM {} t").format(sql.Identifier(STABLE, view))).fetchone()
-            for view in views}
+        views = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.views WHERE table_schema = %s", (STABLE,)
+            )
+        ]
+        return {
+            view: conn.execute(
+                sql.SQL(
+                    "SELECT count(*), coalesce(md5(string_agg(md5(t::text), ''"
+                    " ORDER BY md5(t::text))), '') FROM {} t"
+                ).format(sql.Identifier(STABLE, view))
+            ).fetchone()
+            for view in views
+        }
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +106,13 @@ def matrix(pg_server: str, tmp_path_factory: pytest.TempPathFactory):
             for source, mode in zip(sources, ("simple", "complete"), strict=False):
                 with pipeline.Migration(settings, source, mode=mode) as m:
                     pipeline.drive(m, yes=True)
-        yield {"first": first, "second": second, "template": template,
-               "v1": content(make_conninfo(pg_server, dbname=template)),
-               "v2": content(make_conninfo(pg_server, dbname=reference))}
+        yield {
+            "first": first,
+            "second": second,
+            "template": template,
+            "v1": content(make_conninfo(pg_server, dbname=template)),
+            "v2": content(make_conninfo(pg_server, dbname=reference)),
+        }
     finally:
         _drop(pg_server, template)
         _drop(pg_server, reference)
@@ -105,12 +122,16 @@ def matrix(pg_server: str, tmp_path_factory: pytest.TempPathFactory):
 def _print_table() -> None:
     if not TABLE:
         return
-    print("\n\ncrash matrix: a fault in each stage of `sdconsole migrate --mode complete`,"
-          " in a resume's load and in a rollback")
+    print(
+        "\n\ncrash matrix: a fault in each stage of `sdconsole migrate --mode complete`,"
+        " in a resume's load and in a rollback"
+    )
     print(f"{'stage':<10} {'fault':<8} {'exit':>5}  {'then':<9} {'held':<5} {'seconds':>7}")
     for stage, fault, code, then, held, seconds in TABLE:
-        print(f"{stage:<10} {fault:<8} {'-' if code is None else code:>5}  {then:<9}"
-              f" {held:<5} {seconds:>7.1f}")
+        print(
+            f"{stage:<10} {fault:<8} {'-' if code is None else code:>5}  {then:<9}"
+            f" {held:<5} {seconds:>7.1f}"
+        )
     held = sum(row[4] == "yes" for row in TABLE)
     print(f"{held} of {len(TABLE)} cases held, {sum(row[5] for row in TABLE):.0f} s in all\n")
 
@@ -123,25 +144,48 @@ def case(matrix, pg_server: str, tmp_path: Path):
 
 
 def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sdconsole", "--workdir",
-                           str(settings.workdir), *args, "--target", settings.target_dsn],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sdconsole",
+            "--workdir",
+            str(settings.workdir),
+            *args,
+            "--target",
+            settings.target_dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def faulted_run(settings: Settings, source: Path, stage: str,
-                fault: str) -> tuple[int, str, str]:
+def faulted_run(settings: Settings, source: Path, stage: str, fault: str) -> tuple[int, str, str]:
     """``migrate`` with the fault delivered as ``stage`` starts; (exit status, run id, what it
     said on stderr)."""
     return faulted(settings, stage, fault, "migrate", str(source), "--mode", "complete")
 
 
-def faulted(settings: Settings, stage: str, fault: str,
-            *command: str) -> tuple[int, str, str]:
+def faulted(settings: Settings, stage: str, fault: str, *command: str) -> tuple[int, str, str]:
     """``sdconsole COMMAND ... --yes --json`` with the fault delivered as ``stage`` starts."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *command,
-         "--target", settings.target_dsn, "--yes", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "sdconsole",
+            "--workdir",
+            str(settings.workdir),
+            *command,
+            "--target",
+            settings.target_dsn,
+            "--yes",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     run_id = ""
     for line in proc.stdout:
         event = json.loads(line)
@@ -149,9 +193,11 @@ def faulted(settings: Settings, stage: str, fault: str,
         if event["kind"] == "StageStarted" and event["stage"] == stage:
             if fault == "dropped":
                 with psycopg.connect(settings.target_dsn, autocommit=True) as admin:
-                    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                  " WHERE datname = current_database()"
-                                  " AND pid <> pg_backend_pid()")
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"
+                    )
             else:
                 proc.send_signal(getattr(signal, fault))
             break
@@ -163,7 +209,8 @@ def faulted(settings: Settings, stage: str, fault: str,
     # The error is the last line; psycopg may log a line of its own before it when a COPY
     # loses its connection (`error ignored terminating <psycopg.Copy [BAD]>`), not the run.
     assert proc.returncode in (-signal.SIGKILL, 0) or stderr.splitlines()[-1].startswith(
-        "sdconsole: error: "), stderr
+        "sdconsole: error: "
+    ), stderr
     assert "Traceback" not in stderr, stderr
     return proc.returncode, run_id, stderr
 
@@ -178,31 +225,52 @@ def leftovers(settings: Settings, source: Path, kept: Path | None = None) -> lis
     working copy (but ``kept``: a successful run's), processes, a held lock."""
     found = []
     with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
-        versions = {r[0] for r in conn.execute(
-            "SELECT schema_name FROM sdconsole.deployments WHERE status IN"
-            " ('active', 'retired', 'rolled_back')")}
-        recorded = {r[0] for r in conn.execute(
-            "SELECT backup_path FROM sdconsole.deployments WHERE backup_path IS NOT NULL")}
-        schemas = {r[0] for r in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'servicedesk%'")}
+        versions = {
+            r[0]
+            for r in conn.execute(
+                "SELECT schema_name FROM sdconsole.deployments WHERE status IN"
+                " ('active', 'retired', 'rolled_back')"
+            )
+        }
+        recorded = {
+            r[0]
+            for r in conn.execute(
+                "SELECT backup_path FROM sdconsole.deployments WHERE backup_path IS NOT NULL"
+            )
+        }
+        schemas = {
+            r[0]
+            for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'servicedesk%'"
+            )
+        }
         found += [f"schema {s}" for s in sorted(schemas - versions - {STABLE})]
         if lock.holder(settings, conn):
             found.append(f"lock held by {lock.holder(settings, conn)}")
-        if conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                        " AND database = (SELECT oid FROM pg_database"
-                        " WHERE datname = current_database())").fetchone()[0]:
+        if conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())"
+        ).fetchone()[0]:
             found.append("an advisory lock")
     for path in settings.workdir.rglob("*"):
-        if path.is_file() and path != kept and (
+        if (
+            path.is_file()
+            and path != kept
+            and (
                 path.name.endswith((".partial", ".partial-journal", ".tmp"))
                 or path.name in ("working.db", "numbered.db")
-                or path.suffix == ".dump" and str(path) not in recorded):
+                or path.suffix == ".dump"
+                and str(path) not in recorded
+            )
+        ):
             found.append(str(path.relative_to(settings.workdir)))
     dbname = psycopg.conninfo.conninfo_to_dict(settings.target_dsn)["dbname"]
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
         if proc.info["status"] != psutil.STATUS_ZOMBIE and (
-                str(source) in cmdline or "pg_dump" in cmdline and dbname in cmdline):
+            str(source) in cmdline or "pg_dump" in cmdline and dbname in cmdline
+        ):
             found.append(f"process {proc.pid}: {cmdline[:60]}")
     return found
 
@@ -238,8 +306,7 @@ def test_a_fault_in_a_stage(stage: str, fault: str, matrix, case: Settings) -> N
             assert f"INTERRUPTED run {run_id} stopped in " in said.stdout, said.stdout
             row[3] = ENDING[fault]
             discard = ENDING[fault] == "discard"
-            done = sdconsole(case, "resume", run_id, *(["--discard"] if discard else []),
-                             "--yes")
+            done = sdconsole(case, "resume", run_id, *(["--discard"] if discard else []), "--yes")
             assert done.returncode == 0, done.stderr
             if discard:
                 assert content(case.target_dsn) == matrix["v1"]
@@ -302,8 +369,14 @@ def test_a_fault_while_rolling_back(fault: str, matrix, case: Settings) -> None:
             row[3] = "complete"
         assert content(case.target_dsn) == matrix["v1"]
         # the migration's working copy stays, as every successful run's does
-        assert settled(lambda: [f for f in leftovers(case, matrix["second"])
-                                if not f.endswith("working.db")]) == [], row
+        assert (
+            settled(
+                lambda: [
+                    f for f in leftovers(case, matrix["second"]) if not f.endswith("working.db")
+                ]
+            )
+            == []
+        ), row
         row[4] = "yes"
     finally:
         TABLE.append((*row, time.monotonic() - started))

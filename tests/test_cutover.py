@@ -28,13 +28,16 @@ def test_first_cutover_creates_the_views_and_activates(run, conn, pg_dsn, settin
     assert (report.from_version, report.to_version, report.backup_path) == (None, v1, None)
     assert seen(conn) == (3, v1)
     assert views_point_at(conn) == {"servicedesk_v1"}
-    names = conn.execute("SELECT table_name FROM information_schema.views"
-                         " WHERE table_schema = %s ORDER BY 1", (STABLE,)).fetchall()
+    names = conn.execute(
+        "SELECT table_name FROM information_schema.views WHERE table_schema = %s ORDER BY 1",
+        (STABLE,),
+    ).fetchall()
     assert [n[0] for n in names] == ["_rejects", "comments", "tickets"]
     assert statuses(conn) == {v1: "active"}
     audit = deployments.audit_log(conn, STABLE)
     assert [(a["action"], a["from_version"], a["to_version"]) for a in audit] == [
-        ("cutover", None, v1)]
+        ("cutover", None, v1)
+    ]
 
 
 def test_second_cutover_dumps_the_active_first_and_retires_it(run, conn, pg_dsn, settings):
@@ -55,12 +58,14 @@ def test_second_cutover_dumps_the_active_first_and_retires_it(run, conn, pg_dsn,
     assert deployments.get(conn, STABLE, v1).backup_path == str(dump)
     # the confirmation showed exactly what ran, and the console's log got every statement
     assert report.statements == plan.statements
-    executed = [e.statement for e in run.events
-                if isinstance(e, ev.SqlExecuted) and e.stage == "cutover"]
-    assert executed[-len(plan.statements):] == plan.statements
+    executed = [
+        e.statement for e in run.events if isinstance(e, ev.SqlExecuted) and e.stage == "cutover"
+    ]
+    assert executed[-len(plan.statements) :] == plan.statements
     assert "LOCK TABLE" in plan.statements[1]
-    assert any(s.startswith('CREATE OR REPLACE VIEW "servicedesk"."tickets"')
-               for s in plan.statements)
+    assert any(
+        s.startswith('CREATE OR REPLACE VIEW "servicedesk"."tickets"') for s in plan.statements
+    )
 
 
 def test_cutover_refuses_a_version_that_is_not_loaded(run, conn, pg_dsn, settings):
@@ -84,11 +89,11 @@ def test_readers_never_see_an_error_a_mix_or_nothing(run, conn, pg_dsn, settings
         "tickets": "SELECT count(*), min(marker), max(marker) FROM servicedesk.tickets",
         # two views in one statement: both must come from the same version
         "join": "SELECT (SELECT count(*) FROM servicedesk.tickets),"
-                " (SELECT min(marker) FROM servicedesk.comments),"
-                " (SELECT max(marker) FROM servicedesk.tickets)",
+        " (SELECT min(marker) FROM servicedesk.comments),"
+        " (SELECT max(marker) FROM servicedesk.tickets)",
         "comments-first": "SELECT count(*), min(c.marker), max(t.marker)"
-                          " FROM servicedesk.comments c JOIN servicedesk.tickets t USING"
-                          " (ticket_id)",
+        " FROM servicedesk.comments c JOIN servicedesk.tickets t USING"
+        " (ticket_id)",
     }
     stop = threading.Event()
     observed: dict[str, list] = {name: [] for name in queries}
@@ -102,8 +107,10 @@ def test_readers_never_see_an_error_a_mix_or_nothing(run, conn, pg_dsn, settings
                 except psycopg.Error as exc:
                     errors.append(f"{name}: {exc}")
 
-    threads = [threading.Thread(target=reader, args=(name, q, name != "join"))
-               for name, q in queries.items()]
+    threads = [
+        threading.Thread(target=reader, args=(name, q, name != "join"))
+        for name, q in queries.items()
+    ]
     for t in threads:
         t.start()
     try:
@@ -133,20 +140,24 @@ def test_incompatible_columns_recreate_the_view_with_its_grants(run, conn, pg_ds
     try:
         v1, v2 = make_version(conn, 3), make_version(conn, 5, title_type="integer")
         cutover.cutover(run, conn, pg_dsn, settings, v1)
-        conn.execute(sql.SQL("GRANT SELECT ON servicedesk.tickets TO {}").format(
-            sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON servicedesk.tickets TO {}").format(sql.Identifier(role))
+        )
         plan = cutover.plan_cutover(conn, STABLE, v2)
         assert 'DROP VIEW "servicedesk"."tickets"' in plan.statements
         assert f'GRANT SELECT ON "servicedesk"."tickets" TO "{role}"' in plan.statements
 
         cutover.cutover(run, conn, pg_dsn, settings, v2, backup=False, allow_shape_change=True)
 
-        kind = conn.execute("SELECT data_type FROM information_schema.columns WHERE"
-                            " table_schema = 'servicedesk' AND table_name = 'tickets'"
-                            " AND column_name = 'title'").fetchone()[0]
+        kind = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE"
+            " table_schema = 'servicedesk' AND table_name = 'tickets'"
+            " AND column_name = 'title'"
+        ).fetchone()[0]
         assert kind == "integer"
-        assert conn.execute("SELECT has_table_privilege(%s, 'servicedesk.tickets', 'SELECT')",
-                            (role,)).fetchone()[0]
+        assert conn.execute(
+            "SELECT has_table_privilege(%s, 'servicedesk.tickets', 'SELECT')", (role,)
+        ).fetchone()[0]
     finally:
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
@@ -156,31 +167,38 @@ def test_views_of_others_in_the_stable_schema_are_left_alone(run, conn, pg_dsn, 
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     v3 = make_version(conn, 7, title_type="integer")
     cutover.cutover(run, conn, pg_dsn, settings, v1)
-    conn.execute("CREATE VIEW servicedesk.open_tickets AS"
-                 " SELECT ticket_id FROM servicedesk.tickets")
+    conn.execute(
+        "CREATE VIEW servicedesk.open_tickets AS SELECT ticket_id FROM servicedesk.tickets"
+    )
 
     cutover.cutover(run, conn, pg_dsn, settings, v2, backup=False, allow_shape_change=True)
     assert conn.execute("SELECT count(*) FROM servicedesk.open_tickets").fetchone()[0] == 5
 
     # a DROP would take the team's view with it: refused in one line, nothing changed
-    with pytest.raises(StageError, match=r"^cutover of servicedesk to v3 failed: cannot drop"
-                                         r" view servicedesk\.tickets") as info:
+    with pytest.raises(
+        StageError,
+        match=r"^cutover of servicedesk to v3 failed: cannot drop"
+        r" view servicedesk\.tickets",
+    ) as info:
         cutover.cutover(run, conn, pg_dsn, settings, v3, backup=False, allow_shape_change=True)
     assert "\n" not in str(info.value)
     assert seen(conn) == (5, v2)
     assert statuses(conn) == {v1: "retired", v2: "active", v3: "loaded"}
 
 
-def test_retention_purges_old_schemas_and_keeps_their_dumps(run, conn, pg_dsn,
-                                                            settings: Settings):
+def test_retention_purges_old_schemas_and_keeps_their_dumps(run, conn, pg_dsn, settings: Settings):
     settings = settings.model_copy(update={"retention": 2})
     versions = [make_version(conn, n) for n in (3, 4, 5, 6)]
     reports = [cutover.cutover(run, conn, pg_dsn, settings, v) for v in versions]
 
     assert statuses(conn) == {1: "purged", 2: "purged", 3: "retired", 4: "active"}
     assert reports[2].purged == [1] and reports[3].purged == [2]
-    present = {r[0] for r in conn.execute(
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'servicedesk\\_v%'")}
+    present = {
+        r[0]
+        for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'servicedesk\\_v%'"
+        )
+    }
     assert present == {"servicedesk_v3", "servicedesk_v4"}
     for v in (1, 2, 3):
         assert Path(deployments.get(conn, STABLE, v).backup_path).is_file()
@@ -188,8 +206,9 @@ def test_retention_purges_old_schemas_and_keeps_their_dumps(run, conn, pg_dsn,
     assert actions.count("purge") == 2
 
 
-def test_retention_keeps_the_rollback_target_when_it_has_no_dump(run, conn, pg_dsn,
-                                                                 settings: Settings):
+def test_retention_keeps_the_rollback_target_when_it_has_no_dump(
+    run, conn, pg_dsn, settings: Settings
+):
     settings = settings.model_copy(update={"retention": 1})
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     cutover.cutover(run, conn, pg_dsn, settings, v1)

@@ -25,8 +25,9 @@ from sdconsole.settings import Settings
 
 def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=dict(os.environ),
-                          timeout=300)
+    return subprocess.run(
+        command, capture_output=True, text=True, env=dict(os.environ), timeout=300
+    )
 
 
 @pytest.fixture
@@ -35,8 +36,17 @@ def detach(settings: Settings):
     started: list[str] = []
 
     def start(source: Path, *extra: str) -> str:
-        done = sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn,
-                         "--mode", "simple", "--detach", *extra)
+        done = sdconsole(
+            settings,
+            "migrate",
+            str(source),
+            "--target",
+            settings.target_dsn,
+            "--mode",
+            "simple",
+            "--detach",
+            *extra,
+        )
         assert done.returncode == 0, done.stderr
         run_id = done.stdout.split()[1]
         assert f"sdconsole attach {run_id}" in done.stdout
@@ -61,9 +71,12 @@ async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
 
 def serving(run_id: str) -> list[psutil.Process]:
     """The processes that serve ``run_id``: its run process, while it runs."""
-    return [process for process in psutil.process_iter(["cmdline"])
-            if run_id in (process.info["cmdline"] or [])
-            and "--serve" in (process.info["cmdline"] or [])]
+    return [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if run_id in (process.info["cmdline"] or [])
+        and "--serve" in (process.info["cmdline"] or [])
+    ]
 
 
 def run_process(run_id: str) -> psutil.Process:
@@ -71,9 +84,9 @@ def run_process(run_id: str) -> psutil.Process:
     return process
 
 
-async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: Settings,
-                                                                      sample_db: Path,
-                                                                      detach) -> None:
+async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(
+    settings: Settings, sample_db: Path, detach
+) -> None:
     run_id = detach(sample_db)
     process = run_process(run_id)
     assert os.getsid(process.pid) != os.getsid(0), "its own session, away from the terminal"
@@ -87,8 +100,10 @@ async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: S
     assert seqs == list(range(1, len(seqs) + 1)), "the journal replayed in order, from 1"
 
     process.send_signal(signal.SIGHUP)  # a hang-up of the terminal it started from: no effect
-    async with attach(settings.workdir, run_id) as second, \
-            attach(settings.workdir, run_id) as watcher:
+    async with (
+        attach(settings.workdir, run_id) as second,
+        attach(settings.workdir, run_id) as watcher,
+    ):
         await second.approve("quality")
         with pytest.raises(CommandRefused, match="another client controls this run"):
             await watcher.approve("clean")
@@ -106,13 +121,13 @@ async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(settings: S
     assert "== cutover done" in followed.stdout and "== run succeeded (exit 0)" in followed.stdout
     process.wait(30)
     with psycopg.connect(settings.target_dsn) as conn:
-        assert conn.execute("SELECT status FROM sdconsole.deployments").fetchall() == [
-            ("active",)]
+        assert conn.execute("SELECT status FROM sdconsole.deployments").fetchall() == [("active",)]
     assert not path.exists()
 
 
 def test_cancel_stops_a_waiting_run_and_a_refused_gate_needs_a_reason(
-        settings: Settings, sample_db: Path, detach) -> None:
+    settings: Settings, sample_db: Path, detach
+) -> None:
     run_id = detach(sample_db, "--quality-threshold", "100")
     process = run_process(run_id)
 
@@ -137,11 +152,27 @@ def test_cancel_stops_a_waiting_run_and_a_refused_gate_needs_a_reason(
 
 def test_what_a_run_writes_is_its_owners_only(settings: Settings, sample_db: Path) -> None:
     """Runs hold customer data: every file 0600, every directory 0700."""
-    done = sdconsole(settings, "migrate", str(sample_db), "--target", settings.target_dsn,
-                     "--mode", "blue-green", "--yes")
+    done = sdconsole(
+        settings,
+        "migrate",
+        str(sample_db),
+        "--target",
+        settings.target_dsn,
+        "--mode",
+        "blue-green",
+        "--yes",
+    )
     assert done.returncode == 0, done.stderr
-    again = sdconsole(settings, "migrate", str(sample_db), "--target", settings.target_dsn,
-                      "--mode", "blue-green", "--yes")  # a backup of the first version too
+    again = sdconsole(
+        settings,
+        "migrate",
+        str(sample_db),
+        "--target",
+        settings.target_dsn,
+        "--mode",
+        "blue-green",
+        "--yes",
+    )  # a backup of the first version too
     assert again.returncode == 0, again.stderr
     for folder in ("runs", "backups"):
         for path in [settings.workdir / folder, *(settings.workdir / folder).rglob("*")]:

@@ -56,10 +56,17 @@ async def follow_to_the_end(workdir: Path, run_id: str) -> list[ev.Event]:
 
 
 def test_the_run_process_uses_the_parents_settings_and_never_shows_the_password(
-        workdir: Path, pg_dsn: str, sample_db: Path, started) -> None:
+    workdir: Path, pg_dsn: str, sample_db: Path, started
+) -> None:
     dsn, password = with_password(pg_dsn)
-    settings = load_settings(None, workdir=workdir, target_dsn=dsn, stable_schema="helpdesk",
-                             quality_threshold=100, flag_words=["sim/não"])
+    settings = load_settings(
+        None,
+        workdir=workdir,
+        target_dsn=dsn,
+        stable_schema="helpdesk",
+        quality_threshold=100,
+        flag_words=["sim/não"],
+    )
     run = launch.start(settings, sample_db, mode="simple")
     started.append(run)
     process = psutil.Process(run.pid)
@@ -74,8 +81,9 @@ def test_the_run_process_uses_the_parents_settings_and_never_shows_the_password(
     assert events[-1].outcome == "succeeded", events[-1]
     process.wait(30)
     with psycopg.connect(dsn) as conn:
-        views = conn.execute("SELECT count(*) FROM information_schema.views"
-                             " WHERE table_schema = 'helpdesk'").fetchone()
+        views = conn.execute(
+            "SELECT count(*) FROM information_schema.views WHERE table_schema = 'helpdesk'"
+        ).fetchone()
         assert views is not None and views[0] > 0, "dashboards read the stable schema given"
     files = [p for p in run.run_dir.rglob("*") if p.is_file()]
     assert any(p.name == launch.OUTPUT for p in files)
@@ -83,19 +91,24 @@ def test_the_run_process_uses_the_parents_settings_and_never_shows_the_password(
         assert password.encode() not in path.read_bytes(), path
 
 
-def test_a_run_process_that_cannot_start_is_one_line(offline_settings: Settings,
-                                                     sample_db: Path, started) -> None:
-    with pytest.raises(StageError, match=r"ended at once \(exit 2\): .*unknown mode|invalid"
-                                         r" choice"):
+def test_a_run_process_that_cannot_start_is_one_line(
+    offline_settings: Settings, sample_db: Path, started
+) -> None:
+    with pytest.raises(
+        StageError,
+        match=r"ended at once \(exit 2\): .*unknown mode|invalid"
+        r" choice",
+    ):
         started.append(launch.start(offline_settings, sample_db, mode="sideways"))
 
 
 def command(settings: Settings, *args: str) -> dict[str, Any]:
     """``sdconsole ARGS`` in the test's work dir, against its database, for subprocess."""
-    return {"args": [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
-                     *args],
-            "env": {**os.environ, "SDCONSOLE_TARGET_DSN": str(settings.target_dsn)},
-            "text": True}
+    return {
+        "args": [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args],
+        "env": {**os.environ, "SDCONSOLE_TARGET_DSN": str(settings.target_dsn)},
+        "text": True,
+    }
 
 
 def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,7 +116,8 @@ def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
 
 
 def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
-        settings: Settings, sample_db: Path, started) -> None:
+    settings: Settings, sample_db: Path, started
+) -> None:
     done = sdconsole(settings, "migrate", str(sample_db), "--mode", "simple", "--yes")
     assert done.returncode == 0, done.stderr
     run = launch.start(settings, sample_db, mode="simple")
@@ -120,7 +134,11 @@ def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
     assert listed.returncode == 0, listed.stderr
     waiting, ended = json.loads(listed.stdout)
     assert (waiting["run_id"], waiting["state"], waiting["gate"], waiting["pid"]) == (
-        run.run_id, "waiting", "quality", run.pid)
+        run.run_id,
+        "waiting",
+        "quality",
+        run.pid,
+    )
     assert waiting["mode"] == "simple" and waiting["source"] == str(sample_db)
     assert (ended["state"], ended["outcome"], ended["exit_code"]) == ("ended", "succeeded", 0)
     assert ended["stage"] == "cutover"
@@ -129,8 +147,9 @@ def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
     assert f"{run.run_id} simple" in text[1] and "waiting at the quality gate" in text[1]
     assert "succeeded (exit 0)" in text[2]
 
-    waiter = subprocess.Popen(**command(settings, "wait", run.run_id), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+    waiter = subprocess.Popen(
+        **command(settings, "wait", run.run_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         assert sdconsole(settings, "cancel", run.run_id).returncode == 0
         out, err = waiter.communicate(timeout=120)
@@ -149,15 +168,20 @@ def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         "sdconsole: error: no migration run 20000101T000000.000Z-000000 in"
-        f" {settings.workdir / 'runs'}"]
+        f" {settings.workdir / 'runs'}"
+    ]
 
 
 def test_runs_reads_only_the_tail_of_a_long_journal(tmp_path: Path) -> None:
     """A journal of 100k lines: the stage is the last one started, found from the end."""
     journal = tmp_path / "events.jsonl"
     lines = [json.dumps(ev.StageStarted(stage="load", seq=1).to_dict())]
-    lines += [json.dumps(ev.Progress(stage="load", table="tickets", done=i, total=10**5,
-                                     seq=i + 2).to_dict()) for i in range(100_000)]
+    lines += [
+        json.dumps(
+            ev.Progress(stage="load", table="tickets", done=i, total=10**5, seq=i + 2).to_dict()
+        )
+        for i in range(100_000)
+    ]
     lines.append('{"kind": "Progress", "torn')
     journal.write_text("\n".join(lines))
     newest = list(journal_tail(tmp_path))
@@ -167,7 +191,8 @@ def test_runs_reads_only_the_tail_of_a_long_journal(tmp_path: Path) -> None:
 
 
 def test_wait_follows_a_headless_run_until_its_process_has_gone(
-        settings: Settings, holder_process: subprocess.Popen[str]) -> None:
+    settings: Settings, holder_process: subprocess.Popen[str]
+) -> None:
     """A run without a control socket is followed through the lock its process holds; its
     process ending unreaped (a zombie of the process that started it) is its end."""
     from sdconsole.commands.runs import alive
@@ -175,12 +200,14 @@ def test_wait_follows_a_headless_run_until_its_process_has_gone(
 
     run_dir = settings.workdir / "runs" / "run-of-alice"
     run_dir.mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({"source": "s.db", "mode": "simple",
-                                                  "outcome": None}))
+    (run_dir / "run.json").write_text(
+        json.dumps({"source": "s.db", "mode": "simple", "outcome": None})
+    )
     [info] = runs.list_runs(settings)
     assert (info.state, info.pid, info.stage) == ("running", holder_process.pid, None)
-    waiter = subprocess.Popen(**command(settings, "wait", "run-of-alice"),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    waiter = subprocess.Popen(
+        **command(settings, "wait", "run-of-alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         holder_process.stdin.close()  # it ends, and nobody reaps it yet
         out, err = waiter.communicate(timeout=120)

@@ -21,7 +21,8 @@ from sdconsole.settings import Settings
 
 
 async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_over_once(
-        settings: Settings, sample_db: Path) -> None:
+    settings: Settings, sample_db: Path
+) -> None:
     started = launch.start(settings, sample_db, mode="simple")
     try:
         async with attach(settings.workdir, started.run_id) as run:
@@ -59,8 +60,11 @@ def _defunct(pids: set[int], seconds: float = 5.0) -> list[int]:
     """Which of ``pids`` are still defunct children of this process after ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
-        left = [c.pid for c in psutil.Process().children()
-                if c.pid in pids and c.status() == psutil.STATUS_ZOMBIE]
+        left = [
+            c.pid
+            for c in psutil.Process().children()
+            if c.pid in pids and c.status() == psutil.STATUS_ZOMBIE
+        ]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)

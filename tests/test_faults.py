@@ -46,8 +46,7 @@ def test_server_restart_mid_load(tmp_path: Path) -> None:
             restarted.append(event.table)
             restart(workdir)
 
-    with pipeline.Migration(settings, second, listeners=[restart_during_load],
-                            mode="simple") as m:
+    with pipeline.Migration(settings, second, listeners=[restart_during_load], mode="simple") as m:
         through_clean(m)
         with pytest.raises(StageError) as info:
             m.load()

@@ -46,8 +46,9 @@ def variants(pg_server, migrated_sample, tmp_path_factory) -> dict[str, Migrated
             sample.generate(source, tickets=300, seed=11, flags=flags)  # as the session sample
             name, dsn = _create_database(pg_server)
             databases.append(name)
-            migrated[flags] = migrate(source, dsn, tmp_path_factory.mktemp(f"work-{flags}"),
-                                      flag_words=FLAG_WORDS)
+            migrated[flags] = migrate(
+                source, dsn, tmp_path_factory.mktemp(f"work-{flags}"), flag_words=FLAG_WORDS
+            )
         yield migrated
     finally:
         for name in databases:
@@ -56,24 +57,32 @@ def variants(pg_server, migrated_sample, tmp_path_factory) -> dict[str, Migrated
 
 def column_types(target: Migrated) -> dict[tuple[str, str], str]:
     with psycopg.connect(target.dsn) as conn:
-        return {(table, column): kind for table, column, kind in conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = %s", (target.schema,))}
+        return {
+            (table, column): kind
+            for table, column, kind in conn.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = %s",
+                (target.schema,),
+            )
+        }
 
 
 def test_every_spelling_of_the_flags_lands_boolean(variants):
     for flags, target in variants.items():
         types = column_types(target)
-        assert {types[(table, column)] for table, columns in FLAGS.items()
-                for column in columns} == {"boolean"}, flags
+        assert {
+            types[(table, column)] for table, columns in FLAGS.items() for column in columns
+        } == {"boolean"}, flags
 
 
 def test_the_dashboards_give_the_same_figures_whatever_the_spelling(variants):
     results: dict[str, dict[str, tuple]] = {}
     for flags, target in variants.items():
         with psycopg.connect(target.dsn) as conn:
-            results[flags] = {template.name: queries.run_query(conn, template, target.schema)
-                              for template in queries.load_queries()}
+            results[flags] = {
+                template.name: queries.run_query(conn, template, target.schema)
+                for template in queries.load_queries()
+            }
     mixed = results.pop("mixed")
     assert len(mixed) >= 23
     for name in ("reopen_rate_by_team", "sla_compliance_by_severity", "agent_comment_activity"):
@@ -87,21 +96,53 @@ def test_flag_words_of_another_language_are_cleaned_loaded_and_validated(tmp_pat
     """English spellings are converted in SQL, the configured words in Python: together,
     with the placeholders and a value that is no flag, they land as the rules say and
     validation proves every cell against the original file."""
-    spelt = ["Sim", " sim ", "NÃO", "Não\x00", "não", "Yes", "no", "0", "1", "SIM\t", "N/A", "",
-             None] * 8 + ["talvez"]
-    source = write_source(tmp_path / "pt.db", {"pagamentos": (
-        ["Id", "Pago"], [(str(n), value) for n, value in enumerate(spelt, 1)])})
-    target = migrate(source, pg_dsn, tmp_path, flag_words=FLAG_WORDS, quality_threshold=0,
-                     quality_floor=0)
-    expected = [True, True, False, False, False, True, False, False, True, True, None, None,
-                None] * 8 + [None]
+    spelt = [
+        "Sim",
+        " sim ",
+        "NÃO",
+        "Não\x00",
+        "não",
+        "Yes",
+        "no",
+        "0",
+        "1",
+        "SIM\t",
+        "N/A",
+        "",
+        None,
+    ] * 8 + ["talvez"]
+    source = write_source(
+        tmp_path / "pt.db",
+        {"pagamentos": (["Id", "Pago"], [(str(n), value) for n, value in enumerate(spelt, 1)])},
+    )
+    target = migrate(
+        source, pg_dsn, tmp_path, flag_words=FLAG_WORDS, quality_threshold=0, quality_floor=0
+    )
+    expected = [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+        True,
+        None,
+        None,
+        None,
+    ] * 8 + [None]
     with psycopg.connect(pg_dsn) as conn:
-        landed = [paid for (paid,) in conn.execute(
-            "SELECT pago FROM servicedesk.pagamentos ORDER BY id")]
-        (schema,) = conn.execute("SELECT schema_name FROM sdconsole.deployments"
-                                 " WHERE status = 'active'").fetchone()
-        rejects = conn.execute(sql.SQL("SELECT column_name, raw_value FROM {}._rejects").format(
-            sql.Identifier(schema))).fetchall()
+        landed = [
+            paid for (paid,) in conn.execute("SELECT pago FROM servicedesk.pagamentos ORDER BY id")
+        ]
+        (schema,) = conn.execute(
+            "SELECT schema_name FROM sdconsole.deployments WHERE status = 'active'"
+        ).fetchone()
+        rejects = conn.execute(
+            sql.SQL("SELECT column_name, raw_value FROM {}._rejects").format(sql.Identifier(schema))
+        ).fetchall()
     assert landed == expected
     assert rejects == [("pago", "talvez")]
     with sqlite3.connect(source) as db:  # the source is untouched

@@ -19,8 +19,9 @@ from sdconsole.engine.target.dsn import TargetUnreachable, connect, redact_dsn, 
 
 
 def sdconsole(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sdconsole", *args],
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "sdconsole", *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_engine_import_loads_neither_textual_nor_rich() -> None:
@@ -72,8 +73,11 @@ def test_unreachable_target_is_one_line_without_password(tmp_path: Path) -> None
 def test_a_sibling_connection_reaches_the_same_database_with_the_password(pg_dsn: str) -> None:
     """The canary's second connection: same database and user; the password, which
     ``conn.info.dsn`` leaves out, travels too (a trusting server ignores it)."""
-    dsn = pg_dsn if conninfo_to_dict(pg_dsn).get("password") else make_conninfo(
-        pg_dsn, password="trusted-anyway")
+    dsn = (
+        pg_dsn
+        if conninfo_to_dict(pg_dsn).get("password")
+        else make_conninfo(pg_dsn, password="trusted-anyway")
+    )
     with connect(dsn) as conn, sibling(conn) as other:
         assert other.pgconn.backend_pid != conn.pgconn.backend_pid
         assert (other.info.dbname, other.info.user) == (conn.info.dbname, conn.info.user)
@@ -84,13 +88,18 @@ def test_a_sibling_over_the_connection_limit_is_a_stage_error(pg_dsn: str) -> No
     role, password = "sdc_limited_" + secrets.token_hex(3), secrets.token_hex(8)
     with psycopg.connect(pg_dsn, autocommit=True) as admin:
         try:
-            admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
-                sql.Identifier(role), sql.Literal(password)))
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
         except psycopg.errors.InsufficientPrivilege:
             pytest.skip("the test role may not create roles")
         try:
-            with connect(make_conninfo(pg_dsn, user=role, password=password)) as conn, \
-                    pytest.raises(StageError) as info:
+            with (
+                connect(make_conninfo(pg_dsn, user=role, password=password)) as conn,
+                pytest.raises(StageError) as info,
+            ):
                 sibling(conn)
         finally:
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
@@ -100,9 +109,9 @@ def test_a_sibling_over_the_connection_limit_is_a_stage_error(pg_dsn: str) -> No
     assert password not in message
 
 
-def test_embedded_server_reuses_a_running_server(pg_server: str,
-                                                 tmp_path_factory: pytest.TempPathFactory
-                                                 ) -> None:
+def test_embedded_server_reuses_a_running_server(
+    pg_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     workdir = tmp_path_factory.mktemp("embedded-reuse")
     first = embedded.start(workdir, cleanup="delete")
     second = embedded.start(workdir, cleanup="delete")

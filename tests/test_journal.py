@@ -32,7 +32,11 @@ def test_an_event_after_a_killed_writers_torn_line_is_kept(workdir: Path) -> Non
         _stage(resumed, "load")
     events = read_journal(first.dir)
     assert [(e.seq, e.stage) for e in events] == [
-        (1, "profile"), (2, "profile"), (3, "load"), (4, "load")]
+        (1, "profile"),
+        (2, "profile"),
+        (3, "load"),
+        (4, "load"),
+    ]
 
 
 def test_numbering_goes_on_after_a_journal_longer_than_the_tail_read(workdir: Path) -> None:

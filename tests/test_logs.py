@@ -28,13 +28,27 @@ def short_run(workdir: Path, log_kwargs: dict | None = None) -> tuple[Run, Path]
         run.listeners.append(log)
         with run.stage("preflight", "servicedesk.db") as summary:
             run.emit(ev.CheckResult(stage="preflight", name="disk", status="pass", reason="9 GB"))
-            run.emit(ev.CheckResult(stage="preflight", name="memory", status="warn",
-                                    reason="300 MB available", fix="close other programs"))
+            run.emit(
+                ev.CheckResult(
+                    stage="preflight",
+                    name="memory",
+                    status="warn",
+                    reason="300 MB available",
+                    fix="close other programs",
+                )
+            )
             summary["checks"] = 2
         with run.stage("clean") as summary:
-            run.emit(ev.DiffSample(stage="clean", rule="trim", table="tickets",
-                                   column="TKT-Title", changed=7,
-                                   samples=(("  Secret customer text ", "Secret customer text"),)))
+            run.emit(
+                ev.DiffSample(
+                    stage="clean",
+                    rule="trim",
+                    table="tickets",
+                    column="TKT-Title",
+                    changed=7,
+                    samples=(("  Secret customer text ", "Secret customer text"),),
+                )
+            )
             summary["changed"] = 7
         with run.stage("load", "servicedesk_v1") as summary:
             for done in range(0, 2501, 50):
@@ -55,8 +69,11 @@ def test_a_run_writes_one_json_object_per_event_with_the_same_keys(workdir: Path
     assert seqs == sorted(seqs)
     assert all(datetime.fromisoformat(line["timestamp"]).tzinfo for line in lines)
 
-    by_event = [(line["stage"], line["event"], line["level"]) for line in lines
-                if line["event"] != "Progress"]
+    by_event = [
+        (line["stage"], line["event"], line["level"])
+        for line in lines
+        if line["event"] != "Progress"
+    ]
     assert by_event == [
         ("preflight", "StageStarted", "INFO"),
         ("preflight", "CheckResult", "INFO"),
@@ -77,8 +94,12 @@ def test_a_run_writes_one_json_object_per_event_with_the_same_keys(workdir: Path
     assert failed["error"] == "RuntimeError: server closed the connection unexpectedly"
     assert failed["message"] == "cutover failed: " + failed["error"]
     warning = next(x for x in lines if x["level"] == "WARNING")
-    assert warning["detail"] == {"name": "memory", "status": "warn",
-                                 "reason": "300 MB available", "fix": "close other programs"}
+    assert warning["detail"] == {
+        "name": "memory",
+        "status": "warn",
+        "reason": "300 MB available",
+        "fix": "close other programs",
+    }
 
 
 def test_progress_is_debug_and_does_not_flood(workdir: Path):
@@ -113,10 +134,11 @@ def test_a_password_in_an_error_never_reaches_the_log(workdir: Path, capfd):
         log = JsonRunLog(run.dir, to_stderr=True, dsn=dsn)
         run.listeners.append(log)
         with pytest.raises(ConnectionError), run.stage("load"):
-            raise ConnectionError(f"cannot connect to postgresql://admin:s3cr%40t@db.example/sd"
-                                  f" ({dsn}); server said: bad password Tr0ub4dor")
-        run.emit(ev.SqlExecuted(stage="load",
-                                statement="SELECT 1 -- password='p w'"))
+            raise ConnectionError(
+                f"cannot connect to postgresql://admin:s3cr%40t@db.example/sd"
+                f" ({dsn}); server said: bad password Tr0ub4dor"
+            )
+        run.emit(ev.SqlExecuted(stage="load", statement="SELECT 1 -- password='p w'"))
         log.close()
     written = (run.dir / "log.jsonl").read_text(encoding="utf-8") + capfd.readouterr().err
     for secret in ("Tr0ub4dor", "s3cr%40t", "p w"):
@@ -128,10 +150,10 @@ def test_a_password_in_an_error_never_reaches_the_log(workdir: Path, capfd):
 
 def test_scrub_covers_nested_values_and_both_dsn_forms():
     nested = {"a": ["postgres://u:pw@h:5432/db", ("password = 'x y' host=h",)], "n": 3}
-    assert scrub(nested) == {"a": ["postgres://u:***@h:5432/db", ["password = *** host=h"]],
-                             "n": 3}
+    assert scrub(nested) == {"a": ["postgres://u:***@h:5432/db", ["password = *** host=h"]], "n": 3}
     assert scrub("postgresql://h/db?user=u&password=pw&sslmode=require") == (
-        "postgresql://h/db?user=u&password=***&sslmode=require")
+        "postgresql://h/db?user=u&password=***&sslmode=require"
+    )
     assert scrub("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
@@ -145,8 +167,11 @@ def test_a_real_profile_run_logs_its_stage_and_one_final_progress_per_table(work
     lines = read_lines(run.dir / "log.jsonl")
     stages = [(x["event"], x["stage"]) for x in lines if x["event"].startswith("Stage")]
     assert stages == [("StageStarted", "profile"), ("StageFinished", "profile")]
-    finals = {x["table"]: x["counts"] for x in lines
-              if x["event"] == "Progress" and x["counts"]["done"] == x["counts"]["total"]}
+    finals = {
+        x["table"]: x["counts"]
+        for x in lines
+        if x["event"] == "Progress" and x["counts"]["done"] == x["counts"]["total"]
+    }
     assert set(finals) == {"tickets", "comments", "timesheets"}
     progress = [x for x in lines if x["event"] == "Progress"]
     assert len(progress) <= 2 * len(finals)

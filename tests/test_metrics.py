@@ -38,8 +38,11 @@ REPORT = {
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     """Every sample of an exposition as {(name, sorted labels): value}."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_run_metrics_file_has_every_figure_with_conventional_names(workdir: Path):
@@ -68,8 +71,12 @@ def test_run_metrics_file_has_every_figure_with_conventional_names(workdir: Path
 
 def test_each_run_replaces_the_file_without_leaving_temp_files(workdir: Path):
     metrics.write_run_metrics(workdir, REPORT)
-    failed = {"stable": "servicedesk", "run_id": "r2", "outcome": "failed",
-              "stage_seconds": {"preflight": 0.2}}
+    failed = {
+        "stable": "servicedesk",
+        "run_id": "r2",
+        "outcome": "failed",
+        "stage_seconds": {"preflight": 0.2},
+    }
     path = metrics.write_run_metrics(workdir, failed)
     got = samples(path.read_text())
     assert got[("sdconsole_run_outcome", (("outcome", "failed"),))] == 1
@@ -86,17 +93,20 @@ def _record_history(dsn: str) -> None:
             "INSERT INTO sdconsole.deployments (stable, version, schema_name, status, run_id)"
             " VALUES ('servicedesk', 3, 'servicedesk_v3', 'active', 'r3'),"
             " ('servicedesk', 4, 'servicedesk_v4', 'rolled_back', 'r4'),"
-            " ('other', 9, 'other_v9', 'active', 'r9')")
+            " ('other', 9, 'other_v9', 'active', 'r9')"
+        )
         conn.execute(
             "INSERT INTO sdconsole.audit (stable, action, at, from_version, to_version) VALUES"
             " ('servicedesk', 'cutover', to_timestamp(1700000000), 3, 4),"
             " ('servicedesk', 'rollback', to_timestamp(1700000500), 4, 3),"
-            " ('other', 'rollback', to_timestamp(1800000000), 9, 8)")
+            " ('other', 'rollback', to_timestamp(1800000000), 9, 8)"
+        )
         conn.execute(
             "INSERT INTO sdconsole.runs (run_id, stable, finished_at, outcome) VALUES"
             " ('r3', 'servicedesk', to_timestamp(1690000000), 'succeeded'),"
             " ('r4', 'servicedesk', to_timestamp(1700000000), 'succeeded'),"
-            " ('r5', 'servicedesk', to_timestamp(1710000000), 'failed')")
+            " ('r5', 'servicedesk', to_timestamp(1710000000), 'failed')"
+        )
 
 
 def test_metrics_from_metadata_reads_the_stable_schemas_history(pg_dsn: str):
@@ -111,8 +121,11 @@ def test_metrics_from_metadata_reads_the_stable_schemas_history(pg_dsn: str):
             "last_success_ts": 1_700_000_000.0,
         }
         assert metrics.metrics_from_metadata(conn, "nothing") == {
-            "active_version": None, "last_cutover_ts": None,
-            "last_rollback_ts": None, "last_success_ts": None}
+            "active_version": None,
+            "last_cutover_ts": None,
+            "last_rollback_ts": None,
+            "last_success_ts": None,
+        }
 
 
 def _free_port() -> int:
@@ -137,8 +150,9 @@ def test_server_binds_loopback_and_serves_the_file_with_fresh_metadata(workdir, 
     _record_history(pg_dsn)
     metrics.write_run_metrics(workdir, REPORT)
     settings = load_settings(None, workdir=workdir, target_dsn=pg_dsn)
-    collector = metrics.RunMetricsCollector(metrics.metrics_path(workdir),
-                                            metadata_refresh(settings))
+    collector = metrics.RunMetricsCollector(
+        metrics.metrics_path(workdir), metadata_refresh(settings)
+    )
     address, text = _scrape(collector)
     assert address[0] == "127.0.0.1"
     got = samples(text)
@@ -153,8 +167,9 @@ def test_server_binds_loopback_and_serves_the_file_with_fresh_metadata(workdir, 
 
 def test_server_serves_the_file_when_the_target_is_down(workdir):
     metrics.write_run_metrics(workdir, REPORT)
-    down = load_settings(None, workdir=workdir,
-                         target_dsn=f"host=127.0.0.1 port={_free_port()} user=x password=pw")
+    down = load_settings(
+        None, workdir=workdir, target_dsn=f"host=127.0.0.1 port={_free_port()} user=x password=pw"
+    )
     collector = metrics.RunMetricsCollector(metrics.metrics_path(workdir), metadata_refresh(down))
     _, text = _scrape(collector)
     got = samples(text)
@@ -175,15 +190,19 @@ def test_cli_once_prints_the_metrics_and_refuses_when_there_are_none(workdir, ca
 def test_cli_rejects_a_port_out_of_range(workdir, capsys):
     assert main(["--workdir", str(workdir), "metrics", "--port", "70000"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "sdconsole: error: --port must be between 1 and 65535, not 70000")
+        "sdconsole: error: --port must be between 1 and 65535, not 70000"
+    )
 
 
 @pytest.mark.parametrize("outcome", ["succeeded", "failed", "stopped"])
 def test_outcome_state_set_has_exactly_one_series_at_1(workdir, outcome):
     path = metrics.write_run_metrics(workdir, {"outcome": outcome})
     got = samples(path.read_text())
-    states = {dict(labels)["outcome"]: v for (name, labels), v in got.items()
-              if name == "sdconsole_run_outcome"}
+    states = {
+        dict(labels)["outcome"]: v
+        for (name, labels), v in got.items()
+        if name == "sdconsole_run_outcome"
+    }
     assert states[outcome] == 1
     assert sum(states.values()) == 1
     assert set(states) >= set(metrics.OUTCOMES)
@@ -194,8 +213,11 @@ def _run_metrics(settings) -> dict[tuple[str, tuple], float]:
 
 
 def _outcome(got: dict) -> str:
-    (outcome,) = [dict(labels)["outcome"] for (name, labels), value in got.items()
-                  if name == "sdconsole_run_outcome" and value == 1]
+    (outcome,) = [
+        dict(labels)["outcome"]
+        for (name, labels), value in got.items()
+        if name == "sdconsole_run_outcome" and value == 1
+    ]
     return outcome
 
 
@@ -223,11 +245,15 @@ def test_the_file_of_a_successful_a_failed_and_a_resumed_run(settings, sample_db
     def spoil(event) -> None:  # a row goes missing between load and validation
         if event.kind == "StageStarted" and event.stage == "validate":
             with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
-                conn.execute("DELETE FROM servicedesk_v2.tickets WHERE ctid IN"
-                             " (SELECT ctid FROM servicedesk_v2.tickets LIMIT 1)")
+                conn.execute(
+                    "DELETE FROM servicedesk_v2.tickets WHERE ctid IN"
+                    " (SELECT ctid FROM servicedesk_v2.tickets LIMIT 1)"
+                )
 
-    with pytest.raises(ValidationFailed), \
-            pipeline.Migration(settings, sample_db, mode="simple", listeners=[spoil]) as m:
+    with (
+        pytest.raises(ValidationFailed),
+        pipeline.Migration(settings, sample_db, mode="simple", listeners=[spoil]) as m,
+    ):
         pipeline.drive(m, yes=True)
     got = _run_metrics(settings)
     assert (_outcome(got), _run_id(got)) == ("failed", m.run.run_id)
@@ -238,13 +264,24 @@ def test_the_file_of_a_successful_a_failed_and_a_resumed_run(settings, sample_db
         if event.kind == "Progress" and event.stage == "load" and event.done:
             m.cancel()
 
-    with pytest.raises(Interrupted), pipeline.Migration(
-            settings, sample_db, mode="simple", listeners=[cancel_at_first_row]) as m:
+    with (
+        pytest.raises(Interrupted),
+        pipeline.Migration(
+            settings, sample_db, mode="simple", listeners=[cancel_at_first_row]
+        ) as m,
+    ):
         through_clean(m)
         m.load()
     assert _outcome(_run_metrics(settings)) == "interrupted"
-    done = sdconsole("--workdir", str(settings.workdir), "resume", m.run.run_id, "--yes",
-                     "--target", settings.target_dsn)
+    done = sdconsole(
+        "--workdir",
+        str(settings.workdir),
+        "resume",
+        m.run.run_id,
+        "--yes",
+        "--target",
+        settings.target_dsn,
+    )
     assert done.returncode == 0, done.stderr
     got = _run_metrics(settings)
     assert (_outcome(got), _run_id(got)) == ("succeeded", m.run.run_id)

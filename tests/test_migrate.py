@@ -22,17 +22,26 @@ from sdconsole.engine.runtime.run import list_runs, read_journal
 from sdconsole.settings import Settings
 
 
-def sdconsole(settings: Settings, *args: str, env: dict | None = None,
-              **kwargs) -> subprocess.CompletedProcess[str]:
+def sdconsole(
+    settings: Settings, *args: str, env: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args]
-    return subprocess.run(command, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300, **kwargs)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        **kwargs,
+    )
 
 
-def migrate(settings: Settings, source: Path, *extra: str,
-            **kwargs) -> subprocess.CompletedProcess[str]:
-    return sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn, *extra,
-                     **kwargs)
+def migrate(
+    settings: Settings, source: Path, *extra: str, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    return sdconsole(
+        settings, "migrate", str(source), "--target", settings.target_dsn, *extra, **kwargs
+    )
 
 
 def source_count(source: Path, table: str) -> int:
@@ -44,7 +53,9 @@ def stable_count(dsn: str, table: str = "tickets") -> int:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
             psycopg.sql.SQL("SELECT count(*) FROM servicedesk.{}").format(
-                psycopg.sql.Identifier(table))).fetchone()[0]
+                psycopg.sql.Identifier(table)
+            )
+        ).fetchone()[0]
 
 
 def view_target(dsn: str, table: str = "tickets") -> str:
@@ -52,14 +63,17 @@ def view_target(dsn: str, table: str = "tickets") -> str:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT DISTINCT table_schema FROM information_schema.view_table_usage"
-            " WHERE view_schema = 'servicedesk' AND view_name = %s", (table,)).fetchone()
+            " WHERE view_schema = 'servicedesk' AND view_name = %s",
+            (table,),
+        ).fetchone()
     return row[0]
 
 
 def deployment_statuses(dsn: str) -> dict[int, str]:
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT version, status FROM sdconsole.deployments"
-                            " ORDER BY version").fetchall()
+        rows = conn.execute(
+            "SELECT version, status FROM sdconsole.deployments ORDER BY version"
+        ).fetchall()
     return dict(rows)
 
 
@@ -80,8 +94,9 @@ def test_complete_migration_lands_every_row(settings: Settings, sample_db: Path)
     assert kind.startswith("timestamp")
 
 
-def test_without_yes_it_stops_at_the_gate_and_changes_nothing(settings: Settings,
-                                                              sample_db: Path) -> None:
+def test_without_yes_it_stops_at_the_gate_and_changes_nothing(
+    settings: Settings, sample_db: Path
+) -> None:
     proc = migrate(settings, sample_db, "--mode", "complete")
     assert proc.returncode == 7
     assert "--yes" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -99,17 +114,29 @@ def test_gate_refusal_and_override(settings: Settings, sample_copy: Path) -> Non
     assert "integrity 0 is below the floor 50: comments.CT-TKT-ID" in refused.stderr
     with psycopg.connect(settings.target_dsn) as conn:
         assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
-    passed = migrate(settings, sample_copy, "--mode", "simple", "--yes",
-                     "--override-reason", "known orphans, accepted by ops lead")
+    passed = migrate(
+        settings,
+        sample_copy,
+        "--mode",
+        "simple",
+        "--yes",
+        "--override-reason",
+        "known orphans, accepted by ops lead",
+    )
     assert passed.returncode == 0, passed.stderr
     with psycopg.connect(settings.target_dsn) as conn:
-        reasons = [r[0] for r in conn.execute(
-            "SELECT gate_override_reason FROM sdconsole.runs WHERE outcome = 'succeeded'")]
+        reasons = [
+            r[0]
+            for r in conn.execute(
+                "SELECT gate_override_reason FROM sdconsole.runs WHERE outcome = 'succeeded'"
+            )
+        ]
     assert reasons == ["known orphans, accepted by ops lead"]
 
 
-def test_two_migrations_rollback_and_roll_forward(settings: Settings, sample_db: Path,
-                                                  tmp_path: Path) -> None:
+def test_two_migrations_rollback_and_roll_forward(
+    settings: Settings, sample_db: Path, tmp_path: Path
+) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     bigger = tmp_path / "bigger.db"
     from sdconsole.engine.source import sample
@@ -125,8 +152,7 @@ def test_two_migrations_rollback_and_roll_forward(settings: Settings, sample_db:
     assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "rolled_back"}
 
-    forward = sdconsole(settings, "rollback", "--to", "2", "--yes",
-                        "--target", settings.target_dsn)
+    forward = sdconsole(settings, "rollback", "--to", "2", "--yes", "--target", settings.target_dsn)
     assert forward.returncode == 0, forward.stderr
     assert view_target(settings.target_dsn) == "servicedesk_v2"
 
@@ -136,24 +162,37 @@ def lingering(argument: str, seconds: float = 5.0) -> list[int]:
     (forked workers keep their parent's command line)."""
     deadline = time.monotonic() + seconds
     while True:
-        found = [p.pid for p in psutil.process_iter(["cmdline"])
-                 if argument in (p.info["cmdline"] or [])]
+        found = [
+            p.pid for p in psutil.process_iter(["cmdline"]) if argument in (p.info["cmdline"] or [])
+        ]
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
 
 
-def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
-                                                            sample_db: Path,
-                                                            tmp_path: Path) -> None:
+def test_kill_during_load_leaves_active_version_and_resumes(
+    settings: Settings, sample_db: Path, tmp_path: Path
+) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
-    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
-               "migrate", str(big), "--target", settings.target_dsn, "--mode", "simple",
-               "--yes", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "sdconsole",
+        "--workdir",
+        str(settings.workdir),
+        "migrate",
+        str(big),
+        "--target",
+        settings.target_dsn,
+        "--mode",
+        "simple",
+        "--yes",
+        "--json",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         event = json.loads(line)
@@ -177,8 +216,9 @@ def test_kill_during_load_leaves_active_version_and_resumes(settings: Settings,
     assert pipeline.interrupted_runs(settings) == []
 
 
-def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
-                                                           tmp_path: Path) -> None:
+def test_dropped_connection_fails_in_one_line_then_resumes(
+    settings: Settings, tmp_path: Path
+) -> None:
     from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
@@ -188,10 +228,13 @@ def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
     def terminate_load(event) -> None:
         if event.kind == "Progress" and event.stage == "load" and not killed:
             with psycopg.connect(settings.target_dsn, autocommit=True) as admin:
-                killed.extend(admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    " AND query ILIKE 'COPY%%'").fetchall())
+                killed.extend(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND query ILIKE 'COPY%%'"
+                    ).fetchall()
+                )
 
     with pipeline.Migration(settings, big, listeners=[terminate_load], mode="simple") as m:
         through_clean(m)
@@ -208,16 +251,23 @@ def test_dropped_connection_fails_in_one_line_then_resumes(settings: Settings,
 
 
 def test_health_floor_stops_the_stage_cleanly(settings: Settings, sample_db: Path) -> None:
-    proc = migrate(settings, sample_db, "--mode", "simple", "--yes",
-                   env={"SDCONSOLE_MIN_FREE_DISK_MB": str(10**9)})
+    proc = migrate(
+        settings,
+        sample_db,
+        "--mode",
+        "simple",
+        "--yes",
+        env={"SDCONSOLE_MIN_FREE_DISK_MB": str(10**9)},
+    )
     assert proc.returncode == 9
     assert "free disk" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     with psycopg.connect(settings.target_dsn) as conn:
         assert conn.execute("SELECT to_regnamespace('servicedesk') IS NULL").fetchone()[0]
 
 
-def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(settings: Settings,
-                                                                   tmp_path: Path) -> None:
+def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(
+    settings: Settings, tmp_path: Path
+) -> None:
     """A SIGINT-like signal at moments into the clean: also at the entry of a function SQLite
     calls, where SQLite reports it only as 'user-defined function raised exception'."""
     from sdconsole.engine.runtime.run import Run
@@ -232,12 +282,15 @@ def test_an_interrupt_wherever_it_strikes_the_clean_is_an_interrupt(settings: Se
     previous = signal.signal(signal.SIGALRM, signal.default_int_handler)  # raises as SIGINT
     try:
         for delay in (0.01, 0.03, 0.1, 0.2) * 2:
+
             def arm(event, delay=delay) -> None:
                 if event.kind == "Progress" and not signal.getitimer(signal.ITIMER_REAL)[0]:
                     signal.setitimer(signal.ITIMER_REAL, delay)
 
-            with Run.for_settings(settings, listeners=[arm]) as run, \
-                    pytest.raises(KeyboardInterrupt):
+            with (
+                Run.for_settings(settings, listeners=[arm]) as run,
+                pytest.raises(KeyboardInterrupt),
+            ):
                 cleaner.clean(run, settings, big, plan, dry_run=False)
             assert [p.name for p in run.dir.iterdir() if p.name.startswith("working")] == []
     finally:
@@ -262,15 +315,20 @@ def test_disk_full_while_writing_the_working_copy(settings: Settings, sample_db:
 
 def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from sdconsole.settings import load_settings\n"
-         "from sdconsole.engine.target import lock\n"
-         f"s = load_settings(None, workdir={str(settings.workdir)!r},"
-         f" target_dsn={settings.target_dsn!r})\n"
-         "with lock.acquire(s.target_dsn, s, 'holder-run'):\n"
-         "    print('held', flush=True); time.sleep(60)\n"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from sdconsole.settings import load_settings\n"
+            "from sdconsole.engine.target import lock\n"
+            f"s = load_settings(None, workdir={str(settings.workdir)!r},"
+            f" target_dsn={settings.target_dsn!r})\n"
+            "with lock.acquire(s.target_dsn, s, 'holder-run'):\n"
+            "    print('held', flush=True); time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -283,17 +341,20 @@ def test_lock_held_by_another_run(settings: Settings, sample_db: Path) -> None:
         holder.wait()
 
 
-def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
-                                                             sample_db: Path) -> None:
+def test_a_tampered_load_fails_validation_and_blocks_cutover(
+    settings: Settings, sample_db: Path
+) -> None:
     from sdconsole.engine.runtime.errors import ValidationFailed
 
     with pipeline.Migration(settings, sample_db, mode="simple") as m:
         through_clean(m)
         m.load()
         with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
-            conn.execute("UPDATE servicedesk_v1.tickets SET tkt_title = 'tampered'"
-                         " WHERE tkt_ticket_id = (SELECT min(tkt_ticket_id)"
-                         " FROM servicedesk_v1.tickets)")
+            conn.execute(
+                "UPDATE servicedesk_v1.tickets SET tkt_title = 'tampered'"
+                " WHERE tkt_ticket_id = (SELECT min(tkt_ticket_id)"
+                " FROM servicedesk_v1.tickets)"
+            )
         report = m.validate()
         assert not report.ok
         assert "tickets" in report.summary
@@ -304,8 +365,9 @@ def test_a_tampered_load_fails_validation_and_blocks_cutover(settings: Settings,
     assert deployment_statuses(settings.target_dsn) == {1: "failed"}
 
 
-def cleaned_over_an_active_version(settings: Settings, source: Path,
-                                   listeners=()) -> pipeline.Migration:
+def cleaned_over_an_active_version(
+    settings: Settings, source: Path, listeners=()
+) -> pipeline.Migration:
     """A blue-green migration of ``source`` stopped after its clean; v1 is active."""
     assert migrate(settings, source, "--mode", "simple", "--yes").returncode == 0
     m = pipeline.Migration(settings, source, mode="blue-green", listeners=listeners)
@@ -314,7 +376,8 @@ def cleaned_over_an_active_version(settings: Settings, source: Path,
 
 
 def test_the_backup_taken_beside_load_and_validation_is_the_cutovers(
-        settings: Settings, sample_db: Path) -> None:
+    settings: Settings, sample_db: Path
+) -> None:
     with cleaned_over_an_active_version(settings, sample_db) as m:
         assert m.load_validate_and_back_up().ok
         dumps = list((settings.workdir / "backups").glob("servicedesk_v1-*.dump"))
@@ -327,8 +390,9 @@ def test_the_backup_taken_beside_load_and_validation_is_the_cutovers(
     stages = [stage for kind, stage in events if kind == "StageFinished"]
     assert stages.count("backup") == 1 and stages.index("backup") < stages.index("cutover")
     with psycopg.connect(settings.target_dsn) as conn:
-        recorded = conn.execute("SELECT backup_path FROM sdconsole.deployments"
-                                " WHERE version = 1").fetchone()[0]
+        recorded = conn.execute(
+            "SELECT backup_path FROM sdconsole.deployments WHERE version = 1"
+        ).fetchone()[0]
     assert recorded == str(dumps[0])
     assert view_target(settings.target_dsn) == "servicedesk_v2"
 
@@ -337,8 +401,10 @@ def test_a_failed_load_leaves_no_backup_behind(settings: Settings, sample_db: Pa
     def drop_copy(event) -> None:
         if event.kind == "Progress" and event.stage == "load" and event.done:
             with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                             " WHERE datname = current_database() AND query ILIKE 'COPY%%'")
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND query ILIKE 'COPY%%'"
+                )
 
     with cleaned_over_an_active_version(settings, sample_db, [drop_copy]) as m:
         with pytest.raises(StageError, match="connection to the target was lost"):
@@ -348,8 +414,7 @@ def test_a_failed_load_leaves_no_backup_behind(settings: Settings, sample_db: Pa
     assert view_target(settings.target_dsn) == "servicedesk_v1"
 
 
-def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
-                                                     sample_db: Path) -> None:
+def test_a_failed_validation_leaves_no_backup_behind(settings: Settings, sample_db: Path) -> None:
     def spoil(event) -> None:  # a row goes missing between load and validation
         if event.kind == "StageStarted" and event.stage == "validate":
             with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
@@ -363,8 +428,10 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
     assert view_target(settings.target_dsn) == "servicedesk_v1"
     asked = sdconsole(settings, "resume", "--discard", "--target", settings.target_dsn)
     assert asked.returncode == 7
-    assert (f"run {m.run.run_id} stopped in validate (validation of servicedesk_v2 failed:"
-            in asked.stderr)
+    assert (
+        f"run {m.run.run_id} stopped in validate (validation of servicedesk_v2 failed:"
+        in asked.stderr
+    )
     assert "; it left v2 (servicedesk_v2) failed, " in asked.stderr
     gone = sdconsole(settings, "resume", "--discard", "--yes", "--target", settings.target_dsn)
     assert gone.returncode == 0, gone.stderr
@@ -372,7 +439,8 @@ def test_a_failed_validation_leaves_no_backup_behind(settings: Settings,
 
 
 def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
-        settings: Settings, sample_db: Path) -> None:
+    settings: Settings, sample_db: Path
+) -> None:
     keep_one = {"SDCONSOLE_WORKING_COPIES": "1"}
     assert migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one).returncode == 0
     first = list_runs(settings.workdir)[0]
@@ -381,17 +449,19 @@ def test_a_successful_run_deletes_old_working_copies_but_not_a_resumable_one(
 
     last = migrate(settings, sample_db, "--mode", "simple", "--yes", env=keep_one)
     assert last.returncode == 0, last.stderr
-    newest, = set(list_runs(settings.workdir)) - {first, interrupted}
+    (newest,) = set(list_runs(settings.workdir)) - {first, interrupted}
     assert not (first / "working.db").exists()
     assert (first / "events.jsonl").exists() and (first / "clean.json").exists()
     assert (interrupted / "working.db").exists() and (newest / "working.db").exists()
-    housekeeping = [e for e in read_journal(newest) if e.stage == "housekeeping"
-                    and e.kind == "StageFinished"]
+    housekeeping = [
+        e for e in read_journal(newest) if e.stage == "housekeeping" and e.kind == "StageFinished"
+    ]
     assert [e.summary["removed"] for e in housekeeping] == [1]
 
 
-def interrupted_in_load(settings: Settings, source: Path, mode: str = "blue-green",
-                        then=None) -> str:
+def interrupted_in_load(
+    settings: Settings, source: Path, mode: str = "blue-green", then=None
+) -> str:
     """Cancel a migration of ``source`` at its first loaded rows, then ``then(migration)``
     while it is still open; returns the run id."""
     from sdconsole.engine.runtime.errors import Interrupted
@@ -400,8 +470,7 @@ def interrupted_in_load(settings: Settings, source: Path, mode: str = "blue-gree
         if event.kind == "Progress" and event.stage == "load" and event.done > 0:
             m.cancel()
 
-    with pipeline.Migration(settings, source, listeners=[cancel_at_first_row],
-                            mode=mode) as m:
+    with pipeline.Migration(settings, source, listeners=[cancel_at_first_row], mode=mode) as m:
         through_clean(m)
         with pytest.raises(Interrupted):
             m.load()
@@ -410,8 +479,7 @@ def interrupted_in_load(settings: Settings, source: Path, mode: str = "blue-gree
     return m.run.run_id
 
 
-def test_headless_resume_finishes_an_interrupted_run(settings: Settings,
-                                                     sample_db: Path) -> None:
+def test_headless_resume_finishes_an_interrupted_run(settings: Settings, sample_db: Path) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     run_id = interrupted_in_load(settings, sample_db)
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "failed"}
@@ -434,7 +502,8 @@ def test_headless_resume_finishes_an_interrupted_run(settings: Settings,
 
 
 def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
-        settings: Settings, sample_db: Path) -> None:
+    settings: Settings, sample_db: Path
+) -> None:
     run_id = interrupted_in_load(settings, sample_db)
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     assert deployment_statuses(settings.target_dsn) == {1: "failed", 2: "active"}
@@ -442,8 +511,9 @@ def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
     refused = sdconsole(settings, "resume", run_id, "--yes", "--target", settings.target_dsn)
     assert refused.returncode == 2
     assert "left v1, but v2 was cut over since" in refused.stderr
-    discarded = sdconsole(settings, "resume", run_id, "--discard", "--yes",
-                          "--target", settings.target_dsn)
+    discarded = sdconsole(
+        settings, "resume", run_id, "--discard", "--yes", "--target", settings.target_dsn
+    )
 
     assert discarded.returncode == 0, discarded.stderr
     assert deployment_statuses(settings.target_dsn) == {1: "discarded", 2: "active"}
@@ -454,13 +524,25 @@ def test_a_run_superseded_by_a_later_cutover_is_discarded_not_resumed(
     assert nothing.returncode == 2 and "no interrupted run to resume" in nothing.stderr
 
 
-def killed_in(stage: str, settings: Settings, source: Path, *extra: str,
-              kind: str = "Progress") -> str:
+def killed_in(
+    stage: str, settings: Settings, source: Path, *extra: str, kind: str = "Progress"
+) -> str:
     """SIGKILL a headless migration of ``source`` at the first ``kind`` event of ``stage``
     (by default: as it reports progress); its run id."""
-    command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir),
-               "migrate", str(source), "--target", settings.target_dsn, "--yes", "--json",
-               *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "sdconsole",
+        "--workdir",
+        str(settings.workdir),
+        "migrate",
+        str(source),
+        "--target",
+        settings.target_dsn,
+        "--yes",
+        "--json",
+        *extra,
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         event = json.loads(line)
@@ -473,7 +555,8 @@ def killed_in(stage: str, settings: Settings, source: Path, *extra: str,
 
 
 def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
-        settings: Settings, tmp_path: Path) -> None:
+    settings: Settings, tmp_path: Path
+) -> None:
     from sdconsole.engine.source import sample
 
     big = tmp_path / "big.db"
@@ -482,8 +565,9 @@ def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
     partial = settings.workdir / "runs" / run_id / "working.db.partial"
     assert partial.exists() and not partial.with_name("working.db").exists()
 
-    gone = sdconsole(settings, "resume", run_id, "--discard", "--yes",
-                     "--target", settings.target_dsn)
+    gone = sdconsole(
+        settings, "resume", run_id, "--discard", "--yes", "--target", settings.target_dsn
+    )
     assert gone.returncode == 0, gone.stderr
     assert f"discarded run {run_id}: removed {partial}" in gone.stdout
     assert not partial.exists()
@@ -491,8 +575,11 @@ def test_a_kill_during_the_clean_leaves_a_partial_copy_that_discard_removes(
 
 def loads_of(settings: Settings, run_id: str) -> int:
     """How many times the run started a load."""
-    return sum(1 for e in read_journal(settings.workdir / "runs" / run_id)
-               if e.kind == "StageStarted" and e.stage == "load")
+    return sum(
+        1
+        for e in read_journal(settings.workdir / "runs" / run_id)
+        if e.kind == "StageStarted" and e.stage == "load"
+    )
 
 
 def interrupted_line(settings: Settings, run_id: str) -> str:
@@ -509,8 +596,7 @@ def killed_in_validation(settings: Settings, sample_db: Path, tmp_path: Path) ->
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     bigger = tmp_path / "bigger.db"
     sample.generate(bigger, tickets=400, seed=5)
-    run_id = killed_in("validate", settings, bigger, "--mode", "blue-green",
-                       kind="StageStarted")
+    run_id = killed_in("validate", settings, bigger, "--mode", "blue-green", kind="StageStarted")
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "loaded"}
     line = interrupted_line(settings, run_id)
     assert "validate" in line.split(" (", 1)[0] and "(the process stopped" in line
@@ -520,7 +606,8 @@ def killed_in_validation(settings: Settings, sample_db: Path, tmp_path: Path) ->
 
 
 def test_a_run_killed_during_validation_is_validated_and_cut_over_not_reloaded(
-        settings: Settings, sample_db: Path, tmp_path: Path) -> None:
+    settings: Settings, sample_db: Path, tmp_path: Path
+) -> None:
     run_id = killed_in_validation(settings, sample_db, tmp_path)
 
     done = sdconsole(settings, "resume", "--yes", "--target", settings.target_dsn)
@@ -531,36 +618,48 @@ def test_a_run_killed_during_validation_is_validated_and_cut_over_not_reloaded(
     assert stable_count(settings.target_dsn) == source_count(tmp_path / "bigger.db", "tickets")
     assert pipeline.interrupted_runs(settings) == []
     with psycopg.connect(settings.target_dsn) as conn:
-        recorded = {r[0] for r in conn.execute("SELECT backup_path FROM sdconsole.deployments"
-                                               " WHERE backup_path IS NOT NULL")}
+        recorded = {
+            r[0]
+            for r in conn.execute(
+                "SELECT backup_path FROM sdconsole.deployments WHERE backup_path IS NOT NULL"
+            )
+        }
     assert {str(p) for p in (settings.workdir / "backups").iterdir()} == recorded
 
 
-def test_a_run_killed_during_validation_can_be_discarded(settings: Settings, sample_db: Path,
-                                                         tmp_path: Path) -> None:
+def test_a_run_killed_during_validation_can_be_discarded(
+    settings: Settings, sample_db: Path, tmp_path: Path
+) -> None:
     run_id = killed_in_validation(settings, sample_db, tmp_path)
     working = settings.workdir / "runs" / run_id / "working.db"
 
-    gone = sdconsole(settings, "resume", run_id, "--discard", "--yes",
-                     "--target", settings.target_dsn)
+    gone = sdconsole(
+        settings, "resume", run_id, "--discard", "--yes", "--target", settings.target_dsn
+    )
 
     assert gone.returncode == 0, gone.stderr
     assert f"discarded run {run_id}: removed " in gone.stdout
     assert "removed v2 (servicedesk_v2)" in gone.stdout and f"removed {working}" in gone.stdout
-    assert "removed " + str(settings.workdir / "backups" / "servicedesk_v1-") in gone.stdout, \
+    assert "removed " + str(settings.workdir / "backups" / "servicedesk_v1-") in gone.stdout, (
         "the dump of v1 the run took beside its load (complete or not), which no version records"
+    )
     assert deployment_statuses(settings.target_dsn) == {1: "active", 2: "discarded"}
     assert view_target(settings.target_dsn) == "servicedesk_v1"
     with psycopg.connect(settings.target_dsn) as conn:
-        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace"
-                                              " WHERE nspname LIKE 'servicedesk%'")}
+        schemas = {
+            r[0]
+            for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'servicedesk%'"
+            )
+        }
     assert schemas == {"servicedesk", "servicedesk_v1"}
     assert not working.exists() and list((settings.workdir / "backups").glob("*")) == []
     assert pipeline.interrupted_runs(settings) == []
 
 
 def test_after_a_lock_timeout_at_cutover_resume_cuts_over_without_reloading(
-        settings: Settings, sample_db: Path) -> None:
+    settings: Settings, sample_db: Path
+) -> None:
     assert migrate(settings, sample_db, "--mode", "simple", "--yes").returncode == 0
     with psycopg.connect(settings.target_dsn) as reader:  # a dashboard's open transaction
         reader.execute("SELECT count(*) FROM servicedesk.tickets")

@@ -16,9 +16,21 @@ from sdconsole.engine.stages.preflight import DISK_FACTOR, preflight
 from sdconsole.engine.target import lock, metadata
 from sdconsole.settings import load_settings
 
-CHECKS = ["source", "source integrity", "tables", "target", "server version",
-          "create permission", "sdconsole metadata", "shape", "lock", "disk", "memory", "pg_dump",
-          "run time"]
+CHECKS = [
+    "source",
+    "source integrity",
+    "tables",
+    "target",
+    "server version",
+    "create permission",
+    "sdconsole metadata",
+    "shape",
+    "lock",
+    "disk",
+    "memory",
+    "pg_dump",
+    "run time",
+]
 
 
 def run_preflight(settings, source):
@@ -52,12 +64,16 @@ def test_unreachable_target_fails_without_showing_the_password(workdir, sample_d
     checks = by_name(report)
     assert not report.ok and report.failed == ["target"]
     assert checks["target"].reason.startswith("cannot connect to postgresql://migrator:***@")
-    assert checks["target"].reason.endswith(": Connection refused (Is the server running on"
-                                            " that host and accepting TCP/IP connections?)")
+    assert checks["target"].reason.endswith(
+        ": Connection refused (Is the server running on"
+        " that host and accepting TCP/IP connections?)"
+    )
     assert checks["target"].fix
     for name in ("server version", "create permission", "sdconsole metadata"):
         assert (checks[name].status, checks[name].reason) == (
-            "warn", "not checked: the target is unreachable")
+            "warn",
+            "not checked: the target is unreachable",
+        )
     assert checks["pg_dump"].status == "warn"
     assert "s3cret" not in (run_dir / "events.jsonl").read_text()
     assert main(["--workdir", str(workdir), "preflight", str(sample_db), "--target", dsn]) == 3
@@ -98,21 +114,31 @@ def test_damaged_source_fails_the_integrity_check(settings, tmp_path):
 def test_metadata_and_active_version_are_reported(settings, sample_db, pg_dsn):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         metadata.ensure(conn)
-        conn.execute("INSERT INTO sdconsole.deployments (stable, version, schema_name, status,"
-                     " run_id) VALUES ('servicedesk', 3, 'servicedesk_v3', 'active', 'r1')")
+        conn.execute(
+            "INSERT INTO sdconsole.deployments (stable, version, schema_name, status,"
+            " run_id) VALUES ('servicedesk', 3, 'servicedesk_v3', 'active', 'r1')"
+        )
     report, _ = run_preflight(settings, sample_db)
-    assert by_name(report)["sdconsole metadata"].reason == \
-        "metadata present; servicedesk serves version 3 (servicedesk_v3)"
+    assert (
+        by_name(report)["sdconsole metadata"].reason
+        == "metadata present; servicedesk serves version 3 (servicedesk_v3)"
+    )
 
 
 def test_missing_create_permission_fails_with_the_grant(settings, sample_db, pg_dsn):
     role = "sdc_reader_" + secrets.token_hex(4)  # roles are server-wide
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(role)))  # servers with password auth need one
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(role)
+            )
+        )  # servers with password auth need one
     try:
-        reader = load_settings(None, workdir=settings.workdir,
-                               target_dsn=make_conninfo(pg_dsn, user=role, password=role))
+        reader = load_settings(
+            None,
+            workdir=settings.workdir,
+            target_dsn=make_conninfo(pg_dsn, user=role, password=role),
+        )
         report, _ = run_preflight(reader, sample_db)
         check = by_name(report)["create permission"]
         assert check.status == "fail" and f"{role} may not create schemas" in check.reason

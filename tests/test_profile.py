@@ -83,8 +83,9 @@ def test_profile_and_plan_are_written_and_reload(sample_profile):
     loaded = Profile.load(run_dir / "profile.json")
     assert loaded.to_dict() == result.to_dict()
     assert Plan.load(run_dir / "plan.json").to_dict() == result.plan.to_dict()
-    assert json.loads((run_dir / "profile.json").read_text())["source_sha256"] == \
-        result.source_sha256
+    assert (
+        json.loads((run_dir / "profile.json").read_text())["source_sha256"] == result.source_sha256
+    )
     events = read_journal(run_dir)
     done = {e.table for e in events if isinstance(e, ev.Progress) and e.done == e.total}
     assert done == {"tickets", "comments", "timesheets"}
@@ -101,15 +102,17 @@ def test_worker_processes_give_the_same_profile(sample_db, local):
 def without_examples(data):
     """A profile's figures with the example values left out (their order may differ)."""
     if isinstance(data, dict):
-        return {k: without_examples(v) for k, v in data.items()
-                if "example" not in k and k != "seconds"}
+        return {
+            k: without_examples(v) for k, v in data.items() if "example" not in k and k != "seconds"
+        }
     if isinstance(data, list):
         return [without_examples(v) for v in data]
     return data
 
 
-def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db, local,
-                                                                       monkeypatch):
+def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(
+    sample_db, local, monkeypatch
+):
     """A column whose distinct values pass PASS_MEMORY leaves the one-pass count and is
     counted alone, in a read of its own or with a GROUP BY, and the figures stay the
     same."""
@@ -136,29 +139,43 @@ def test_columns_too_big_for_the_counting_pass_are_counted_alone_alike(sample_db
     assert without_examples(apart.to_dict()) == without_examples(whole.to_dict())
     assert whole.tables[0].duplicate_keys and whole.relations[0].orphans
     assert [r.examples for r in apart.relations] == [r.examples for r in whole.relations]
-    assert [t.duplicate_examples for t in apart.tables] == \
-        [t.duplicate_examples for t in whole.tables]
+    assert [t.duplicate_examples for t in apart.tables] == [
+        t.duplicate_examples for t in whole.tables
+    ]
 
 
-@pytest.mark.parametrize("child_ids", [[1, 2, "3", "5", None, "N/A"],
-                                       [1, 2, 3.0, "5", None, "N/A"]])
-def test_keys_and_orphans_compare_values_as_sqlite_trims_them(tmp_path, local, monkeypatch,
-                                                              child_ids):
+@pytest.mark.parametrize(
+    "child_ids", [[1, 2, "3", "5", None, "N/A"], [1, 2, 3.0, "5", None, "N/A"]]
+)
+def test_keys_and_orphans_compare_values_as_sqlite_trims_them(
+    tmp_path, local, monkeypatch, child_ids
+):
     """Integers meet text as trim() turns them into text; a real (3.0 is '3.0') sends the
     count to SQLite, as does a column left out of the counting pass: same answers."""
-    source = write_source(tmp_path / "ids.db", {
-        "tickets": (["TKT-Ticket ID"], [("1",), (" 2",), ("3",), ("4",), ("4 ",)]),
-        "comments": (["CT-TKT-ID"], [(v,) for v in child_ids]),
-    })
+    source = write_source(
+        tmp_path / "ids.db",
+        {
+            "tickets": (["TKT-Ticket ID"], [("1",), (" 2",), ("3",), ("4",), ("4 ",)]),
+            "comments": (["CT-TKT-ID"], [(v,) for v in child_ids]),
+        },
+    )
     results = []
     for memory in (scan.PASS_MEMORY, 0):
         monkeypatch.setattr(scan, "PASS_MEMORY", memory)
         result, _ = run_profile(local, source)
         relation = result.relations[0]
         tickets = result.tables[0]
-        results.append((relation.orphans, relation.orphan_values, relation.examples,
-                        tickets.key, tickets.duplicate_keys, tickets.duplicate_rows,
-                        tickets.duplicate_examples))
+        results.append(
+            (
+                relation.orphans,
+                relation.orphan_values,
+                relation.examples,
+                tickets.key,
+                tickets.duplicate_keys,
+                tickets.duplicate_rows,
+                tickets.duplicate_examples,
+            )
+        )
     orphan = "3" if isinstance(child_ids[2], str) else "3.0"
     expected = (1, 1, ["5"]) if orphan == "3" else (2, 2, ["3.0", "5"])
     assert results[0] == results[1] == (*expected, "TKT-Ticket ID", 1, 1, ["4"])
@@ -183,8 +200,7 @@ def test_date_order_evidence(tmp_path, local):
     column = result.table("t").column
     assert (column("day_first").type, column("day_first").date_order) == ("date", "day-first")
     assert column("day_first").min == "2024-01-13" and not column("day_first").flagged
-    assert (column("month_first").type, column("month_first").date_order) == (
-        "date", "month-first")
+    assert (column("month_first").type, column("month_first").date_order) == ("date", "month-first")
     assert column("month_first").min == "2024-01-13"
     ambiguous = column("ambiguous")
     assert (ambiguous.type, ambiguous.date_order) == ("date", "day-first")
@@ -232,8 +248,12 @@ def test_impossible_dates_and_passthrough(tmp_path, local):
 
 def test_confidence_threshold_keeps_text_and_flags(tmp_path, local):
     rows = [str(n) for n in range(90)] + ["abc"] * 10
-    source = dates_db(tmp_path / "mixed.db", mostly=rows, flags=["1", "0"] * 50,
-                      words=["Yes", "No", "1", "0"] * 25)
+    source = dates_db(
+        tmp_path / "mixed.db",
+        mostly=rows,
+        flags=["1", "0"] * 50,
+        words=["Yes", "No", "1", "0"] * 25,
+    )
     result, _ = run_profile(local, source)
     mostly = result.table("t").column("mostly")
     assert (mostly.type, mostly.candidate) == ("text", "integer")
@@ -241,11 +261,14 @@ def test_confidence_threshold_keeps_text_and_flags(tmp_path, local):
     assert mostly.invalid == 10 and mostly.invalid_examples == ["abc"]
     flags = result.table("t").column("flags")
     assert flags.type == "integer" and flags.flag_evidence.startswith(
-        "not a flag: only 0 and 1 (0 50, 1 50), but no known flag")
+        "not a flag: only 0 and 1 (0 50, 1 50), but no known flag"
+    )
     words = result.table("t").column("words")
     assert words.type == "boolean"
-    assert words.flag_evidence == "a flag: its values are flag words and 0/1 (0 25, 1 25, no 25," \
+    assert (
+        words.flag_evidence == "a flag: its values are flag words and 0/1 (0 25, 1 25, no 25,"
         " yes 25)"
+    )
 
 
 def test_overrides_decide(tmp_path, workdir):
@@ -256,19 +279,28 @@ def test_overrides_decide(tmp_path, workdir):
     result, run_dir = run_profile(settings, source)
     column = result.plan.table("t").column
     assert (column("c").type, column("c").date_order, column("c").flagged) == (
-        "date", "month-first", "")
+        "date",
+        "month-first",
+        "",
+    )
     assert column("n").type == "text"
     assert result.table("t").column("c").invalid == 1  # 13/01/2024 is no month-first date
-    review = [e for e in read_journal(run_dir) if isinstance(e, ev.Finding)
-              and e.dimension == "review"]
+    review = [
+        e for e in read_journal(run_dir) if isinstance(e, ev.Finding) and e.dimension == "review"
+    ]
     assert any("'t.missing' matches no column" in e.message for e in review)
 
 
 def test_awkward_names(tmp_path, local):
-    source = write_source(tmp_path / "names.db", {
-        "select": (['"weird" name', "order", "a-b c", "Data Solução"],
-                   [("13/01/2024", "1", " x ", "y"), ("14/01/2024", "2", "z", None)]),
-    })
+    source = write_source(
+        tmp_path / "names.db",
+        {
+            "select": (
+                ['"weird" name', "order", "a-b c", "Data Solução"],
+                [("13/01/2024", "1", " x ", "y"), ("14/01/2024", "2", "z", None)],
+            ),
+        },
+    )
     result, _ = run_profile(local, source)
     table = result.table("select")
     assert [c.ident for c in table.columns] == ["weird_name", "order", "a_b_c", "data_solucao"]
@@ -301,8 +333,11 @@ def test_profile_command(sample_db, workdir, capsys):
 
 
 def test_empty_values_are_values_when_empty_is_not_a_null_token(tmp_path, workdir):
-    source = dates_db(tmp_path / "empty.db", n=["1", "2", "", "  ", "\x00", "N/A"],
-                      note=["a", "", "b", " ", "c", "d"])
+    source = dates_db(
+        tmp_path / "empty.db",
+        n=["1", "2", "", "  ", "\x00", "N/A"],
+        note=["a", "", "b", " ", "c", "d"],
+    )
     settings = load_settings(None, workdir=workdir, null_tokens=["N/A"])
     result, _ = run_profile(settings, source)
     numbers, notes = result.table("t").column("n"), result.table("t").column("note")
@@ -314,18 +349,27 @@ def test_empty_values_are_values_when_empty_is_not_a_null_token(tmp_path, workdi
 def test_known_flags_of_0_and_1_are_flags_with_their_evidence(tmp_path, local, capsys):
     """ServiceDesk flags (any case, written as text or as INTEGER cells) holding only 0
     and 1 are boolean; other 0/1 columns, and a flag that counts, stay integer."""
-    source = write_source(tmp_path / "flags.db", {
-        "tickets": (["TKT-Ticket ID", "tkt-sla met", "TKT_REOPENED", "Visits", "Active"],
-                    [(str(n), ("1", "0", "")[n % 3], n % 2, str(n % 3), n % 2)
-                     for n in range(1, 61)]),
-        "comments": (["CT-COMMENT-ID", "CT-VISIBLE-CUSTOMER"],
-                     [(str(n), (" 1", "0")[n % 2]) for n in range(9)])})
+    source = write_source(
+        tmp_path / "flags.db",
+        {
+            "tickets": (
+                ["TKT-Ticket ID", "tkt-sla met", "TKT_REOPENED", "Visits", "Active"],
+                [(str(n), ("1", "0", "")[n % 3], n % 2, str(n % 3), n % 2) for n in range(1, 61)],
+            ),
+            "comments": (
+                ["CT-COMMENT-ID", "CT-VISIBLE-CUSTOMER"],
+                [(str(n), (" 1", "0")[n % 2]) for n in range(9)],
+            ),
+        },
+    )
     result, _ = run_profile(local, source)
     tickets, comments = result.table("tickets"), result.table("comments")
     sla, reopened = tickets.column("tkt-sla met"), tickets.column("TKT_REOPENED")
     assert (sla.type, sla.confidence, sla.present) == ("boolean", 1.0, 40)
-    assert sla.flag_evidence == ("a flag: tkt_sla_met is a ServiceDesk flag the dashboards"
-                                 " read, and its values are 0 and 1 (0 20, 1 20)")
+    assert sla.flag_evidence == (
+        "a flag: tkt_sla_met is a ServiceDesk flag the dashboards"
+        " read, and its values are 0 and 1 (0 20, 1 20)"
+    )
     assert reopened.type == "boolean" and reopened.flag_evidence.endswith("(0 30, 1 30)")
     visible = comments.column("CT-VISIBLE-CUSTOMER")
     assert visible.type == "boolean" and "ct_visible_customer" in visible.flag_evidence
@@ -345,17 +389,25 @@ def profile_command(settings, source, capsys):
 
 
 def test_a_known_flag_that_counts_or_is_empty_is_not_a_flag(tmp_path, local):
-    source = write_source(tmp_path / "counts.db", {"tickets": (
-        ["TKT-Reopened", "TKT-SLA Met", "CT-VISIBLE-CUSTOMER"],
-        [(str(n % 3), "", str(n % 2)) for n in range(40)] + [(None, None, "0.5")])})
+    source = write_source(
+        tmp_path / "counts.db",
+        {
+            "tickets": (
+                ["TKT-Reopened", "TKT-SLA Met", "CT-VISIBLE-CUSTOMER"],
+                [(str(n % 3), "", str(n % 2)) for n in range(40)] + [(None, None, "0.5")],
+            )
+        },
+    )
     result, _ = run_profile(local, source)
     column = result.table("tickets").column
     assert column("TKT-Reopened").type == "integer"  # counts reopenings: 2 is no flag
     assert column("TKT-Reopened").flag_evidence == (
         "not a flag: tkt_reopened is a ServiceDesk flag, but 13 of its 40 values are neither"
-        " flag words nor 0/1: kept as integer")
+        " flag words nor 0/1: kept as integer"
+    )
     assert column("TKT-SLA Met").flag_evidence == (
-        "not a flag: tkt_sla_met is a ServiceDesk flag, but it holds no values: kept as text")
+        "not a flag: tkt_sla_met is a ServiceDesk flag, but it holds no values: kept as text"
+    )
     assert column("CT-VISIBLE-CUSTOMER").type == "integer"  # with a 0.5: a number, no flag
     assert "1 of its 41 values are neither" in column("CT-VISIBLE-CUSTOMER").flag_evidence
 
@@ -369,13 +421,18 @@ def test_flag_words_of_another_language_are_flags(tmp_path, workdir):
     result, _ = run_profile(settings, source)
     paid = result.table("t").column("Pago")
     assert (paid.type, paid.confidence, paid.invalid) == ("boolean", 1.0, 0)
-    assert paid.flag_evidence == ("a flag: its values are flag words and 0/1 (não 20, sim 20,"
-                                  " 0 10, yes 10)")
+    assert paid.flag_evidence == (
+        "a flag: its values are flag words and 0/1 (não 20, sim 20, 0 10, yes 10)"
+    )
     assert result.table("t").column("Nota").type == "text"
     planned = result.plan.table("t").column("Pago")
     assert (planned.true_words, planned.false_words) == (["sim"], ["não"])
     assert [planned.convert(v) for v in ("Sim", " NÃO ", "Yes", "0")] == [
-        "true", "false", "true", "false"]
+        "true",
+        "false",
+        "true",
+        "false",
+    ]
     assert Plan.from_dict(result.plan.to_dict()).table("t").column("Pago") == planned
     assert result.plan.table("t").column("Nota").true_words == []
     pooled, _ = run_profile(settings, source, workers=2)  # the words reach worker processes
@@ -425,13 +482,19 @@ def test_an_override_re_scores_the_column_as_a_profile_with_it_declared(tmp_path
 
     overridden = [e for e in read_journal(run_dir) if isinstance(e, ev.ColumnOverridden)]
     assert [(e.type, e.date_order, e.invalid) for e in overridden] == [
-        ("date", "day-first", 2), ("date", "month-first", 18)]
+        ("date", "day-first", 2),
+        ("date", "month-first", 18),
+    ]
     assert (overridden[-1].score, overridden[-1].passed) == (found.score.total, False)
     assert _figures(Profile.load(run_dir / "profile.json")) == _figures(found)
     assert Plan.load(run_dir / "plan.json") == found.plan
 
-    declared = local.model_copy(update={"type_overrides": {"t.opened": "date"},
-                                        "date_order_overrides": {"t.opened": "month-first"}})
+    declared = local.model_copy(
+        update={
+            "type_overrides": {"t.opened": "date"},
+            "date_order_overrides": {"t.opened": "month-first"},
+        }
+    )
     fresh, _ = run_profile(declared, source)
     assert _figures(fresh) == _figures(found)
 
@@ -460,10 +523,14 @@ def test_an_override_of_a_flag_to_text_from_a_profile_read_back(tmp_path, local)
 def test_sdconsole_profile_prints_an_override_with_what_it_was(tmp_path, local, capsys):
     source = _dated_source(tmp_path / "dated.db")
     config = tmp_path / "sdconsole.toml"
-    config.write_text('[type_overrides]\n"t.opened" = "date"\n\n[date_order_overrides]\n'
-                      '"t.opened" = "month-first"\n')
-    assert main(["--workdir", str(local.workdir), "--config", str(config), "profile",
-                 str(source)]) == 0
+    config.write_text(
+        '[type_overrides]\n"t.opened" = "date"\n\n[date_order_overrides]\n'
+        '"t.opened" = "month-first"\n'
+    )
+    assert (
+        main(["--workdir", str(local.workdir), "--config", str(config), "profile", str(source)])
+        == 0
+    )
     line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("opened"))
     assert "date (override of text, read day-first)" in line
     assert "invalid 18" in line

@@ -33,15 +33,18 @@ def dirty_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("dirty") / "dirty.db"
     sample.generate(path, tickets=300, seed=11)
     with sqlite3.connect(path) as db:
-        db.execute('UPDATE tickets SET "TKT-Ticket ID" = \'100001\' WHERE rowid % 10 = 0')
-        db.execute('UPDATE tickets SET "TKT-Created Time" = \'31/02/2024 10:00\''
-                   " WHERE rowid % 20 = 0")
-        db.execute('UPDATE comments SET "CT-TKT-ID" = \'999999\' WHERE rowid % 4 = 0')
-        for table, columns in (("tickets", ("TKT-Category", "TKT-Team", "TKT-Title")),
-                               ("comments", ("CT-USERIDNAME", "CT-TYPE", "CT-OWNERTYPE")),
-                               ("timesheets", ("TS-Title", "TS-Category", "TS-Hours"))):
+        db.execute("UPDATE tickets SET \"TKT-Ticket ID\" = '100001' WHERE rowid % 10 = 0")
+        db.execute(
+            "UPDATE tickets SET \"TKT-Created Time\" = '31/02/2024 10:00' WHERE rowid % 20 = 0"
+        )
+        db.execute("UPDATE comments SET \"CT-TKT-ID\" = '999999' WHERE rowid % 4 = 0")
+        for table, columns in (
+            ("tickets", ("TKT-Category", "TKT-Team", "TKT-Title")),
+            ("comments", ("CT-USERIDNAME", "CT-TYPE", "CT-OWNERTYPE")),
+            ("timesheets", ("TS-Title", "TS-Category", "TS-Hours")),
+        ):
             for column in columns:
-                db.execute(f'UPDATE {table} SET "{column}" = \'N/A\' WHERE rowid % 3 = 0')
+                db.execute(f"UPDATE {table} SET \"{column}\" = 'N/A' WHERE rowid % 3 = 0")
     db.close()
     return path
 
@@ -78,10 +81,14 @@ def test_expected_gaps_and_orphans_are_exempt(sample_result, work):
     strict.sparse_columns, strict.expected_orphans = [], []
     relations = [dataclasses.replace(r, expected=False) for r in sample_result.relations]
     strict_score = score(sample_result.tables, relations, strict)
-    assert strict_score.dimensions["completeness"].score < \
-        sample_result.score.dimensions["completeness"].score
-    assert strict_score.dimensions["integrity"].score < \
-        sample_result.score.dimensions["integrity"].score
+    assert (
+        strict_score.dimensions["completeness"].score
+        < sample_result.score.dimensions["completeness"].score
+    )
+    assert (
+        strict_score.dimensions["integrity"].score
+        < sample_result.score.dimensions["integrity"].score
+    )
     exempt = [f for f in sample_result.score.dimensions["integrity"].findings if f.cost == 0]
     assert exempt and "expected" in exempt[0].message
 
@@ -98,8 +105,10 @@ def scored(total: int, **dimension_scores: float):
     from sdconsole.engine.records.quality import Dimension, QualityScore
     from sdconsole.engine.stages.profile.quality import DIMENSIONS
 
-    return QualityScore(total, {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0)
-                                for name in DIMENSIONS})
+    return QualityScore(
+        total,
+        {name: Dimension(dimension_scores.get(name, 100.0), 0.2, 100, 0) for name in DIMENSIONS},
+    )
 
 
 def test_gate(work):
@@ -111,8 +120,10 @@ def test_gate(work):
     assert not refused.passed
     with pytest.raises(GateRefused) as caught:
         check_gate(scored(72), settings, None)
-    assert str(caught.value) == \
-        "quality score 72 is below the threshold 80; override with a typed reason"
+    assert (
+        str(caught.value)
+        == "quality score 72 is below the threshold 80; override with a typed reason"
+    )
     assert caught.value.exit_code == 4
     decision = check_gate(scored(72), settings, "Q3 import: duplicates are known, fixed upstream")
     assert decision.passed and decision.overridden
@@ -156,38 +167,71 @@ def verdict(result, work):
     return gate(result.score, load_settings(None, workdir=work), None)
 
 
-def test_optional_columns_nearly_always_empty_pass_as_sparse_by_design(sample_db, tmp_path,
-                                                                        work):
+def test_optional_columns_nearly_always_empty_pass_as_sparse_by_design(sample_db, tmp_path, work):
     """Five link columns and a satisfaction survey, 99-100% empty: listed, no cost."""
-    links = ["Parent Link", "Problem Link", "Change Link", "Release Link", "Asset Link",
-             "Satisfaction"]
+    links = [
+        "Parent Link",
+        "Problem Link",
+        "Change Link",
+        "Release Link",
+        "Asset Link",
+        "Satisfaction",
+    ]
     statements = [f'ALTER TABLE tickets ADD COLUMN "{name}" TEXT' for name in links]
-    statements += [f'UPDATE tickets SET "{name}" = \'x\' WHERE rowid % 100 = 0'
-                   for name in links[1:]]
-    result = profiled_copy(sample_db, tmp_path, work, *statements,
-                           settings=load_settings(None, workdir=work, sparse_columns=[]))
+    statements += [
+        f"UPDATE tickets SET \"{name}\" = 'x' WHERE rowid % 100 = 0" for name in links[1:]
+    ]
+    result = profiled_copy(
+        sample_db,
+        tmp_path,
+        work,
+        *statements,
+        settings=load_settings(None, workdir=work, sparse_columns=[]),
+    )
     completeness = result.score.dimensions["completeness"]
     sparse = [f for f in completeness.findings if "sparse by design" in f.message]
     assert {f.column for f in sparse} >= set(links) and all(f.cost == 0 for f in sparse)
     assert result.score.total >= 80 and verdict(result, work).passed
 
 
-@pytest.mark.parametrize("fault, statement, dimension", [
-    ("missing created dates", 'UPDATE tickets SET "TKT-Created Time" = \'N/A\''
-                              " WHERE rowid % 8 = 0", "completeness"),
-    ("missing keys", 'UPDATE comments SET "CT-COMMENT-ID" = NULL WHERE rowid % 8 = 0',
-     "completeness"),
-    ("duplicate keys", 'UPDATE comments SET "CT-COMMENT-ID" = \'1\' WHERE rowid % 8 = 0',
-     "uniqueness"),
-    ("orphans", 'UPDATE comments SET "CT-TKT-ID" = \'999999\' WHERE rowid % 8 = 0',
-     "integrity"),
-    ("impossible dates", 'UPDATE tickets SET "TKT-Modified Time" = \'31/02/2024 10:00\''
-                         " WHERE rowid % 8 = 0", "validity"),
-    ("values that will not convert", 'UPDATE timesheets SET "TS-Hours" = \'approx 3\''
-                                     " WHERE rowid % 8 = 0", "validity"),
-])
-def test_the_faults_that_matter_fail_the_gate(sample_db, tmp_path, work, fault, statement,
-                                              dimension):
+@pytest.mark.parametrize(
+    "fault, statement, dimension",
+    [
+        (
+            "missing created dates",
+            "UPDATE tickets SET \"TKT-Created Time\" = 'N/A' WHERE rowid % 8 = 0",
+            "completeness",
+        ),
+        (
+            "missing keys",
+            'UPDATE comments SET "CT-COMMENT-ID" = NULL WHERE rowid % 8 = 0',
+            "completeness",
+        ),
+        (
+            "duplicate keys",
+            "UPDATE comments SET \"CT-COMMENT-ID\" = '1' WHERE rowid % 8 = 0",
+            "uniqueness",
+        ),
+        (
+            "orphans",
+            "UPDATE comments SET \"CT-TKT-ID\" = '999999' WHERE rowid % 8 = 0",
+            "integrity",
+        ),
+        (
+            "impossible dates",
+            "UPDATE tickets SET \"TKT-Modified Time\" = '31/02/2024 10:00' WHERE rowid % 8 = 0",
+            "validity",
+        ),
+        (
+            "values that will not convert",
+            "UPDATE timesheets SET \"TS-Hours\" = 'approx 3' WHERE rowid % 8 = 0",
+            "validity",
+        ),
+    ],
+)
+def test_the_faults_that_matter_fail_the_gate(
+    sample_db, tmp_path, work, fault, statement, dimension
+):
     result = profiled_copy(sample_db, tmp_path, work, statement)
     decision = verdict(result, work)
     assert not decision.passed, (fault, result.score.total, decision.reason)
@@ -197,9 +241,13 @@ def test_the_faults_that_matter_fail_the_gate(sample_db, tmp_path, work, fault, 
 def test_a_text_column_costs_nothing_for_not_being_a_number(sample_db, tmp_path, work):
     """Postal codes with letters: kept as text, listed, no validity cost."""
     result = profiled_copy(
-        sample_db, tmp_path, work, 'ALTER TABLE tickets ADD COLUMN "Postal Code" TEXT',
-        'UPDATE tickets SET "Postal Code" = CASE WHEN rowid % 3 = 0 THEN \'EH1 1AA\''
-        " ELSE CAST(10000 + rowid AS TEXT) END")
+        sample_db,
+        tmp_path,
+        work,
+        'ALTER TABLE tickets ADD COLUMN "Postal Code" TEXT',
+        "UPDATE tickets SET \"Postal Code\" = CASE WHEN rowid % 3 = 0 THEN 'EH1 1AA'"
+        " ELSE CAST(10000 + rowid AS TEXT) END",
+    )
     validity = result.score.dimensions["validity"]
     codes = [f for f in validity.findings if f.column == "Postal Code"]
     assert codes and all(f.cost == 0 for f in codes) and "kept as text" in codes[0].message

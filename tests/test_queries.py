@@ -35,22 +35,43 @@ from sdconsole.settings import DEFAULT_NULL_TOKENS
 # Raw export columns and the type each has after migration.
 COLUMN_TYPES = {
     "tickets": {
-        "TKT-Ticket ID": "integer", "TKT-Title": "text", "TKT-Status": "text",
-        "TKT-Category": "text", "TKT-Severity": "text", "TKT-Team": "text",
-        "TKT-Assigned To": "text", "TKT-Account Name": "text",
-        "TKT-Created Time": "timestamp", "TKT-Modified Time": "timestamp",
-        "TKT-Closure Date": "timestamp", "TKT-SLA Met": "boolean", "TKT-Reopened": "boolean",
-        "TKT-Resolution Hours": "numeric", "TKT-Description": "text",
+        "TKT-Ticket ID": "integer",
+        "TKT-Title": "text",
+        "TKT-Status": "text",
+        "TKT-Category": "text",
+        "TKT-Severity": "text",
+        "TKT-Team": "text",
+        "TKT-Assigned To": "text",
+        "TKT-Account Name": "text",
+        "TKT-Created Time": "timestamp",
+        "TKT-Modified Time": "timestamp",
+        "TKT-Closure Date": "timestamp",
+        "TKT-SLA Met": "boolean",
+        "TKT-Reopened": "boolean",
+        "TKT-Resolution Hours": "numeric",
+        "TKT-Description": "text",
     },
     "comments": {
-        "CT-COMMENT-ID": "integer", "CT-TKT-ID": "integer", "CT-CREATED-TIME": "timestamp",
-        "CT-COMMENT": "text", "CT-USERIDNAME": "text", "CT-OWNERTYPE": "text",
-        "CT-VISIBLE-CUSTOMER": "boolean", "CT-TYPE": "text",
+        "CT-COMMENT-ID": "integer",
+        "CT-TKT-ID": "integer",
+        "CT-CREATED-TIME": "timestamp",
+        "CT-COMMENT": "text",
+        "CT-USERIDNAME": "text",
+        "CT-OWNERTYPE": "text",
+        "CT-VISIBLE-CUSTOMER": "boolean",
+        "CT-TYPE": "text",
     },
     "timesheets": {
-        "TS-Title": "text", "TS-Hours": "numeric", "TS-Date": "date", "TS-Time From": "time",
-        "TS-Time To": "time", "TS-Category": "text", "TS-Crm ID": "integer",
-        "TS-User Username": "text", "TS-User Full Name": "text", "TS-Description": "text",
+        "TS-Title": "text",
+        "TS-Hours": "numeric",
+        "TS-Date": "date",
+        "TS-Time From": "time",
+        "TS-Time To": "time",
+        "TS-Category": "text",
+        "TS-Crm ID": "integer",
+        "TS-User Username": "text",
+        "TS-User Full Name": "text",
+        "TS-Description": "text",
     },
 }
 PYTHON_VALUE: dict[str, Callable[[str], Any]] = {
@@ -241,27 +262,36 @@ def expect(func: Callable[[Reference], list[tuple]]) -> Callable[[Reference], li
 @expect
 def monthly_volume(ref: Reference) -> list[tuple]:
     tickets = ref.unique_tickets
-    opened = group((r for r in tickets if r["tkt_created_time"]),
-                   lambda r: month(r["tkt_created_time"]))
-    closed = group((r for r in tickets if r["tkt_closure_date"]),
-                   lambda r: month(r["tkt_closure_date"]))
-    return [(m, len(opened.get(m, [])), len(closed.get(m, [])))
-            for m in sorted(opened.keys() | closed.keys())]
+    opened = group(
+        (r for r in tickets if r["tkt_created_time"]), lambda r: month(r["tkt_created_time"])
+    )
+    closed = group(
+        (r for r in tickets if r["tkt_closure_date"]), lambda r: month(r["tkt_closure_date"])
+    )
+    return [
+        (m, len(opened.get(m, [])), len(closed.get(m, [])))
+        for m in sorted(opened.keys() | closed.keys())
+    ]
 
 
 @expect
 def sla_compliance_monthly(ref: Reference) -> list[tuple]:
-    closed = group((r for r in ref.unique_tickets if r["tkt_closure_date"]),
-                   lambda r: month(r["tkt_closure_date"]))
+    closed = group(
+        (r for r in ref.unique_tickets if r["tkt_closure_date"]),
+        lambda r: month(r["tkt_closure_date"]),
+    )
     return [(m, len(rows), *sla(rows)) for m, rows in sorted(closed.items())]
 
 
 @expect
 def sla_compliance_by_severity(ref: Reference) -> list[tuple]:
-    closed = group((r for r in ref.unique_tickets if r["tkt_status"] in CLOSED),
-                   lambda r: r["tkt_severity"])
-    return [(severity or "(none)", len(rows), *sla(rows))
-            for severity, rows in sorted(closed.items(), key=lambda kv: severity_key(kv[0]))]
+    closed = group(
+        (r for r in ref.unique_tickets if r["tkt_status"] in CLOSED), lambda r: r["tkt_severity"]
+    )
+    return [
+        (severity or "(none)", len(rows), *sla(rows))
+        for severity, rows in sorted(closed.items(), key=lambda kv: severity_key(kv[0]))
+    ]
 
 
 def _in_month(moment: datetime | None, start: date, end: date) -> bool:
@@ -285,10 +315,14 @@ def backlog_trend(ref: Reference) -> list[tuple]:
     start = month(min(created))
     while start <= month(max(created)):
         end = month(start + timedelta(days=31))
-        result.append((start,
-                       sum(_in_month(r["tkt_created_time"], start, end) for r in tickets),
-                       sum(_in_month(r["tkt_closure_date"], start, end) for r in tickets),
-                       sum(_open_at(r, end) for r in tickets)))
+        result.append(
+            (
+                start,
+                sum(_in_month(r["tkt_created_time"], start, end) for r in tickets),
+                sum(_in_month(r["tkt_closure_date"], start, end) for r in tickets),
+                sum(_open_at(r, end) for r in tickets),
+            )
+        )
         start = end
     return result
 
@@ -297,55 +331,84 @@ def backlog_trend(ref: Reference) -> list[tuple]:
 def tickets_by_category(ref: Reference) -> list[tuple]:
     tickets = ref.unique_tickets
     groups = group(tickets, lambda r: r["tkt_category"])
-    rows = [(category or "(none)", len(rows),
-             count(rows, lambda r: r["tkt_status"] in OPEN),
-             count(rows, lambda r: r["tkt_status"] in CLOSED),
-             pct(len(rows), len(tickets)), category)
-            for category, rows in groups.items()]
+    rows = [
+        (
+            category or "(none)",
+            len(rows),
+            count(rows, lambda r: r["tkt_status"] in OPEN),
+            count(rows, lambda r: r["tkt_status"] in CLOSED),
+            pct(len(rows), len(tickets)),
+            category,
+        )
+        for category, rows in groups.items()
+    ]
     rows.sort(key=lambda r: (-r[1], text_key(r[-1])))
     return [r[:-1] for r in rows]
 
 
 @expect
 def top_accounts(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.unique_tickets if r["tkt_account_name"]),
-                   lambda r: r["tkt_account_name"])
-    rows = [(account, len(rows), count(rows, lambda r: r["tkt_status"] in OPEN),
-             count(rows, lambda r: r["tkt_severity"] == "Critical"),
-             sla([r for r in rows if r["tkt_status"] in CLOSED])[2])
-            for account, rows in groups.items()]
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_account_name"]), lambda r: r["tkt_account_name"]
+    )
+    rows = [
+        (
+            account,
+            len(rows),
+            count(rows, lambda r: r["tkt_status"] in OPEN),
+            count(rows, lambda r: r["tkt_severity"] == "Critical"),
+            sla([r for r in rows if r["tkt_status"] in CLOSED])[2],
+        )
+        for account, rows in groups.items()
+    ]
     return sorted(rows, key=lambda r: (-r[1], text_key(r[0])))[:10]
 
 
 @expect
 def quarterly_summary(ref: Reference) -> list[tuple]:
     tickets = ref.unique_tickets
-    opened = group((r for r in tickets if r["tkt_created_time"]),
-                   lambda r: quarter(r["tkt_created_time"]))
-    closed = group((r for r in tickets if r["tkt_closure_date"]),
-                   lambda r: quarter(r["tkt_closure_date"]))
+    opened = group(
+        (r for r in tickets if r["tkt_created_time"]), lambda r: quarter(r["tkt_created_time"])
+    )
+    closed = group(
+        (r for r in tickets if r["tkt_closure_date"]), lambda r: quarter(r["tkt_closure_date"])
+    )
     result = []
     for q in sorted(opened.keys() | closed.keys()):
         done = closed.get(q, [])
         hours = avg_hours(seconds(r["tkt_closure_date"], r["tkt_created_time"]) for r in done)
-        result.append((q, len(opened.get(q, [])), len(done), hours,
-                       sla(done)[2] if done else None))
+        result.append((q, len(opened.get(q, [])), len(done), hours, sla(done)[2] if done else None))
     return result
 
 
 @expect
 def open_ticket_ageing(ref: Reference) -> list[tuple]:
     as_of = ref.as_of
-    ages = [(as_of - r["tkt_created_time"], r["tkt_severity"]) for r in ref.unique_tickets
-            if r["tkt_status"] in OPEN and r["tkt_created_time"]]
-    bands = [("under 7 days", 0, 7), ("7 to 30 days", 7, 30), ("30 to 90 days", 30, 90),
-             ("over 90 days", 90, None)]
+    ages = [
+        (as_of - r["tkt_created_time"], r["tkt_severity"])
+        for r in ref.unique_tickets
+        if r["tkt_status"] in OPEN and r["tkt_created_time"]
+    ]
+    bands = [
+        ("under 7 days", 0, 7),
+        ("7 to 30 days", 7, 30),
+        ("30 to 90 days", 30, 90),
+        ("over 90 days", 90, None),
+    ]
     result = []
     for label, low, high in bands:
-        inside = [sev for age, sev in ages
-                  if age >= timedelta(days=low) and (high is None or age < timedelta(days=high))]
-        result.append((label, len(inside),
-                       *(inside.count(sev) for sev in ("Critical", "High", "Medium", "Low"))))
+        inside = [
+            sev
+            for age, sev in ages
+            if age >= timedelta(days=low) and (high is None or age < timedelta(days=high))
+        ]
+        result.append(
+            (
+                label,
+                len(inside),
+                *(inside.count(sev) for sev in ("Critical", "High", "Medium", "Low")),
+            )
+        )
     return result
 
 
@@ -356,36 +419,55 @@ def first_response_time(ref: Reference) -> list[tuple]:
         if c["ct_ownertype"] == "Agent" and c["ct_created_time"] and c["ct_tkt_id"] is not None:
             key = c["ct_tkt_id"]
             first[key] = min(first.get(key, c["ct_created_time"]), c["ct_created_time"])
-    groups = group((r for r in ref.unique_tickets if r["tkt_created_time"]),
-                   lambda r: r["tkt_severity"])
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_created_time"]), lambda r: r["tkt_severity"]
+    )
     result = []
     for severity, rows in sorted(groups.items(), key=lambda kv: severity_key(kv[0])):
         secs = [seconds(first.get(r["tkt_ticket_id"]), r["tkt_created_time"]) for r in rows]
         answered = [s for s in secs if s is not None]
-        result.append((severity or "(none)", len(answered), len(secs) - len(answered),
-                       avg_hours(answered), percentile_hours(answered, 0.5),
-                       pct(sum(1 for s in answered if s <= 86400), len(answered))))
+        result.append(
+            (
+                severity or "(none)",
+                len(answered),
+                len(secs) - len(answered),
+                avg_hours(answered),
+                percentile_hours(answered, 0.5),
+                pct(sum(1 for s in answered if s <= 86400), len(answered)),
+            )
+        )
     return result
 
 
 @expect
 def resolution_time_by_team_severity(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.unique_tickets
-                    if r["tkt_closure_date"] and r["tkt_created_time"]),
-                   lambda r: (r["tkt_team"], r["tkt_severity"]))
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_closure_date"] and r["tkt_created_time"]),
+        lambda r: (r["tkt_team"], r["tkt_severity"]),
+    )
     result = []
     for (team, severity), rows in sorted(
-            groups.items(), key=lambda kv: (text_key(kv[0][0]), severity_key(kv[0][1]))):
+        groups.items(), key=lambda kv: (text_key(kv[0][0]), severity_key(kv[0][1]))
+    ):
         secs = [seconds(r["tkt_closure_date"], r["tkt_created_time"]) for r in rows]
-        result.append((team or "(none)", severity or "(none)", len(rows), avg_hours(secs),
-                       percentile_hours(secs, 0.5), percentile_hours(secs, 0.9)))
+        result.append(
+            (
+                team or "(none)",
+                severity or "(none)",
+                len(rows),
+                avg_hours(secs),
+                percentile_hours(secs, 0.5),
+                percentile_hours(secs, 0.9),
+            )
+        )
     return result
 
 
 @expect
 def reopen_rate_by_team(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.unique_tickets if r["tkt_status"] in CLOSED),
-                   lambda r: r["tkt_team"])
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_status"] in CLOSED), lambda r: r["tkt_team"]
+    )
     result = []
     for team, rows in sorted(groups.items(), key=lambda kv: text_key(kv[0])):
         reopened = count(rows, lambda r: r["tkt_reopened"])
@@ -396,13 +478,22 @@ def reopen_rate_by_team(ref: Reference) -> list[tuple]:
 
 @expect
 def resolution_hours_distribution(ref: Reference) -> list[tuple]:
-    hours = [r["tkt_resolution_hours"] for r in ref.unique_tickets
-             if r["tkt_resolution_hours"] is not None]
-    bands = [("under 4 hours", None, 4), ("4 to 24 hours", 4, 24), ("1 to 3 days", 24, 72),
-             ("3 to 7 days", 72, 168), ("over 7 days", 168, None)]
-    counts = [(label, sum(1 for h in hours if (low is None or h >= low)
-                          and (high is None or h < high)))
-              for label, low, high in bands]
+    hours = [
+        r["tkt_resolution_hours"]
+        for r in ref.unique_tickets
+        if r["tkt_resolution_hours"] is not None
+    ]
+    bands = [
+        ("under 4 hours", None, 4),
+        ("4 to 24 hours", 4, 24),
+        ("1 to 3 days", 24, 72),
+        ("3 to 7 days", 72, 168),
+        ("over 7 days", 168, None),
+    ]
+    counts = [
+        (label, sum(1 for h in hours if (low is None or h >= low) and (high is None or h < high)))
+        for label, low, high in bands
+    ]
     whole = sum(n for _, n in counts)
     return [(label, n, pct(n, whole)) for label, n in counts]
 
@@ -410,24 +501,47 @@ def resolution_hours_distribution(ref: Reference) -> list[tuple]:
 @expect
 def stale_open_tickets(ref: Reference) -> list[tuple]:
     as_of = ref.as_of
-    stale = [r for r in ref.unique_tickets if r["tkt_status"] in OPEN
-             and r["tkt_modified_time"] and r["tkt_modified_time"] <= as_of - timedelta(days=14)]
+    stale = [
+        r
+        for r in ref.unique_tickets
+        if r["tkt_status"] in OPEN
+        and r["tkt_modified_time"]
+        and r["tkt_modified_time"] <= as_of - timedelta(days=14)
+    ]
     stale.sort(key=lambda r: (r["tkt_modified_time"], r["tkt_ticket_id"]))
-    return [(r["tkt_ticket_id"], r["tkt_title"], r["tkt_status"], r["tkt_severity"],
-             r["tkt_team"], r["tkt_assigned_to"], r["tkt_modified_time"],
-             (Decimal(seconds(as_of, r["tkt_modified_time"])) / 86400)
-             .quantize(Decimal("0.1"), ROUND_HALF_UP))
-            for r in stale[:25]]
+    return [
+        (
+            r["tkt_ticket_id"],
+            r["tkt_title"],
+            r["tkt_status"],
+            r["tkt_severity"],
+            r["tkt_team"],
+            r["tkt_assigned_to"],
+            r["tkt_modified_time"],
+            (Decimal(seconds(as_of, r["tkt_modified_time"])) / 86400).quantize(
+                Decimal("0.1"), ROUND_HALF_UP
+            ),
+        )
+        for r in stale[:25]
+    ]
 
 
 @expect
 def comment_activity_by_owner_type(ref: Reference) -> list[tuple]:
     groups = group(ref.comments, lambda c: c["ct_ownertype"])
-    rows = [(owner or "(none)", len(rows),
-             len({c["ct_tkt_id"] for c in rows if c["ct_tkt_id"] is not None}),
-             pct(count(rows, lambda c: c["ct_visible_customer"]),
-                 count(rows, lambda c: c["ct_visible_customer"] is not None)), owner)
-            for owner, rows in groups.items()]
+    rows = [
+        (
+            owner or "(none)",
+            len(rows),
+            len({c["ct_tkt_id"] for c in rows if c["ct_tkt_id"] is not None}),
+            pct(
+                count(rows, lambda c: c["ct_visible_customer"]),
+                count(rows, lambda c: c["ct_visible_customer"] is not None),
+            ),
+            owner,
+        )
+        for owner, rows in groups.items()
+    ]
     rows.sort(key=lambda r: (-r[1], text_key(r[-1])))
     return [r[:-1] for r in rows]
 
@@ -445,10 +559,13 @@ def missing_values_by_column(ref: Reference) -> list[tuple]:
 
 @expect
 def rejects_by_column(ref: Reference) -> list[tuple]:
-    groups = group(({"key": (t, c), "rowid": rowid} for t, rowid, c in ref.rejects),
-                   lambda r: r["key"])
-    return [(table, column, len(rows), len({r["rowid"] for r in rows}))
-            for (table, column), rows in sorted(groups.items())]
+    groups = group(
+        ({"key": (t, c), "rowid": rowid} for t, rowid, c in ref.rejects), lambda r: r["key"]
+    )
+    return [
+        (table, column, len(rows), len({r["rowid"] for r in rows}))
+        for (table, column), rows in sorted(groups.items())
+    ]
 
 
 def _orphans(rows: list[dict[str, Any]], id_column: str, ticket_ids: set[int]) -> list[dict]:
@@ -459,9 +576,15 @@ def _orphans(rows: list[dict[str, Any]], id_column: str, ticket_ids: set[int]) -
 def orphan_comments(ref: Reference) -> list[tuple]:
     ticket_ids = {r["tkt_ticket_id"] for r in ref.tickets}
     orphans = _orphans(ref.comments, "ct_tkt_id", ticket_ids)
-    return [(len(ref.comments), len(orphans), len({c["ct_tkt_id"] for c in orphans}),
-             pct(len(orphans), len(ref.comments)),
-             count(ref.comments, lambda c: c["ct_tkt_id"] is None))]
+    return [
+        (
+            len(ref.comments),
+            len(orphans),
+            len({c["ct_tkt_id"] for c in orphans}),
+            pct(len(orphans), len(ref.comments)),
+            count(ref.comments, lambda c: c["ct_tkt_id"] is None),
+        )
+    ]
 
 
 @expect
@@ -469,19 +592,33 @@ def orphan_timesheets(ref: Reference) -> list[tuple]:
     ticket_ids = {r["tkt_ticket_id"] for r in ref.tickets}
     orphans = _orphans(ref.timesheets, "ts_crm_id", ticket_ids)
     ticket_work = count(ref.timesheets, lambda s: s["ts_crm_id"] is not None)
-    return [(len(ref.timesheets), ticket_work, len(orphans),
-             len({s["ts_crm_id"] for s in orphans}),
-             total(s["ts_hours"] for s in orphans) or Decimal(0),
-             pct(len(orphans), ticket_work))]
+    return [
+        (
+            len(ref.timesheets),
+            ticket_work,
+            len(orphans),
+            len({s["ts_crm_id"] for s in orphans}),
+            total(s["ts_hours"] for s in orphans) or Decimal(0),
+            pct(len(orphans), ticket_work),
+        )
+    ]
 
 
 @expect
 def duplicate_ticket_ids(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.tickets if r["tkt_ticket_id"] is not None),
-                   lambda r: r["tkt_ticket_id"])
-    return [(ticket_id, len(rows), len({r["tkt_title"] for r in rows if r["tkt_title"]}),
-             min((r["tkt_created_time"] for r in rows if r["tkt_created_time"]), default=None))
-            for ticket_id, rows in sorted(groups.items()) if len(rows) > 1]
+    groups = group(
+        (r for r in ref.tickets if r["tkt_ticket_id"] is not None), lambda r: r["tkt_ticket_id"]
+    )
+    return [
+        (
+            ticket_id,
+            len(rows),
+            len({r["tkt_title"] for r in rows if r["tkt_title"]}),
+            min((r["tkt_created_time"] for r in rows if r["tkt_created_time"]), default=None),
+        )
+        for ticket_id, rows in sorted(groups.items())
+        if len(rows) > 1
+    ]
 
 
 def _before(a: Any, b: Any) -> bool:
@@ -497,44 +634,71 @@ def consistency_checks(ref: Reference) -> list[tuple]:
             created[key] = min(created.get(key, r["tkt_created_time"]), r["tkt_created_time"])
     tickets = ref.tickets
     return [
-        ("resolved or closed without closure date",
-         count(tickets, lambda r: r["tkt_status"] in CLOSED and r["tkt_closure_date"] is None)),
-        ("open with a closure date",
-         count(tickets, lambda r: r["tkt_status"] in OPEN and r["tkt_closure_date"])),
-        ("closed before created",
-         count(tickets, lambda r: _before(r["tkt_closure_date"], r["tkt_created_time"]))),
-        ("modified before created",
-         count(tickets, lambda r: _before(r["tkt_modified_time"], r["tkt_created_time"]))),
-        ("comment before its ticket was created",
-         count(ref.comments, lambda c: _before(c["ct_created_time"],
-                                               created.get(c["ct_tkt_id"])))),
-        ("timesheet entry ends before it starts",
-         count(ref.timesheets, lambda s: _before(s["ts_time_to"], s["ts_time_from"]))),
+        (
+            "resolved or closed without closure date",
+            count(tickets, lambda r: r["tkt_status"] in CLOSED and r["tkt_closure_date"] is None),
+        ),
+        (
+            "open with a closure date",
+            count(tickets, lambda r: r["tkt_status"] in OPEN and r["tkt_closure_date"]),
+        ),
+        (
+            "closed before created",
+            count(tickets, lambda r: _before(r["tkt_closure_date"], r["tkt_created_time"])),
+        ),
+        (
+            "modified before created",
+            count(tickets, lambda r: _before(r["tkt_modified_time"], r["tkt_created_time"])),
+        ),
+        (
+            "comment before its ticket was created",
+            count(
+                ref.comments, lambda c: _before(c["ct_created_time"], created.get(c["ct_tkt_id"]))
+            ),
+        ),
+        (
+            "timesheet entry ends before it starts",
+            count(ref.timesheets, lambda s: _before(s["ts_time_to"], s["ts_time_from"])),
+        ),
     ]
 
 
 @expect
 def workload_by_assignee(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.unique_tickets if r["tkt_status"] in OPEN),
-                   lambda r: r["tkt_assigned_to"])
-    rows = [(assignee or "(unassigned)", len(rows),
-             *(count(rows, lambda r, s=s: r["tkt_status"] == s) for s in OPEN),
-             count(rows, lambda r: r["tkt_severity"] in ("Critical", "High")),
-             min((r["tkt_created_time"] for r in rows if r["tkt_created_time"]), default=None),
-             assignee)
-            for assignee, rows in groups.items()]
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_status"] in OPEN), lambda r: r["tkt_assigned_to"]
+    )
+    rows = [
+        (
+            assignee or "(unassigned)",
+            len(rows),
+            *(count(rows, lambda r, s=s: r["tkt_status"] == s) for s in OPEN),
+            count(rows, lambda r: r["tkt_severity"] in ("Critical", "High")),
+            min((r["tkt_created_time"] for r in rows if r["tkt_created_time"]), default=None),
+            assignee,
+        )
+        for assignee, rows in groups.items()
+    ]
     rows.sort(key=lambda r: (-r[1], text_key(r[-1])))
     return [r[:-1] for r in rows]
 
 
 @expect
 def resolved_by_assignee(ref: Reference) -> list[tuple]:
-    groups = group((r for r in ref.unique_tickets if r["tkt_status"] in CLOSED),
-                   lambda r: r["tkt_assigned_to"])
-    rows = [(assignee or "(unassigned)", len(rows),
-             avg_hours(seconds(r["tkt_closure_date"], r["tkt_created_time"]) for r in rows),
-             sla(rows)[2], count(rows, lambda r: r["tkt_reopened"]), assignee)
-            for assignee, rows in groups.items()]
+    groups = group(
+        (r for r in ref.unique_tickets if r["tkt_status"] in CLOSED), lambda r: r["tkt_assigned_to"]
+    )
+    rows = [
+        (
+            assignee or "(unassigned)",
+            len(rows),
+            avg_hours(seconds(r["tkt_closure_date"], r["tkt_created_time"]) for r in rows),
+            sla(rows)[2],
+            count(rows, lambda r: r["tkt_reopened"]),
+            assignee,
+        )
+        for assignee, rows in groups.items()
+    ]
     rows.sort(key=lambda r: (-r[1], text_key(r[-1])))
     return [r[:-1] for r in rows]
 
@@ -557,10 +721,19 @@ def timesheet_hours_by_user(ref: Reference) -> list[tuple]:
     for username, entries in groups.items():
         hours = _hours(entries)
         names = [s["ts_user_full_name"] for s in entries if s["ts_user_full_name"]]
-        rows.append((username, min(names, default=None), len(entries),
-                     len({s["ts_date"] for s in entries if s["ts_date"]}), hours,
-                     _hours(entries, lambda s: s["ts_crm_id"] is not None),
-                     _hours(entries, lambda s: s["ts_crm_id"] is None), hours, username))
+        rows.append(
+            (
+                username,
+                min(names, default=None),
+                len(entries),
+                len({s["ts_date"] for s in entries if s["ts_date"]}),
+                hours,
+                _hours(entries, lambda s: s["ts_crm_id"] is not None),
+                _hours(entries, lambda s: s["ts_crm_id"] is None),
+                hours,
+                username,
+            )
+        )
     return _hours_order(rows)
 
 
@@ -568,43 +741,69 @@ def timesheet_hours_by_user(ref: Reference) -> list[tuple]:
 def timesheet_hours_by_category(ref: Reference) -> list[tuple]:
     groups = group(ref.timesheets, lambda s: s["ts_category"])
     whole = _hours(ref.timesheets)
-    rows = [(category or "(none)", len(entries),
-             len({s["ts_user_username"] for s in entries if s["ts_user_username"]}),
-             _hours(entries), pct(_hours(entries), whole), _hours(entries), category)
-            for category, entries in groups.items()]
+    rows = [
+        (
+            category or "(none)",
+            len(entries),
+            len({s["ts_user_username"] for s in entries if s["ts_user_username"]}),
+            _hours(entries),
+            pct(_hours(entries), whole),
+            _hours(entries),
+            category,
+        )
+        for category, entries in groups.items()
+    ]
     return _hours_order(rows)
 
 
 @expect
 def timesheet_hours_by_user_month(ref: Reference) -> list[tuple]:
-    groups = group((s for s in ref.timesheets if s["ts_date"]),
-                   lambda s: (month(s["ts_date"]), s["ts_user_username"]))
-    return [(m, username, len(entries), _hours(entries),
-             _hours(entries, lambda s: s["ts_crm_id"] is not None))
-            for (m, username), entries in sorted(
-                groups.items(), key=lambda kv: (kv[0][0], text_key(kv[0][1])))]
+    groups = group(
+        (s for s in ref.timesheets if s["ts_date"]),
+        lambda s: (month(s["ts_date"]), s["ts_user_username"]),
+    )
+    return [
+        (
+            m,
+            username,
+            len(entries),
+            _hours(entries),
+            _hours(entries, lambda s: s["ts_crm_id"] is not None),
+        )
+        for (m, username), entries in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], text_key(kv[0][1]))
+        )
+    ]
 
 
 @expect
 def agent_comment_activity(ref: Reference) -> list[tuple]:
-    groups = group((c for c in ref.comments
-                    if c["ct_ownertype"] == "Agent" and c["ct_useridname"]),
-                   lambda c: c["ct_useridname"])
+    groups = group(
+        (c for c in ref.comments if c["ct_ownertype"] == "Agent" and c["ct_useridname"]),
+        lambda c: c["ct_useridname"],
+    )
     rows = []
     for agent, comments in groups.items():
         times = [c["ct_created_time"] for c in comments if c["ct_created_time"]]
-        rows.append((agent, len(comments),
-                     len({c["ct_tkt_id"] for c in comments if c["ct_tkt_id"] is not None}),
-                     count(comments, lambda c: c["ct_visible_customer"]),
-                     min(times, default=None), max(times, default=None)))
+        rows.append(
+            (
+                agent,
+                len(comments),
+                len({c["ct_tkt_id"] for c in comments if c["ct_tkt_id"] is not None}),
+                count(comments, lambda c: c["ct_visible_customer"]),
+                min(times, default=None),
+                max(times, default=None),
+            )
+        )
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
 @expect
 def hours_per_ticket_by_team(ref: Reference) -> list[tuple]:
     team_of = {r["tkt_ticket_id"]: r["tkt_team"] for r in ref.unique_tickets}
-    groups = group((s for s in ref.timesheets if s["ts_crm_id"] in team_of),
-                   lambda s: team_of[s["ts_crm_id"]])
+    groups = group(
+        (s for s in ref.timesheets if s["ts_crm_id"] in team_of), lambda s: team_of[s["ts_crm_id"]]
+    )
     rows = []
     for team, entries in groups.items():
         tickets = len({s["ts_crm_id"] for s in entries})
@@ -637,8 +836,9 @@ def test_at_least_23_templates_in_every_category_each_with_an_expectation():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_template_matches_figures_computed_from_the_source(name, migrated_sample, sample_conn,
-                                                           reference):
+def test_template_matches_figures_computed_from_the_source(
+    name, migrated_sample, sample_conn, reference
+):
     template = queries.get_query(name)
     columns, rows = queries.run_query(sample_conn, template, migrated_sample.schema)
     expected = EXPECTED[name](reference)
@@ -678,30 +878,48 @@ def fitting(kind: str, variant: int) -> str:
     return types[variant % len(types)]
 
 
-def create_for(conn: psycopg.Connection, schema: str, needs: Iterable[queries.Need],
-               variant: int = 0, retyped: dict[str, str] | None = None) -> None:
+def create_for(
+    conn: psycopg.Connection,
+    schema: str,
+    needs: Iterable[queries.Need],
+    variant: int = 0,
+    retyped: dict[str, str] | None = None,
+) -> None:
     """``schema`` afresh with exactly the columns of ``needs``, in types that fit their kinds
     (``retyped``: column -> another type)."""
     retyped = retyped or {}
-    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(
-        sql.Identifier(schema)))
+    conn.execute(
+        sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(
+            sql.Identifier(schema)
+        )
+    )
     tables: dict[str, dict[str, str]] = {}
     for need in needs:
         tables.setdefault(need.table, {})[need.column] = retyped.get(
-            need.column, fitting(need.kind, variant))
+            need.column, fitting(need.kind, variant)
+        )
     for table, columns in tables.items():
-        conn.execute(sql.SQL("CREATE TABLE {}.{} ({})").format(
-            sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
-                for c, t in columns.items())))
+        conn.execute(
+            sql.SQL("CREATE TABLE {}.{} ({})").format(
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+                    for c, t in columns.items()
+                ),
+            )
+        )
 
 
 def test_every_template_declares_the_tables_and_columns_it_reads():
     for template in queries.load_queries():
         assert template.needs, template.name
         words = set(re.findall(r"\w+", template.sql))
-        undeclared = [f"{n.table}.{n.column}" for n in template.needs
-                      if n.table not in words or n.column not in words]
+        undeclared = [
+            f"{n.table}.{n.column}"
+            for n in template.needs
+            if n.table not in words or n.column not in words
+        ]
         assert not undeclared, f"{template.name} declares what it does not read: {undeclared}"
 
 
@@ -714,7 +932,8 @@ def test_every_template_runs_wherever_its_needs_are_met(pg_dsn, variant):
         for template in queries.load_queries():
             create_for(conn, "needs", template.needs, variant)
             assert not queries.why_not_applicable(
-                template, queries.schema_columns(conn, "needs")), template.name
+                template, queries.schema_columns(conn, "needs")
+            ), template.name
             columns, _ = queries.run_query(conn, template, "needs")
             assert columns, template.name
 
@@ -727,50 +946,69 @@ def test_a_template_whose_needs_are_not_met_is_not_applicable_naming_what_is_mis
             queries.run_query(conn, template, "flags01")
         assert str(caught.value) == (
             "query resolved_by_assignee is not applicable to schema flags01:"
-            " needs tickets.tkt_reopened as a flag; it is bigint")
+            " needs tickets.tkt_reopened as a flag; it is bigint"
+        )
         assert caught.value.exit_code == 2
 
-        create_for(conn, "partial", [n for n in template.needs if n.column != "tkt_team"]
-                   + [queries.Need("tickets", "tkt_sla_met", "text")],
-                   retyped={"tkt_created_time": "text", "tkt_sla_met": "text"})
-        assert queries.why_not_applicable(
-            queries.get_query("reopen_rate_by_team"), queries.schema_columns(conn, "partial")
-        ) == "needs tickets.tkt_team, which tickets does not have"
+        create_for(
+            conn,
+            "partial",
+            [n for n in template.needs if n.column != "tkt_team"]
+            + [queries.Need("tickets", "tkt_sla_met", "text")],
+            retyped={"tkt_created_time": "text", "tkt_sla_met": "text"},
+        )
+        assert (
+            queries.why_not_applicable(
+                queries.get_query("reopen_rate_by_team"), queries.schema_columns(conn, "partial")
+            )
+            == "needs tickets.tkt_team, which tickets does not have"
+        )
         assert queries.why_not_applicable(template, queries.schema_columns(conn, "partial")) == (
             "needs tickets.tkt_created_time as a timestamp; it is text;"
-            " needs tickets.tkt_sla_met as a flag; it is text")
+            " needs tickets.tkt_sla_met as a flag; it is text"
+        )
 
         conn.execute("CREATE SCHEMA garden")
         conn.execute("CREATE TABLE garden.plants (name text, height numeric)")
-        assert queries.why_not_applicable(
-            queries.get_query("consistency_checks"), queries.schema_columns(conn, "garden")
-        ) == "needs tables tickets, comments, timesheets, which the schema does not have"
+        assert (
+            queries.why_not_applicable(
+                queries.get_query("consistency_checks"), queries.schema_columns(conn, "garden")
+            )
+            == "needs tables tickets, comments, timesheets, which the schema does not have"
+        )
 
 
 def test_needs_lines_are_parsed_and_a_malformed_one_names_the_file():
-    text = ("-- name: x\n-- title: X\n-- category: team\n-- description: d\n"
-            "-- needs: tickets(tkt_team text, tkt_reopened flag)\n"
-            "-- needs: comments(ct_tkt_id number)\n-- needs: tickets(tkt_title any)\n"
-            "SELECT 1\n")
+    text = (
+        "-- name: x\n-- title: X\n-- category: team\n-- description: d\n"
+        "-- needs: tickets(tkt_team text, tkt_reopened flag)\n"
+        "-- needs: comments(ct_tkt_id number)\n-- needs: tickets(tkt_title any)\n"
+        "SELECT 1\n"
+    )
     template = queries.parse_template("x.sql", text)
-    assert template.needs == (queries.Need("tickets", "tkt_team", "text"),
-                              queries.Need("tickets", "tkt_reopened", "flag"),
-                              queries.Need("comments", "ct_tkt_id", "number"),
-                              queries.Need("tickets", "tkt_title", "any"))
+    assert template.needs == (
+        queries.Need("tickets", "tkt_team", "text"),
+        queries.Need("tickets", "tkt_reopened", "flag"),
+        queries.Need("comments", "ct_tkt_id", "number"),
+        queries.Need("tickets", "tkt_title", "any"),
+    )
     for line, message in (
-            ("-- needs: tickets", "needs 'tickets' is not 'table\\(column kind"),
-            ("-- needs: tickets()", "needs 'tickets\\(\\)' is not"),
-            ("-- needs: tickets(tkt_team)", "needs 'tickets\\(tkt_team\\)' is not"),
-            ("-- needs: tickets(tkt_team bool)", "unknown kind 'bool' \\(one of flag,")):
+        ("-- needs: tickets", "needs 'tickets' is not 'table\\(column kind"),
+        ("-- needs: tickets()", "needs 'tickets\\(\\)' is not"),
+        ("-- needs: tickets(tkt_team)", "needs 'tickets\\(tkt_team\\)' is not"),
+        ("-- needs: tickets(tkt_team bool)", "unknown kind 'bool' \\(one of flag,"),
+    ):
         with pytest.raises(queries.TemplateError, match=f"x.sql: {message}"):
-            queries.parse_template("x.sql", text.replace("-- needs: comments(ct_tkt_id number)",
-                                                         line))
+            queries.parse_template(
+                "x.sql", text.replace("-- needs: comments(ct_tkt_id number)", line)
+            )
 
 
 def test_every_header_reads_back_as_the_same_template():
     for template in queries.load_queries():
-        again = queries.parse_template(f"{template.name}.sql",
-                                       f"{template.header()}\n{template.sql};\n")
+        again = queries.parse_template(
+            f"{template.name}.sql", f"{template.header()}\n{template.sql};\n"
+        )
         assert again == template
 
 
@@ -793,8 +1031,9 @@ def test_a_malformed_header_is_an_error_naming_the_file():
     good = "-- name: x\n-- title: X\n-- category: team\n-- description: d\nSELECT 1\n"
     assert queries.parse_template("x.sql", good).sql == "SELECT 1"
     with pytest.raises(queries.TemplateError, match="y.sql: header lacks description"):
-        queries.parse_template("y.sql", good.replace("name: x", "name: y")
-                               .replace("-- description: d\n", ""))
+        queries.parse_template(
+            "y.sql", good.replace("name: x", "name: y").replace("-- description: d\n", "")
+        )
     with pytest.raises(queries.TemplateError, match="x.sql: unknown category 'sales'"):
         queries.parse_template("x.sql", good.replace("team", "sales"))
     with pytest.raises(queries.TemplateError, match="z.sql: name 'x' must .* match the file"):
@@ -807,8 +1046,10 @@ def test_cli_lists_and_shows_templates(capsys):
     assert main(["queries", "list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     for template in queries.load_queries():
-        assert any(line.split()[:2] == [template.name, template.category]
-                   and template.title in line for line in listed)
+        assert any(
+            line.split()[:2] == [template.name, template.category] and template.title in line
+            for line in listed
+        )
     assert main(["queries", "show", "backlog_trend"]) == 0
     shown = capsys.readouterr().out
     assert queries.get_query("backlog_trend").sql in shown
@@ -819,41 +1060,56 @@ def test_cli_lists_and_shows_templates(capsys):
 def test_cli_unknown_query_exits_2_with_one_line(capsys):
     assert main(["queries", "show", "no_such_query"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["sdconsole: error: unknown query 'no_such_query'"
-                   " (see 'sdconsole queries list')"]
+    assert err == ["sdconsole: error: unknown query 'no_such_query' (see 'sdconsole queries list')"]
 
 
 def test_cli_runs_a_template_as_a_table_and_as_json(migrated_sample, reference, capsys, tmp_path):
-    args = ["--workdir", str(tmp_path), "queries", "run", "sla_compliance_by_severity",
-            "--target", migrated_sample.dsn, "--schema", migrated_sample.schema]
+    args = [
+        "--workdir",
+        str(tmp_path),
+        "queries",
+        "run",
+        "sla_compliance_by_severity",
+        "--target",
+        migrated_sample.dsn,
+        "--schema",
+        migrated_sample.schema,
+    ]
     assert main(args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["severity", "closed", "sla_known", "sla_met", "compliance_pct"]
     expected = sla_compliance_by_severity(reference)
     body = [line.split() for line in lines[2:] if line.strip()]
-    assert body[:len(expected)] == [[str(v) for v in row] for row in expected]
+    assert body[: len(expected)] == [[str(v) for v in row] for row in expected]
 
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["columns"][0] == "severity"
-    assert data["rows"] == [[v if isinstance(v, (int, str)) else str(v) for v in row]
-                            for row in expected]
+    assert data["rows"] == [
+        [v if isinstance(v, (int, str)) else str(v) for v in row] for row in expected
+    ]
 
 
 def test_cli_says_a_template_is_not_applicable_and_exits_2(pg_dsn, capsys, tmp_path):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        create_for(conn, "flags01", queries.get_query("reopen_rate_by_team").needs,
-                   retyped={"tkt_reopened": "bigint"})
+        create_for(
+            conn,
+            "flags01",
+            queries.get_query("reopen_rate_by_team").needs,
+            retyped={"tkt_reopened": "bigint"},
+        )
         conn.execute("CREATE SCHEMA garden")
         conn.execute("CREATE TABLE garden.plants (name text, height numeric)")
     args = ["--workdir", str(tmp_path), "queries", "run", "--target", pg_dsn]
     assert main([*args, "reopen_rate_by_team", "--schema", "flags01"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "sdconsole: error: query reopen_rate_by_team is not applicable to schema flags01:"
-        " needs tickets.tkt_reopened as a flag; it is bigint"]
+        " needs tickets.tkt_reopened as a flag; it is bigint"
+    ]
     assert main([*args, "monthly_volume", "--schema", "garden", "--json"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "sdconsole: error: query monthly_volume is not applicable to schema garden:"
-        " needs table tickets, which the schema does not have"]
+        " needs table tickets, which the schema does not have"
+    ]
     assert main([*args, "rejects_by_column", "--schema", "garden"]) == 2
     assert "needs table _rejects" in capsys.readouterr().err

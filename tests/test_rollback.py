@@ -41,14 +41,19 @@ def test_two_cutovers_then_rollback_then_roll_forward(run, conn, pg_dsn, setting
     assert (forward.from_version, forward.to_version) == (v1, v2)
     assert statuses(conn) == {v1: "retired", v2: "active"}
     assert seen(conn) == (5, v2) and views_point_at(conn) == {"servicedesk_v2"}
-    audit = [(a["action"], a["from_version"], a["to_version"])
-             for a in reversed(deployments.audit_log(conn, STABLE))]
-    assert audit == [("cutover", None, v1), ("cutover", v1, v2), ("rollback", v2, v1),
-                     ("rollforward", v1, v2)]
+    audit = [
+        (a["action"], a["from_version"], a["to_version"])
+        for a in reversed(deployments.audit_log(conn, STABLE))
+    ]
+    assert audit == [
+        ("cutover", None, v1),
+        ("cutover", v1, v2),
+        ("rollback", v2, v1),
+        ("rollforward", v1, v2),
+    ]
 
 
-def test_rollback_in_a_fresh_process_after_the_run_ended(run, conn, pg_dsn, settings,
-                                                         workdir):
+def test_rollback_in_a_fresh_process_after_the_run_ended(run, conn, pg_dsn, settings, workdir):
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     cutover.cutover(run, conn, pg_dsn, settings, v1)
     cutover.cutover(run, conn, pg_dsn, settings, v2)
@@ -67,8 +72,9 @@ def test_rollback_in_a_fresh_process_after_the_run_ended(run, conn, pg_dsn, sett
     assert 'CREATE OR REPLACE VIEW \\"servicedesk\\".\\"tickets\\"' in journal
 
 
-def test_rollback_without_yes_shows_the_statements_and_changes_nothing(run, conn, pg_dsn,
-                                                                       settings, workdir):
+def test_rollback_without_yes_shows_the_statements_and_changes_nothing(
+    run, conn, pg_dsn, settings, workdir
+):
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     cutover.cutover(run, conn, pg_dsn, settings, v1)
     cutover.cutover(run, conn, pg_dsn, settings, v2)
@@ -77,10 +83,13 @@ def test_rollback_without_yes_shows_the_statements_and_changes_nothing(run, conn
 
     assert shown.returncode == 7
     assert "would switch servicedesk from v2 to v1" in shown.stdout
-    assert 'CREATE OR REPLACE VIEW "servicedesk"."tickets" AS SELECT * FROM' \
-           ' "servicedesk_v1"."tickets";' in shown.stdout
-    assert shown.stderr.strip() == ("sdconsole: error: rollback not done: re-run with --yes"
-                                    " to do it")
+    assert (
+        'CREATE OR REPLACE VIEW "servicedesk"."tickets" AS SELECT * FROM'
+        ' "servicedesk_v1"."tickets";' in shown.stdout
+    )
+    assert shown.stderr.strip() == (
+        "sdconsole: error: rollback not done: re-run with --yes to do it"
+    )
     assert seen(conn) == (5, v2)
 
     as_json = sdconsole("--workdir", str(workdir), "rollback", "--json", "--target", pg_dsn)
@@ -89,13 +98,15 @@ def test_rollback_without_yes_shows_the_statements_and_changes_nothing(run, conn
     assert (plan["action"], plan["from_version"], plan["to_version"]) == ("switch", v2, v1)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "nothing to roll back: servicedesk has no active version"),
-    (("--to", "9"), "no version 9 of servicedesk in the deployment history"),
-    (("--to", "1"), "v1 of servicedesk is already active"),
-])
-def test_nothing_to_roll_back_to_exits_2(run, conn, pg_dsn, settings, workdir, args,
-                                         message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "nothing to roll back: servicedesk has no active version"),
+        (("--to", "9"), "no version 9 of servicedesk in the deployment history"),
+        (("--to", "1"), "v1 of servicedesk is already active"),
+    ],
+)
+def test_nothing_to_roll_back_to_exits_2(run, conn, pg_dsn, settings, workdir, args, message):
     if args:
         cutover.cutover(run, conn, pg_dsn, settings, make_version(conn, 3))
 
@@ -105,8 +116,7 @@ def test_nothing_to_roll_back_to_exits_2(run, conn, pg_dsn, settings, workdir, a
     assert done.stderr.strip() == f"sdconsole: error: {message}"
 
 
-def test_discard_before_cutover_leaves_the_active_version_untouched(run, conn, pg_dsn,
-                                                                   settings):
+def test_discard_before_cutover_leaves_the_active_version_untouched(run, conn, pg_dsn, settings):
     v1 = make_version(conn, 3)
     cutover.cutover(run, conn, pg_dsn, settings, v1)
     v2 = make_version(conn, 5)
@@ -116,8 +126,10 @@ def test_discard_before_cutover_leaves_the_active_version_untouched(run, conn, p
     assert statuses(conn) == {v1: "active", v2: "discarded"}
     assert not schema_exists(conn, v2) and schema_exists(conn, v1)
     assert seen(conn) == (3, v1)
-    with pytest.raises(BadInput, match="v1 of servicedesk is active: only a version not cut"
-                                       " over yet can be discarded"):
+    with pytest.raises(
+        BadInput,
+        match="v1 of servicedesk is active: only a version not cut over yet can be discarded",
+    ):
         rollback.discard(run, conn, STABLE, v1)
 
 
@@ -158,8 +170,7 @@ def test_rollback_to_a_purged_version_restores_it_from_its_dump(run, conn, pg_ds
     assert conn.execute("SELECT count(*) FROM servicedesk._rejects").fetchone()[0] == 0
 
 
-def test_rollback_to_a_purged_version_without_its_dump_is_refused(run, conn, pg_dsn,
-                                                                  settings):
+def test_rollback_to_a_purged_version_without_its_dump_is_refused(run, conn, pg_dsn, settings):
     settings = settings.model_copy(update={"retention": 1})
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     cutover.cutover(run, conn, pg_dsn, settings, v1)
@@ -167,8 +178,9 @@ def test_rollback_to_a_purged_version_without_its_dump_is_refused(run, conn, pg_
     dump = Path(deployments.get(conn, STABLE, v1).backup_path)
     dump.unlink()
 
-    with pytest.raises(BadInput, match=f"v1 of servicedesk was purged and no pg_dump of it"
-                                       f" exists \\({dump}\\)"):
+    with pytest.raises(
+        BadInput, match=f"v1 of servicedesk was purged and no pg_dump of it exists \\({dump}\\)"
+    ):
         rollback.rollback(run, conn, pg_dsn, settings)
     assert seen(conn) == (5, v2)
 
@@ -181,9 +193,16 @@ def test_passwords_never_appear_in_output_or_files(run, conn, pg_dsn, settings, 
     cutover.cutover(run, conn, dsn, settings, v1)
     cutover.cutover(run, conn, dsn, settings, v2)  # pg_dump with the password
 
-    outputs = [sdconsole("--workdir", str(workdir), *args, "--target", dsn)
-               for args in (("rollback",), ("rollback", "--yes", "--json"),
-                            ("status",), ("status", "--json"), ("rollback", "--to", "7"))]
+    outputs = [
+        sdconsole("--workdir", str(workdir), *args, "--target", dsn)
+        for args in (
+            ("rollback",),
+            ("rollback", "--yes", "--json"),
+            ("status",),
+            ("status", "--json"),
+            ("rollback", "--to", "7"),
+        )
+    ]
 
     assert [o.returncode for o in outputs] == [7, 0, 0, 0, 2]
     for o in outputs:
@@ -192,6 +211,9 @@ def test_passwords_never_appear_in_output_or_files(run, conn, pg_dsn, settings, 
         if path.is_file() and path.suffix != ".dump":
             assert secret.encode() not in path.read_bytes(), path
     for table in ("runs", "audit", "deployments", "locks"):
-        stored = conn.execute(sql.SQL("SELECT coalesce(string_agg(t::text, ' '), '')"
-                                      " FROM sdconsole.{} t").format(sql.Identifier(table)))
+        stored = conn.execute(
+            sql.SQL("SELECT coalesce(string_agg(t::text, ' '), '') FROM sdconsole.{} t").format(
+                sql.Identifier(table)
+            )
+        )
         assert secret not in stored.fetchone()[0], table

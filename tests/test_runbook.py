@@ -11,17 +11,29 @@ import pytest
 from sdconsole.cli import build_parser
 from sdconsole.engine.runtime import metrics
 
-PAGES = ("index.md", "deployment-checklist.md", "quarterly-import.md", "profile-and-quality.md",
-         "preflight.md", "rollback.md", "monitoring.md", "troubleshooting.md", "exit-codes.md",
-         "console.md")
+PAGES = (
+    "index.md",
+    "deployment-checklist.md",
+    "quarterly-import.md",
+    "profile-and-quality.md",
+    "preflight.md",
+    "rollback.md",
+    "monitoring.md",
+    "troubleshooting.md",
+    "exit-codes.md",
+    "console.md",
+)
 FENCE = re.compile(r"^\s*(```|~~~)")
 LINK = re.compile(r"\]\(([^)#\s]+\.md)(#[^)]*)?\)")
 
 
 def runbook() -> dict[str, str]:
     folder = resources.files("sdconsole.runbook")
-    return {entry.name: entry.read_text(encoding="utf-8")
-            for entry in folder.iterdir() if entry.name.endswith(".md")}
+    return {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".md")
+    }
 
 
 def command_lines(name: str, text: str) -> list[tuple[str, int, str]]:
@@ -69,12 +81,24 @@ def test_index_links_every_page_and_every_link_points_at_a_page():
 
 def test_the_runbook_shows_commands_of_every_kind():
     commands = {shlex.split(line, comments=True)[1] for _, _, line in ALL_COMMANDS}
-    assert commands >= {"migrate", "rollback", "status", "preflight", "profile", "clean",
-                        "queries", "metrics", "demo", "sample", "tui"}
+    assert commands >= {
+        "migrate",
+        "rollback",
+        "status",
+        "preflight",
+        "profile",
+        "clean",
+        "queries",
+        "metrics",
+        "demo",
+        "sample",
+        "tui",
+    }
 
 
-@pytest.mark.parametrize(("page", "line", "command"), ALL_COMMANDS,
-                         ids=[f"{p}:{n}" for p, n, _ in ALL_COMMANDS])
+@pytest.mark.parametrize(
+    ("page", "line", "command"), ALL_COMMANDS, ids=[f"{p}:{n}" for p, n, _ in ALL_COMMANDS]
+)
 def test_every_command_line_in_the_runbook_parses(page, line, command, capsys):
     argv = shlex.split(command, comments=True)[1:]
     try:
@@ -87,8 +111,14 @@ def test_every_command_line_in_the_runbook_parses(page, line, command, capsys):
 
 def test_monitoring_page_documents_every_metric():
     text = runbook()["monitoring.md"]
-    names = {spec[0] for spec in (*metrics.SCALARS.values(), *metrics.LABELLED.values(),
-                                  *metrics.STATES.values())}
+    names = {
+        spec[0]
+        for spec in (
+            *metrics.SCALARS.values(),
+            *metrics.LABELLED.values(),
+            *metrics.STATES.values(),
+        )
+    }
     names |= {"sdconsole_run_info", "sdconsole_metadata_up"}
     missing = sorted(n for n in names if f"`{n}`" not in text)
     assert not missing, f"monitoring.md does not list {missing}"

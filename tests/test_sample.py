@@ -280,23 +280,29 @@ def test_the_default_is_the_sample_it_always_was(tmp_path):
         schema = conn.execute("SELECT sql FROM sqlite_master ORDER BY rowid").fetchall()
     conn.close()
     digest = hashlib.sha256(json.dumps([schema, all_rows(tmp_path / "default.db")]).encode())
-    assert digest.hexdigest() == \
-        "98b2164b4cd7228037c65d19a16aecbbaa367a75b944ca27dc27577db8b2c658"
+    assert digest.hexdigest() == "98b2164b4cd7228037c65d19a16aecbbaa367a75b944ca27dc27577db8b2c658"
     assert (tmp_path / "mixed.db").read_bytes() == (tmp_path / "default.db").read_bytes()
 
 
-FLAG_COLUMNS = (("tickets", "TKT-SLA Met"), ("tickets", "TKT-Reopened"),
-                ("comments", "CT-VISIBLE-CUSTOMER"))
+FLAG_COLUMNS = (
+    ("tickets", "TKT-SLA Met"),
+    ("tickets", "TKT-Reopened"),
+    ("comments", "CT-VISIBLE-CUSTOMER"),
+)
 
 
 @pytest.mark.parametrize("flags", [f for f in sample.FLAGS if f != "mixed"])
 def test_flag_variants_spell_the_same_flags_and_change_nothing_else(tmp_path, flags):
     mixed, variant = tmp_path / "mixed.db", tmp_path / f"{flags}.db"
     assert sample.generate(mixed, tickets=300, seed=3) == sample.generate(
-        variant, tickets=300, seed=3, flags=flags)
+        variant, tickets=300, seed=3, flags=flags
+    )
     true, false = sample.FLAG_SPELLINGS[flags]
-    meaning = {**dict.fromkeys(("Yes", "TRUE", "true", "1", "Y"), true),
-               **dict.fromkeys(("No", "FALSE", "false", "0", "N"), false), "": ""}
+    meaning = {
+        **dict.fromkeys(("Yes", "TRUE", "true", "1", "Y"), true),
+        **dict.fromkeys(("No", "FALSE", "false", "0", "N"), false),
+        "": "",
+    }
     before, after = all_rows(mixed), all_rows(variant)
     for table in TABLES:
         with sqlite3.connect(mixed) as conn:
@@ -304,8 +310,9 @@ def test_flag_variants_spell_the_same_flags_and_change_nothing_else(tmp_path, fl
         conn.close()
         flagged = [names.index(name) for t, name in FLAG_COLUMNS if t == table]
         for old, new in zip(before[table], after[table], strict=True):
-            assert [old[i] for i in range(len(old)) if i not in flagged] == \
-                [new[i] for i in range(len(new)) if i not in flagged]
+            assert [old[i] for i in range(len(old)) if i not in flagged] == [
+                new[i] for i in range(len(new)) if i not in flagged
+            ]
             assert [meaning[old[i]] for i in flagged] == [new[i] for i in flagged]
     with sqlite3.connect(variant) as conn:
         spelt = {value for table, name in FLAG_COLUMNS for value in column(conn, table, name)}
@@ -321,7 +328,9 @@ def test_sparse_columns_are_optional_columns_nearly_always_empty(tmp_path):
         declared = [(row[1], row[2]) for row in conn.execute('PRAGMA table_info("tickets")')]
         names = [name for name, _ in declared[15:]]
         assert names == [name for name, _ in sample.SPARSE_COLUMNS] + [
-            "TKT-Custom Field 8", "TKT-Custom Field 9"]
+            "TKT-Custom Field 8",
+            "TKT-Custom Field 9",
+        ]
         assert {kind for _, kind in declared[15:]} == {"TEXT"}
         for name in names:
             values = column(conn, "tickets", name)
@@ -336,11 +345,14 @@ def test_sparse_columns_are_optional_columns_nearly_always_empty(tmp_path):
     rows = all_rows(sparse)
     assert [row[:15] for row in rows["tickets"]] == all_rows(plain)["tickets"]
     assert {t: rows[t] for t in ("comments", "timesheets")} == {
-        t: all_rows(plain)[t] for t in ("comments", "timesheets")}
+        t: all_rows(plain)[t] for t in ("comments", "timesheets")
+    }
 
 
-@pytest.mark.parametrize("kwargs", [{"flags": "emoji"}, {"sparse_columns": -1},
-                                    {"sparse_columns": sample.MAX_SPARSE_COLUMNS + 1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"flags": "emoji"}, {"sparse_columns": -1}, {"sparse_columns": sample.MAX_SPARSE_COLUMNS + 1}],
+)
 def test_unknown_variants_are_refused(tmp_path, kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         sample.generate(tmp_path / "out.db", tickets=20, **kwargs)
@@ -349,14 +361,16 @@ def test_unknown_variants_are_refused(tmp_path, kwargs):
 
 def test_sample_command_writes_the_variants(tmp_path, capsys):
     out = tmp_path / "yn.db"
-    assert main(["sample", str(out), "--tickets", "60", "--flags", "yn",
-                 "--sparse-columns", "2"]) == 0
+    assert (
+        main(["sample", str(out), "--tickets", "60", "--flags", "yn", "--sparse-columns", "2"]) == 0
+    )
     assert capsys.readouterr().out.startswith(f"wrote {out}: ")
     with sqlite3.connect(out) as conn:
         assert set(column(conn, "tickets", "TKT-Reopened")) == {"Y", "N"}
         assert len(list(conn.execute('PRAGMA table_info("tickets")'))) == 17
     conn.close()
     assert main(["sample", str(tmp_path / "bad.db"), "--sparse-columns", "-2"]) == 2
-    assert capsys.readouterr().err == \
-        "sdconsole: error: --sparse-columns must be 0 to 100, not -2\n"
+    assert (
+        capsys.readouterr().err == "sdconsole: error: --sparse-columns must be 0 to 100, not -2\n"
+    )
     assert not (tmp_path / "bad.db").exists()

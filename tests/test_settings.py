@@ -28,8 +28,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_precedence_file_env_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = write_config(tmp_path, "quality_threshold = 70\ncanary_fraction = 0.2\n"
-                                    "retention = 5\n")
+    config = write_config(
+        tmp_path, "quality_threshold = 70\ncanary_fraction = 0.2\nretention = 5\n"
+    )
     monkeypatch.setenv("SDCONSOLE_CANARY_FRACTION", "0.3")
     monkeypatch.setenv("SDCONSOLE_RETENTION", "6")
     s = load_settings(config, retention=7)
@@ -38,8 +39,7 @@ def test_precedence_file_env_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert s.retention == 7  # flag beats env
 
 
-def test_config_found_through_environment(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_found_through_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path, '[sdconsole]\nstable_schema = "helpdesk"\n')
     monkeypatch.setenv("SDCONSOLE_CONFIG", str(config))
     assert load_settings(None).stable_schema == "helpdesk"
@@ -74,7 +74,9 @@ def test_bad_setting_from_cli_exits_2_without_traceback(tmp_path: Path) -> None:
     config = write_config(tmp_path, 'target_dsn = 5\nquality_threshold = "lots"\n')
     proc = subprocess.run(
         [sys.executable, "-m", "sdconsole", "--config", str(config), "sample", "x.db"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -90,12 +92,15 @@ def test_password_never_echoed_in_errors(tmp_path: Path) -> None:
         load_settings(config)
     assert "retention" in str(info.value)
     assert "hunter2" not in str(info.value)
-    assert "hunter2" not in load_settings(None, target_dsn="postgresql://ops:hunter2@db/sd"
-                                          ).dsn_for_display
+    assert (
+        "hunter2"
+        not in load_settings(None, target_dsn="postgresql://ops:hunter2@db/sd").dsn_for_display
+    )
 
 
-def test_flag_words_from_the_file_and_the_environment(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flag_words_from_the_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SDCONSOLE_FLAG_WORDS", raising=False)
     assert load_settings(None).flag_words == []  # English only
     config = write_config(tmp_path, 'flag_words = ["Sim/NÃO", " ja / nein "]\n')
@@ -111,8 +116,11 @@ def test_flag_words_from_the_file_and_the_environment(tmp_path: Path,
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('flag_words = ["sim"]', "setting flag_words = ['sim']: Value error, 'sim' is not a pair"
-                                 " written true/false, such as 'sim/não'"),
+        (
+            'flag_words = ["sim"]',
+            "setting flag_words = ['sim']: Value error, 'sim' is not a pair"
+            " written true/false, such as 'sim/não'",
+        ),
         ('flag_words = ["sim/"]', "'sim/' is not a pair written true/false"),
         ('flag_words = ["no/yes"]', "'no/yes': 'no' already means false"),
         ('flag_words = ["sim/não", "não/sim"]', "'não/sim': 'não' already means false"),
@@ -127,14 +135,23 @@ def test_bad_flag_words_are_one_line(tmp_path: Path, text: str, expected: str) -
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize(("name", "value"), [("SDCONSOLE_FLAG_WORDS", "sim"),
-                                             ("SDCONSOLE_FLAG_WORDS", "[sim/não"),
-                                             ("SDCONSOLE_NULL_TOKENS", "N/A")])
-def test_a_bad_list_in_the_environment_exits_2_in_one_line(tmp_path: Path, name: str,
-                                                           value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SDCONSOLE_FLAG_WORDS", "sim"),
+        ("SDCONSOLE_FLAG_WORDS", "[sim/não"),
+        ("SDCONSOLE_NULL_TOKENS", "N/A"),
+    ],
+)
+def test_a_bad_list_in_the_environment_exits_2_in_one_line(
+    tmp_path: Path, name: str, value: str
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "sdconsole", "sample", "x.db"], capture_output=True, text=True,
-        cwd=tmp_path, env={**os.environ, name: value},
+        [sys.executable, "-m", "sdconsole", "sample", "x.db"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, name: value},
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

@@ -22,26 +22,41 @@ CHINOOK = Path(__file__).parent / "data" / "chinook.sqlite"
 
 def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=dict(os.environ),
-                          timeout=300)
+    return subprocess.run(
+        command, capture_output=True, text=True, env=dict(os.environ), timeout=300
+    )
 
 
 def migrate(settings: Settings, source: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return sdconsole(settings, "migrate", str(source), "--target", settings.target_dsn,
-                     "--mode", "simple", "--yes", *extra)
+    return sdconsole(
+        settings,
+        "migrate",
+        str(source),
+        "--target",
+        settings.target_dsn,
+        "--mode",
+        "simple",
+        "--yes",
+        *extra,
+    )
 
 
 def stable_tables(dsn: str) -> set[str]:
     with psycopg.connect(dsn) as conn:
-        return {t for (t,) in conn.execute(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = 'servicedesk'"
-            " AND table_name <> '_rejects'")}
+        return {
+            t
+            for (t,) in conn.execute(
+                "SELECT table_name FROM information_schema.views WHERE table_schema = 'servicedesk'"
+                " AND table_name <> '_rejects'"
+            )
+        }
 
 
 def versions(dsn: str) -> list[tuple[int, str]]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT version, status FROM sdconsole.deployments"
-                            " ORDER BY version").fetchall()
+        return conn.execute(
+            "SELECT version, status FROM sdconsole.deployments ORDER BY version"
+        ).fetchall()
 
 
 def small(path: Path, values: list) -> Path:
@@ -52,8 +67,9 @@ def small(path: Path, values: list) -> Path:
     return path
 
 
-def test_an_unrelated_database_needs_allow_shape_change(settings: Settings,
-                                                        sample_db: Path) -> None:
+def test_an_unrelated_database_needs_allow_shape_change(
+    settings: Settings, sample_db: Path
+) -> None:
     assert migrate(settings, sample_db).returncode == 0
     dashboards = stable_tables(settings.target_dsn)
     assert dashboards == {"tickets", "comments", "timesheets"}
@@ -74,8 +90,9 @@ def test_an_unrelated_database_needs_allow_shape_change(settings: Settings,
     assert "album" in stable_tables(settings.target_dsn)
 
 
-def test_a_retyped_column_is_named_and_an_added_one_needs_nothing(settings: Settings,
-                                                                  tmp_path: Path) -> None:
+def test_a_retyped_column_is_named_and_an_added_one_needs_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
     assert migrate(settings, small(tmp_path / "a.db", ["1", "2", "3"])).returncode == 0
     retyped = migrate(settings, small(tmp_path / "b.db", ["x1", "x2", "x3"]))
     assert retyped.returncode == 7

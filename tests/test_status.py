@@ -49,11 +49,16 @@ def test_status_shows_active_history_runs_and_what_was_interrupted(conn, setting
     assert report.active.version == history["v2"] and report.active.rows == 10
     assert set(report.views.values()) == {"servicedesk_v2"} and report.views_consistent
     assert [(d.version, d.status) for d in report.deployments] == [
-        (3, "failed"), (2, "active"), (1, "retired")]
+        (3, "failed"),
+        (2, "active"),
+        (1, "retired"),
+    ]
     assert [d.version for d in report.interrupted] == [history["v3"]]
     assert report.rollback_target == history["v1"]
-    assert [(r.run_id, r.outcome) for r in report.runs] == [("run-c", "failed"),
-                                                            ("run-b", "succeeded")]
+    assert [(r.run_id, r.outcome) for r in report.runs] == [
+        ("run-c", "failed"),
+        ("run-b", "succeeded"),
+    ]
     assert report.target == settings.dsn_for_display
 
 
@@ -66,28 +71,35 @@ def test_status_command_prints_it_for_people_and_for_scripts(conn, pg_dsn, workd
     assert "active: v2 (servicedesk_v2) since " in out and ", 10 rows, quality 87.5" in out
     assert "views: 3 in servicedesk, all reading servicedesk_v2" in out
     assert "rollback: to v1 (sdconsole rollback)" in out
-    assert ("INTERRUPTED run run-c stopped in load (connection lost during COPY); it left v3"
-            " (servicedesk_v3) failed -> it ran in another work dir: resume it there, or"
-            " `sdconsole resume run-c --discard --yes` removes what it left") in out
+    assert (
+        "INTERRUPTED run run-c stopped in load (connection lost during COPY); it left v3"
+        " (servicedesk_v3) failed -> it ran in another work dir: resume it there, or"
+        " `sdconsole resume run-c --discard --yes` removes what it left"
+    ) in out
     assert "lock: free" in out
     data = json.loads(as_json.stdout)
     assert data["active"]["version"] == 2 and data["active"]["quality_score"] == 87.5
     assert [d["status"] for d in data["deployments"]] == ["failed", "active", "retired"]
     assert data["runs"][0]["error"] == "connection lost during COPY"
     assert [(r["run_id"], r["left"]) for r in data["unfinished"]] == [
-        ("run-c", ["v3 (servicedesk_v3) failed"])]
+        ("run-c", ["v3 (servicedesk_v3) failed"])
+    ]
 
 
-def test_status_warns_when_the_views_do_not_match_the_active_version(conn, pg_dsn, workdir,
-                                                                    history):
-    conn.execute("CREATE OR REPLACE VIEW servicedesk.comments AS"
-                 " SELECT * FROM servicedesk_v1.comments")
+def test_status_warns_when_the_views_do_not_match_the_active_version(
+    conn, pg_dsn, workdir, history
+):
+    conn.execute(
+        "CREATE OR REPLACE VIEW servicedesk.comments AS SELECT * FROM servicedesk_v1.comments"
+    )
 
     text = sdconsole("--workdir", str(workdir), "status", "--target", pg_dsn)
 
     assert text.returncode == 0
-    assert ("WARNING views do not match the active version: _rejects -> servicedesk_v2,"
-            " comments -> servicedesk_v1, tickets -> servicedesk_v2") in text.stdout
+    assert (
+        "WARNING views do not match the active version: _rejects -> servicedesk_v2,"
+        " comments -> servicedesk_v1, tickets -> servicedesk_v2"
+    ) in text.stdout
 
 
 HOLDER = """
@@ -104,8 +116,12 @@ with lock.acquire(sys.argv[2], settings, "run-d") as held:
 
 
 def test_status_names_the_lock_holder_and_its_stage(conn, pg_dsn, settings, workdir, history):
-    with subprocess.Popen([sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(workdir), pg_dsn],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         assert holder.stdout.readline().strip() == "held"
         report = status_mod.status(conn, settings)
         holder.stdin.close()
@@ -116,8 +132,9 @@ def test_status_names_the_lock_holder_and_its_stage(conn, pg_dsn, settings, work
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the shared data home is root's layout only")
-def test_embedded_data_of_deleted_work_dirs_is_found_and_pruned(tmp_path: Path, monkeypatch,
-                                                               capsys) -> None:
+def test_embedded_data_of_deleted_work_dirs_is_found_and_pruned(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     """Root's embedded data dirs live outside the work dir: a deleted work dir's is found."""
     from sdconsole.engine.target import embedded
 

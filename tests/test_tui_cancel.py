@@ -59,8 +59,11 @@ def console(settings: Settings, source: Path | None) -> ConsoleApp:
 
 def finished(settings: Settings, run_id: str) -> list[str]:
     """The stages run ``run_id`` finished, from its journal."""
-    return [e.stage for e in read_journal(runs_dir(settings.workdir) / run_id)
-            if isinstance(e, ev.StageFinished)]
+    return [
+        e.stage
+        for e in read_journal(runs_dir(settings.workdir) / run_id)
+        if isinstance(e, ev.StageFinished)
+    ]
 
 
 async def stop_the_load(pilot) -> str:
@@ -113,8 +116,9 @@ async def test_x_stops_the_load_and_resuming_loads_it_again(settings, big_db):
         await approve(pilot, Gate.CANARY)  # asked again: nothing of the load was kept
         await until_gate(pilot, Gate.CUTOVER)
         assert finished(settings, run_id).count("load") == 1, "loaded again, once"
-        assert not any(row.has_class("-stopped") for row in app.screen_stack[-2].query(
-            TableProgressRow))
+        assert not any(
+            row.has_class("-stopped") for row in app.screen_stack[-2].query(TableProgressRow)
+        )
         await approve(pilot, Gate.CUTOVER)
         assert (await until_ended(pilot, run_id)).outcome == "succeeded"
     until_no_run_process(run_id)

@@ -30,8 +30,10 @@ def numbered(*events: ev.Event) -> list[ev.Event]:
 
 
 RUN = numbered(
-    ev.StageStarted(stage="preflight"), ev.StageFinished(stage="preflight"),
-    ev.StageStarted(stage="profile"), ev.StageFinished(stage="profile"),
+    ev.StageStarted(stage="preflight"),
+    ev.StageFinished(stage="preflight"),
+    ev.StageStarted(stage="profile"),
+    ev.StageFinished(stage="profile"),
     ev.GateReached(stage="gate", gate="quality", passed=True, summary="94 >= 80"),
     ev.GateAwaiting(stage="gate", gate="quality", summary="94 >= 80"),
     ev.StageStarted(stage="clean", detail="x (preview)"),
@@ -54,9 +56,19 @@ def test_the_flow_shows_the_screen_of_each_step_and_gate() -> None:
     for event in RUN:
         flow.record(event)
         screens.append(flow.view().screen)
-    assert screens == [Step.PREFLIGHT, Step.PREFLIGHT, Step.PROFILE, Step.PROFILE,
-                       Step.PROFILE, Step.PROFILE, Step.CLEAN, Step.CLEAN,
-                       Step.CANARY, Step.LOAD, Step.LOAD]
+    assert screens == [
+        Step.PREFLIGHT,
+        Step.PREFLIGHT,
+        Step.PROFILE,
+        Step.PROFILE,
+        Step.PROFILE,
+        Step.PROFILE,
+        Step.CLEAN,
+        Step.CLEAN,
+        Step.CANARY,
+        Step.LOAD,
+        Step.LOAD,
+    ]
     assert flow.state.passed == {"quality", "clean"}
     assert flow.state.position is Step.LOAD
 
@@ -67,8 +79,7 @@ def test_a_simple_run_has_no_canary_and_its_clean_runs_under_the_load() -> None:
         flow.record(event)
     assert flow.view().screen is Step.LOAD
     assert Step.CANARY not in flow.state.steps
-    assert flow.state.steps == [Step.PREFLIGHT, Step.PROFILE, Step.CLEAN, Step.LOAD,
-                                Step.CUTOVER]
+    assert flow.state.steps == [Step.PREFLIGHT, Step.PROFILE, Step.CLEAN, Step.LOAD, Step.CUTOVER]
 
 
 def test_a_replayed_event_is_folded_once() -> None:
@@ -86,7 +97,8 @@ def test_requests_become_commands_only_where_the_run_takes_them() -> None:
     assert "waits at the quality gate, not clean" in flow.command("approve", gate=Gate.CLEAN)
     assert "nothing to override" in flow.command("override", reason="ok")
     assert flow.command("set_column", table="t", column="c", type="text") == Command(
-        "set_column", {"table": "t", "column": "c", "type": "text"})
+        "set_column", {"table": "t", "column": "c", "type": "text"}
+    )
     flow.record(RUN[6])
     assert "preview is running" in flow.command("approve", gate=Gate.CLEAN)
     assert flow.command("cancel") == Command("cancel")
@@ -98,9 +110,10 @@ def test_requests_become_commands_only_where_the_run_takes_them() -> None:
 
 def test_a_refused_gate_needs_a_reason_and_a_watching_console_sends_nothing() -> None:
     flow = following()
-    for event in numbered(ev.StageStarted(stage="profile"),
-                          ev.GateAwaiting(stage="gate", gate="quality", summary="60 < 80",
-                                          needs_reason=True)):
+    for event in numbered(
+        ev.StageStarted(stage="profile"),
+        ev.GateAwaiting(stage="gate", gate="quality", summary="60 < 80", needs_reason=True),
+    ):
         flow.record(event)
     assert "o overrides it with a reason" in flow.command("approve", gate=Gate.QUALITY)
     assert flow.command("override", reason="known dirt").op == "override"
@@ -119,8 +132,7 @@ def test_a_client_that_detaches_is_said_and_the_run_goes_on() -> None:
 
 
 def console(settings: Settings, source=None, **kwargs) -> ConsoleApp:
-    return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock(),
-                      **kwargs)
+    return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock(), **kwargs)
 
 
 async def until(pilot, condition, what: str, rounds: int = 1200) -> None:
@@ -133,12 +145,16 @@ async def until(pilot, condition, what: str, rounds: int = 1200) -> None:
 
 
 def run_processes(run_id: str) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"])
-            if run_id in (p.info["cmdline"] or []) and "--serve" in (p.info["cmdline"] or [])]
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if run_id in (p.info["cmdline"] or []) and "--serve" in (p.info["cmdline"] or [])
+    ]
 
 
 async def test_a_closed_console_leaves_the_run_waiting_and_the_next_one_cuts_over(
-        settings: Settings, sample_db) -> None:
+    settings: Settings, sample_db
+) -> None:
     first = console(settings, sample_db)
     async with first.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("n")
@@ -166,23 +182,34 @@ async def test_a_closed_console_leaves_the_run_waiting_and_the_next_one_cuts_ove
 
     second, watcher = console(settings, run_id=run_id), console(settings, watch=True)
     async with watcher.run_test(size=(80, 24), notifications=True) as watching:
-        await until(watching, lambda: isinstance(watcher.screen, CutoverModal),
-                    "the watcher's cutover modal")
+        await until(
+            watching,
+            lambda: isinstance(watcher.screen, CutoverModal),
+            "the watcher's cutover modal",
+        )
         async with second.run_test(size=(80, 24), notifications=True) as pilot:
-            await until(pilot, lambda: isinstance(second.screen, CutoverModal),
-                        "the cutover modal, rebuilt from the replay")
+            await until(
+                pilot,
+                lambda: isinstance(second.screen, CutoverModal),
+                "the cutover modal, rebuilt from the replay",
+            )
             plan = second.screen.plan
             assert plan.to_schema == "servicedesk_v1" and plan.from_version is None
             assert second.screen_stack[-2].__class__ is LoadScreen
             journal = read_journal(run_dir)
             assert second.flow.state.seq == journal[-1].seq
             await watching.press(*plan.to_schema, "enter")
-            await until(watching, lambda: any("only watches" in n.message
-                                              for n in watcher._notifications),
-                        "the watcher's refusal")
+            await until(
+                watching,
+                lambda: any("only watches" in n.message for n in watcher._notifications),
+                "the watcher's refusal",
+            )
             await pilot.press(*plan.to_schema, "enter")
-            await until(pilot, lambda: isinstance(second.screen, HomeScreen)
-                        and not second.flow.following, "the cutover and Home")
+            await until(
+                pilot,
+                lambda: isinstance(second.screen, HomeScreen) and not second.flow.following,
+                "the cutover and Home",
+            )
         await until(watching, lambda: not watcher.flow.following, "the watcher sees the end")
     process.wait(60)
     assert views_read(settings.target_dsn) == {"servicedesk_v1"}

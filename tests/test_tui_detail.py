@@ -71,12 +71,10 @@ def show_preflight(app: ConsoleApp, checks: list[ev.CheckResult]) -> None:
     app.flow.follow(run_id, app.settings.workdir, "complete")
     events = [ev.StageStarted(stage="preflight"), *checks, ev.StageFinished(stage="preflight")]
     for seq, event in enumerate(events, 1):
-        app.post_message(run_event(type(event)(**{**vars(event), "seq": seq,
-                                                  "run_id": run_id})))
+        app.post_message(run_event(type(event)(**{**vars(event), "seq": seq, "run_id": run_id})))
 
 
-async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings, sample_db,
-                                                                        run):
+async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings, sample_db, run):
     checks = preflight(run, settings, sample_db).checks
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -96,12 +94,12 @@ async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings
         narrow = table.columns["reason"].get_render_width(table)
         await pilot.resize_terminal(120, 40)
         await settle(pilot)
-        assert table.columns["reason"].get_render_width(table) >= narrow + 40, \
+        assert table.columns["reason"].get_render_width(table) >= narrow + 40, (
             "the reason takes the width a wider terminal adds"
+        )
 
 
-async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(settings,
-                                                                         sample_db):
+async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(settings, sample_db):
     app = console(settings, sample_db)
     async with app.run_test(size=(120, 40)) as pilot:
         await to_profile(pilot)
@@ -136,12 +134,14 @@ async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(setti
         findings = app.screen.query_one("#finding-table", KeyedTable)
         assert app.screen.focused is findings
         for name, part in score.dimensions.items():
-            costs = [dict(findings.fields(f"{name}|{i}"))["Points"]
-                     for i in range(len(part.findings))]
+            costs = [
+                dict(findings.fields(f"{name}|{i}"))["Points"] for i in range(len(part.findings))
+            ]
             assert costs == [f"-{f.cost:.1f}" if f.cost else "0.0" for f in part.findings]
             for finding, cost in zip(part.findings[:5], costs, strict=False):
-                assert f"{cost:>6}  {finding.table}.{finding.column}:" in cli, \
+                assert f"{cost:>6}  {finding.table}.{finding.column}:" in cli, (
                     "the same points as sdconsole profile"
+                )
 
 
 async def test_enter_on_a_refused_gate_says_why_instead_of_nothing(settings, sample_db):
@@ -178,8 +178,7 @@ async def test_canary_metrics_statements_and_rejects_read_in_full(settings, samp
         assert isinstance(app.screen, LoadScreen), "esc puts the cutover off"
 
         await press(pilot, "2")
-        assert app.screen.query_one(
-            "#reject-table", KeyedTable).row_count, "the sample has rejects"
+        assert app.screen.query_one("#reject-table", KeyedTable).row_count, "the sample has rejects"
         values = app.screen.query_one("#reject-values", KeyedTable)
         key = values.current_key or "0"
         row = dict(values.fields(key))["Row"]
@@ -208,12 +207,17 @@ async def test_the_event_log_folds_progress_filters_and_opens_a_line(settings, s
         await to_profile(pilot)
         await to_load(pilot)
         lines = list(app.event_lines.lines)
-        runs = Counter(line.stage for line in lines
-                       if line.text.startswith("== ") and " done in " not in line.text)
-        progress = Counter((line.stage, line.text.split(":")[0]) for line in lines
-                           if line.kind == "progress")
-        assert progress and all(n == runs[stage] for (stage, _), n in progress.items()), \
+        runs = Counter(
+            line.stage
+            for line in lines
+            if line.text.startswith("== ") and " done in " not in line.text
+        )
+        progress = Counter(
+            (line.stage, line.text.split(":")[0]) for line in lines if line.kind == "progress"
+        )
+        assert progress and all(n == runs[stage] for (stage, _), n in progress.items()), (
             "one progress line per table each time a stage runs"
+        )
         assert any("updates folded" in line.text for line in lines)
         await press(pilot, "l")
         assert isinstance(app.screen, EventLogScreen)
@@ -244,23 +248,29 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         table = app.screen.query_one("#column-table", KeyedTable)
         key = "tickets.TKT-Closure Date"
         table.move_cursor(row=[row.value for row in table.rows].index(key))
-        dates = app.flow.files.profile().table("tickets").column(
-            "TKT-Closure Date").date_evidence
+        dates = app.flow.files.profile().table("tickets").column("TKT-Closure Date").date_evidence
         await press(pilot, "d")
         assert isinstance(app.screen, ChoiceModal)
         text = screen_words(app)
-        assert f"day-first: {dates.day_first:,} values prove it (e.g. " \
-               f"{dates.examples['day-first'][0]!r}" in text
+        assert (
+            f"day-first: {dates.day_first:,} values prove it (e.g. "
+            f"{dates.examples['day-first'][0]!r}" in text
+        )
         assert f"month-first: {dates.month_first:,} values prove it" in text
         await press(pilot, "down", "enter")
         assert isinstance(app.screen, ProfileScreen)
-        await until(pilot, lambda: "overridden" in dict(table.fields(key))["Issues"],
-                    "the run takes the change and the row shows it")
+        await until(
+            pilot,
+            lambda: "overridden" in dict(table.fields(key))["Issues"],
+            "the run takes the change and the row shows it",
+        )
         issues = dict(table.fields(key))["Issues"]
         assert issues.startswith("overridden (profiled day-first"), issues
         assert "m/d" in dict(table.fields(key))["Type"]
         await press(pilot, "v")
         assert "Loaded as: timestamp, month-first" in detail_text(app)
-        assert app.flow.files.plan().table("tickets").column(
-            "TKT-Closure Date").date_order == "month-first", "the run's plan has it"
+        assert (
+            app.flow.files.plan().table("tickets").column("TKT-Closure Date").date_order
+            == "month-first"
+        ), "the run's plan has it"
         await press(pilot, "escape")

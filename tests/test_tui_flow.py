@@ -49,16 +49,17 @@ from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 def console(settings: Settings, source: Path | None, **changes) -> ConsoleApp:
-    return ConsoleApp(settings.model_copy(update={"source": source, **changes}),
-                      clock=MockClock())
+    return ConsoleApp(settings.model_copy(update={"source": source, **changes}), clock=MockClock())
 
 
 @pytest.fixture
 def orphaned(sample_copy: Path) -> Path:
     """The sample with a third of its comments pointing at tickets that do not exist."""
     with sqlite3.connect(sample_copy) as conn:
-        conn.execute("""UPDATE comments SET "CT-TKT-ID" = '999999' || rowid"""
-                     " WHERE rowid % 3 = 0")
+        conn.execute(
+            """UPDATE comments SET "CT-TKT-ID" = '999999' || rowid"""
+            " WHERE rowid % 3 = 0"
+        )
     return sample_copy
 
 
@@ -75,8 +76,11 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
     async with app.run_test(size=(80, 24)) as pilot:
         assert await migrate(pilot) == "servicedesk_v1"
         assert views_read(dsn) == {"servicedesk_v1"}
-        await until(pilot, lambda: "Active    v1 servicedesk_v1" in screen_text(app),
-                    "Home shows the new active version")
+        await until(
+            pilot,
+            lambda: "Active    v1 servicedesk_v1" in screen_text(app),
+            "Home shows the new active version",
+        )
         assert footer_keys(app)["Rollback"] is False, "nothing to roll back to yet"
         await press(pilot, "ctrl+r")
         assert isinstance(app.screen, HomeScreen)
@@ -94,8 +98,9 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         log = "\n".join(line.text for line in app.event_lines.lines)
         assert 'CREATE OR REPLACE VIEW "servicedesk"."tickets"' in log, "the cutover's SQL"
         assert views_read(dsn) == {"servicedesk_v2"}
-        await until(pilot, lambda: footer_keys(app).get("Rollback") is True,
-                    "a rollback is offered")
+        await until(
+            pilot, lambda: footer_keys(app).get("Rollback") is True, "a rollback is offered"
+        )
         versions = app.screen.query_one(KeyedTable)
         assert [row.value for row in versions.rows] == ["2", "1"], "newest version first"
 
@@ -105,8 +110,11 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         await press(pilot, "y")
         assert views_read(dsn) == {"servicedesk_v1"}
         assert deployments(dsn) == {1: "active", 2: "rolled_back"}
-        await until(pilot, lambda: "Active    v1 servicedesk_v1" in screen_text(app),
-                    "Home shows the version rolled back to")
+        await until(
+            pilot,
+            lambda: "Active    v1 servicedesk_v1" in screen_text(app),
+            "Home shows the version rolled back to",
+        )
 
         await press(pilot, "l")
         assert isinstance(app.screen, EventLogScreen)
@@ -181,15 +189,19 @@ async def test_stopping_at_an_approval_leaves_postgresql_as_it_was(settings, sam
         assert isinstance(app.screen, ErrorModal), "the console says how the run ended"
         assert "interrupted" in screen_words(app)
         await press(pilot, "escape")
-        await until(pilot, lambda: isinstance(app.screen, ResumeModal),
-                    "back Home, the stopped run offered to resume or discard")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ResumeModal),
+            "back Home, the stopped run offered to resume or discard",
+        )
         assert not app.flow.following
         assert views_read(dsn) == set(), "nothing was cut over"
         if where == "cutover":
             assert [run.run_id for run in pipeline.interrupted_runs(settings)] == [run_id]
         await press(pilot, "d")
-        await until(pilot, lambda: not pipeline.interrupted_runs(settings),
-                    "the stopped run discarded")
+        await until(
+            pilot, lambda: not pipeline.interrupted_runs(settings), "the stopped run discarded"
+        )
         assert isinstance(app.screen, HomeScreen)
     until_no_run_process(run_id)
     assert views_read(dsn) == set()
@@ -207,8 +219,11 @@ async def test_a_failed_run_is_a_modal_and_the_console_stays(settings, sample_db
         # Approved, the run goes on against a target that is gone: it fails where it stands.
         dbname = psycopg.conninfo.conninfo_to_dict(settings.target_dsn)["dbname"]
         with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                psycopg.sql.Identifier(dbname)))
+            admin.execute(
+                psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                    psycopg.sql.Identifier(dbname)
+                )
+            )
         await press(pilot, "a")
         ended = await until_ended(pilot, run_id)
         assert ended.outcome == "failed"

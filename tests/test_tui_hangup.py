@@ -86,7 +86,8 @@ async def quit_during_the_load(pilot) -> str:
 
 
 async def test_quitting_during_the_load_asks_and_leaving_lets_the_next_console_cut_over(
-        settings, big_db):
+    settings, big_db
+):
     dsn = settings.target_dsn
     app = console(settings, big_db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -94,15 +95,21 @@ async def test_quitting_during_the_load_asks_and_leaving_lets_the_next_console_c
         await pilot.press("enter")  # leave the run going: the choice offered first
         await until(pilot, lambda: not app.is_running, "the console quits")
     run_dir = runs_dir(settings.workdir) / run_id
-    wait_for(lambda: any(isinstance(e, ev.ClientDetached) for e in read_journal(run_dir)),
-             "the console that left is journalled as detached")
-    assert not any(isinstance(e, ev.RunEnded) for e in read_journal(run_dir)), \
+    wait_for(
+        lambda: any(isinstance(e, ev.ClientDetached) for e in read_journal(run_dir)),
+        "the console that left is journalled as detached",
+    )
+    assert not any(isinstance(e, ev.RunEnded) for e in read_journal(run_dir)), (
         "leaving is not a cancel"
+    )
 
     app = console(settings, None)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.flow.state.run_id == run_id,
-                    "a new console attaches to the running run")
+        await until(
+            pilot,
+            lambda: app.flow.state.run_id == run_id,
+            "a new console attaches to the running run",
+        )
         await until_gate(pilot, Gate.CUTOVER)
         assert views_read(dsn) == set(), "nothing cut over without a client"
         await approve(pilot, Gate.CUTOVER)
@@ -113,7 +120,8 @@ async def test_quitting_during_the_load_asks_and_leaving_lets_the_next_console_c
 
 
 async def test_quitting_and_cancelling_stops_the_run_and_the_next_start_can_discard(
-        settings, big_db):
+    settings, big_db
+):
     dsn = settings.target_dsn
     app = console(settings, big_db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -121,8 +129,9 @@ async def test_quitting_and_cancelling_stops_the_run_and_the_next_start_can_disc
         await pilot.press("down", "enter")  # cancel it at its next safe point
         await until(pilot, lambda: not app.is_running, "the console quits once the cancel is sent")
     until_no_run_process(run_id)
-    [ended] = [e for e in read_journal(runs_dir(settings.workdir) / run_id)
-               if isinstance(e, ev.RunEnded)]
+    [ended] = [
+        e for e in read_journal(runs_dir(settings.workdir) / run_id) if isinstance(e, ev.RunEnded)
+    ]
     assert ended.outcome == "interrupted"
     assert deployments(dsn) == {1: "failed"}
 
@@ -150,12 +159,20 @@ class PtyConsole:
     def __init__(self, settings: Settings, source: Path | None = None) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        env = {**child_environment(settings), "TERM": "xterm-256color",
-               "TEXTUAL_ANIMATIONS": "none"}
+        env = {
+            **child_environment(settings),
+            "TERM": "xterm-256color",
+            "TEXTUAL_ANIMATIONS": "none",
+        }
         argv = [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "tui"]
-        self.process = subprocess.Popen(argv + ([str(source)] if source else []), stdin=slave,
-                                        stdout=slave, stderr=slave, env=env,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            argv + ([str(source)] if source else []),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
         os.close(slave)
         self.master = master
         self._output = bytearray()
@@ -219,8 +236,9 @@ def waiting_at(run_dir: Path, gate: Gate) -> bool:
 def in_step(run_dir: Path, step: Step) -> bool:
     """Whether ``step`` has reported progress and not finished."""
     events = journal(run_dir)
-    return any(isinstance(e, ev.Progress) and e.stage == step for e in events) \
-        and not any(isinstance(e, ev.StageFinished) and e.stage == step for e in events)
+    return any(isinstance(e, ev.Progress) and e.stage == step for e in events) and not any(
+        isinstance(e, ev.StageFinished) and e.stage == step for e in events
+    )
 
 
 def approve_by_key(pty_console: PtyConsole, run_dir: Path, gate: Gate, key: str) -> None:
@@ -245,6 +263,7 @@ def newest_run(settings: Settings) -> Path:
 def cut_over_as_a_new_client(settings: Settings, run_id: str) -> list[ev.Event]:
     """Attach, read every event from the first, approve the cutover when it waits: what
     the client saw, up to the run's end."""
+
     async def follow() -> list[ev.Event]:
         seen: list[ev.Event] = []
         async with attach(settings.workdir, run_id, client="test client") as run:
@@ -266,8 +285,9 @@ def assert_all_gone(run_id: str, before: set[int]) -> None:
     until_no_run_process(run_id)
     left = [p for p in children() if p.pid not in before]
     assert left == [], f"processes left: {left}"
-    assert [p for p in psutil.process_iter(["cmdline"])
-            if run_id in " ".join(p.info["cmdline"] or [])] == []
+    assert [
+        p for p in psutil.process_iter(["cmdline"]) if run_id in " ".join(p.info["cmdline"] or [])
+    ] == []
 
 
 def finish_and_check(settings: Settings, run_dir: Path, before: set[int]) -> None:
@@ -275,8 +295,9 @@ def finish_and_check(settings: Settings, run_dir: Path, before: set[int]) -> Non
     run_id = run_dir.name
     seen = cut_over_as_a_new_client(settings, run_id)
     kept = journal(run_dir)
-    assert [e.seq for e in seen] == [e.seq for e in kept] == list(range(1, len(kept) + 1)), \
+    assert [e.seq for e in seen] == [e.seq for e in kept] == list(range(1, len(kept) + 1)), (
         "the client saw every event of the journal once, in order"
+    )
     assert [e.kind for e in seen] == [e.kind for e in kept]
     assert isinstance(kept[-1], ev.RunEnded) and kept[-1].outcome == "succeeded"
     assert [e.stage for e in kept if isinstance(e, ev.StageFinished)].count("cutover") == 1
@@ -330,7 +351,9 @@ def test_sigkill_in_the_profile_and_at_the_cutover_leaves_the_run_going(settings
     wait_for(lambda: waiting_at(run_dir, Gate.CUTOVER), "the run reaches the cutover gate")
     second.until_shows("servicedesk_v1 and press enter")
     second.killed(signal.SIGKILL)
-    wait_for(lambda: any(isinstance(e, ev.ClientDetached) for e in journal(run_dir)),
-             "the killed console's connection is journalled as gone")
+    wait_for(
+        lambda: any(isinstance(e, ev.ClientDetached) for e in journal(run_dir)),
+        "the killed console's connection is journalled as gone",
+    )
     assert waiting_at(run_dir, Gate.CUTOVER)
     finish_and_check(settings, run_dir, before)

@@ -42,8 +42,11 @@ def all_bindings():
     for package in (screens, widgets):
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
-            classes += [v for v in vars(module).values()
-                        if isinstance(v, type) and v.__module__ == module.__name__]
+            classes += [
+                v
+                for v in vars(module).values()
+                if isinstance(v, type) and v.__module__ == module.__name__
+            ]
     return [(cls.__name__, b) for cls in classes for b in vars(cls).get("BINDINGS", [])]
 
 
@@ -68,8 +71,9 @@ def test_a_keymap_with_an_unknown_id_is_refused_in_one_line(tmp_path):
 
 
 def console(settings, sample_db, **changes) -> ConsoleApp:
-    return ConsoleApp(settings.model_copy(update={"source": sample_db, **changes}),
-                      clock=MockClock())
+    return ConsoleApp(
+        settings.model_copy(update={"source": sample_db, **changes}), clock=MockClock()
+    )
 
 
 def end_runs(workdir) -> None:
@@ -115,17 +119,23 @@ async def test_help_shows_the_keys_of_the_screen_and_esc_closes_it(settings, sam
         assert "Keys: Home" in text, "the screen by its name"
         assert re.search(r"n +New migration +yes", text), "what the key does, in words"
         assert "(new)" not in text and " new " not in text, "no binding ids"
-        assert "nothing to roll back: servicedesk has no active version" in screen_words(app), \
+        assert "nothing to roll back: servicedesk has no active version" in screen_words(app), (
             "a key that cannot run says why"
+        )
         assert "HomeScreen" not in text
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
 
 
-@pytest.mark.parametrize(("key", "screen"), [
-    ("h", HistoryScreen), ("b", RunbookScreen), ("l", EventLogScreen),
-])
+@pytest.mark.parametrize(
+    ("key", "screen"),
+    [
+        ("h", HistoryScreen),
+        ("b", RunbookScreen),
+        ("l", EventLogScreen),
+    ],
+)
 async def test_side_screens_open_from_home_and_esc_goes_back(settings, sample_db, key, screen):
     app = console(settings, sample_db)
     async with app.run_test(size=(80, 24)) as pilot:

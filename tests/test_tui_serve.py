@@ -74,12 +74,24 @@ def served(settings, sample_db, tmp_path):
     """The server process serving a console on the sample; (base URL, URL with token)."""
     port = free_port()
     command = shlex.join([sys.executable, "-m", "sdconsole", "tui", str(sample_db)])
-    env = {**os.environ, "SDCONSOLE_WORKDIR": str(settings.workdir),
-           "SDCONSOLE_TARGET_DSN": settings.target_dsn, "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "SDCONSOLE_WORKDIR": str(settings.workdir),
+        "SDCONSOLE_TARGET_DSN": settings.target_dsn,
+        "COLUMNS": "200",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sdconsole.tui.serve import serve;"
-         f" serve(sys.argv[1], {port})", command],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from sdconsole.tui.serve import serve; serve(sys.argv[1], {port})",
+            command,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     line = server.stdout.readline()
     found = re.search(r"open (http://127\.0\.0\.1:\d+/\?token=\S+)", line)
     assert found, line
@@ -140,9 +152,14 @@ class DevTools:
     async def press(self, key: str) -> None:
         code = f"Key{key.upper()}"
         for kind in ("keyDown", "keyUp"):
-            await self("Input.dispatchKeyEvent", type=kind, key=key, code=code,
-                       text=key if kind == "keyDown" else "",
-                       windowsVirtualKeyCode=ord(key.upper()))
+            await self(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key=key,
+                code=code,
+                text=key if kind == "keyDown" else "",
+                windowsVirtualKeyCode=ord(key.upper()),
+            )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium")
@@ -150,10 +167,20 @@ async def test_a_browser_drives_the_console_from_home_to_the_quality_gate(served
     _, with_token = served
     port = free_port()
     browser = subprocess.Popen(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--remote-debugging-port={port}", f"--user-data-dir={tmp_path / 'chromium'}",
-         "--window-size=1280,800", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1280,800",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(100):
@@ -165,8 +192,7 @@ async def test_a_browser_drives_the_console_from_home_to_the_quality_gate(served
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
-            async with http.ws_connect(pages[0]["webSocketDebuggerUrl"],
-                                       max_msg_size=0) as socket_:
+            async with http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as socket_:
                 page = DevTools(socket_)
                 await page("Page.enable")
                 await page("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE)
@@ -175,8 +201,10 @@ async def test_a_browser_drives_the_console_from_home_to_the_quality_gate(served
                 location = await page("Runtime.evaluate", expression="location.href")
                 assert "token" not in location["result"]["value"], "a clean URL"
 
-                await page("Runtime.evaluate", expression=(
-                    "document.querySelector('.xterm-helper-textarea').focus()"))
+                await page(
+                    "Runtime.evaluate",
+                    expression=("document.querySelector('.xterm-helper-textarea').focus()"),
+                )
                 await page.press("n")
                 screen = await page.wait_for("enter previews the clean")
                 assert "Profile" in screen and "passed" in screen, "the run waits at the gate"
@@ -197,9 +225,24 @@ def test_the_serve_command_serves_behind_a_token(settings, sample_db) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "sdconsole", "--workdir", str(settings.workdir), "serve",
-         str(sample_db), "--target", settings.target_dsn, "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+        [
+            sys.executable,
+            "-m",
+            "sdconsole",
+            "--workdir",
+            str(settings.workdir),
+            "serve",
+            str(sample_db),
+            "--target",
+            settings.target_dsn,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         line = server.stdout.readline()
         found = re.search(r"open (http://127\.0\.0\.1:(\d+)/\?token=\S+)", line)

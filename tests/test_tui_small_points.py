@@ -72,8 +72,11 @@ async def test_statuses_read_as_words_and_times_carry_their_zone(settings, sampl
             await cut_over(pilot)
         await until(pilot, lambda: app.rollback_plan is not None, "a rollback is offered")
         await press(pilot, "ctrl+r", "y")
-        await until(pilot, lambda: re.search(r"v2 +rolled back", screen_text(app)),
-                    "Home shows the version rolled back")
+        await until(
+            pilot,
+            lambda: re.search(r"v2 +rolled back", screen_text(app)),
+            "Home shows the version rolled back",
+        )
         text = screen_text(app)
         assert "rolled_back" not in text
         assert re.search(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d {zone()}", text), "a time says its zone"
@@ -87,8 +90,17 @@ def test_a_path_wraps_after_a_separator_not_inside_a_name():
 
     out = Console(width=40, file=None, record=True)
     with out.capture() as captured:
-        out.print(labelled([("Target", "postgresql://postgres:***@/postgres?host=/var/lib/"
-                                      "sdconsole/pg-622a7a7e8ae5")]))
+        out.print(
+            labelled(
+                [
+                    (
+                        "Target",
+                        "postgresql://postgres:***@/postgres?host=/var/lib/"
+                        "sdconsole/pg-622a7a7e8ae5",
+                    )
+                ]
+            )
+        )
     lines = [line.rstrip() for line in captured.get().splitlines()]
     assert lines[0].endswith("@/") and lines[1].strip().startswith("postgres?host=")
     assert lines[2].strip() == "pg-622a7a7e8ae5", "no name is cut in two"

@@ -34,19 +34,22 @@ from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.screens.preflight import PreflightScreen
 
 SIZE = (80, 24)
-SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)],
-                                ids=lambda size: f"{size[0]}x{size[1]}")
+SIZES = pytest.mark.parametrize(
+    "size", [(60, 20), (80, 24), (120, 40)], ids=lambda size: f"{size[0]}x{size[1]}"
+)
 DATABASE = "sdc_tui_snapshot"
 ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
 
 
 @pytest.fixture
-def app(pg_server: str, sample_db: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> ConsoleApp:
+def app(
+    pg_server: str, sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ConsoleApp:
     """A console on a fresh database named the same in every run, the sample as ./servicedesk.db."""
     with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(DATABASE)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     for key, value in conninfo_to_dict(pg_server).items():
         if key in ENV and value:
@@ -55,15 +58,21 @@ def app(pg_server: str, sample_db: Path, tmp_path: Path,
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     shutil.copy(sample_db, tmp_path / "servicedesk.db")
-    settings = load_settings(None, workdir=tmp_path / "work", target_dsn=f"dbname={DATABASE}",
-                             source=Path("servicedesk.db"), operator="operator")
+    settings = load_settings(
+        None,
+        workdir=tmp_path / "work",
+        target_dsn=f"dbname={DATABASE}",
+        source=Path("servicedesk.db"),
+        operator="operator",
+    )
     console = ConsoleApp(settings, clock=MockClock())
     console.animation_level = "none"
     yield console
     end_runs(settings.workdir)
     with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(DATABASE)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
 
 
 def keys_then_settle(*keys: str, gate: Gate | None = None):
@@ -74,7 +83,7 @@ def keys_then_settle(*keys: str, gate: Gate | None = None):
         await settle(pilot)
         if gate is not None:
             await start_run(pilot)
-            for passed in list(Gate)[:list(Gate).index(gate)]:
+            for passed in list(Gate)[: list(Gate).index(gate)]:
                 await approve(pilot, passed)
             await until_gate(pilot, gate)
         for key in keys:
@@ -109,16 +118,32 @@ def test_help_lists_the_keys_of_the_screen_below(snap_compare, app):
 
 
 CHECKS = [
-    ev.CheckResult(stage="preflight", name="source", status="pass",
-                   reason="servicedesk.db is a readable SQLite database (0.8 MB)"),
-    ev.CheckResult(stage="preflight", name="target", status="pass",
-                   reason="connected to dbname=sdc_tui_snapshot"),
-    ev.CheckResult(stage="preflight", name="disk", status="warn",
-                   reason="1.2 GB free in the work dir; the run needs about 40 MB",
-                   fix="keep an eye on it: backups grow with every version"),
-    ev.CheckResult(stage="preflight", name="server version", status="fail",
-                   reason="PostgreSQL 13.4; 15 or newer is needed",
-                   fix="upgrade the server or point --target at a newer one"),
+    ev.CheckResult(
+        stage="preflight",
+        name="source",
+        status="pass",
+        reason="servicedesk.db is a readable SQLite database (0.8 MB)",
+    ),
+    ev.CheckResult(
+        stage="preflight",
+        name="target",
+        status="pass",
+        reason="connected to dbname=sdc_tui_snapshot",
+    ),
+    ev.CheckResult(
+        stage="preflight",
+        name="disk",
+        status="warn",
+        reason="1.2 GB free in the work dir; the run needs about 40 MB",
+        fix="keep an eye on it: backups grow with every version",
+    ),
+    ev.CheckResult(
+        stage="preflight",
+        name="server version",
+        status="fail",
+        reason="PostgreSQL 13.4; 15 or newer is needed",
+        fix="upgrade the server or point --target at a newer one",
+    ),
 ]
 
 
@@ -154,20 +179,21 @@ def test_profile(snap_compare, app, size):
 
 @pytest.mark.parametrize("tab", ["2", "3"], ids=["score", "findings"])
 def test_the_score_explained(snap_compare, app, tab):
-    assert snap_compare(app, terminal_size=SIZE,
-                        run_before=keys_then_settle(tab, gate=Gate.QUALITY))
+    assert snap_compare(
+        app, terminal_size=SIZE, run_before=keys_then_settle(tab, gate=Gate.QUALITY)
+    )
 
 
 @SIZES
 def test_clean_preview(snap_compare, app, size):
-    assert snap_compare(app, terminal_size=size,
-                        run_before=keys_then_settle(gate=Gate.CLEAN))
+    assert snap_compare(app, terminal_size=size, run_before=keys_then_settle(gate=Gate.CLEAN))
 
 
 @SIZES
 def test_cutover_confirmation(snap_compare, app, size):
     """Over the load screen, whose measured rows/s (this machine's speed) are fixed first:
     esc puts the confirmation off, the load screen shows the fixed figures, c opens it again."""
+
     async def run_before(pilot) -> None:
         await keys_then_settle(gate=Gate.CUTOVER)(pilot)
         for figures in pilot.app.flow.files.load().tables.values():

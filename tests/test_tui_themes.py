@@ -24,17 +24,30 @@ def test_the_four_themes_ship_and_the_ansi_one_uses_only_terminal_colours():
     assert SHIPPED <= set(themes)
     ansi = themes["sdconsole-ansi"]
     assert ansi.ansi
-    colours = [ansi.primary, ansi.secondary, ansi.accent, ansi.warning, ansi.error,
-               ansi.success, ansi.foreground, ansi.background, ansi.surface, ansi.panel]
+    colours = [
+        ansi.primary,
+        ansi.secondary,
+        ansi.accent,
+        ansi.warning,
+        ansi.error,
+        ansi.success,
+        ansi.foreground,
+        ansi.background,
+        ansi.surface,
+        ansi.panel,
+    ]
     assert all(c.startswith("ansi_") for c in colours)
     assert not themes["sdconsole-light"].dark
 
 
-@pytest.mark.parametrize(("asked", "chosen"), [
-    ("light", "sdconsole-light"),
-    ("sdconsole-high-contrast", "sdconsole-high-contrast"),
-    ("ansi", "sdconsole-ansi"),
-])
+@pytest.mark.parametrize(
+    ("asked", "chosen"),
+    [
+        ("light", "sdconsole-light"),
+        ("sdconsole-high-contrast", "sdconsole-high-contrast"),
+        ("ansi", "sdconsole-ansi"),
+    ],
+)
 def test_a_theme_is_chosen_by_short_or_full_name(tmp_path, asked, chosen):
     settings = load_settings(None, workdir=tmp_path, theme=asked)
     assert ConsoleApp(settings).theme == chosen
@@ -50,19 +63,26 @@ def test_an_unknown_theme_is_one_clean_line(tmp_path):
 
 
 def test_the_command_line_exits_2_on_an_unknown_theme(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sdconsole", "--workdir", str(tmp_path), "tui",
-                           "--theme", "neon"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sdconsole", "--workdir", str(tmp_path), "tui", "--theme", "neon"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown theme 'neon'" in lines[0]
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ('name = "x"\nprimary = "not-a-colour"', "not-a-colour"),
-    ('primary = "#ffffff"', "name is missing"),
-    ('name = "x"\nprimary = "#ffffff"\nsparkle = true', "unknown key 'sparkle'"),
-    ('name = "x" primary', "broken.toml"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('name = "x"\nprimary = "not-a-colour"', "not-a-colour"),
+        ('primary = "#ffffff"', "name is missing"),
+        ('name = "x"\nprimary = "#ffffff"\nsparkle = true', "unknown key 'sparkle'"),
+        ('name = "x" primary', "broken.toml"),
+    ],
+)
 def test_a_broken_theme_file_is_named_in_one_line(text, problem):
     with pytest.raises(BadInput) as caught:
         parse_theme("broken.toml", text)
@@ -72,8 +92,9 @@ def test_a_broken_theme_file_is_named_in_one_line(text, problem):
 
 @pytest.mark.parametrize("theme", sorted(SHIPPED))
 async def test_every_theme_draws_home_at_80x24(offline_settings, sample_db, theme):
-    app = ConsoleApp(offline_settings.model_copy(update={"source": sample_db, "theme": theme}),
-                     clock=MockClock())
+    app = ConsoleApp(
+        offline_settings.model_copy(update={"source": sample_db, "theme": theme}), clock=MockClock()
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.current_theme.name == theme

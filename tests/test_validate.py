@@ -19,8 +19,10 @@ from sdconsole.settings import Settings
 def loaded(workdir: Path, settings: Settings, pg_dsn: str, sample_db: Path):
     """The sample profiled, cleaned and loaded into sd_v1; yields what validation needs."""
     events: list[ev.Event] = []
-    with Run(workdir, listeners=[events.append]) as run, \
-            psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with (
+        Run(workdir, listeners=[events.append]) as run,
+        psycopg.connect(pg_dsn, autocommit=True) as conn,
+    ):
         plan, working = profiled(run, settings, sample_db)
         report = loader.load(run, conn, working, plan, new_schema(conn, "sd_v1", plan))
         run.events = events
@@ -29,14 +31,16 @@ def loaded(workdir: Path, settings: Settings, pg_dsn: str, sample_db: Path):
 
 def check(loaded) -> validate.ValidationReport:
     run, conn, plan, working, _, sample_db = loaded
-    return validate.validate(run, conn, sample_db, plan, "sd_v1",
-                             frozenset(["", "?", "-", "N/A", "NULL", "n/a"]))
+    return validate.validate(
+        run, conn, sample_db, plan, "sd_v1", frozenset(["", "?", "-", "N/A", "NULL", "n/a"])
+    )
 
 
 def rowid_of(working: Path, comment_id: int) -> int:
     with sqlite3.connect(working) as db:
-        row = db.execute('SELECT rowid FROM comments WHERE "CT-COMMENT-ID" = ?',
-                         (str(comment_id),)).fetchone()
+        row = db.execute(
+            'SELECT rowid FROM comments WHERE "CT-COMMENT-ID" = ?', (str(comment_id),)
+        ).fetchone()
     db.close()
     return row[0]
 
@@ -73,10 +77,13 @@ def test_a_tampered_row_is_named(loaded) -> None:
 
 def test_a_lost_row_and_a_lost_reject_are_caught(loaded) -> None:
     _, conn, _, _, _, _ = loaded
-    conn.execute("DELETE FROM sd_v1.timesheets WHERE ctid = (SELECT min(ctid)"
-                 " FROM sd_v1.timesheets)")
-    conn.execute("DELETE FROM sd_v1._rejects WHERE ctid = (SELECT min(ctid) FROM sd_v1._rejects"
-                 " WHERE column_name = 'tkt_resolution_hours')")
+    conn.execute(
+        "DELETE FROM sd_v1.timesheets WHERE ctid = (SELECT min(ctid) FROM sd_v1.timesheets)"
+    )
+    conn.execute(
+        "DELETE FROM sd_v1._rejects WHERE ctid = (SELECT min(ctid) FROM sd_v1._rejects"
+        " WHERE column_name = 'tkt_resolution_hours')"
+    )
     report = check(loaded)
 
     sheets, tickets = report.tables["timesheets"], report.tables["tickets"]
@@ -89,16 +96,18 @@ def test_a_lost_row_and_a_lost_reject_are_caught(loaded) -> None:
 
 def test_a_value_lost_to_null_fails_values_and_checksums(loaded) -> None:
     _, conn, _, _, _, _ = loaded
-    conn.execute("UPDATE sd_v1.tickets SET tkt_title = NULL WHERE tkt_ticket_id ="
-                 " (SELECT min(tkt_ticket_id) FROM sd_v1.tickets)")
+    conn.execute(
+        "UPDATE sd_v1.tickets SET tkt_title = NULL WHERE tkt_ticket_id ="
+        " (SELECT min(tkt_ticket_id) FROM sd_v1.tickets)"
+    )
     tickets = check(loaded).tables["tickets"]
     assert [c.column for c in tickets.columns if not c.ok] == ["tkt_title"]
     assert not tickets.checksum_ok and tickets.differing_rows == 1
 
 
-def test_profile_and_validation_count_the_same_source_values(workdir: Path,
-                                                            settings: Settings,
-                                                            sample_db: Path) -> None:
+def test_profile_and_validation_count_the_same_source_values(
+    workdir: Path, settings: Settings, sample_db: Path
+) -> None:
     """The pipeline validates against the profile's counts: both must count alike."""
     from sdconsole.engine.rules.cells import reading
     from sdconsole.engine.rules.expected import present_counts

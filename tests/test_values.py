@@ -19,48 +19,57 @@ def test_whitespace_is_exactly_what_str_strip_removes():
     assert values.WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
 
 
-@pytest.mark.parametrize(("text", "evidence"), [
-    ("31/01/2025 14:05", "day-first"),
-    ("13/1/2025", "day-first"),
-    ("01/31/2025", "month-first"),
-    ("5/3/2016 12:00", "ambiguous"),
-    ("12/12/2024", "ambiguous"),
-    ("00/00/0000", "ambiguous"),
-    ("2025-01-31 14:05:00", "iso"),
-    ("2025-01-31T14:05", "iso"),
-    ("31/31/2025", None),
-    ("1/2/24", None),
-    ("31/01/2025 14:05 extra", None),
-    ("hello", None),
-])
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        ("31/01/2025 14:05", "day-first"),
+        ("13/1/2025", "day-first"),
+        ("01/31/2025", "month-first"),
+        ("5/3/2016 12:00", "ambiguous"),
+        ("12/12/2024", "ambiguous"),
+        ("00/00/0000", "ambiguous"),
+        ("2025-01-31 14:05:00", "iso"),
+        ("2025-01-31T14:05", "iso"),
+        ("31/31/2025", None),
+        ("1/2/24", None),
+        ("31/01/2025 14:05 extra", None),
+        ("hello", None),
+    ],
+)
 def test_date_evidence(text, evidence):
     assert date_evidence(text) == evidence
 
 
-@pytest.mark.parametrize(("text", "order", "canonical"), [
-    ("31/01/2025 14:05", "day-first", "2025-01-31 14:05:00"),
-    ("5/3/2016 12:00", "day-first", "2016-03-05 12:00:00"),
-    ("5/3/2016 12:00", "month-first", "2016-05-03 12:00:00"),
-    ("31/01/2025", "day-first", "2025-01-31 00:00:00"),
-    ("31.01.2025 9:05:07", "day-first", "2025-01-31 09:05:07"),
-    ("2025-01-31 14:05:00", "month-first", "2025-01-31 14:05:00"),
-    ("2025-01-31T14:05", "day-first", "2025-01-31 14:05:00"),
-    ("29/02/2024 10:00", "day-first", "2024-02-29 10:00:00"),
-    ("  31-01-2025 14:05\n", "day-first", "2025-01-31 14:05:00"),
-])
+@pytest.mark.parametrize(
+    ("text", "order", "canonical"),
+    [
+        ("31/01/2025 14:05", "day-first", "2025-01-31 14:05:00"),
+        ("5/3/2016 12:00", "day-first", "2016-03-05 12:00:00"),
+        ("5/3/2016 12:00", "month-first", "2016-05-03 12:00:00"),
+        ("31/01/2025", "day-first", "2025-01-31 00:00:00"),
+        ("31.01.2025 9:05:07", "day-first", "2025-01-31 09:05:07"),
+        ("2025-01-31 14:05:00", "month-first", "2025-01-31 14:05:00"),
+        ("2025-01-31T14:05", "day-first", "2025-01-31 14:05:00"),
+        ("29/02/2024 10:00", "day-first", "2024-02-29 10:00:00"),
+        ("  31-01-2025 14:05\n", "day-first", "2025-01-31 14:05:00"),
+    ],
+)
 def test_timestamps_become_canonical_and_stay_so(text, order, canonical):
     assert to_timestamp(text, order) == canonical
     assert to_timestamp(canonical, order) == canonical
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("29/02/2023 10:00", "impossible date '29/02/2023 10:00'"),
-    ("31/04/2024 09:00", "impossible date '31/04/2024 09:00'"),
-    ("00/00/0000 00:00", "impossible date '00/00/0000 00:00'"),
-    ("31/01/2025 24:00", "impossible time '31/01/2025 24:00'"),
-    ("31/04/2024 xx", "not a date"),
-    ("1/2/24", "not a date (year must have four digits)"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("29/02/2023 10:00", "impossible date '29/02/2023 10:00'"),
+        ("31/04/2024 09:00", "impossible date '31/04/2024 09:00'"),
+        ("00/00/0000 00:00", "impossible date '00/00/0000 00:00'"),
+        ("31/01/2025 24:00", "impossible time '31/01/2025 24:00'"),
+        ("31/04/2024 xx", "not a date"),
+        ("1/2/24", "not a date (year must have four digits)"),
+    ],
+)
 def test_impossible_dates_are_never_shifted(text, reason):
     with pytest.raises(Unconvertible) as caught:
         to_timestamp(text, "day-first")
@@ -81,8 +90,10 @@ def test_dates_and_times():
 
 def test_date_fields_read_date_and_time_like_one_pattern():
     """Date and time are parsed apart (and cached); the result is the one-pattern reading."""
-    pattern = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
-                         r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?")
+    pattern = re.compile(
+        r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
+        r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    )
 
     def expected(text):
         m = pattern.fullmatch(text.strip())

@@ -38,8 +38,12 @@ WAIT_SECONDS = 120.0
 """How long a wait for the run process gives up after (two shared cores, a real server)."""
 GATE_KEYS = {Gate.QUALITY: "enter", Gate.CLEAN: "a", Gate.CANARY: "a"}
 """The key that approves each gate on its screen (the cutover: type the schema name)."""
-GATE_SCREENS = {Gate.QUALITY: ProfileScreen, Gate.CLEAN: CleanScreen, Gate.CANARY: CanaryScreen,
-                Gate.CUTOVER: CutoverModal}
+GATE_SCREENS = {
+    Gate.QUALITY: ProfileScreen,
+    Gate.CLEAN: CleanScreen,
+    Gate.CANARY: CanaryScreen,
+    Gate.CUTOVER: CutoverModal,
+}
 
 
 async def settle(pilot: Pilot, rounds: int = 200) -> None:
@@ -75,10 +79,15 @@ def _measuring(app) -> bool:
     shows them too narrow. (Private attributes of the pinned Textual and of
     KeyedTable: there is no public way to ask.)
     """
-    return any(table._require_update_dimensions or table._updated_cells
-               or (isinstance(table, KeyedTable)
-                   and table._layout(list(table._shown.items())) != table._widths)
-               for table in app.screen.query(DataTable))
+    return any(
+        table._require_update_dimensions
+        or table._updated_cells
+        or (
+            isinstance(table, KeyedTable)
+            and table._layout(list(table._shown.items())) != table._widths
+        )
+        for table in app.screen.query(DataTable)
+    )
 
 
 async def press(pilot, *keys: str) -> None:
@@ -90,8 +99,9 @@ async def press(pilot, *keys: str) -> None:
 # -- the run the console follows ------------------------------------------------------
 
 
-async def until(pilot: Pilot, condition: Callable[[], object], what: str,
-                seconds: float = WAIT_SECONDS) -> None:
+async def until(
+    pilot: Pilot, condition: Callable[[], object], what: str, seconds: float = WAIT_SECONDS
+) -> None:
     """Pause until ``condition()`` holds (the run process works meanwhile), then let the
     screens catch up; fail naming ``what``, with the screen, after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -115,22 +125,29 @@ async def start_run(pilot: Pilot) -> str:
 async def until_step(pilot: Pilot, step: Step, what: str = "") -> None:
     """Until the run works in ``step`` (its StageStarted arrived, no gate waits)."""
     state = lambda: pilot.app.flow.state  # noqa: E731
-    await until(pilot, lambda: state().stage is step and state().running != "",
-                what or f"the run works in {step}")
+    await until(
+        pilot,
+        lambda: state().stage is step and state().running != "",
+        what or f"the run works in {step}",
+    )
 
 
 async def until_progress(pilot: Pilot, step: Step) -> None:
     """Until ``step`` works and has reported progress on at least one table."""
     state = lambda: pilot.app.flow.state  # noqa: E731
-    await until(pilot, lambda: state().running == step and state().progress.get(step),
-                f"progress of {step}")
+    await until(
+        pilot, lambda: state().running == step and state().progress.get(step), f"progress of {step}"
+    )
 
 
 async def until_gate(pilot: Pilot, gate: Gate) -> None:
     """Until the run waits at ``gate`` and the console shows it (the cutover: its modal)."""
     app = pilot.app
-    await until(pilot, lambda: app.flow.state.waits_at(gate)
-                and isinstance(app.screen, GATE_SCREENS[gate]), f"the {gate} gate on screen")
+    await until(
+        pilot,
+        lambda: app.flow.state.waits_at(gate) and isinstance(app.screen, GATE_SCREENS[gate]),
+        f"the {gate} gate on screen",
+    )
 
 
 async def approve(pilot: Pilot, gate: Gate) -> None:
@@ -143,8 +160,11 @@ async def approve(pilot: Pilot, gate: Gate) -> None:
         await pilot.press("enter")
     else:
         await pilot.press(GATE_KEYS[gate])
-    await until(pilot, lambda: gate in app.flow.state.passed or not app.flow.following,
-                f"the run goes on from the {gate} gate")
+    await until(
+        pilot,
+        lambda: gate in app.flow.state.passed or not app.flow.following,
+        f"the run goes on from the {gate} gate",
+    )
 
 
 async def until_ended(pilot: Pilot, run_id: str) -> ev.RunEnded:
@@ -153,8 +173,11 @@ async def until_ended(pilot: Pilot, run_id: str) -> ev.RunEnded:
     has one for each time it ran)."""
     app = pilot.app
     journal = runs_dir(app.settings.workdir) / run_id
-    await until(pilot, lambda: not app.flow.following or app.flow.state.ended is not None,
-                f"the end of run {run_id}")
+    await until(
+        pilot,
+        lambda: not app.flow.following or app.flow.state.ended is not None,
+        f"the end of run {run_id}",
+    )
     return [e for e in read_journal(journal) if isinstance(e, ev.RunEnded)][-1]
 
 
@@ -212,8 +235,10 @@ def run_processes(run_id: str) -> list[psutil.Process]:
     """The live processes whose command line names ``run_id`` (the run process)."""
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
-        if run_id in (process.info["cmdline"] or []) \
-                and process.info["status"] != psutil.STATUS_ZOMBIE:
+        if (
+            run_id in (process.info["cmdline"] or [])
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+        ):
             found.append(process)
     return found
 
@@ -234,17 +259,29 @@ async def type_text(pilot: Pilot, text: str) -> None:
 
 def footer_keys(app) -> dict[str, bool]:
     """Description -> enabled, for the bindings the footer of the top screen shows."""
-    return {active.binding.description: active.enabled
-            for active in app.screen.active_bindings.values() if active.binding.show}
+    return {
+        active.binding.description: active.enabled
+        for active in app.screen.active_bindings.values()
+        if active.binding.show
+    }
 
 
 def screen_text(app) -> str:
     """The screen as the operator sees it, as plain text (modals over their background)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text()
 
 
@@ -254,7 +291,7 @@ def screen_words(app, widget=None) -> str:
     lines = screen_text(app).splitlines()
     if widget is not None:
         region = widget.region
-        lines = [line[region.x:region.right] for line in lines[region.y:region.bottom]]
+        lines = [line[region.x : region.right] for line in lines[region.y : region.bottom]]
     return " ".join(re.sub(r"[│╭╮╰╯─▊▌▎▔▁▂▃▄▅▆▇█]", " ", "\n".join(lines)).split())
 
 
@@ -273,14 +310,17 @@ def views_read(dsn: str, stable: str = "servicedesk") -> set[str]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             "SELECT DISTINCT table_schema FROM information_schema.view_table_usage"
-            " WHERE view_schema = %s", (stable,)).fetchall()
+            " WHERE view_schema = %s",
+            (stable,),
+        ).fetchall()
     return {r[0] for r in rows}
 
 
 def schemas(dsn: str, prefix: str = "servicedesk") -> set[str]:
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
-                            (prefix + "%",)).fetchall()
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix + "%",)
+        ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -290,5 +330,8 @@ def deployments(dsn: str) -> dict[int, str]:
         exists = conn.execute("SELECT to_regclass('sdconsole.deployments')").fetchone()[0]
         if exists is None:
             return {}
-        return dict(conn.execute("SELECT version, status FROM sdconsole.deployments"
-                                 " ORDER BY version").fetchall())
+        return dict(
+            conn.execute(
+                "SELECT version, status FROM sdconsole.deployments ORDER BY version"
+            ).fetchall()
+        )

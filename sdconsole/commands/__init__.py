@@ -18,5 +18,20 @@ from sdconsole.commands import (
     tui,
 )
 
-COMMANDS = [tui, serve, demo, sample, preflight, profile, clean, migrate, attach, runs, resume,
-            rollback, status, queries, metrics]
+COMMANDS = [
+    tui,
+    serve,
+    demo,
+    sample,
+    preflight,
+    profile,
+    clean,
+    migrate,
+    attach,
+    runs,
+    resume,
+    rollback,
+    status,
+    queries,
+    metrics,
+]

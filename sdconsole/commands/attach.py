@@ -28,22 +28,33 @@ from sdconsole.settings import Settings
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("attach", help="open the console on a detached run, or print its events")
-    p.add_argument("run_id", nargs="?", metavar="RUN_ID",
-                   help="the run (default: the newest one running)")
-    p.add_argument("--watch", action="store_true",
-                   help="read-only: follow the run without sending it any command")
-    p.add_argument("--print", action="store_true",
-                   help="print the events instead of opening the console")
-    p.add_argument("--since", type=int, default=0, metavar="SEQ",
-                   help="only events after this sequence number (with --print)")
+    p.add_argument(
+        "run_id", nargs="?", metavar="RUN_ID", help="the run (default: the newest one running)"
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="read-only: follow the run without sending it any command",
+    )
+    p.add_argument(
+        "--print", action="store_true", help="print the events instead of opening the console"
+    )
+    p.add_argument(
+        "--since",
+        type=int,
+        default=0,
+        metavar="SEQ",
+        help="only events after this sequence number (with --print)",
+    )
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     theme_flag(p)
     p.set_defaults(run=run_attach)
     p = sub.add_parser("approve", help="let a detached run waiting at a gate go on")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("gate", choices=("quality", "clean", "canary", "cutover"))
-    p.add_argument("--reason", metavar="TEXT",
-                   help="override a refused quality gate; recorded with the run")
+    p.add_argument(
+        "--reason", metavar="TEXT", help="override a refused quality gate; recorded with the run"
+    )
     p.set_defaults(run=run_approve)
     p = sub.add_parser("cancel", help="stop a detached run at its next safe point")
     p.add_argument("run_id", metavar="RUN_ID")
@@ -68,8 +79,10 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(follow())
     except KeyboardInterrupt:
-        print(f"detached from run {args.run_id}; it goes on (`sdconsole attach"
-              f" {args.run_id}` to follow it again)")
+        print(
+            f"detached from run {args.run_id}; it goes on (`sdconsole attach"
+            f" {args.run_id}` to follow it again)"
+        )
         return 0
 
 
@@ -77,8 +90,10 @@ def newest_running(settings: Settings) -> str:
     """The newest run of the work dir whose process runs, or BadInput."""
     listening = listening_runs(settings.workdir)
     if not listening:
-        raise BadInput(f"no run is running in {settings.workdir} (sdconsole status lists the"
-                       " runs; attach RUN_ID replays an ended one)")
+        raise BadInput(
+            f"no run is running in {settings.workdir} (sdconsole status lists the"
+            " runs; attach RUN_ID replays an ended one)"
+        )
     return listening[0].name
 
 

@@ -30,8 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("clean", help="preview or write the cleaned working copy")
     p.add_argument("source", type=Path, metavar="SOURCE", help="SQLite file")
     p.add_argument("--dry-run", action="store_true", help="preview only: counts and samples")
-    p.add_argument("--override-reason", metavar="TEXT",
-                   help="clean below the quality threshold; recorded with the run")
+    p.add_argument(
+        "--override-reason",
+        metavar="TEXT",
+        help="clean below the quality threshold; recorded with the run",
+    )
     p.add_argument("--json", action="store_true", help="print the clean report as JSON")
     p.set_defaults(run=run)
 
@@ -43,8 +46,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = profile(journal, settings, args.source)
         if not args.dry_run:
             decision = check_gate(result.score, settings, args.override_reason)
-            journal.emit(ev.GateReached(stage="clean", gate="quality", passed=True,
-                                        summary=decision.reason))
+            journal.emit(
+                ev.GateReached(stage="clean", gate="quality", passed=True, summary=decision.reason)
+            )
         report = clean(journal, settings, args.source, result.plan, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
@@ -68,7 +72,9 @@ def print_report(report: CleanReport) -> None:
         print(f"    rowid {cell.rowid}: {cell.value!r} ({cell.reason})")
     print(f"\nsource SHA-256 before {report.sha256_before}")
     print(f"source SHA-256 after  {report.sha256_after}")
-    print(f"cells changed: {report.cells_changed:,}"
-          + (" (dry run: nothing written)" if report.dry_run else ""))
+    print(
+        f"cells changed: {report.cells_changed:,}"
+        + (" (dry run: nothing written)" if report.dry_run else "")
+    )
     if report.working_copy:
         print(f"working copy: {report.working_copy}")

@@ -29,11 +29,13 @@ SEED = 7
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="try the console on a generated sample and embedded"
-                                    " PostgreSQL")
-    p.add_argument("--tickets", type=int,
-                   help=f"tickets in the sample; another size than the sample's generates it"
-                        f" again (first time: {DEFAULT_TICKETS})")
+    p = sub.add_parser("demo", help="try the console on a generated sample and embedded PostgreSQL")
+    p.add_argument(
+        "--tickets",
+        type=int,
+        help=f"tickets in the sample; another size than the sample's generates it"
+        f" again (first time: {DEFAULT_TICKETS})",
+    )
     theme_flag(p)
     p.set_defaults(run=run)
 
@@ -56,8 +58,9 @@ def demo_sample(workdir: Path, tickets: int | None) -> Path:
     if source.exists() and (tickets is None or _read(record) == wanted):
         return source
     if source.exists():
-        print(f"the sample in {source} is not of {tickets:,} tickets: generating it again",
-              flush=True)
+        print(
+            f"the sample in {source} is not of {tickets:,} tickets: generating it again", flush=True
+        )
     print(f"generating {source} ({wanted['tickets']:,} tickets)…", flush=True)
     try:
         source.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -47,19 +47,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     target_flag(p)
     p.add_argument("--mode", choices=MODES, default="complete", help="how far to go (complete)")
     p.add_argument("--yes", action="store_true", help="approve every gate that passes")
-    p.add_argument("--allow-shape-change", action="store_true",
-                   help="cut over even if tables or columns of the active version go or change"
-                        " type")
-    p.add_argument("--override-reason", metavar="TEXT",
-                   help="go on below the quality threshold; recorded with the run")
+    p.add_argument(
+        "--allow-shape-change",
+        action="store_true",
+        help="cut over even if tables or columns of the active version go or change type",
+    )
+    p.add_argument(
+        "--override-reason",
+        metavar="TEXT",
+        help="go on below the quality threshold; recorded with the run",
+    )
     p.add_argument("--quality-threshold", type=int, metavar="N", help="quality gate (80)")
     p.add_argument("--canary-fraction", type=float, metavar="F", help="canary share (0.10)")
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--log-json", action="store_true", help="also send JSON logs to stderr")
-    p.add_argument("--detach", action="store_true",
-                   help="run in a process of its own that survives the terminal; follow it with"
-                        " `sdconsole attach RUN_ID`")
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in a process of its own that survives the terminal; follow it with"
+        " `sdconsole attach RUN_ID`",
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--run-id", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
@@ -71,9 +79,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.serve:
         return serve(args, settings)
     printer = Printer(as_json=args.json, workdir=settings.workdir)
-    with printer.ending(), Migration(settings, args.source, listeners=[printer], mode=args.mode,
-                                     log_to_stderr=args.log_json,
-                                     allow_shape_change=args.allow_shape_change) as migration:
+    with (
+        printer.ending(),
+        Migration(
+            settings,
+            args.source,
+            listeners=[printer],
+            mode=args.mode,
+            log_to_stderr=args.log_json,
+            allow_shape_change=args.allow_shape_change,
+        ) as migration,
+    ):
         stop_on_signals(migration)
         with journalled_end(migration):
             drive(migration, yes=args.yes, override_reason=args.override_reason)
@@ -86,9 +102,11 @@ def journalled_end(migration: Migration, end: End | None = None) -> Iterator[Non
     status, error) in its journal and to its listeners -- the clients of a detached run,
     the printer's last line, what `sdconsole runs` and `wait` read. ``end`` emits it (a
     detached run's Control.end); by default the run itself does."""
+
     def emit(outcome: str, exit_code: int, error: str) -> None:
-        migration.run.emit(ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code,
-                                       error=error))
+        migration.run.emit(
+            ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code, error=error)
+        )
 
     end = end or emit
     try:
@@ -103,6 +121,7 @@ def stop_on_signals(migration: Migration) -> None:
     """SIGTERM, SIGHUP and SIGINT stop the running stage at its next safe point (exit 10); a
     second SIGINT stops at once. Raised wherever the main thread is, an interrupt would land
     inside SQLite's and psycopg's own calls, which lose or garble it."""
+
     def interrupt(*_: object) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         migration.cancel()
@@ -114,11 +133,18 @@ def stop_on_signals(migration: Migration) -> None:
 
 def detach(args: argparse.Namespace, settings: Settings) -> int:
     """Start this migration as a detached run process; return once it listens."""
-    started = launch.start(settings, args.source, mode=args.mode, yes=args.yes,
-                           allow_shape_change=args.allow_shape_change,
-                           override_reason=args.override_reason)
-    print(f"run {started.run_id} started in the background (pid {started.pid});"
-          f" follow it with `sdconsole attach {started.run_id}`")
+    started = launch.start(
+        settings,
+        args.source,
+        mode=args.mode,
+        yes=args.yes,
+        allow_shape_change=args.allow_shape_change,
+        override_reason=args.override_reason,
+    )
+    print(
+        f"run {started.run_id} started in the background (pid {started.pid});"
+        f" follow it with `sdconsole attach {started.run_id}`"
+    )
     return 0
 
 
@@ -126,9 +152,17 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Be the detached run: stages, the control socket, and a wait at each gate."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose
     printer = Printer(workdir=settings.workdir)
-    with printer.ending(), Migration(settings, args.source, listeners=[printer],
-                                     mode=args.mode, run_id=args.run_id,
-                                     allow_shape_change=args.allow_shape_change) as migration:
+    with (
+        printer.ending(),
+        Migration(
+            settings,
+            args.source,
+            listeners=[printer],
+            mode=args.mode,
+            run_id=args.run_id,
+            allow_shape_change=args.allow_shape_change,
+        ) as migration,
+    ):
         serve_migration(migration, yes=args.yes, override_reason=args.override_reason)
     return 0
 

@@ -47,8 +47,13 @@ class Printer:
     ``workdir`` (when given) lets the summary say where the run dir is.
     """
 
-    def __init__(self, as_json: bool = False, stream: TextIO | None = None,
-                 verbose: bool = False, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        as_json: bool = False,
+        stream: TextIO | None = None,
+        verbose: bool = False,
+        workdir: Path | None = None,
+    ) -> None:
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self.verbose = verbose
@@ -106,17 +111,19 @@ class Printer:
     def summary(self, ended: ev.RunEnded) -> list[str]:
         """The closing lines of a text run: what it came to, and where to look."""
         figures = self._figures
-        took = (f" in {ended.ts - self._first_ts:,.1f}s"
-                if self._first_ts and ended.ts else "")
-        lines = [f"== summary: {ended.outcome} (exit {ended.exit_code}){took},"
-                 f" sdconsole {__version__}"]
+        took = f" in {ended.ts - self._first_ts:,.1f}s" if self._first_ts and ended.ts else ""
+        lines = [
+            f"== summary: {ended.outcome} (exit {ended.exit_code}){took}, sdconsole {__version__}"
+        ]
         if "to_version" in figures:
             lines.append(f"   version v{figures['to_version']} cut over")
         else:
             lines.append("   no version cut over")
         if "rows" in figures:
-            lines.append(f"   {figures['rows']:,} rows loaded, {figures.get('rejects', 0):,}"
-                         " rejects (in _rejects)")
+            lines.append(
+                f"   {figures['rows']:,} rows loaded, {figures.get('rejects', 0):,}"
+                " rejects (in _rejects)"
+            )
         if self.workdir is not None and ended.run_id:
             lines.append(f"   run dir {runs_dir(self.workdir) / ended.run_id}")
         return lines
@@ -131,5 +138,6 @@ def wrap(text: str, width: int = WIDTH) -> str:
     if len(text) <= width:
         return text
     indent = " " * (6 if text.startswith("   ") else 3)
-    return textwrap.fill(text, width, subsequent_indent=indent, break_long_words=False,
-                         break_on_hyphens=False)
+    return textwrap.fill(
+        text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )

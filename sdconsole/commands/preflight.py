@@ -35,8 +35,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         estimates = report.estimates
-        print(f"estimate: {estimates['disk_bytes'] / 2**20:,.0f} MB of disk,"
-              f" about {estimates['seconds']:,.0f} s for {estimates['rows']:,} rows")
+        print(
+            f"estimate: {estimates['disk_bytes'] / 2**20:,.0f} MB of disk,"
+            f" about {estimates['seconds']:,.0f} s for {estimates['rows']:,} rows"
+        )
     if not report.ok:
         raise PreflightFailed(f"preflight failed: {', '.join(report.failed)}")
     return 0

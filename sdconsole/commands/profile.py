@@ -47,18 +47,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def print_profile(result: Profile) -> None:
     for table in result.tables:
-        print(f"\n{table.name}: {table.rows:,} rows, {describe_keys(result, table.name)},"
-              f" date column {table.date_column or 'none'}")
+        print(
+            f"\n{table.name}: {table.rows:,} rows, {describe_keys(result, table.name)},"
+            f" date column {table.date_column or 'none'}"
+        )
         for column in table.columns:
             print(f"  {column.name:<28} {describe_column(column)}")
-            for note in (column.flagged and f"REVIEW: {column.flagged}", column.note,
-                         column.flag_evidence, column.departure):
+            for note in (
+                column.flagged and f"REVIEW: {column.flagged}",
+                column.note,
+                column.flag_evidence,
+                column.departure,
+            ):
                 if note:
                     print(f"  {'':<28} {note}")
     for relation in result.relations:
-        print(f"\n{relation.key} -> {relation.parent_table}.{relation.parent_column}:"
-              f" {relation.orphans:,} orphans of {relation.references:,} references"
-              + (" (expected)" if relation.expected else ""))
+        print(
+            f"\n{relation.key} -> {relation.parent_table}.{relation.parent_column}:"
+            f" {relation.orphans:,} orphans of {relation.references:,} references"
+            + (" (expected)" if relation.expected else "")
+        )
     print_score(result.score)
 
 
@@ -71,8 +79,11 @@ def describe_keys(result: Profile, name: str) -> str:
     elif plan.primary_key:
         text = f"key {table.key} inferred from the values"
     else:
-        text = f"no key ({table.key}: {table.duplicate_keys:,} duplicated values)" \
-            if table.key else "no key"
+        text = (
+            f"no key ({table.key}: {table.duplicate_keys:,} duplicated values)"
+            if table.key
+            else "no key"
+        )
     if declared.unique:
         text += f", {len(declared.unique)} UNIQUE"
     if plan.foreign_keys:
@@ -87,32 +98,44 @@ def describe_column(c: ColumnProfile) -> str:
     kind = c.type
     if c.overridden is not None:
         was = c.overridden
-        kind += f" (override of {was.was_type}" + (
-            f", read {was.was_date_order}" if was.date_order else "") + ")"
+        kind += (
+            f" (override of {was.was_type}"
+            + (f", read {was.was_date_order}" if was.date_order else "")
+            + ")"
+        )
     if c.precision is not None:
         kind += f"({c.precision},{c.scale})"
     parts = [f"{kind} {c.confidence:.1%}", f"missing {c.missing:,}", f"distinct {c.distinct:,}"]
     if c.min is not None:
         parts.append(f"{c.min} .. {c.max}")
-    for label, count in (("invalid", c.invalid), ("NUL", c.nul_bytes), ("padded", c.whitespace),
-                         ("BLOB", c.blobs), ("not UTF-8", c.invalid_utf8)):
+    for label, count in (
+        ("invalid", c.invalid),
+        ("NUL", c.nul_bytes),
+        ("padded", c.whitespace),
+        ("BLOB", c.blobs),
+        ("not UTF-8", c.invalid_utf8),
+    ):
         if count:
             parts.append(f"{label} {count:,}")
     if c.placeholders:
         parts.append("tokens " + ", ".join(f"{t!r} {n:,}" for t, n in c.placeholders.items()))
     dates = c.date_evidence
     if dates is not None:
-        parts.append(f"dates {dates.decision} (day-first {dates.day_first:,},"
-                     f" month-first {dates.month_first:,}, ambiguous {dates.ambiguous:,},"
-                     f" iso {dates.iso:,}, impossible {dates.impossible:,})")
+        parts.append(
+            f"dates {dates.decision} (day-first {dates.day_first:,},"
+            f" month-first {dates.month_first:,}, ambiguous {dates.ambiguous:,},"
+            f" iso {dates.iso:,}, impossible {dates.impossible:,})"
+        )
     return "; ".join(parts)
 
 
 def print_score(score: QualityScore) -> None:
     print(f"\nquality score {score.total}/100")
     for name, part in score.dimensions.items():
-        print(f"  {name:<13} {part.score:5.1f}  weight {part.weight:.2f}"
-              f"  ({part.bad:,} of {part.eligible:,})")
+        print(
+            f"  {name:<13} {part.score:5.1f}  weight {part.weight:.2f}"
+            f"  ({part.bad:,} of {part.eligible:,})"
+        )
         for finding in part.findings[:FINDINGS_SHOWN]:
             cost = f"-{finding.cost:.1f}" if finding.cost else "  0.0"
             print(f"    {cost:>6}  {finding.table}.{finding.column}: {finding.message}")

@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     execute = actions.add_parser("run", help="run a template on the target and print the rows")
     execute.add_argument("name", metavar="NAME")
     target_flag(execute)
-    execute.add_argument("--schema", metavar="S",
-                         help="schema to read (default: the stable schema)")
+    execute.add_argument(
+        "--schema", metavar="S", help="schema to read (default: the stable schema)"
+    )
     execute.add_argument("--json", action="store_true", help="print columns and rows as JSON")
     p.set_defaults(run=run)
 
@@ -52,9 +53,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with connect(target.resolve_dsn(settings), autocommit=True) as conn:
         columns, rows = queries.run_query(conn, template, schema)
     if args.json:
-        print(json.dumps({"query": template.name, "schema": schema, "columns": columns,
-                          "rows": [[_json_value(v) for v in row] for row in rows]},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "query": template.name,
+                    "schema": schema,
+                    "columns": columns,
+                    "rows": [[_json_value(v) for v in row] for row in rows],
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         print("\n".join(render_table(columns, rows)))
     return 0
@@ -63,9 +72,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _list(as_json: bool) -> int:
     templates = queries.load_queries()
     if as_json:
-        print(json.dumps([{"name": t.name, "category": t.category, "title": t.title,
-                           "description": t.description} for t in templates],
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": t.name,
+                        "category": t.category,
+                        "title": t.title,
+                        "description": t.description,
+                    }
+                    for t in templates
+                ],
+                ensure_ascii=False,
+            )
+        )
         return 0
     width = max(len(t.name) for t in templates)
     for t in templates:
@@ -76,14 +96,20 @@ def _list(as_json: bool) -> int:
 def render_table(columns: list[str], rows: list[tuple]) -> list[str]:
     """Columns aligned under their header (numbers right-aligned), then a row count."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([width(name), *(width(row[i]) for row in cells)])
-              for i, name in enumerate(columns)]
-    numeric = [bool(rows) and all(isinstance(row[i], (int, float, Decimal)) or row[i] is None
-                                  for row in rows) for i in range(len(columns))]
+    widths = [
+        max([width(name), *(width(row[i]) for row in cells)]) for i, name in enumerate(columns)
+    ]
+    numeric = [
+        bool(rows)
+        and all(isinstance(row[i], (int, float, Decimal)) or row[i] is None for row in rows)
+        for i in range(len(columns))
+    ]
 
     def line(values: list[str]) -> str:
-        padded = (" " * (w - width(v)) + v if right else v + " " * (w - width(v))
-                  for v, w, right in zip(values, widths, numeric, strict=True))
+        padded = (
+            " " * (w - width(v)) + v if right else v + " " * (w - width(v))
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        )
         return "  ".join(padded).rstrip()
 
     out = [line(columns), "  ".join("-" * w for w in widths)]

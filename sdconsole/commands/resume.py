@@ -32,13 +32,21 @@ from sdconsole.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("resume", help="finish an interrupted run, or discard it",
-                       description=__doc__.split("\n\n", 1)[1],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_id", nargs="?", metavar="RUN_ID",
-                   help="the run (default: the newest interrupted one; see sdconsole status)")
-    p.add_argument("--discard", action="store_true",
-                   help="remove what the run left instead of finishing it")
+    p = sub.add_parser(
+        "resume",
+        help="finish an interrupted run, or discard it",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "run_id",
+        nargs="?",
+        metavar="RUN_ID",
+        help="the run (default: the newest interrupted one; see sdconsole status)",
+    )
+    p.add_argument(
+        "--discard", action="store_true", help="remove what the run left instead of finishing it"
+    )
     p.add_argument("--yes", action="store_true", help="do it (default: only say what it would do)")
     target_flag(p)
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
@@ -53,21 +61,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return serve(args, settings)
     found = pipeline.pick_interrupted(settings, args.run_id)
     if not args.yes:
-        what = (f"discarding removes {', '.join(found.left) or 'nothing: it left nothing'}"
-                if args.discard else f"resuming {found.next_step}")
-        raise ApprovalNeeded(f"run {found.run_id} {found.summary}; {what}; re-run with --yes"
-                             " to do it")
+        what = (
+            f"discarding removes {', '.join(found.left) or 'nothing: it left nothing'}"
+            if args.discard
+            else f"resuming {found.next_step}"
+        )
+        raise ApprovalNeeded(
+            f"run {found.run_id} {found.summary}; {what}; re-run with --yes to do it"
+        )
     printer = Printer(as_json=args.json, workdir=settings.workdir)
     if args.discard:
         removed = pipeline.discard_interrupted(settings, found.run_id, [printer])
         if args.json:
             print(json.dumps({"kind": "Discarded", "run_id": found.run_id, "removed": removed}))
         else:
-            print(f"discarded run {found.run_id}: "
-                  + (", ".join(f"removed {what}" for what in removed) or "nothing to remove"))
+            print(
+                f"discarded run {found.run_id}: "
+                + (", ".join(f"removed {what}" for what in removed) or "nothing to remove")
+            )
         return 0
-    with printer.ending(), pipeline.resume(settings, found.run_id, [printer],
-                                           log_to_stderr=args.log_json) as migration:
+    with (
+        printer.ending(),
+        pipeline.resume(
+            settings, found.run_id, [printer], log_to_stderr=args.log_json
+        ) as migration,
+    ):
         stop_on_signals(migration)
         with journalled_end(migration):
             pipeline.drive(migration, yes=True, override_reason=migration.override_reason)

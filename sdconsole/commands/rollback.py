@@ -23,11 +23,19 @@ from sdconsole.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rollback", help="switch the stable views back (or discard a load)",
-                       description=__doc__.split("\n\n", 1)[1],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--to", dest="to_version", type=int, metavar="VERSION",
-                   help="version to switch to (default: the previous one)")
+    p = sub.add_parser(
+        "rollback",
+        help="switch the stable views back (or discard a load)",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--to",
+        dest="to_version",
+        type=int,
+        metavar="VERSION",
+        help="version to switch to (default: the previous one)",
+    )
     p.add_argument("--yes", action="store_true", help="do it (default: only show the plan)")
     target_flag(p)
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
@@ -48,11 +56,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({"kind": "RollbackReport", **report.to_dict()}, default=str))
     elif report.action == "discard":
         versions = ", ".join(f"v{v}" for v in report.discarded)
-        print(f"discarded {versions} of {report.stable} in {report.seconds:.2f}s;"
-              f" active: {_version(report.from_version)}")
+        print(
+            f"discarded {versions} of {report.stable} in {report.seconds:.2f}s;"
+            f" active: {_version(report.from_version)}"
+        )
     else:
-        print(f"{report.stable} now shows v{report.to_version}"
-              f" (was v{report.from_version}), switched in {report.seconds:.2f}s")
+        print(
+            f"{report.stable} now shows v{report.to_version}"
+            f" (was v{report.from_version}), switched in {report.seconds:.2f}s"
+        )
     return 0
 
 

@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     target_flag(p)
     p.add_argument("--stable-schema", metavar="NAME", help="schema dashboards read")
     p.add_argument("--json", action="store_true", help="print the status as one JSON object")
-    p.add_argument("--prune-embedded", action="store_true",
-                   help="remove embedded-server data of work dirs that were deleted")
+    p.add_argument(
+        "--prune-embedded",
+        action="store_true",
+        help="remove embedded-server data of work dirs that were deleted",
+    )
     p.set_defaults(run=run)
 
 
@@ -51,42 +54,57 @@ def render(report: status_mod.StatusReport) -> list[str]:
     if active is None:
         lines.append("active: none (nothing cut over yet)")
     else:
-        lines.append(f"active: v{active.version} ({active.schema_name}) since"
-                     f" {_when(active.activated_at)}, {_rows(active)} rows,"
-                     f" quality {_score(active)}, by {active.operator or '?'}")
+        lines.append(
+            f"active: v{active.version} ({active.schema_name}) since"
+            f" {_when(active.activated_at)}, {_rows(active)} rows,"
+            f" quality {_score(active)}, by {active.operator or '?'}"
+        )
     if not report.views_consistent:
         where = ", ".join(f"{v} -> {s}" for v, s in sorted(report.views.items())) or "none"
         lines.append(f"WARNING views do not match the active version: {where}")
     elif active is not None:  # consistent with an active version: there are views, reading it
-        lines.append(f"views: {len(report.views)} in {report.stable}, all reading"
-                     f" {active.schema_name}")
+        lines.append(
+            f"views: {len(report.views)} in {report.stable}, all reading {active.schema_name}"
+        )
     if report.rollback_target is not None:
         lines.append(f"rollback: to v{report.rollback_target} (sdconsole rollback)")
     lines.append(f"lock: {'held by ' + report.lock_holder if report.lock_holder else 'free'}")
     if report.target_data:
         lines.append(f"embedded server data: {report.target_data}")
     if report.embedded_leftovers:
-        lines.append(f"{len(report.embedded_leftovers)} embedded-server data dirs of deleted"
-                     f" work dirs under {embedded.ROOT_DATA_HOME}: `sdconsole status"
-                     " --prune-embedded` removes them")
+        lines.append(
+            f"{len(report.embedded_leftovers)} embedded-server data dirs of deleted"
+            f" work dirs under {embedded.ROOT_DATA_HOME}: `sdconsole status"
+            " --prune-embedded` removes them"
+        )
     for run in report.unfinished:
         lines.append(f"INTERRUPTED run {run.run_id} {run.summary} -> {run.hint}")
     if report.deployments:
-        lines += ["", "deployments:",
-                  f"  {'ver':>4} {'status':<11} {'quality':>7} {'rows':>10}  {'operator':<12}"
-                  f" {'created':<19}  source"]
+        lines += [
+            "",
+            "deployments:",
+            f"  {'ver':>4} {'status':<11} {'quality':>7} {'rows':>10}  {'operator':<12}"
+            f" {'created':<19}  source",
+        ]
         for dep in report.deployments:
-            lines.append(f"  {'v' + str(dep.version):>4} {dep.status:<11} {_score(dep):>7}"
-                         f" {_rows(dep):>10}  {(dep.operator or '?')[:12]:<12}"
-                         f" {_when(dep.created_at):<19}  {dep.source_path or ''}")
+            lines.append(
+                f"  {'v' + str(dep.version):>4} {dep.status:<11} {_score(dep):>7}"
+                f" {_rows(dep):>10}  {(dep.operator or '?')[:12]:<12}"
+                f" {_when(dep.created_at):<19}  {dep.source_path or ''}"
+            )
     if report.runs:
         width = max(len(r.run_id) for r in report.runs)
-        lines += ["", "runs:", f"  {'run':<{width}} {'mode':<10} {'outcome':<11}"
-                               f" {'started':<19}  error"]
+        lines += [
+            "",
+            "runs:",
+            f"  {'run':<{width}} {'mode':<10} {'outcome':<11} {'started':<19}  error",
+        ]
         for r in report.runs:
-            lines.append(f"  {r.run_id:<{width}} {r.mode or '':<10}"
-                         f" {r.outcome or 'unfinished':<11} {_when(r.started_at):<19}"
-                         f"  {r.error or ''}")
+            lines.append(
+                f"  {r.run_id:<{width}} {r.mode or '':<10}"
+                f" {r.outcome or 'unfinished':<11} {_when(r.started_at):<19}"
+                f"  {r.error or ''}"
+            )
     return lines
 
 

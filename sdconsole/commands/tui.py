@@ -18,16 +18,24 @@ from sdconsole.settings import Settings
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="open the operator console (default when no command)")
-    p.add_argument("source", nargs="?", type=Path, metavar="SOURCE",
-                   help="SQLite file to migrate (or choose it in the console)")
+    p.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        metavar="SOURCE",
+        help="SQLite file to migrate (or choose it in the console)",
+    )
     target_flag(p)
     theme_flag(p)
     p.set_defaults(run=run)
 
 
 def theme_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--theme", metavar="NAME",
-                        help="dark, light, high-contrast or ansi (16 colours); default dark")
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="dark, light, high-contrast or ansi (16 colours); default dark",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

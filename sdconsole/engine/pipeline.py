@@ -88,14 +88,18 @@ LOAD_REPORT = "load.json"  # the load's report, once its version is loaded
 def _target_errors(step: Callable[..., Any]) -> Callable[..., Any]:
     """A database error in ``step`` its stage did not word (the run's own records, a
     dropped connection) is a StageError, in one line, not an internal error."""
+
     @functools.wraps(step)
     def wrapped(self: Migration, *args: Any, **kwargs: Any) -> Any:
         try:
             return step(self, *args, **kwargs)
         except psycopg.Error as exc:
             lost = self._conn is not None and self._conn.broken
-            raise StageError(f"{step.__name__} failed: " + (
-                "the connection to the target was lost" if lost else one_line(exc))) from None
+            raise StageError(
+                f"{step.__name__} failed: "
+                + ("the connection to the target was lost" if lost else one_line(exc))
+            ) from None
+
     return wrapped
 
 
@@ -123,8 +127,7 @@ class Migration:
         # cutover confirmation shows the change and counts as it).
         self.allow_shape_change = allow_shape_change
         self.run = Run.for_settings(settings, run_id=run_id, listeners=list(listeners))
-        self._log = logs.JsonRunLog(self.run.dir, to_stderr=log_to_stderr,
-                                    dsn=settings.target_dsn)
+        self._log = logs.JsonRunLog(self.run.dir, to_stderr=log_to_stderr, dsn=settings.target_dsn)
         self._stage_seconds: dict[str, float] = {}
         self.run.listeners[:0] = [self._log, self._time_stage]
         self.stable = settings.stable_schema
@@ -176,11 +179,23 @@ class Migration:
         self.run.check()
         self._take_lock()
         if not self._run_recorded:
-            deployments.record_run_start(self.conn, self.stable, self.run.run_id, self.mode,
-                                         str(self.source), self.settings.operator)
-            update_record(self.run.dir, source=str(self.source), mode=self.mode,
-                          allow_shape_change=self.allow_shape_change, outcome=None,
-                          error=None, resumable=None)
+            deployments.record_run_start(
+                self.conn,
+                self.stable,
+                self.run.run_id,
+                self.mode,
+                str(self.source),
+                self.settings.operator,
+            )
+            update_record(
+                self.run.dir,
+                source=str(self.source),
+                mode=self.mode,
+                allow_shape_change=self.allow_shape_change,
+                outcome=None,
+                error=None,
+                resumable=None,
+            )
             self._run_recorded = True
 
     def _take_lock(self) -> None:
@@ -200,10 +215,14 @@ class Migration:
     def _report(self, step: Step) -> object | None:
         """What ``step`` left, or None while it is not done."""
         return {
-            Step.PREFLIGHT: self.preflight_report, Step.PROFILE: self.profile_result,
-            Step.GATE: self.gate_decision, Step.CLEAN: self.clean_report,
-            Step.CANARY: self.canary_report, Step.LOAD: self.load_report,
-            Step.VALIDATE: self.validation, Step.CUTOVER: self.cutover_report,
+            Step.PREFLIGHT: self.preflight_report,
+            Step.PROFILE: self.profile_result,
+            Step.GATE: self.gate_decision,
+            Step.CLEAN: self.clean_report,
+            Step.CANARY: self.canary_report,
+            Step.LOAD: self.load_report,
+            Step.VALIDATE: self.validation,
+            Step.CUTOVER: self.cutover_report,
         }[step]
 
     def next_step(self) -> Step | None:
@@ -264,21 +283,31 @@ class Migration:
 
     def _loaded(self) -> tuple[LoadReport, int, str]:
         """The loaded version's report, number and schema."""
-        self._require(self.load_report is not None and self.version is not None
-                      and self.version_schema is not None,
-                      "load the version before validating it")
+        self._require(
+            self.load_report is not None
+            and self.version is not None
+            and self.version_schema is not None,
+            "load the version before validating it",
+        )
         assert self.load_report is not None and self.version is not None
         assert self.version_schema is not None
         return self.load_report, self.version, self.version_schema
 
-    def set_column(self, table: str, column: str, *, type: str | None = None,
-                   date_order: DateOrder | None = None) -> None:
+    def set_column(
+        self,
+        table: str,
+        column: str,
+        *,
+        type: str | None = None,
+        date_order: DateOrder | None = None,
+    ) -> None:
         """Operator override of one column's type or date order, before cleaning: the
         profile is re-scored, and the quality gate decides again at the next :meth:`gate`."""
         profiled = self._profiled()
         self._require(self.clean_report is None, "the working copy is already cleaned")
-        profiler.override(self.run, self.settings, profiled, table, column, type=type,
-                          date_order=date_order)
+        profiler.override(
+            self.run, self.settings, profiled, table, column, type=type, date_order=date_order
+        )
         self.plan = profiled.plan
         self.gate_decision, self.gate_refused = None, False
 
@@ -288,8 +317,11 @@ class Migration:
             self.override_reason = override_reason
             update_record(self.run.dir, override_reason=override_reason)
         decision = quality.gate(profiled.score, self.settings, override_reason)
-        self.run.emit(ev.GateReached(stage=Step.GATE, gate=Gate.QUALITY, passed=decision.passed,
-                                     summary=decision.reason))
+        self.run.emit(
+            ev.GateReached(
+                stage=Step.GATE, gate=Gate.QUALITY, passed=decision.passed, summary=decision.reason
+            )
+        )
         if not decision.passed:
             self.gate_refused = True
             raise GateRefused(decision.reason)
@@ -305,10 +337,10 @@ class Migration:
         self.hold_lock()
         self._require(self.gate_decision is not None, "pass the quality gate before cleaning")
         plan = self._planned()
-        self.clean_report = cleaner.clean(self.run, self.settings, self.source, plan,
-                                          dry_run=False)
+        self.clean_report = cleaner.clean(self.run, self.settings, self.source, plan, dry_run=False)
         self._source_figures = validate.start_source_figures(
-            self.source, plan, self.settings.null_tokens)
+            self.source, plan, self.settings.null_tokens
+        )
         return self.clean_report
 
     @property
@@ -323,9 +355,16 @@ class Migration:
         working = self.working_copy
         self.hold_lock()
         self.canary_report = canary.canary(
-            self.run, self.conn, self.source, working, self._planned(), self.stable,
-            self.settings.canary_fraction, queries.load_queries(),
-            null_tokens=frozenset(self.settings.null_tokens))
+            self.run,
+            self.conn,
+            self.source,
+            working,
+            self._planned(),
+            self.stable,
+            self.settings.canary_fraction,
+            queries.load_queries(),
+            null_tokens=frozenset(self.settings.null_tokens),
+        )
         return self.canary_report
 
     @_target_errors
@@ -338,26 +377,38 @@ class Migration:
         self.hold_lock()
         shape_change.require_allowed(  # before loading anything it would not cut over to
             shape_change.against_active(self.conn, self.stable, shape_change.plan_shape(plan)),
-            self.allow_shape_change)
+            self.allow_shape_change,
+        )
         if self.version is None or self.version_schema is None:
             self.version, self.version_schema = deployments.begin(
-                self.conn, self.stable, self.run.run_id, str(self.source),
-                cleaned.sha256_before, self.settings.operator,
-                self.profile_result.score.total if self.profile_result else None)
+                self.conn,
+                self.stable,
+                self.run.run_id,
+                str(self.source),
+                cleaned.sha256_before,
+                self.settings.operator,
+                self.profile_result.score.total if self.profile_result else None,
+            )
         version, version_schema = self.version, self.version_schema
         try:
             metadata.drop_schema(self.conn, version_schema)
             for statement in schema.create_version_schema(self.conn, version_schema, plan):
-                self.run.emit(ev.SqlExecuted(stage=Step.LOAD,
-                                             statement=_as_text(statement, self.conn)))
+                self.run.emit(
+                    ev.SqlExecuted(stage=Step.LOAD, statement=_as_text(statement, self.conn))
+                )
             report = loader.load(self.run, self.conn, working, plan, version_schema)
         except BaseException as exc:
             self._mark_failed(exc)
             raise
         report.version, report.schema = version, version_schema
         write_json(self.run.dir / LOAD_REPORT, dataclasses.asdict(report))
-        deployments.mark(self.conn, self.stable, version, "loaded",
-                         row_counts={t: v["rows"] for t, v in report.tables.items()})
+        deployments.mark(
+            self.conn,
+            self.stable,
+            version,
+            "loaded",
+            row_counts={t: v["rows"] for t, v in report.tables.items()},
+        )
         self.load_report = report
         return report
 
@@ -367,21 +418,28 @@ class Migration:
             if self._conn is not None and self._conn.broken:
                 self._conn = None
             if self.version is not None:
-                deployments.mark(self.conn, self.stable, self.version, "failed",
-                                 error=one_line(exc))
+                deployments.mark(
+                    self.conn, self.stable, self.version, "failed", error=one_line(exc)
+                )
 
     @_target_errors
     def validate(self) -> ValidationReport:
         _, version, version_schema = self._loaded()
         self.hold_lock()
         report = validate.validate(
-            self.run, self.conn, self.source, self._planned(), version_schema,
-            self.settings.null_tokens, self._source_figures, self._cleaned().sha256_before)
+            self.run,
+            self.conn,
+            self.source,
+            self._planned(),
+            version_schema,
+            self.settings.null_tokens,
+            self._source_figures,
+            self._cleaned().sha256_before,
+        )
         write_json(self.run.dir / status_mod.VALIDATION, report.to_dict())
         if not report.ok:
             with contextlib.suppress(Exception):
-                deployments.mark(self.conn, self.stable, version, "failed",
-                                 error=report.summary)
+                deployments.mark(self.conn, self.stable, version, "failed", error=report.summary)
         self.validation = report
         return report
 
@@ -400,9 +458,15 @@ class Migration:
             self.load()
             return self.validate()
         with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-backup") as pool:
-            dump = pool.submit(backup.dump_version, self.run, self.settings, self.dsn,
-                               previous.schema_name, previous.version,
-                               nice=processes.BACKGROUND_NICE)
+            dump = pool.submit(
+                backup.dump_version,
+                self.run,
+                self.settings,
+                self.dsn,
+                previous.schema_name,
+                previous.version,
+                nice=processes.BACKGROUND_NICE,
+            )
             try:
                 self.load()
                 validation = self.validate()
@@ -423,16 +487,18 @@ class Migration:
 
     def _validated(self) -> int:
         """The version that validated, or BadInput."""
-        self._require(self.validation is not None and self.validation.ok
-                      and self.version is not None,
-                      "the loaded version must validate before cutover")
+        self._require(
+            self.validation is not None and self.validation.ok and self.version is not None,
+            "the loaded version must validate before cutover",
+        )
         assert self.version is not None
         return self.version
 
     @_target_errors
     def plan_cutover(self) -> CutoverPlan:
-        return cutover.plan_cutover(self.conn, self.stable, self._validated(),
-                                    backup=self.mode_plan.backup)
+        return cutover.plan_cutover(
+            self.conn, self.stable, self._validated(), backup=self.mode_plan.backup
+        )
 
     @_target_errors
     def cutover(self) -> CutoverReport:
@@ -441,9 +507,15 @@ class Migration:
         version = self._validated()
         self.hold_lock()
         self.cutover_report = cutover.cutover(
-            self.run, self.conn, self.dsn, self.settings, version,
-            backup=self.mode_plan.backup, dumped=self._dumped,
-            allow_shape_change=self.allow_shape_change)
+            self.run,
+            self.conn,
+            self.dsn,
+            self.settings,
+            version,
+            backup=self.mode_plan.backup,
+            dumped=self._dumped,
+            allow_shape_change=self.allow_shape_change,
+        )
         self.outcome = "succeeded"
         return self.cutover_report
 
@@ -485,34 +557,50 @@ class Migration:
     def _record_end(self, error: BaseException | None) -> None:
         """The run's end in ``sdconsole.runs``, its run dir (may it be resumed?) and metrics;
         after a success, old working copies go."""
-        override = (self.gate_decision.reason if self.gate_decision is not None
-                    and self.gate_decision.overridden else None)
+        override = (
+            self.gate_decision.reason
+            if self.gate_decision is not None and self.gate_decision.overridden
+            else None
+        )
         with contextlib.suppress(Exception):
             deployments.record_run_end(
-                self.conn, self.run.run_id, self.outcome,
-                one_line(error) if error else None, override,
-                self.profile_result.score.total if self.profile_result else None)
+                self.conn,
+                self.run.run_id,
+                self.outcome,
+                one_line(error) if error else None,
+                override,
+                self.profile_result.score.total if self.profile_result else None,
+            )
         with contextlib.suppress(OSError):  # unrecorded, it counts as killed: resumable
-            update_record(self.run.dir, outcome=self.outcome,
-                          error=one_line(error) if error else None,
-                          resumable=error is not None and _resumable(error))
+            update_record(
+                self.run.dir,
+                outcome=self.outcome,
+                error=one_line(error) if error else None,
+                resumable=error is not None and _resumable(error),
+            )
         try:
             metrics.write_run_metrics(self.settings.workdir, self._metrics_report())
         except Exception as exc:  # the run stands; the operator is told its metrics are missing
-            self.run.emit(ev.StageFailed(stage="metrics",
-                                         error=f"metrics not written: {one_line(exc)}"))
+            self.run.emit(
+                ev.StageFailed(stage="metrics", error=f"metrics not written: {one_line(exc)}")
+            )
         if self.outcome == "succeeded":
             with contextlib.suppress(Exception):  # reported as a failed stage; the run stands
                 unfinished = {r.run_dir for r in interrupted_runs(self.settings, self.conn)}
-                housekeeping.prune_working_copies(self.run, self.settings.working_copies,
-                                                  resumable=unfinished.__contains__)
+                housekeeping.prune_working_copies(
+                    self.run, self.settings.working_copies, resumable=unfinished.__contains__
+                )
 
     def _metrics_report(self) -> dict[str, Any]:
         """The run's figures in the shape metrics.write_run_metrics documents."""
         report: dict[str, Any] = {
-            "stable": self.stable, "run_id": self.run.run_id, "mode": self.mode,
-            "outcome": self.outcome, "finished_ts": time.time(),
-            "stage_seconds": dict(self._stage_seconds)}
+            "stable": self.stable,
+            "run_id": self.run.run_id,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "finished_ts": time.time(),
+            "stage_seconds": dict(self._stage_seconds),
+        }
         if self.profile_result is not None:
             score = self.profile_result.score
             report["quality_score"] = score.total
@@ -557,8 +645,9 @@ Ask = Callable[..., Any]
 (``gate, summary, refused=...``) and block until a client decides."""
 
 
-def drive(m: Migration, *, yes: bool, override_reason: str | None = None,
-          wait: Ask | None = None) -> None:
+def drive(
+    m: Migration, *, yes: bool, override_reason: str | None = None, wait: Ask | None = None
+) -> None:
     """Run the rest of ``m``'s steps (:meth:`Migration.next_step`), stopping at its gates.
 
     What ``sdconsole migrate``, ``resume`` and a detached run do; gates that
@@ -587,8 +676,9 @@ def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> None:
         changed = sum(r.changed for r in m.preview().rules)
         follows = f"cleaning would change {changed:,} cells, then {m.mode_plan.summary}"
         if ask is None:
-            raise ApprovalNeeded(f"stopped before changing anything: {follows}; re-run"
-                                 " with --yes to go ahead")
+            raise ApprovalNeeded(
+                f"stopped before changing anything: {follows}; re-run with --yes to go ahead"
+            )
         ask(gate, follows)
     elif ask is None:
         return  # a headless run without --yes stopped at the clean gate already
@@ -596,10 +686,16 @@ def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> None:
         ask(gate, m.canary_report.summary)
     elif gate is Gate.CUTOVER:
         plan = m.plan_cutover()
-        change = (f"changes what dashboards read: {plan.shape.summary()}"
-                  if plan.shape is not None and plan.shape.changed else "same tables and columns")
-        ask(gate, f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
-                  f" {len(plan.statements)} statements in one transaction")
+        change = (
+            f"changes what dashboards read: {plan.shape.summary()}"
+            if plan.shape is not None and plan.shape.changed
+            else "same tables and columns"
+        )
+        ask(
+            gate,
+            f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
+            f" {len(plan.statements)} statements in one transaction",
+        )
 
 
 def _preflight(m: Migration, *_: Any) -> None:
@@ -677,15 +773,15 @@ def status(settings: Settings) -> status_mod.StatusReport:
 interrupted_runs = status_mod.interrupted_runs  # the one place that finds them
 
 
-def pick_interrupted(settings: Settings, run_id: str | None = None,
-                     conn: psycopg.Connection | None = None) -> status_mod.InterruptedRun:
+def pick_interrupted(
+    settings: Settings, run_id: str | None = None, conn: psycopg.Connection | None = None
+) -> status_mod.InterruptedRun:
     """The interrupted run ``run_id`` (default: the newest), or BadInput; LockHeld when none
     is found while another run holds the lock (it may be that very run, running)."""
     if conn is None:
         with connect(target.resolve_dsn(settings), autocommit=True) as opened:
             return pick_interrupted(settings, run_id, opened)
-    found = next((r for r in interrupted_runs(settings, conn) if run_id in (None, r.run_id)),
-                 None)
+    found = next((r for r in interrupted_runs(settings, conn) if run_id in (None, r.run_id)), None)
     if found is not None:
         return found
     held = lock.holder(settings, conn)
@@ -696,9 +792,13 @@ def pick_interrupted(settings: Settings, run_id: str | None = None,
     raise BadInput(f"run {run_id} is not an interrupted run (sdconsole status lists them)")
 
 
-def resume(settings: Settings, run_id: str,
-           listeners: list[Listener] | tuple[Listener, ...] = (), *,
-           log_to_stderr: bool = False) -> Migration:
+def resume(
+    settings: Settings,
+    run_id: str,
+    listeners: list[Listener] | tuple[Listener, ...] = (),
+    *,
+    log_to_stderr: bool = False,
+) -> Migration:
     """Reopen an interrupted run where it stopped, holding the run lock; :func:`drive` does
     the rest.
 
@@ -710,12 +810,20 @@ def resume(settings: Settings, run_id: str,
     """
     found = pick_interrupted(settings, run_id)
     if found.run_dir is None:
-        raise BadInput(f"run {found.run_id} ran in another work dir: only discarding it is"
-                       f" possible here (sdconsole resume {found.run_id} --discard --yes)")
+        raise BadInput(
+            f"run {found.run_id} ran in another work dir: only discarding it is"
+            f" possible here (sdconsole resume {found.run_id} --discard --yes)"
+        )
     record = read_record(found.run_dir)
-    migration = Migration(settings, Path(record["source"]), listeners=listeners,
-                          mode=record["mode"], run_id=found.run_id, log_to_stderr=log_to_stderr,
-                          allow_shape_change=record["allow_shape_change"])
+    migration = Migration(
+        settings,
+        Path(record["source"]),
+        listeners=listeners,
+        mode=record["mode"],
+        run_id=found.run_id,
+        log_to_stderr=log_to_stderr,
+        allow_shape_change=record["allow_shape_change"],
+    )
     try:
         migration._take_lock()
         found = pick_interrupted(settings, found.run_id, migration.conn)  # under the lock
@@ -727,18 +835,22 @@ def resume(settings: Settings, run_id: str,
     return migration
 
 
-def _refuse_if_superseded(conn: psycopg.Connection, stable: str,
-                          found: status_mod.InterruptedRun) -> None:
+def _refuse_if_superseded(
+    conn: psycopg.Connection, stable: str, found: status_mod.InterruptedRun
+) -> None:
     active = deployments.active(conn, stable)
     if active is None or active.run_id == found.run_id or active.activated_at is None:
         return
-    started = conn.execute("SELECT started_at FROM sdconsole.runs WHERE run_id = %s",
-                           (found.run_id,)).fetchone()
+    started = conn.execute(
+        "SELECT started_at FROM sdconsole.runs WHERE run_id = %s", (found.run_id,)
+    ).fetchone()
     if started is not None and active.activated_at > started[0]:
         what = f"left v{found.version.version}" if found.version else "stopped"
-        raise BadInput(f"run {found.run_id} {what}, but v{active.version} was cut over since:"
-                       " resuming would put older data in front of the dashboards;"
-                       f" discard it (sdconsole resume {found.run_id} --discard --yes)")
+        raise BadInput(
+            f"run {found.run_id} {what}, but v{active.version} was cut over since:"
+            " resuming would put older data in front of the dashboards;"
+            f" discard it (sdconsole resume {found.run_id} --discard --yes)"
+        )
 
 
 def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, Any]) -> None:
@@ -749,11 +861,15 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
     if (run_dir / "plan.json").exists() and (run_dir / "profile.json").exists():
         m.profile_result = Profile.load(run_dir / "profile.json")
         m.plan = Plan.load(run_dir / "plan.json")
-        gates = [e for e in read_journal(run_dir)
-                 if isinstance(e, ev.GateReached) and e.gate == "quality"]
+        gates = [
+            e
+            for e in read_journal(run_dir)
+            if isinstance(e, ev.GateReached) and e.gate == "quality"
+        ]
         if gates and gates[-1].passed:
             m.gate_decision = GateDecision(
-                passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary)
+                passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary
+            )
     if m.gate_decision is not None and (run_dir / layout.WORKING_COPY).exists():
         m.clean_report = CleanReport.load(run_dir / "clean.json")
     if found.version is None or m.clean_report is None:
@@ -767,8 +883,11 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
     if active is None:
         return
     dumps = [Path(active.backup_path)] if active.backup_path else []  # its cutover recorded it
-    dumps += [p for p in found.files if p.suffix == ".dump"
-              and p.name.startswith(f"{active.schema_name}-")]
+    dumps += [
+        p
+        for p in found.files
+        if p.suffix == ".dump" and p.name.startswith(f"{active.schema_name}-")
+    ]
     dumps = [p for p in dumps if p.is_file()]
     if dumps:
         m._dumped = (active.version, dumps[0])
@@ -777,15 +896,18 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
 def _validation(path: Path) -> ValidationReport:
     """A validation report as validate() wrote it to the run dir."""
     data = _read_json(path)
-    tables = {name: validate.TableCheck(**{**t, "columns": [validate.ColumnCheck(**c)
-                                                            for c in t["columns"]]})
-              for name, t in data["tables"].items()}
-    return ValidationReport(data["schema"], tables, data["seconds"],
-                                     data["source_changed"])
+    tables = {
+        name: validate.TableCheck(
+            **{**t, "columns": [validate.ColumnCheck(**c) for c in t["columns"]]}
+        )
+        for name, t in data["tables"].items()
+    }
+    return ValidationReport(data["schema"], tables, data["seconds"], data["source_changed"])
 
 
-def discard_interrupted(settings: Settings, run_id: str,
-                        listeners: list[Listener] | tuple[Listener, ...] = ()) -> list[str]:
+def discard_interrupted(
+    settings: Settings, run_id: str, listeners: list[Listener] | tuple[Listener, ...] = ()
+) -> list[str]:
     """Remove what an interrupted run left, mark it discarded; return what was removed.
 
     Exactly what :func:`interrupted_runs` says it left: its version not cut
@@ -795,9 +917,11 @@ def discard_interrupted(settings: Settings, run_id: str,
     """
     dsn = target.resolve_dsn(settings)
     stable = settings.stable_schema
-    with connect(dsn, autocommit=True) as conn, \
-            Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run, \
-            lock.acquire(dsn, settings, run_id, run=run) as held:
+    with (
+        connect(dsn, autocommit=True) as conn,
+        Run.for_settings(settings, run_id=run_id, listeners=list(listeners)) as run,
+        lock.acquire(dsn, settings, run_id, run=run) as held,
+    ):
         metadata.ensure(conn)
         found = pick_interrupted(settings, run_id, conn)
         removed = [str(path) for path in held.removed]

@@ -78,17 +78,31 @@ _DELIVER = (Step.LOAD, Step.VALIDATE, Step.CUTOVER)
 PLANS: dict[str, ModePlan] = {
     plan.mode: plan
     for plan in (
-        ModePlan("simple", (*_FIRST, *_DELIVER), backup=False,
-                 summary="load a new version, validate it and cut dashboards over to it"
-                         " (no backup)"),
-        ModePlan("canary", (*_FIRST, Step.CANARY), backup=False,
-                 summary="load a canary sample and compare it with the source"),
-        ModePlan("blue-green", (*_FIRST, *_DELIVER), backup=True,
-                 summary="load a new version, validate it, back up the active one and cut"
-                         " over"),
-        ModePlan("complete", (*_FIRST, Step.CANARY, *_DELIVER), backup=True,
-                 summary="run a canary, load a new version, validate it, back up the active"
-                         " one and cut over"),
+        ModePlan(
+            "simple",
+            (*_FIRST, *_DELIVER),
+            backup=False,
+            summary="load a new version, validate it and cut dashboards over to it (no backup)",
+        ),
+        ModePlan(
+            "canary",
+            (*_FIRST, Step.CANARY),
+            backup=False,
+            summary="load a canary sample and compare it with the source",
+        ),
+        ModePlan(
+            "blue-green",
+            (*_FIRST, *_DELIVER),
+            backup=True,
+            summary="load a new version, validate it, back up the active one and cut over",
+        ),
+        ModePlan(
+            "complete",
+            (*_FIRST, Step.CANARY, *_DELIVER),
+            backup=True,
+            summary="run a canary, load a new version, validate it, back up the active"
+            " one and cut over",
+        ),
     )
 }
 MODES = tuple(PLANS)

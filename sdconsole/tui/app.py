@@ -72,8 +72,12 @@ ENDING_SECONDS = 10
 MODE = "complete"
 """The console's migrations: canary, load, validation, backup and cutover, each gate shown."""
 SCREENS: dict[Step, type[FlowScreen]] = {
-    Step.PREFLIGHT: PreflightScreen, Step.PROFILE: ProfileScreen, Step.CLEAN: CleanScreen,
-    Step.CANARY: CanaryScreen, Step.LOAD: LoadScreen}
+    Step.PREFLIGHT: PreflightScreen,
+    Step.PROFILE: ProfileScreen,
+    Step.CLEAN: CleanScreen,
+    Step.CANARY: CanaryScreen,
+    Step.LOAD: LoadScreen,
+}
 LEAVE, CANCEL, STAY = ("leave the run going", "cancel it at its next safe point", "stay")
 
 
@@ -93,8 +97,14 @@ class ConsoleApp(Explains, App[None]):
     """What ctrl+r would do to the active version (None: nothing to roll back to)."""
     rolling_back: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 run_id: str | None = None, watch: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        run_id: str | None = None,
+        watch: bool = False,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.source: Path | None = settings.source
@@ -128,8 +138,13 @@ class ConsoleApp(Explains, App[None]):
         self.push_screen(HomeScreen())
         self._install_signal_handlers()
         self.refresh_status()
-        self.run_worker(partial(runs_at_start, self.settings, self.attach_to), name="runs",
-                        group="status", thread=True, exit_on_error=False)
+        self.run_worker(
+            partial(runs_at_start, self.settings, self.attach_to),
+            name="runs",
+            group="status",
+            thread=True,
+            exit_on_error=False,
+        )
 
     def on_unmount(self) -> None:
         self._install_signal_handlers(remove=True)
@@ -156,13 +171,22 @@ class ConsoleApp(Explains, App[None]):
         if not self.flow.following or state.ended is not None or self.flow.watch:
             self.exit()
             return
-        where = (f"waits at the {state.waiting.gate} gate" if state.waiting is not None
-                 else f"is in its {state.running} step")
-        self.push_screen(ChoiceModal("Quit the console",
-                                     f"Run {state.run_id} {where}. Leave it going (it waits at"
-                                     " its next gate; `sdconsole attach` comes back to it),"
-                                     " cancel it, or stay?", [LEAVE, CANCEL, STAY], LEAVE),
-                         self._quit_choice)
+        where = (
+            f"waits at the {state.waiting.gate} gate"
+            if state.waiting is not None
+            else f"is in its {state.running} step"
+        )
+        self.push_screen(
+            ChoiceModal(
+                "Quit the console",
+                f"Run {state.run_id} {where}. Leave it going (it waits at"
+                " its next gate; `sdconsole attach` comes back to it),"
+                " cancel it, or stay?",
+                [LEAVE, CANCEL, STAY],
+                LEAVE,
+            ),
+            self._quit_choice,
+        )
 
     def _quit_choice(self, choice: str | None) -> None:
         if choice == LEAVE:
@@ -183,8 +207,13 @@ class ConsoleApp(Explains, App[None]):
             return
         if self.source is None:
             return
-        self.run_worker(partial(launch.start, self.settings, self.source, mode=MODE),
-                        name="start", group="start", thread=True, exit_on_error=False)
+        self.run_worker(
+            partial(launch.start, self.settings, self.source, mode=MODE),
+            name="start",
+            group="start",
+            thread=True,
+            exit_on_error=False,
+        )
 
     def follow(self, run_id: str, run_dir: Path, mode: str) -> None:
         """Show run ``run_id`` and follow its events (all of them, replayed, then live)."""
@@ -258,8 +287,7 @@ class ConsoleApp(Explains, App[None]):
 
     def tell(self, notice: Notice | None) -> None:
         if notice is not None:
-            self.notify(notice.text, title=notice.title,
-                        severity=notice.severity)  # type: ignore[arg-type]
+            self.notify(notice.text, title=notice.title, severity=notice.severity)  # type: ignore[arg-type]
 
     # -- workers --------------------------------------------------------------------
 
@@ -286,15 +314,20 @@ class ConsoleApp(Explains, App[None]):
         elif name == "interrupted":
             self.offer_resume(result)
         elif name == "start":
-            self.follow(result.run_id, result.run_dir,
-                        read_record(result.run_dir).get("mode", MODE))
+            self.follow(
+                result.run_id, result.run_dir, read_record(result.run_dir).get("mode", MODE)
+            )
         elif name == "rollback":
             self.rolling_back = False
-            done = (f"is back on version {result.to_version}" if result.action == "switch" else
-                    "keeps its active version; dropped " + ", ".join(
-                        f"v{v}" for v in result.discarded))
-            self.notify(f"{self.settings.stable_schema} {done} ({result.seconds:.2f}s)",
-                        title="Rolled back")
+            done = (
+                f"is back on version {result.to_version}"
+                if result.action == "switch"
+                else "keeps its active version; dropped "
+                + ", ".join(f"v{v}" for v in result.discarded)
+            )
+            self.notify(
+                f"{self.settings.stable_schema} {done} ({result.seconds:.2f}s)", title="Rolled back"
+            )
             self.refresh_status()
         elif name == "discard_interrupted":
             self.notify("The interrupted run was discarded.", title="Discarded")
@@ -307,8 +340,11 @@ class ConsoleApp(Explains, App[None]):
         if worker.group == "events" and self.flow.state.ended is not None:
             return  # the run ended as we read it: its end is shown already
         message = one_line(error) if error is not None else "unknown error"
-        hint = ("ctrl+r rolls the active version back if it is what went wrong."
-                if worker.name == "rollback" or self.rollback_plan is not None else "")
+        hint = (
+            "ctrl+r rolls the active version back if it is what went wrong."
+            if worker.name == "rollback" or self.rollback_plan is not None
+            else ""
+        )
         self.push_screen(ErrorModal(worker.name or "console", message, hint=hint))
         if worker.group == "events":
             self.flow.leave()
@@ -316,22 +352,37 @@ class ConsoleApp(Explains, App[None]):
     def offer_resume(self, interrupted: list[Any]) -> None:
         """Resume or discard the newest interrupted run, if there is one."""
         if interrupted:
-            self.push_screen(ResumeModal(interrupted[0]),
-                             partial(self._interrupted_choice, interrupted[0]))
+            self.push_screen(
+                ResumeModal(interrupted[0]), partial(self._interrupted_choice, interrupted[0])
+            )
 
     def _interrupted_choice(self, run: Any, choice: str | None) -> None:
         if choice == "resume":  # a run process of its own, as a new migration is
-            self.run_worker(partial(launch.resume, self.settings, run.run_id), name="start",
-                            group="start", thread=True, exit_on_error=False)
+            self.run_worker(
+                partial(launch.resume, self.settings, run.run_id),
+                name="start",
+                group="start",
+                thread=True,
+                exit_on_error=False,
+            )
         elif choice == "discard":
-            self.run_worker(partial(pipeline.discard_interrupted, self.settings, run.run_id),
-                            name="discard_interrupted", group="status", thread=True,
-                            exit_on_error=False)
+            self.run_worker(
+                partial(pipeline.discard_interrupted, self.settings, run.run_id),
+                name="discard_interrupted",
+                group="status",
+                thread=True,
+                exit_on_error=False,
+            )
 
     def refresh_status(self) -> None:
         """Re-read the target's active version, history and what ctrl+r would do."""
-        self.run_worker(partial(read_status, self.settings), name="status", group="status",
-                        thread=True, exit_on_error=False)
+        self.run_worker(
+            partial(read_status, self.settings),
+            name="status",
+            group="status",
+            thread=True,
+            exit_on_error=False,
+        )
 
     # -- what the operator sees ------------------------------------------------------
 
@@ -397,10 +448,15 @@ class ConsoleApp(Explains, App[None]):
             self._back_home()
             return
         stage = self.flow.state.stage or "run"
-        self.push_screen(ErrorModal(str(stage), ended.error or ended.outcome,
-                                    outcome=ended.outcome,
-                                    hint="The run has ended; esc goes back to Home."),
-                         lambda _: self._back_home(self.flow.state.run_id))
+        self.push_screen(
+            ErrorModal(
+                str(stage),
+                ended.error or ended.outcome,
+                outcome=ended.outcome,
+                hint="The run has ended; esc goes back to Home.",
+            ),
+            lambda _: self._back_home(self.flow.state.run_id),
+        )
 
     def _back_home(self, interrupted: str = "") -> None:
         """Home; after run ``interrupted`` ended badly, the offer to resume or discard it."""
@@ -409,9 +465,13 @@ class ConsoleApp(Explains, App[None]):
             self.pop_screen()
         self.refresh_status()
         if interrupted:
-            self.run_worker(partial(interrupted_after, self.settings, interrupted),
-                            name="interrupted", group="status", thread=True,
-                            exit_on_error=False)
+            self.run_worker(
+                partial(interrupted_after, self.settings, interrupted),
+                name="interrupted",
+                group="status",
+                thread=True,
+                exit_on_error=False,
+            )
 
     # -- keys available everywhere --------------------------------------------
 
@@ -445,17 +505,28 @@ class ConsoleApp(Explains, App[None]):
         App, by description; one that cannot run now says why instead."""
         ours = screen_bindings(screen)
         titles = {binding.description for _, binding, _ in ours}
-        yield from (command for command in super().get_system_commands(screen)
-                    if command.title not in titles)
+        yield from (
+            command
+            for command in super().get_system_commands(screen)
+            if command.title not in titles
+        )
         for node, binding, blocked in ours:
             key = f"key {self.get_key_display(binding)}"
             if blocked is None:
-                yield SystemCommand(binding.description, key,
-                                    partial(self.run_action, binding.action, node))
+                yield SystemCommand(
+                    binding.description, key, partial(self.run_action, binding.action, node)
+                )
             else:
-                yield SystemCommand(binding.description, f"{key} · not now: {blocked.reason}",
-                                    partial(self.notify, blocked.reason, severity="warning",
-                                            title=f"{binding.description}: not now"))
+                yield SystemCommand(
+                    binding.description,
+                    f"{key} · not now: {blocked.reason}",
+                    partial(
+                        self.notify,
+                        blocked.reason,
+                        severity="warning",
+                        title=f"{binding.description}: not now",
+                    ),
+                )
 
     # -- rollback, outside a run -----------------------------------------------------
 
@@ -464,8 +535,10 @@ class ConsoleApp(Explains, App[None]):
         if self.rolling_back:
             return "the rollback is running"
         if self.flow.following:
-            return (f"run {self.flow.state.run_id} is in progress: esc stops it (the run"
-                    " keeps its version until it is resumed or discarded)")
+            return (
+                f"run {self.flow.state.run_id} is in progress: esc stops it (the run"
+                " keeps its version until it is resumed or discarded)"
+            )
         return self.no_rollback or "the target is still being read"
 
     def rollback_offer(self) -> tuple[str, str, str] | None:
@@ -475,8 +548,10 @@ class ConsoleApp(Explains, App[None]):
             return None
         stable = self.settings.stable_schema
         if plan.action == "switch":
-            question = (f"Roll {stable} back from version {plan.from_version} to version"
-                        f" {plan.to_version} ({plan.to_schema})?")
+            question = (
+                f"Roll {stable} back from version {plan.from_version} to version"
+                f" {plan.to_version} ({plan.to_schema})?"
+            )
         else:
             question = f"Roll back: {plan.summary}?"
         return "Roll back", question, "\n".join(plan.statements)
@@ -484,20 +559,26 @@ class ConsoleApp(Explains, App[None]):
     def action_rollback(self) -> None:
         offer = self.rollback_offer()
         if offer is not None:
-            self.push_screen(ConfirmModal(*offer),
-                             lambda yes: self.start_rollback() if yes else None)
+            self.push_screen(
+                ConfirmModal(*offer), lambda yes: self.start_rollback() if yes else None
+            )
 
     def start_rollback(self) -> None:
         """Switch the stable views back to the previous version (one transaction, in this
         process: a rollback is one engine call, not a run with gates)."""
         self.rolling_back = True
-        self.run_worker(partial(pipeline.rollback, self.settings,
-                                listeners=[self._log_from_thread]), name="rollback",
-                        group="rollback", thread=True, exit_on_error=False)
+        self.run_worker(
+            partial(pipeline.rollback, self.settings, listeners=[self._log_from_thread]),
+            name="rollback",
+            group="rollback",
+            thread=True,
+            exit_on_error=False,
+        )
 
 
-def runs_at_start(settings: Settings, run_id: str | None
-                  ) -> tuple[tuple[str, Path, str] | None, list[Any]]:
+def runs_at_start(
+    settings: Settings, run_id: str | None
+) -> tuple[tuple[str, Path, str] | None, list[Any]]:
     """Worker body: the run to attach to ((run id, run dir, mode): ``run_id``, or the newest
     run process listening in the work dir), and the interrupted runs the target knows."""
     runs = runs_dir(settings.workdir)

@@ -43,8 +43,9 @@ class Explains:
         return None if blocked.dimmed else False
 
 
-def blocked_reason(chain: Iterable[tuple[DOMNode, BindingsMap]],
-                   key: str) -> tuple[str, str] | None:
+def blocked_reason(
+    chain: Iterable[tuple[DOMNode, BindingsMap]], key: str
+) -> tuple[str, str] | None:
     """(title, reason) for the first binding of ``key`` in the binding ``chain`` whose action
     cannot run now, or None when one can (or none says why)."""
     for node, bindings in chain:
@@ -73,6 +74,7 @@ def screen_bindings(screen: Screen) -> list[tuple[DOMNode, Binding, Unavailable 
                 continue
             seen.add(binding.id)
             action = binding.action.partition("(")[0]
-            found.append((node, binding,
-                          node.why_not(action) if isinstance(node, Explains) else None))
+            found.append(
+                (node, binding, node.why_not(action) if isinstance(node, Explains) else None)
+            )
     return found

@@ -18,12 +18,22 @@ from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.steps import PLANS, Gate, Step
 from sdconsole.tui.state import CutoverView, FlowState, RunFiles
 
-GATE_SCREENS = {Gate.QUALITY: Step.PROFILE, Gate.CLEAN: Step.CLEAN, Gate.CANARY: Step.CANARY,
-                Gate.CUTOVER: Step.LOAD}
+GATE_SCREENS = {
+    Gate.QUALITY: Step.PROFILE,
+    Gate.CLEAN: Step.CLEAN,
+    Gate.CANARY: Step.CANARY,
+    Gate.CUTOVER: Step.LOAD,
+}
 """The screen a run waiting at each gate is shown on."""
-STAGE_SCREENS = {Step.PREFLIGHT: Step.PREFLIGHT, Step.PROFILE: Step.PROFILE,
-                 Step.GATE: Step.PROFILE, Step.CANARY: Step.CANARY, Step.LOAD: Step.LOAD,
-                 Step.VALIDATE: Step.LOAD, Step.CUTOVER: Step.LOAD}
+STAGE_SCREENS = {
+    Step.PREFLIGHT: Step.PREFLIGHT,
+    Step.PROFILE: Step.PROFILE,
+    Step.GATE: Step.PROFILE,
+    Step.CANARY: Step.CANARY,
+    Step.LOAD: Step.LOAD,
+    Step.VALIDATE: Step.LOAD,
+    Step.CUTOVER: Step.LOAD,
+}
 """The screen a running stage is shown on (the clean: see :meth:`Flow.view`)."""
 
 
@@ -85,8 +95,10 @@ class Flow:
             return None
         match event:
             case ev.ClientDetached(client=client) if not self.state.ended:
-                return Notice(f"{client} detached; the run goes on and waits at its next gate.",
-                              "Client detached")
+                return Notice(
+                    f"{client} detached; the run goes on and waits at its next gate.",
+                    "Client detached",
+                )
             case ev.RunEnded(outcome="succeeded"):
                 return Notice(self._success(), "Run done")
         return None
@@ -121,8 +133,10 @@ class Flow:
         if not state.run_id:
             return "no run is followed: n starts one"
         if self.watch:
-            return (f"this console only watches run {state.run_id}; `sdconsole attach"
-                    f" {state.run_id}` without --watch controls it")
+            return (
+                f"this console only watches run {state.run_id}; `sdconsole attach"
+                f" {state.run_id}` without --watch controls it"
+            )
         if state.ended is not None:
             return f"run {state.run_id} has ended ({state.ended.outcome})"
         if op == "cancel":
@@ -153,6 +167,9 @@ class Flow:
             return Notice(refusal, f"{command.op.replace('_', ' ')} refused", "error")
         if command.op == "cancel":
             self.state.cancelling = True
-            return Notice("The run stops at its next safe point; it can be resumed or"
-                          " discarded afterwards.", "Cancel sent", "warning")
+            return Notice(
+                "The run stops at its next safe point; it can be resumed or discarded afterwards.",
+                "Cancel sent",
+                "warning",
+            )
         return None

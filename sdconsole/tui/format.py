@@ -35,8 +35,12 @@ def themed(app: App, text: str, variable: str, bold: bool = False) -> Text:
 
 def status_cell(app: App, status: str) -> Text:
     """A pass/warn/fail badge with a mark, so it reads without colour too."""
-    return themed(app, STATUS_MARK.get(status, status), STATUS_VARIABLE.get(status, "foreground"),
-                  bold=status != "pass")
+    return themed(
+        app,
+        STATUS_MARK.get(status, status),
+        STATUS_VARIABLE.get(status, "foreground"),
+        bold=status != "pass",
+    )
 
 
 def ok_cell(app: App, ok: bool) -> Text:

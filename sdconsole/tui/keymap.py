@@ -25,11 +25,19 @@ def binding_ids() -> set[str]:
     for package in (screens, widgets):
         for module_info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-            classes += [value for value in vars(module).values()
-                        if isinstance(value, type) and issubclass(value, DOMNode)
-                        and value.__module__ == module.__name__]
-    return {binding.id for cls in classes for binding in cls.BINDINGS
-            if isinstance(binding, Binding) and binding.id}
+            classes += [
+                value
+                for value in vars(module).values()
+                if isinstance(value, type)
+                and issubclass(value, DOMNode)
+                and value.__module__ == module.__name__
+            ]
+    return {
+        binding.id
+        for cls in classes
+        for binding in cls.BINDINGS
+        if isinstance(binding, Binding) and binding.id
+    }
 
 
 def checked(keymap: dict[str, str]) -> dict[str, str]:
@@ -38,6 +46,7 @@ def checked(keymap: dict[str, str]) -> dict[str, str]:
         known = binding_ids()
         unknown = sorted(set(keymap) - known)
         if unknown:
-            raise BadInput(f"keymap: no binding with id {unknown[0]!r}"
-                           f" (ids: {', '.join(sorted(known))})")
+            raise BadInput(
+                f"keymap: no binding with id {unknown[0]!r} (ids: {', '.join(sorted(known))})"
+            )
     return keymap

@@ -38,8 +38,11 @@ class LogLine:
     @property
     def moment(self) -> str:
         """Date, time and zone, as the detail shows it."""
-        return datetime.fromtimestamp(self.ts).astimezone().strftime(
-            "%Y-%m-%d %H:%M:%S %Z") if self.ts else ""
+        return (
+            datetime.fromtimestamp(self.ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+            if self.ts
+            else ""
+        )
 
 
 class EventLines:

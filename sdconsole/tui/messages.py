@@ -28,10 +28,13 @@ class RunProgress(RunEvent):
     """A Progress event; a newer one for the same stage and table supersedes it."""
 
     def can_replace(self, message: Message) -> bool:
-        return (isinstance(message, RunProgress) and isinstance(self.event, ev.Progress)
-                and isinstance(message.event, ev.Progress)
-                and message.event.stage == self.event.stage
-                and message.event.table == self.event.table)
+        return (
+            isinstance(message, RunProgress)
+            and isinstance(self.event, ev.Progress)
+            and isinstance(message.event, ev.Progress)
+            and message.event.stage == self.event.stage
+            and message.event.table == self.event.table
+        )
 
 
 def run_event(event: ev.Event) -> RunEvent:

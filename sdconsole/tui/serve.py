@@ -42,10 +42,14 @@ class TokenServer(Server):
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def on_startup(self, app: web.Application) -> None:
-        self.console.print(f"sdconsole in a browser: open {self.url}", highlight=False,
-                           soft_wrap=True)
-        self.console.print(f"(from another machine: ssh -L {self.port}:{HOST}:{self.port}"
-                           " this-host, then open the URL there; ctrl+c stops)", highlight=False)
+        self.console.print(
+            f"sdconsole in a browser: open {self.url}", highlight=False, soft_wrap=True
+        )
+        self.console.print(
+            f"(from another machine: ssh -L {self.port}:{HOST}:{self.port}"
+            " this-host, then open the URL there; ctrl+c stops)",
+            highlight=False,
+        )
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -53,9 +57,9 @@ class TokenServer(Server):
         return app
 
     @web.middleware
-    async def _guard(self, request: web.Request,
-                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                     ) -> web.StreamResponse:
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         """Token -> cookie and a clean URL; no cookie, or a foreign Origin: 403."""
         if secrets.compare_digest(request.query.get("token", ""), self.token):
             clean = request.rel_url.without_query_params("token")

@@ -149,11 +149,16 @@ class FlowState:
         if not detail:
             return None
         return CanaryReport(
-            schema=detail["schema"], fraction=detail["fraction"], sample=dict(detail["sample"]),
-            metrics=[ev.CanaryMetric(**{k: v for k, v in m.items() if k != "kind"})
-                     for m in detail["metrics"]],
+            schema=detail["schema"],
+            fraction=detail["fraction"],
+            sample=dict(detail["sample"]),
+            metrics=[
+                ev.CanaryMetric(**{k: v for k, v in m.items() if k != "kind"})
+                for m in detail["metrics"]
+            ],
             queries=[QueryOutcome(**q) for q in detail["queries"]],
-            seconds=detail["seconds"])
+            seconds=detail["seconds"],
+        )
 
 
 @dataclass
@@ -165,11 +170,16 @@ class CutoverView(CutoverPlan):
 
     @classmethod
     def from_detail(cls, detail: dict[str, Any]) -> CutoverView:
-        return cls(stable=detail["stable"], from_version=detail["from_version"],
-                   to_version=detail["to_version"], to_schema=detail["to_schema"],
-                   backup=detail["backup"], statements=list(detail["statements"]),
-                   lines=tuple(detail.get("shape_lines", ())),
-                   breaking=bool(detail.get("breaking")))
+        return cls(
+            stable=detail["stable"],
+            from_version=detail["from_version"],
+            to_version=detail["to_version"],
+            to_schema=detail["to_schema"],
+            backup=detail["backup"],
+            statements=list(detail["statements"]),
+            lines=tuple(detail.get("shape_lines", ())),
+            breaking=bool(detail.get("breaking")),
+        )
 
     def shape_lines(self) -> list[str]:
         return list(self.lines)

@@ -81,10 +81,18 @@ class AttachedRun:
     async def override(self, reason: str, gate: str = "quality") -> None:
         await self._send({"op": "override", "gate": gate, "reason": reason})
 
-    async def set_column(self, table: str, column: str, *, type: str | None = None,
-                         date_order: str | None = None) -> None:
-        await self._send({"op": "set_column", "table": table, "column": column, "type": type,
-                          "date_order": date_order})
+    async def set_column(
+        self, table: str, column: str, *, type: str | None = None, date_order: str | None = None
+    ) -> None:
+        await self._send(
+            {
+                "op": "set_column",
+                "table": table,
+                "column": column,
+                "type": type,
+                "date_order": date_order,
+            }
+        )
 
     async def cancel(self) -> None:
         await self._send({"op": "cancel"})
@@ -111,8 +119,9 @@ class AttachedRun:
             with reachable(self.path) as address:
                 return await asyncio.open_unix_connection(address, limit=LINE_LIMIT)
         except (FileNotFoundError, ConnectionRefusedError):
-            raise BadInput(f"run {self.run_id} is not running (no process listens on"
-                           f" {self.path})") from None
+            raise BadInput(
+                f"run {self.run_id} is not running (no process listens on {self.path})"
+            ) from None
 
     async def close(self) -> None:
         if self._commands is not None:
@@ -140,5 +149,4 @@ async def attach(workdir: Path, run_id: str, client: str = "") -> AsyncIterator[
 def listening_runs(workdir: Path) -> list[Path]:
     """The run dirs of ``workdir`` whose run process has its control socket open, newest
     first (run ids sort by their start)."""
-    return sorted((d for d in runs_dir(workdir).glob("*") if socket_path(d).exists()),
-                  reverse=True)
+    return sorted((d for d in runs_dir(workdir).glob("*") if socket_path(d).exists()), reverse=True)

@@ -80,8 +80,9 @@ class Control:
         finally:
             os.umask(old)
         self._server.control = self
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="sdconsole-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sdconsole-control", daemon=True
+        )
         self._thread.start()
 
     # -- the run's side ----------------------------------------------------------------
@@ -90,8 +91,15 @@ class Control:
         """Announce the gate and block until a client approves it (or cancels the run)."""
         with self._changed:
             self._waiting, self._decision = (gate, refused), None
-        self.run.emit(ev.GateAwaiting(stage="gate", gate=gate, summary=summary,
-                                      needs_reason=refused, detail=self._gate_detail(gate)))
+        self.run.emit(
+            ev.GateAwaiting(
+                stage="gate",
+                gate=gate,
+                summary=summary,
+                needs_reason=refused,
+                detail=self._gate_detail(gate),
+            )
+        )
         with self._changed:
             while self._decision is None:
                 if self.run.cancel_requested.is_set():
@@ -118,8 +126,7 @@ class Control:
         """The last event: clients following the run stop here."""
         with self._changed:
             self._over = True
-        self.run.emit(ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code,
-                                  error=error))
+        self.run.emit(ev.RunEnded(stage="run", outcome=outcome, exit_code=exit_code, error=error))
 
     def close(self) -> None:
         with self._changed:
@@ -159,8 +166,9 @@ class Control:
         """Carry out one command of ``client``; the answer says whether it was accepted."""
         with self._changed:
             if self._controller not in (None, client):
-                return _refused("another client controls this run; watch, or wait until it"
-                                " detaches")
+                return _refused(
+                    "another client controls this run; watch, or wait until it detaches"
+                )
             if self._controller is None:
                 self._controller = client
                 self._controller_name = str(request.get("client") or "a client")
@@ -190,12 +198,14 @@ class Control:
 
     def _set_column(self, request: dict[str, Any]) -> dict[str, Any]:
         if self._waiting is None or self._waiting[0] != "quality":
-            return _refused("columns can be changed only while the run waits at the quality"
-                            " gate")
+            return _refused("columns can be changed only while the run waits at the quality gate")
         try:
-            self.migration.set_column(request["table"], request["column"],
-                                      type=request.get("type"),
-                                      date_order=request.get("date_order"))
+            self.migration.set_column(
+                request["table"],
+                request["column"],
+                type=request.get("type"),
+                date_order=request.get("date_order"),
+            )
         except KeyError as exc:
             return _refused(f"set_column needs {exc}")
         except EngineError as exc:  # no such column: the client is told, the run goes on

@@ -43,8 +43,15 @@ class StartedRun:
     run_dir: Path
 
 
-def start(settings: Settings, source: Path, *, mode: str, yes: bool = False,
-          allow_shape_change: bool = False, override_reason: str | None = None) -> StartedRun:
+def start(
+    settings: Settings,
+    source: Path,
+    *,
+    mode: str,
+    yes: bool = False,
+    allow_shape_change: bool = False,
+    override_reason: str | None = None,
+) -> StartedRun:
     """Start ``source``'s migration in ``mode`` as a detached run; return once it listens.
 
     Raises StageError with the process's last output line when it ends before
@@ -55,8 +62,18 @@ def start(settings: Settings, source: Path, *, mode: str, yes: bool = False,
     run_dir = runs_dir(settings.workdir) / run_id
     runs_dir(settings.workdir).mkdir(mode=0o700, parents=True, exist_ok=True)
     run_dir.mkdir(mode=0o700)
-    argv = [sys.executable, "-m", "sdconsole", "migrate", str(Path(source).resolve()),
-            "--mode", mode, "--serve", "--run-id", run_id]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdconsole",
+        "migrate",
+        str(Path(source).resolve()),
+        "--mode",
+        mode,
+        "--serve",
+        "--run-id",
+        run_id,
+    ]
     if yes:
         argv.append("--yes")
     if allow_shape_change:
@@ -77,13 +94,20 @@ def resume(settings: Settings, run_id: str) -> StartedRun:
     return _spawn(settings, argv, run_id, run_dir, since=_journal_length(run_dir))
 
 
-def _spawn(settings: Settings, argv: list[str], run_id: str, run_dir: Path,
-           since: int = 0) -> StartedRun:
+def _spawn(
+    settings: Settings, argv: list[str], run_id: str, run_dir: Path, since: int = 0
+) -> StartedRun:
     """Start ``argv`` as the run process of ``run_dir`` and wait until it listens."""
     log = os.open(run_dir / OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                   start_new_session=True, env=child_environment(settings))
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=child_environment(settings),
+        )
     finally:
         os.close(log)
     # Reaped when it ends, however long this process (a console) lives: no defunct child.
@@ -105,13 +129,13 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     for name, value in settings.model_dump(mode="json").items():
         if value is not None:
-            env[PREFIX + name.upper()] = (value if isinstance(value, str)
-                                          else json.dumps(value))
+            env[PREFIX + name.upper()] = value if isinstance(value, str) else json.dumps(value)
     return env
 
 
-def _until_listening(process: subprocess.Popen[bytes], run_id: str, run_dir: Path,
-                     since: int = 0) -> None:
+def _until_listening(
+    process: subprocess.Popen[bytes], run_id: str, run_dir: Path, since: int = 0
+) -> None:
     """Wait for the control socket; a process that ended first must have ended its run (with
     a RunEnded after ``since``: a resumed run's journal holds its earlier process's end)."""
     deadline = time.monotonic() + START_SECONDS
@@ -120,9 +144,13 @@ def _until_listening(process: subprocess.Popen[bytes], run_id: str, run_dir: Pat
             if any(isinstance(e, ev.RunEnded) and e.seq > since for e in read_journal(run_dir)):
                 return  # it listened, ran and ended between two looks
             lines = (run_dir / OUTPUT).read_text(errors="replace").strip().splitlines()
-            raise StageError(f"run {run_id} ended at once (exit {process.returncode}):"
-                             f" {lines[-1] if lines else 'no output'}")
+            raise StageError(
+                f"run {run_id} ended at once (exit {process.returncode}):"
+                f" {lines[-1] if lines else 'no output'}"
+            )
         if time.monotonic() > deadline:
-            raise StageError(f"run {run_id} did not start listening within {START_SECONDS} s;"
-                             f" see {run_dir / OUTPUT}")
+            raise StageError(
+                f"run {run_id} did not start listening within {START_SECONDS} s;"
+                f" see {run_dir / OUTPUT}"
+            )
         time.sleep(0.05)

@@ -53,10 +53,19 @@ class RunInfo:
     started: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "run_dir": str(self.run_dir), "source": self.source,
-                "mode": self.mode, "stage": self.stage, "state": self.state, "gate": self.gate,
-                "outcome": self.outcome, "exit_code": self.exit_code, "pid": self.pid,
-                "started": self.started.isoformat() if self.started else None}
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "source": self.source,
+            "mode": self.mode,
+            "stage": self.stage,
+            "state": self.state,
+            "gate": self.gate,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "pid": self.pid,
+            "started": self.started.isoformat() if self.started else None,
+        }
 
 
 def list_runs(settings: Settings) -> list[RunInfo]:
@@ -92,19 +101,31 @@ def read_run(run_dir: Path, interrupted: set[str], holder: dict[str, Any]) -> Ru
         state = "interrupted"
     else:
         state = "ended"
-    outcome = (ended.outcome if ended is not None
-               else record.get("outcome") if state in ("ended", "interrupted") else None)
+    outcome = (
+        ended.outcome
+        if ended is not None
+        else record.get("outcome")
+        if state in ("ended", "interrupted")
+        else None
+    )
     exit_code = None
     if ended is not None:
         exit_code = ended.exit_code
     elif state in ("ended", "interrupted"):
         exit_code = EXIT_OF_OUTCOME.get(outcome or "", KILLED_EXIT)
     return RunInfo(
-        run_id=run_dir.name, run_dir=run_dir, source=record.get("source"),
-        mode=record.get("mode"), stage=stage, state=state,
+        run_id=run_dir.name,
+        run_dir=run_dir,
+        source=record.get("source"),
+        mode=record.get("mode"),
+        stage=stage,
+        state=state,
         gate=last.gate if state == "waiting" and isinstance(last, ev.GateAwaiting) else None,
         outcome=outcome,
-        exit_code=exit_code, pid=pid, started=_started(run_dir))
+        exit_code=exit_code,
+        pid=pid,
+        started=_started(run_dir),
+    )
 
 
 def serving_pid(run_dir: Path) -> int | None:
@@ -117,16 +138,16 @@ def serving_pid(run_dir: Path) -> int | None:
         try:
             with reachable(path) as address:
                 sock.connect(address)
-            credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                          struct.calcsize("3i"))
+            credentials = sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+            )
         except OSError:
             return None
     pid, _uid, _gid = struct.unpack("3i", credentials)
     return pid
 
 
-def _tail_facts(run_dir: Path) -> tuple[str | None, ev.Event | None,
-                                        ev.RunEnded | None]:
+def _tail_facts(run_dir: Path) -> tuple[str | None, ev.Event | None, ev.RunEnded | None]:
     """From the journal's end: the last stage started, the last event, and the RunEnded
     that came after that stage (the run's end; a resumed run's earlier end does not count)."""
     last: ev.Event | None = None
@@ -149,5 +170,3 @@ def _started(run_dir: Path) -> datetime | None:
     except OSError:
         return None
     return datetime.fromtimestamp(first.ts, UTC) if first is not None else None
-
-

@@ -100,9 +100,13 @@ class Plan:
     def from_dict(cls, data: dict) -> Plan:
         return cls(
             tables=[
-                TablePlan(**{**t, "columns": [ColumnPlan(**c) for c in t["columns"]],
-                             "foreign_keys": [ForeignKeyPlan(**f)
-                                              for f in t.get("foreign_keys", [])]})
+                TablePlan(
+                    **{
+                        **t,
+                        "columns": [ColumnPlan(**c) for c in t["columns"]],
+                        "foreign_keys": [ForeignKeyPlan(**f) for f in t.get("foreign_keys", [])],
+                    }
+                )
                 for t in data["tables"]
             ]
         )

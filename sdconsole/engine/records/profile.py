@@ -163,13 +163,33 @@ class Profile:
             columns = []
             for c in t["columns"]:
                 dates, changed = c.get("date_evidence"), c.get("overridden")
-                columns.append(ColumnProfile(**{
-                    **c, "date_evidence": DateEvidence(**dates) if dates else None,
-                    "overridden": ColumnOverride(**changed) if changed else None}))
+                columns.append(
+                    ColumnProfile(
+                        **{
+                            **c,
+                            "date_evidence": DateEvidence(**dates) if dates else None,
+                            "overridden": ColumnOverride(**changed) if changed else None,
+                        }
+                    )
+                )
             declared = t.get("declared") or {}
-            tables.append(TableProfile(**{**t, "columns": columns, "declared": DeclaredSchema(
-                **{**declared, "foreign_keys": [DeclaredForeignKey(**k) for k in
-                                                declared.get("foreign_keys", [])]})}))
+            tables.append(
+                TableProfile(
+                    **{
+                        **t,
+                        "columns": columns,
+                        "declared": DeclaredSchema(
+                            **{
+                                **declared,
+                                "foreign_keys": [
+                                    DeclaredForeignKey(**k)
+                                    for k in declared.get("foreign_keys", [])
+                                ],
+                            }
+                        ),
+                    }
+                )
+            )
         return cls(
             source=data["source"],
             source_sha256=data["source_sha256"],

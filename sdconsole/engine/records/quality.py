@@ -34,15 +34,20 @@ class QualityScore:
     dimensions: dict[str, Dimension]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total,
-                "dimensions": {k: asdict(v) for k, v in self.dimensions.items()}}
+        return {
+            "total": self.total,
+            "dimensions": {k: asdict(v) for k, v in self.dimensions.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityScore:
-        return cls(data["total"], {
-            name: Dimension(**{**d, "findings": [QualityFinding(**f) for f in d["findings"]]})
-            for name, d in data["dimensions"].items()
-        })
+        return cls(
+            data["total"],
+            {
+                name: Dimension(**{**d, "findings": [QualityFinding(**f) for f in d["findings"]]})
+                for name, d in data["dimensions"].items()
+            },
+        )
 
 
 @dataclass

@@ -163,7 +163,8 @@ def _numeric_for_postgres(canonical: str, column: ColumnPlan) -> tuple[str, str 
     if column.precision is not None:
         scale = column.scale or 0
         if fraction.rstrip("0") != fraction[:scale].rstrip("0") or (
-                len(digits.lstrip("0")) > column.precision - scale):
+            len(digits.lstrip("0")) > column.precision - scale
+        ):
             return canonical, f"number does not fit {column.pg_type}"
         fraction = (fraction + "0" * scale)[:scale]
         sign = "-" if canonical.startswith("-") else ""
@@ -186,7 +187,8 @@ class CellRules:
         self.columns = table.columns
         self._patterns = [canonical_pattern(c) for c in table.columns]
         self._known: list[set | None] = [
-            None if c.type == "text" else {None} for c in table.columns]
+            None if c.type == "text" else {None} for c in table.columns
+        ]
 
     def canonicalise(self, rows: list[tuple]) -> tuple[Sequence[Sequence], list[Reject], int]:
         """Rows ``(rowid, *cells)`` -> (rows with canonical cells, rejects, NULs removed).
@@ -198,14 +200,14 @@ class CellRules:
         suspects: set[int] = set()
         for index, cells in enumerate(list(zip(*rows, strict=True))[1:]):
             if not self._plainly_canonical(index, cells):
-                suspects.update(_suspect_rows(self.columns[index], self._patterns[index],
-                                              cells))
+                suspects.update(_suspect_rows(self.columns[index], self._patterns[index], cells))
         if not suspects:
             return rows, [], 0
         return self._convert(rows, suspects)
 
-    def _convert(self, rows: list[tuple], suspects: set[int]
-                 ) -> tuple[list[Sequence], list[Reject], int]:
+    def _convert(
+        self, rows: list[tuple], suspects: set[int]
+    ) -> tuple[list[Sequence], list[Reject], int]:
         """Convert the suspect rows cell by cell by the full rules."""
         result: list[Sequence] = list(rows)
         rejects: list[Reject] = []
@@ -218,8 +220,15 @@ class CellRules:
                 canonical, reason, had_nul = convert_cell(value, column)
                 nuls += had_nul
                 if reason is not None:
-                    rejects.append(Reject(rowid, column.ident, raw_text(value), reason,
-                                          bytes(value) if isinstance(value, bytes) else None))
+                    rejects.append(
+                        Reject(
+                            rowid,
+                            column.ident,
+                            raw_text(value),
+                            reason,
+                            bytes(value) if isinstance(value, bytes) else None,
+                        )
+                    )
                 fixed.append(canonical)
             result[position] = fixed
         return result, rejects, nuls
@@ -249,8 +258,7 @@ class CellRules:
         return True
 
 
-def _suspect_rows(column: ColumnPlan, pattern: re.Pattern | None,
-                  cells: tuple) -> Iterator[int]:
+def _suspect_rows(column: ColumnPlan, pattern: re.Pattern | None, cells: tuple) -> Iterator[int]:
     """Positions of the cells that need converting in a column that failed the chunk check."""
     if column.type == "text":
         for position, value in enumerate(cells):
@@ -298,8 +306,9 @@ def require_columns(db: sqlite3.Connection, table: TablePlan) -> None:
     if not found or missing:
         path = db.execute("PRAGMA database_list").fetchone()[2]
         what = f"column {missing[0]!r}" if found else "table"
-        raise StageError(f"{path} has no {what} in table {table.name!r}: the plan does not"
-                         " match the file")
+        raise StageError(
+            f"{path} has no {what} in table {table.name!r}: the plan does not match the file"
+        )
 
 
 def read_chunks(
@@ -320,8 +329,10 @@ def read_chunks(
     require_columns(db, table)
     rowid = row_number(db, table)
     query = sql.SQL("SELECT {}, {} FROM {}").format(
-        rowid, sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
-        sql.Identifier(table.name))
+        rowid,
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+        sql.Identifier(table.name),
+    )
     params: tuple = ()
     if rowids is not None:
         numbered = rowid
@@ -354,9 +365,15 @@ def row_number(db: sqlite3.Connection, table: TablePlan) -> sql.Composable:
     if not table.order_by:
         return sql.SQL(name)
     try:
-        db.execute(sqlite_sql(sql.SQL("SELECT {} FROM {} LIMIT 0").format(
-            sql.SQL(name), sql.Identifier(table.name))))
+        db.execute(
+            sqlite_sql(
+                sql.SQL("SELECT {} FROM {} LIMIT 0").format(
+                    sql.SQL(name), sql.Identifier(table.name)
+                )
+            )
+        )
         return sql.SQL(name)  # the working copy, where it has a rowid
     except sqlite3.OperationalError:
         return sql.SQL("row_number() OVER (ORDER BY {}) AS sdc_row").format(
-            sql.SQL(", ").join(map(sql.Identifier, table.order_by)))
+            sql.SQL(", ").join(map(sql.Identifier, table.order_by))
+        )

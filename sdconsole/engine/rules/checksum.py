@@ -37,8 +37,11 @@ from sdconsole.engine.target.schema import table_ref
 
 SEPARATOR = "\x1f"  # chr(31)
 # Session settings under which target values print as cell_text writes them.
-PRINTING = ("SET LOCAL DateStyle = 'ISO'", "SET LOCAL bytea_output = 'hex'",
-            "SET LOCAL extra_float_digits = 1")
+PRINTING = (
+    "SET LOCAL DateStyle = 'ISO'",
+    "SET LOCAL bytea_output = 'hex'",
+    "SET LOCAL extra_float_digits = 1",
+)
 EXAMPLES = 5
 _HALVES = struct.Struct(">qq")
 _DOUBLE = struct.Struct(">d")
@@ -93,8 +96,7 @@ class TableSum:
 def digest_expression(table: TablePlan) -> sql.Composed:
     """The SQL md5 over one row of the target table, matching :func:`row_digest`."""
     cells = sql.SQL(" || chr(31) || ").join(
-        sql.SQL("coalesce({}, {})").format(printed(c), sql.Literal(NULL))
-        for c in table.columns
+        sql.SQL("coalesce({}, {})").format(printed(c), sql.Literal(NULL)) for c in table.columns
     )
     return sql.SQL("md5({})").format(cells)
 
@@ -106,18 +108,20 @@ def printed(column: ColumnPlan) -> sql.Composed:
     return sql.SQL("{}::text").format(sql.Identifier(column.ident))
 
 
-def sum_query(schema: str, table: TablePlan,
-              also: Sequence[sql.Composable] = ()) -> sql.Composed:
+def sum_query(schema: str, table: TablePlan, also: Sequence[sql.Composable] = ()) -> sql.Composed:
     """``SELECT rows, high, low, *also`` over the target table (``also`` may use its columns).
 
     Run it with :data:`PRINTING` set, so that values print as the source side writes them.
     """
-    figures = [sql.SQL("count(*)"),
-               sql.SQL("coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)"),
-               sql.SQL("coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)"),
-               *also]
+    figures = [
+        sql.SQL("count(*)"),
+        sql.SQL("coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)"),
+        sql.SQL("coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)"),
+        *also,
+    ]
     return sql.SQL("SELECT {} FROM (SELECT *, {} AS h FROM {}) AS digests").format(
-        sql.SQL(", ").join(figures), digest_expression(table), table_ref(schema, table.ident))
+        sql.SQL(", ").join(figures), digest_expression(table), table_ref(schema, table.ident)
+    )
 
 
 def from_row(row: Sequence) -> TableSum:
@@ -135,8 +139,7 @@ class Difference:
 
 
 def differing_rows(
-    conn: psycopg.Connection, digests: Iterable[tuple[int, bytes]], schema: str,
-    table: TablePlan
+    conn: psycopg.Connection, digests: Iterable[tuple[int, bytes]], schema: str, table: TablePlan
 ) -> Difference:
     """Upload the source's (rowid, digest) pairs to a temporary table and compare row by
     row in the database."""
@@ -149,15 +152,20 @@ def differing_rows(
     with conn.transaction():
         for setting in PRINTING:
             conn.execute(setting)
-        conn.execute("CREATE TEMP TABLE sdc_source_digests (rowid bigint, h text)"
-                     " ON COMMIT DROP")
+        conn.execute("CREATE TEMP TABLE sdc_source_digests (rowid bigint, h text) ON COMMIT DROP")
         with conn.cursor().copy("COPY pg_temp.sdc_source_digests FROM STDIN") as copy:
             for rowid, digest in digests:
                 copy.write_row((rowid, digest.hex()))
-        first = conn.execute(pair + sql.SQL(
-            " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"
-            " WHERE t.h IS NULL ORDER BY s.rowid LIMIT %s"), (EXAMPLES,)).fetchall()
-        counted = conn.execute(pair + sql.SQL(
-            " SELECT count(*) FROM t LEFT JOIN s USING (h, n) WHERE s.h IS NULL")).fetchone()
+        first = conn.execute(
+            pair
+            + sql.SQL(
+                " SELECT s.rowid, count(*) OVER () FROM s LEFT JOIN t USING (h, n)"
+                " WHERE t.h IS NULL ORDER BY s.rowid LIMIT %s"
+            ),
+            (EXAMPLES,),
+        ).fetchall()
+        counted = conn.execute(
+            pair + sql.SQL(" SELECT count(*) FROM t LEFT JOIN s USING (h, n) WHERE s.h IS NULL")
+        ).fetchone()
     assert counted is not None  # an aggregate without GROUP BY returns one row
     return Difference(first[0][1] if first else 0, counted[0], [r[0] for r in first])

@@ -23,8 +23,9 @@ from sdconsole.engine.source.sqlite import sqlite_sql
 MEMO_VALUES = 5_000  # distinct values whose expected cell is remembered per column
 
 
-def expected_cell(value: object, column: ColumnPlan,
-                  tokens: frozenset[str]) -> tuple[Cell, str | None]:
+def expected_cell(
+    value: object, column: ColumnPlan, tokens: frozenset[str]
+) -> tuple[Cell, str | None]:
     """The value the target must hold for an original source cell, or (None, reject reason).
 
     The documented rules, in order: NUL characters are removed (PostgreSQL
@@ -60,25 +61,27 @@ def present_counts(
     restricts the count to those rows (the canary's sample).
     """
     require_columns(db, table)
-    db.create_function("sdc_present", 1, lambda v: int(not is_missing(v, tokens)),
-                       deterministic=True)
+    db.create_function(
+        "sdc_present", 1, lambda v: int(not is_missing(v, tokens)), deterministic=True
+    )
     marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
     present = sql.SQL(", ").join(
-        sql.SQL("sum(CASE WHEN {c} IS NULL THEN 0 WHEN typeof({c}) <> 'text' THEN 1"
-                " WHEN instr({c}, char(0)) > 0 THEN sdc_present({c})"
-                " WHEN {c} GLOB '[!-~]*' AND substr({c}, -1) BETWEEN '!' AND '~'"
-                " THEN CASE WHEN {c} IN ({marks}) THEN 0 ELSE 1 END"
-                " WHEN trim({c}, ?) IN ({marks}) THEN 0 ELSE 1 END)").format(
-            c=sql.Identifier(col.name), marks=marks)
+        sql.SQL(
+            "sum(CASE WHEN {c} IS NULL THEN 0 WHEN typeof({c}) <> 'text' THEN 1"
+            " WHEN instr({c}, char(0)) > 0 THEN sdc_present({c})"
+            " WHEN {c} GLOB '[!-~]*' AND substr({c}, -1) BETWEEN '!' AND '~'"
+            " THEN CASE WHEN {c} IN ({marks}) THEN 0 ELSE 1 END"
+            " WHEN trim({c}, ?) IN ({marks}) THEN 0 ELSE 1 END)"
+        ).format(c=sql.Identifier(col.name), marks=marks)
         for col in table.columns
     )
     ordered = sorted(tokens)
     params: list = [p for _ in table.columns for p in (*ordered, WHITESPACE, *ordered)]
     rows: sql.Composable = sql.Identifier(table.name)
     if rowids is not None:
-        rows = sql.SQL("(SELECT {} AS sdc_row, * FROM {}) WHERE sdc_row IN"
-                       " (SELECT value FROM json_each(?))").format(
-            row_number(db, table), sql.Identifier(table.name))
+        rows = sql.SQL(
+            "(SELECT {} AS sdc_row, * FROM {}) WHERE sdc_row IN (SELECT value FROM json_each(?))"
+        ).format(row_number(db, table), sql.Identifier(table.name))
     query = sql.SQL("SELECT count(*), {} FROM {}").format(present, rows)
     if rowids is not None:
         params.append(json.dumps(list(rowids)))

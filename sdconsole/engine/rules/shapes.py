@@ -57,13 +57,22 @@ def shapes(column_type: str, date_order: str, col: Sql) -> list[Shape]:
         case "timestamp" | "date":
             return list(_date_shapes(column_type, date_order, col))
         case "time":
-            return [Shape(c.length, _all(col, c.glob, c.checks), None if c.canonical else c.text)
-                    for c in _clocks(col, 1, midnight_only=False)]
+            return [
+                Shape(c.length, _all(col, c.glob, c.checks), None if c.canonical else c.text)
+                for c in _clocks(col, 1, midnight_only=False)
+            ]
         case "boolean":
             return _boolean_shapes(col)
         case "integer":
-            return [Shape(None, sql.SQL(
-                "+{c} COLLATE BINARY = CAST(CAST({c} AS INTEGER) AS TEXT)").format(c=col), None)]
+            return [
+                Shape(
+                    None,
+                    sql.SQL("+{c} COLLATE BINARY = CAST(CAST({c} AS INTEGER) AS TEXT)").format(
+                        c=col
+                    ),
+                    None,
+                )
+            ]
         case "numeric":
             return list(_numeric_shapes(col))
     return []
@@ -85,7 +94,8 @@ def dispatch(col: Sql, cases: list[Shape], value: Mapping[Shape, Sql], otherwise
         return rest
     whens = sql.SQL(" ").join(
         sql.SQL("WHEN {} THEN {}").format(sql.Literal(length), _first(group, value, rest))
-        for length, group in by_length.items())
+        for length, group in by_length.items()
+    )
     return sql.SQL("CASE length(CAST({} AS BLOB)) {} ELSE {} END").format(col, whens, rest)
 
 
@@ -129,8 +139,14 @@ def _days(order: str) -> Iterator[_Day]:
         fields = ((1, first), (first + 2, second))
         day, month = fields if order == "day-first" else fields[::-1]
         for sep in SEPARATORS:
-            yield _Day(f"{DIGIT * first}{sep}{DIGIT * second}{sep}{YEAR}",
-                       first + second + 6, first + second + 3, month, day, False)
+            yield _Day(
+                f"{DIGIT * first}{sep}{DIGIT * second}{sep}{YEAR}",
+                first + second + 6,
+                first + second + 3,
+                month,
+                day,
+                False,
+            )
     yield _Day(f"{YEAR}-{DIGIT * 2}-{DIGIT * 2}", 10, 1, (6, 2), (9, 2), True)
 
 
@@ -142,21 +158,29 @@ def _day_checks(col: Sql, day: _Day) -> list[Sql]:
     """
     (m_at, m_width), (d_at, d_width) = day.month, day.day
     month = _sub(col, m_at, m_width)
-    checks: list[Sql] = [sql.SQL("{} <> '0'").format(month) if m_width == 1
-                         else sql.SQL("{} BETWEEN '01' AND '12'").format(month)]
+    checks: list[Sql] = [
+        sql.SQL("{} <> '0'").format(month)
+        if m_width == 1
+        else sql.SQL("{} BETWEEN '01' AND '12'").format(month)
+    ]
     if d_width == 1:  # 1 to 9: a day of every month
         checks.append(sql.SQL("{} <> '0'").format(_sub(col, d_at, 1)))
         return checks
     mm = month if m_width == 2 else sql.SQL("'0' || {}").format(month)
-    checks.append(sql.SQL(
-        "CASE WHEN {dd} BETWEEN '01' AND '28' THEN 1"
-        " WHEN {dd} IN ('29', '30') AND {mm} <> '02' THEN 1"
-        " WHEN {dd} = '31' THEN {mm} IN ({long_months})"
-        " WHEN {dd} = '29' THEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0)"
-        " ELSE 0 END").format(
-            dd=_sub(col, d_at, 2), mm=mm,
+    checks.append(
+        sql.SQL(
+            "CASE WHEN {dd} BETWEEN '01' AND '28' THEN 1"
+            " WHEN {dd} IN ('29', '30') AND {mm} <> '02' THEN 1"
+            " WHEN {dd} = '31' THEN {mm} IN ({long_months})"
+            " WHEN {dd} = '29' THEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0)"
+            " ELSE 0 END"
+        ).format(
+            dd=_sub(col, d_at, 2),
+            mm=mm,
             long_months=sql.SQL(", ").join(map(sql.Literal, LONG_MONTHS)),
-            year=sql.SQL("CAST({} AS INTEGER)").format(_sub(col, day.year, 4))))
+            year=sql.SQL("CAST({} AS INTEGER)").format(_sub(col, day.year, 4)),
+        )
+    )
     return checks
 
 
@@ -193,10 +217,15 @@ def _clocks(col: Sql, start: int, midnight_only: bool) -> Iterator[_Clock]:
         else:
             text = sql.SQL("{}{}").format(rest, tail)
             spaced = sql.SQL("{}{}").format(_sub(col, start - 1), tail)
-            checks = () if midnight_only else (
-                sql.SQL("{} <= '23'").format(_sub(col, start, 2)),)
-        yield _Clock(glob, hour_width + (6 if seconds else 3), checks, text, spaced,
-                     hour_width == 2 and seconds)
+            checks = () if midnight_only else (sql.SQL("{} <= '23'").format(_sub(col, start, 2)),)
+        yield _Clock(
+            glob,
+            hour_width + (6 if seconds else 3),
+            checks,
+            text,
+            spaced,
+            hour_width == 2 and seconds,
+        )
 
 
 def _date_shapes(column_type: str, order: str, col: Sql) -> Iterator[Shape]:
@@ -206,19 +235,28 @@ def _date_shapes(column_type: str, order: str, col: Sql) -> Iterator[Shape]:
         checks = _day_checks(col, day)
         (m_at, m_width), (d_at, d_width) = day.month, day.day
         iso = sql.SQL("{} || {} || {}").format(
-            _sub(col, day.year, 4), _padded(col, m_at, m_width, "-"),
-            _padded(col, d_at, d_width, "-"))
+            _sub(col, day.year, 4),
+            _padded(col, m_at, m_width, "-"),
+            _padded(col, d_at, d_width, "-"),
+        )
         if date:
             yield Shape(day.length, _all(col, day.glob, checks), None if day.iso else iso)
         else:
-            yield Shape(day.length, _all(col, day.glob, checks),
-                        sql.SQL("{} || ' 00:00:00'").format(iso))
+            yield Shape(
+                day.length, _all(col, day.glob, checks), sql.SQL("{} || ' 00:00:00'").format(iso)
+            )
         for clock in _clocks(col, day.length + 2, midnight_only=date):
             test = _all(col, f"{day.glob} {clock.glob}", [*checks, *clock.checks])
             canonical = not date and day.iso and clock.canonical
-            yield Shape(day.length + 1 + clock.length, test,
-                        None if canonical else iso if date
-                        else sql.SQL("{} || {}").format(iso, clock.spaced))
+            yield Shape(
+                day.length + 1 + clock.length,
+                test,
+                None
+                if canonical
+                else iso
+                if date
+                else sql.SQL("{} || {}").format(iso, clock.spaced),
+            )
 
 
 def _boolean_shapes(col: Sql) -> list[Shape]:
@@ -228,9 +266,11 @@ def _boolean_shapes(col: Sql) -> list[Shape]:
     Listed spelling by spelling rather than through lower(), which allocates
     memory for every cell (and SQLite serialises allocations across threads).
     """
+
     def among(spellings) -> Sql:
         return sql.SQL("+{} COLLATE BINARY IN ({})").format(
-            col, sql.SQL(", ").join(map(sql.Literal, spellings)))
+            col, sql.SQL(", ").join(map(sql.Literal, spellings))
+        )
 
     def cases(tokens: frozenset[str]) -> list[str]:
         return [s for t in sorted(tokens) for s in _letter_cases(t)]
@@ -244,8 +284,10 @@ def _boolean_shapes(col: Sql) -> list[Shape]:
 
 def _letter_cases(token: str) -> list[str]:
     """Every spelling of an ASCII token in lower and upper case letters ('no', 'No', 'nO', 'NO')."""
-    return ["".join(letters) for letters in product(*(dict.fromkeys((c.lower(), c.upper()))
-                                                       for c in token))]
+    return [
+        "".join(letters)
+        for letters in product(*(dict.fromkeys((c.lower(), c.upper())) for c in token))
+    ]
 
 
 def _numeric_shapes(col: Sql) -> Iterator[Shape]:
@@ -263,5 +305,4 @@ def _numeric_shapes(col: Sql) -> Iterator[Shape]:
                 lead = DIGIT if whole == 1 else "[1-9]"
                 fraction = "." + DIGIT * decimals if decimals else ""
                 pattern = f"{sign}{lead}{DIGIT * (whole - 1)}{fraction}"
-                yield Shape(length, sql.SQL("{} GLOB {}").format(col, sql.Literal(pattern)),
-                            None)
+                yield Shape(length, sql.SQL("{} GLOB {}").format(col, sql.Literal(pattern)), None)

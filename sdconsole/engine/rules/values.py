@@ -116,8 +116,9 @@ def date_fields(text: str) -> DateFields | None:
     clock = _clock_text(tail)
     if clock is None or fields.clock is not None:
         return None
-    return DateFields(fields.first, fields.second, fields.third, fields.year_first,
-                      fields.year_digits, clock)
+    return DateFields(
+        fields.first, fields.second, fields.third, fields.year_first, fields.year_digits, clock
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -189,8 +190,7 @@ def real_clock(clock: str) -> bool:
     """True for 'HH:MM:SS[.f]' within 00:00:00-23:59:59.999999 (microseconds at most)."""
     h, m, s = clock.split(":")
     s, _, fraction = s.partition(".")
-    return (int(h) <= 23 and int(m) <= 59 and int(s) <= 59
-            and len(fraction) <= MICROSECOND_DIGITS)
+    return int(h) <= 23 and int(m) <= 59 and int(s) <= 59 and len(fraction) <= MICROSECOND_DIGITS
 
 
 def _date_parts(text: str, order: DateOrder) -> tuple[str, str | None]:
@@ -207,8 +207,9 @@ def _date_parts(text: str, order: DateOrder) -> tuple[str, str | None]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _day_text(first: int, second: int, third: int, year_first: bool,
-              order: DateOrder) -> str | None:
+def _day_text(
+    first: int, second: int, third: int, year_first: bool, order: DateOrder
+) -> str | None:
     """'YYYY-MM-DD' of the written fields in the given order, or None for no real day."""
     year, month, day = ymd(DateFields(first, second, third, year_first, 4, None), order)
     return f"{year:04d}-{month:02d}-{day:02d}" if real_date(year, month, day) else None
@@ -300,8 +301,12 @@ def to_bytea(text: str, order: DateOrder = "day-first") -> str:
     raise Unconvertible("text in a binary (bytea) column")
 
 
-def to_boolean(text: str, order: DateOrder = "day-first", true_words: Collection[str] = (),
-               false_words: Collection[str] = ()) -> str:
+def to_boolean(
+    text: str,
+    order: DateOrder = "day-first",
+    true_words: Collection[str] = (),
+    false_words: Collection[str] = (),
+) -> str:
     """'true'/'false' for TRUE_TOKENS/FALSE_TOKENS and the column's own (lower-case) words."""
     token = text.strip().lower()
     if token in TRUE_TOKENS or token in true_words:
@@ -338,11 +343,14 @@ class FlagWords:
                 raise ValueError(f"{entry!r} is not a pair written true/false, such as 'sim/não'")
             for word, same, other in ((words[0], true, false), (words[1], false, true)):
                 if any(c.isdigit() for c in word) or word[0] in "+-.":
-                    raise ValueError(f"{entry!r}: a flag word has no digits and does not start"
-                                     " with + - or . (0 and 1 are flags where the name says so)")
+                    raise ValueError(
+                        f"{entry!r}: a flag word has no digits and does not start"
+                        " with + - or . (0 and 1 are flags where the name says so)"
+                    )
                 if word in other:
-                    raise ValueError(f"{entry!r}: {word!r} already means"
-                                     f" {'false' if other is false else 'true'}")
+                    raise ValueError(
+                        f"{entry!r}: {word!r} already means {'false' if other is false else 'true'}"
+                    )
                 same.add(word)
         return cls(frozenset(true - TRUE_TOKENS), frozenset(false - FALSE_TOKENS))
 

@@ -30,8 +30,13 @@ HALF_WRITTEN = (f"*{PARTIAL}", f"*{PARTIAL}-journal", "*.tmp", NUMBERED)
 def half_written(workdir: Path) -> list[Path]:
     """Files runs were writing when they died (or are writing now: see remove_half_written)."""
     places = [*list_runs(workdir), Path(workdir) / BACKUP_DIR]
-    return sorted(path for place in places for pattern in HALF_WRITTEN
-                  for path in place.glob(pattern) if path.is_file())
+    return sorted(
+        path
+        for place in places
+        for pattern in HALF_WRITTEN
+        for path in place.glob(pattern)
+        if path.is_file()
+    )
 
 
 def remove_half_written(workdir: Path) -> list[Path]:
@@ -43,16 +48,14 @@ def remove_half_written(workdir: Path) -> list[Path]:
     return removed
 
 
-def prune_working_copies(run: Run, keep: int,
-                         resumable: Callable[[Path], bool]) -> list[Path]:
+def prune_working_copies(run: Run, keep: int, resumable: Callable[[Path], bool]) -> list[Path]:
     """Delete the working copies beyond the newest ``keep``; returns the deleted paths.
 
     ``resumable(run_dir)`` tells an interrupted run, whose copy stays; so
     does the copy of ``run`` itself.
     """
     copies = [d / WORKING_COPY for d in list_runs(run.workdir) if (d / WORKING_COPY).is_file()]
-    old = [p for p in copies[keep:]
-           if p.parent.name != run.run_id and not resumable(p.parent)]
+    old = [p for p in copies[keep:] if p.parent.name != run.run_id and not resumable(p.parent)]
     if not old:
         return []
     with run.stage(STAGE, f"keep the newest {keep} working copies") as summary:

@@ -33,11 +33,39 @@ from sdconsole.engine.runtime.run import private_file
 LOG_FILE = "log.jsonl"
 PROGRESS_EVERY = 10.0  # seconds between logged Progress events of one table
 
-FIELDS = ("timestamp", "levelname", "run_id", "seq", "stage", "event", "table", "counts",
-          "duration", "error", "message", "detail")
+FIELDS = (
+    "timestamp",
+    "levelname",
+    "run_id",
+    "seq",
+    "stage",
+    "event",
+    "table",
+    "counts",
+    "duration",
+    "error",
+    "message",
+    "detail",
+)
 # Event fields that have their own key, or that carry data values logs must not ship.
-_NOT_DETAIL = {"run_id", "seq", "ts", "stage", "table", "done", "total", "unit", "rate",
-               "summary", "seconds", "error", "changed", "count", "samples", "examples"}
+_NOT_DETAIL = {
+    "run_id",
+    "seq",
+    "ts",
+    "stage",
+    "table",
+    "done",
+    "total",
+    "unit",
+    "rate",
+    "summary",
+    "seconds",
+    "error",
+    "changed",
+    "count",
+    "samples",
+    "examples",
+}
 
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^\s:/@]*:)\S*@", re.IGNORECASE)
 _KEY_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
@@ -113,8 +141,11 @@ def counts_of(event: ev.Event) -> dict[str, Any] | None:
 
 def record_fields(event: ev.Event) -> dict[str, Any]:
     """The structured fields of one log line (everything but timestamp and level)."""
-    detail = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)
-              if f.name not in _NOT_DETAIL and getattr(event, f.name) not in ("", None)}
+    detail = {
+        f.name: getattr(event, f.name)
+        for f in dataclasses.fields(event)
+        if f.name not in _NOT_DETAIL and getattr(event, f.name) not in ("", None)
+    }
     return {
         "timestamp": datetime.fromtimestamp(event.ts, UTC).isoformat(timespec="milliseconds"),
         "run_id": event.run_id,
@@ -141,10 +172,12 @@ class JsonRunLog:
         self.path = Path(run_dir) / LOG_FILE
         self._secrets = _password_of(dsn)
         self._logger = logging.Logger(f"sdconsole.run.{Path(run_dir).name}", logging.DEBUG)
-        formatter = JsonFormatter(list(FIELDS), rename_fields={"levelname": "level"},
-                                  json_ensure_ascii=False)
+        formatter = JsonFormatter(
+            list(FIELDS), rename_fields={"levelname": "level"}, json_ensure_ascii=False
+        )
         handlers: list[logging.Handler] = [
-            logging.FileHandler(private_file(self.path), encoding="utf-8")]
+            logging.FileHandler(private_file(self.path), encoding="utf-8")
+        ]
         if to_stderr:
             handlers.append(logging.StreamHandler(sys.stderr))
         for handler in handlers:
@@ -156,8 +189,7 @@ class JsonRunLog:
         if isinstance(event, ev.Progress) and not self._progress_due(event):
             return
         fields = scrub(record_fields(event), self._secrets)
-        self._logger.log(level_of(event), scrub(message_of(event), self._secrets),
-                         extra=fields)
+        self._logger.log(level_of(event), scrub(message_of(event), self._secrets), extra=fields)
 
     def _progress_due(self, event: ev.Progress) -> bool:
         """A table's last Progress, or the first PROGRESS_EVERY seconds after the last logged."""

@@ -34,36 +34,62 @@ GATES = ("passed", "overridden", "refused")
 
 # report key -> (metric name, help) for single-value gauges
 SCALARS = {
-    "finished_ts": ("sdconsole_last_run_timestamp_seconds",
-                    "Unix time the run described by this file ended."),
+    "finished_ts": (
+        "sdconsole_last_run_timestamp_seconds",
+        "Unix time the run described by this file ended.",
+    ),
     "quality_score": ("sdconsole_quality_score", "Quality score of the source, 0-100."),
-    "validation_mismatches": ("sdconsole_validation_mismatches",
-                              "Validation checks that did not match (0 when validated)."),
-    "active_version": ("sdconsole_active_version",
-                       "Version the stable schema's views point at."),
-    "last_cutover_ts": ("sdconsole_last_cutover_timestamp_seconds",
-                        "Unix time of the last cutover."),
-    "last_rollback_ts": ("sdconsole_last_rollback_timestamp_seconds",
-                         "Unix time of the last rollback."),
-    "last_success_ts": ("sdconsole_last_success_timestamp_seconds",
-                        "Unix time the last successful migration run ended."),
+    "validation_mismatches": (
+        "sdconsole_validation_mismatches",
+        "Validation checks that did not match (0 when validated).",
+    ),
+    "active_version": ("sdconsole_active_version", "Version the stable schema's views point at."),
+    "last_cutover_ts": (
+        "sdconsole_last_cutover_timestamp_seconds",
+        "Unix time of the last cutover.",
+    ),
+    "last_rollback_ts": (
+        "sdconsole_last_rollback_timestamp_seconds",
+        "Unix time of the last rollback.",
+    ),
+    "last_success_ts": (
+        "sdconsole_last_success_timestamp_seconds",
+        "Unix time the last successful migration run ended.",
+    ),
 }
 # report key -> (metric name, label, help) for gauges with one label
 LABELLED = {
-    "stage_seconds": ("sdconsole_stage_duration_seconds", "stage",
-                      "Wall time of each stage of the run."),
+    "stage_seconds": (
+        "sdconsole_stage_duration_seconds",
+        "stage",
+        "Wall time of each stage of the run.",
+    ),
     "rows_loaded": ("sdconsole_run_rows_loaded", "table", "Rows loaded per table by the run."),
-    "rejects": ("sdconsole_run_rejects", "table",
-                "Values the run could not type, per table (recorded in _rejects)."),
-    "quality_dimensions": ("sdconsole_quality_dimension_score", "dimension",
-                           "Score of each quality dimension, 0-100."),
+    "rejects": (
+        "sdconsole_run_rejects",
+        "table",
+        "Values the run could not type, per table (recorded in _rejects).",
+    ),
+    "quality_dimensions": (
+        "sdconsole_quality_dimension_score",
+        "dimension",
+        "Score of each quality dimension, 0-100.",
+    ),
 }
 # report key -> (metric name, label, possible values, help) for state sets
 STATES = {
-    "outcome": ("sdconsole_run_outcome", "outcome", OUTCOMES,
-                "How the run ended: 1 for its outcome, 0 for the others."),
-    "gate": ("sdconsole_quality_gate", "outcome", GATES,
-             "Quality gate decision of the run: 1 for its outcome, 0 for the others."),
+    "outcome": (
+        "sdconsole_run_outcome",
+        "outcome",
+        OUTCOMES,
+        "How the run ended: 1 for its outcome, 0 for the others.",
+    ),
+    "gate": (
+        "sdconsole_quality_gate",
+        "outcome",
+        GATES,
+        "Quality gate decision of the run: 1 for its outcome, 0 for the others.",
+    ),
 }
 # Metrics that metadata refreshes; the file's copies are replaced when it answers.
 PERSISTENT = ("active_version", "last_cutover_ts", "last_rollback_ts", "last_success_ts")
@@ -77,10 +103,15 @@ def build_registry(report: dict[str, Any]) -> CollectorRegistry:
     """A fresh registry holding the report's metrics; keys absent or None are left out."""
     registry = CollectorRegistry()
     if report.get("run_id") or report.get("stable"):
-        info = Gauge("sdconsole_run_info", "The run this file describes (value always 1).",
-                     ["run_id", "stable", "mode"], registry=registry)
-        info.labels(report.get("run_id", ""), report.get("stable", ""),
-                    report.get("mode", "")).set(1)
+        info = Gauge(
+            "sdconsole_run_info",
+            "The run this file describes (value always 1).",
+            ["run_id", "stable", "mode"],
+            registry=registry,
+        )
+        info.labels(report.get("run_id", ""), report.get("stable", ""), report.get("mode", "")).set(
+            1
+        )
     for key, (name, doc) in SCALARS.items():
         if report.get(key) is not None:
             Gauge(name, doc, registry=registry).set(float(report[key]))
@@ -182,8 +213,9 @@ class RunMetricsCollector:
             yield from build_registry(persistent).collect()
         yield from (m for m in self._from_file() if m.name not in replaced)
         if self.refresh:
-            up = GaugeMetricFamily("sdconsole_metadata_up",
-                                   "1 when the target's metadata answered this scrape.")
+            up = GaugeMetricFamily(
+                "sdconsole_metadata_up", "1 when the target's metadata answered this scrape."
+            )
             up.add_metric([], 1 if fresh is not None else 0)
             yield up
 

@@ -78,12 +78,17 @@ class Run:
         self._table_started: dict[tuple[str, str], float] = {}
 
     @classmethod
-    def for_settings(cls, settings: Any, *, run_id: str | None = None,
-                     listeners: list[Listener] | None = None) -> Run:
+    def for_settings(
+        cls, settings: Any, *, run_id: str | None = None, listeners: list[Listener] | None = None
+    ) -> Run:
         """A run in the settings' work dir, with their disk and memory floors."""
-        return cls(settings.workdir, run_id=run_id, listeners=listeners,
-                   min_free_disk_mb=settings.min_free_disk_mb,
-                   min_free_memory_mb=settings.min_free_memory_mb)
+        return cls(
+            settings.workdir,
+            run_id=run_id,
+            listeners=listeners,
+            min_free_disk_mb=settings.min_free_disk_mb,
+            min_free_memory_mb=settings.min_free_memory_mb,
+        )
 
     # -- events ---------------------------------------------------------------
 
@@ -105,9 +110,7 @@ class Run:
                 listener(event)
         return event
 
-    def progress(
-        self, stage: str, table: str, done: int, total: int, unit: str = "rows"
-    ) -> None:
+    def progress(self, stage: str, table: str, done: int, total: int, unit: str = "rows") -> None:
         """Report work on a table, at most every 100 ms (always the first and last).
 
         Also the stage's safe point: raises Interrupted after a cancel request
@@ -122,8 +125,11 @@ class Run:
         self._last_progress[key] = now
         self.check()
         rate = done / (now - started) if now > started else 0.0
-        self.emit(ev.Progress(stage=stage, table=table, done=done, total=total, unit=unit,
-                              rate=round(rate, 1)))
+        self.emit(
+            ev.Progress(
+                stage=stage, table=table, done=done, total=total, unit=unit, rate=round(rate, 1)
+            )
+        )
 
     def check(self) -> None:
         """Raise if the operator cancelled or a health floor is crossed."""
@@ -157,11 +163,17 @@ class Run:
         try:
             yield summary
         except BaseException as exc:
-            self.emit(ev.StageFailed(stage=name, error=one_line(exc),
-                                     seconds=round(time.monotonic() - started, 3)))
+            self.emit(
+                ev.StageFailed(
+                    stage=name, error=one_line(exc), seconds=round(time.monotonic() - started, 3)
+                )
+            )
             raise
-        self.emit(ev.StageFinished(stage=name, summary=summary,
-                                   seconds=round(time.monotonic() - started, 3)))
+        self.emit(
+            ev.StageFinished(
+                stage=name, summary=summary, seconds=round(time.monotonic() - started, 3)
+            )
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -273,8 +285,9 @@ def write_json(path: Path, data: Any) -> None:
     """Write JSON complete or not at all (0600 temp file, fsync, rename): readers never see
     half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-                   encoding="utf-8") as out:
+    with os.fdopen(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8"
+    ) as out:
         out.write(json.dumps(data, indent=2, default=str))
         out.flush()
         os.fsync(out.fileno())

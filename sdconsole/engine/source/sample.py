@@ -112,8 +112,12 @@ _TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 Picker = Callable[[random.Random], Any]
-FLAG_SPELLINGS = {"01": ("1", "0"), "yn": ("Y", "N"), "yesno": ("Yes", "No"),
-                  "words": ("Sim", "Não")}  # variant -> (true, false)
+FLAG_SPELLINGS = {
+    "01": ("1", "0"),
+    "yn": ("Y", "N"),
+    "yesno": ("Yes", "No"),
+    "words": ("Sim", "Não"),
+}  # variant -> (true, false)
 FLAGS = ("mixed", *FLAG_SPELLINGS)
 SPARSE_FILLED = 0.01  # share of rows with a value in a sparse column
 MAX_SPARSE_COLUMNS = 100
@@ -259,8 +263,18 @@ _CUSTOMER_USERS = _uniform(("customer@smith-sons.example", "joao@cafe-brasil.exa
 _TS_CATEGORY = _weighted([("Ticket Work", 60), ("Meeting", 15), ("Training", 10), ("Admin", 15)])
 _NO_CRM_ID = _uniform(("", None))
 _EMPTY = _uniform(("", None))
-_MEANING = {"Yes": True, "TRUE": True, "true": True, "1": True, "Y": True,
-            "No": False, "FALSE": False, "false": False, "0": False, "N": False}
+_MEANING = {
+    "Yes": True,
+    "TRUE": True,
+    "true": True,
+    "1": True,
+    "Y": True,
+    "No": False,
+    "FALSE": False,
+    "false": False,
+    "0": False,
+    "N": False,
+}
 _RATING = _weighted([("5", 40), ("4", 30), ("3", 15), ("2", 8), ("1", 7)])
 
 
@@ -277,8 +291,9 @@ def _code(prefix: str) -> Callable[[random.Random, int], str]:
 
 
 def _survey_sent(rng: random.Random, tickets: int) -> str:
-    return _render(rng, _TIMESTAMP, _CREATED_FROM + timedelta(
-        seconds=int(rng.random() * _CREATED_SECONDS)))
+    return _render(
+        rng, _TIMESTAMP, _CREATED_FROM + timedelta(seconds=int(rng.random() * _CREATED_SECONDS))
+    )
 
 
 # The sparse columns' names and values, in order; more are TKT-Custom Field N (short text).
@@ -308,8 +323,14 @@ class _Plan(NamedTuple):
     sparse_rng: random.Random
 
 
-def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7, *, flags: str = "mixed",
-             sparse_columns: int = 0) -> dict[str, int]:
+def generate(
+    path: pathlib.Path,
+    tickets: int = 2000,
+    seed: int = 7,
+    *,
+    flags: str = "mixed",
+    sparse_columns: int = 0,
+) -> dict[str, int]:
     """Write a dirty ServiceDesk SQLite database to path; return row counts per table.
 
     ``flags`` (one of FLAGS) and ``sparse_columns`` choose a variant (see the module).
@@ -320,8 +341,7 @@ def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7, *, flags: s
     if flags not in FLAGS:
         raise ValueError(f"flags must be one of {', '.join(FLAGS)}, got {flags!r}")
     if not 0 <= sparse_columns <= MAX_SPARSE_COLUMNS:
-        raise ValueError(f"sparse_columns must be 0 to {MAX_SPARSE_COLUMNS},"
-                         f" got {sparse_columns}")
+        raise ValueError(f"sparse_columns must be 0 to {MAX_SPARSE_COLUMNS}, got {sparse_columns}")
     if path.exists():
         raise FileExistsError(path)
     partial = path.with_name(path.name + ".partial")
@@ -336,12 +356,18 @@ def generate(path: pathlib.Path, tickets: int = 2000, seed: int = 7, *, flags: s
     return counts
 
 
-def _write(target: pathlib.Path, tickets: int, seed: int, flags: str,
-           sparse_columns: int) -> dict[str, int]:
+def _write(
+    target: pathlib.Path, tickets: int, seed: int, flags: str, sparse_columns: int
+) -> dict[str, int]:
     rng = random.Random(seed)
     sparse = _sparse_columns(sparse_columns)
-    plan = _Plan(_created_times(rng, tickets), _pick_specials(rng, tickets), _speller(flags),
-                 sparse, random.Random(f"{seed}/sparse"))
+    plan = _Plan(
+        _created_times(rng, tickets),
+        _pick_specials(rng, tickets),
+        _speller(flags),
+        sparse,
+        random.Random(f"{seed}/sparse"),
+    )
     feeds = {"tickets": _ticket_rows, "comments": _comment_rows, "timesheets": _timesheet_rows}
     conn = sqlite3.connect(target, isolation_level=None)
     try:

@@ -133,7 +133,8 @@ def read_text_leniently(conn: sqlite3.Connection) -> None:
 def is_decode_error(exc: BaseException) -> bool:
     """Whether SQLite reading stopped at a TEXT cell that is not UTF-8."""
     return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(
-        "Could not decode to UTF-8")
+        "Could not decode to UTF-8"
+    )
 
 
 @dataclass
@@ -158,27 +159,35 @@ _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(,\s*STRICT\s*)?;?\s*$", re
 
 def declared_schema(conn: sqlite3.Connection, table: str) -> DeclaredSchema:
     """The keys, UNIQUE constraints and foreign keys ``table`` declares."""
-    info = conn.execute("SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
-                        (table,)).fetchall()
+    info = conn.execute(
+        "SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,)
+    ).fetchall()
     declared = DeclaredSchema(primary_key=[name for name, _ in info])
     for (index,) in conn.execute(
-            "SELECT name FROM pragma_index_list(?) WHERE \"unique\" AND origin = 'u'"
-            " ORDER BY seq DESC", (table,)):
-        columns = [name for (name,) in conn.execute(
-            "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index,))]
+        "SELECT name FROM pragma_index_list(?) WHERE \"unique\" AND origin = 'u' ORDER BY seq DESC",
+        (table,),
+    ):
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index,)
+            )
+        ]
         if columns and None not in columns and columns not in declared.unique:
             declared.unique.append(columns)
     keys: dict[int, DeclaredForeignKey] = {}
     for key_id, parent, child, parent_column in conn.execute(
-            'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
-            (table,)):
+        'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+        (table,),
+    ):
         key = keys.setdefault(key_id, DeclaredForeignKey([], parent, []))
         key.columns.append(child)
         if parent_column is not None:
             key.parent_columns.append(parent_column)
     declared.foreign_keys = list(keys.values())
-    text = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (table,)).fetchone()
+    text = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
     declared.without_rowid = bool(text and text[0] and _WITHOUT_ROWID.search(text[0]))
     return declared
 

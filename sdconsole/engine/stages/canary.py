@@ -113,29 +113,44 @@ class CanaryReport:
         compared = [m for m in self.metrics if m.table != DASHBOARDS]
         ran = [q for q in self.queries if q.applicable]
         if self.ok:
-            text = (f"canary passed: {sum(self.sample.values())} sampled rows,"
-                    f" {len(compared)} metrics agree, {_queries(len(ran))}"
-                    f" agree{'s' if len(ran) == 1 else ''} with the source")
+            text = (
+                f"canary passed: {sum(self.sample.values())} sampled rows,"
+                f" {len(compared)} metrics agree, {_queries(len(ran))}"
+                f" agree{'s' if len(ran) == 1 else ''} with the source"
+            )
         else:
-            bad = [f"{m.table} {m.metric} (source {m.source}, canary {m.canary})"
-                   for m in compared if not m.ok]
+            bad = [
+                f"{m.table} {m.metric} (source {m.source}, canary {m.canary})"
+                for m in compared
+                if not m.ok
+            ]
             bad += [f"query {q.name}: {q.error}" for q in ran if not q.ok]
-            text = (f"canary failed on {len(bad)} of {len(compared) + len(ran)} checks: "
-                    + "; ".join(bad[:3]) + ("; ..." if len(bad) > 3 else ""))
+            text = (
+                f"canary failed on {len(bad)} of {len(compared) + len(ran)} checks: "
+                + "; ".join(bad[:3])
+                + ("; ..." if len(bad) > 3 else "")
+            )
         skipped: dict[str, list[str]] = {}
         for q in self.queries:
             if not q.applicable:
                 skipped.setdefault(q.error, []).append(q.name)
         if skipped:
-            text += (f"; {_queries(sum(map(len, skipped.values())))} not applicable: "
-                     + "; ".join(f"{', '.join(names)} ({why})" for why, names in skipped.items()))
+            text += f"; {_queries(sum(map(len, skipped.values())))} not applicable: " + "; ".join(
+                f"{', '.join(names)} ({why})" for why, names in skipped.items()
+            )
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "fraction": self.fraction, "ok": self.ok,
-                "summary": self.summary, "sample": self.sample, "seconds": self.seconds,
-                "metrics": [m.to_dict() for m in self.metrics],
-                "queries": [asdict(q) for q in self.queries]}
+        return {
+            "schema": self.schema,
+            "fraction": self.fraction,
+            "ok": self.ok,
+            "summary": self.summary,
+            "sample": self.sample,
+            "seconds": self.seconds,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "queries": [asdict(q) for q in self.queries],
+        }
 
 
 def _queries(count: int) -> str:
@@ -178,32 +193,63 @@ def canary(
             ran: dict[str, QueryOutcome] = {}
             # a second connection loads the source side, then runs the queries on both
             # (``other`` is None when no query applies)
-            with (sibling(conn, autocommit=True) if applicable
-                  else contextlib.nullcontext()) as other, \
-                    ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers:
+            with (
+                sibling(conn, autocommit=True) if applicable else contextlib.nullcontext() as other,
+                ThreadPoolExecutor(2, thread_name_prefix="sdconsole-canary") as helpers,
+            ):
                 present = helpers.submit(_source_present, source, plan, sample, tokens)
                 if other is not None:
-                    mirrored = helpers.submit(_load_source_side, run, other, source, plan,
-                                              source_schema, sample, tokens)
-                load_tables(run, conn, working_db, plan, schema, stage=STAGE, rowids=sample,
-                            observe=lambda table, rows: sent[table.ident].add(table, rows))
+                    mirrored = helpers.submit(
+                        _load_source_side, run, other, source, plan, source_schema, sample, tokens
+                    )
+                load_tables(
+                    run,
+                    conn,
+                    working_db,
+                    plan,
+                    schema,
+                    stage=STAGE,
+                    rowids=sample,
+                    observe=lambda table, rows: sent[table.ident].add(table, rows),
+                )
                 if other is not None:
                     mirrored.result()
-                    outcomes = helpers.submit(_run_queries, other, applicable, schema,
-                                              source_schema)
+                    outcomes = helpers.submit(
+                        _run_queries, other, applicable, schema, source_schema
+                    )
                 for table in plan.tables:
-                    for metric in _compare(conn, present.result()[table.ident],
-                                           sent[table.ident], schema, table):
+                    for metric in _compare(
+                        conn, present.result()[table.ident], sent[table.ident], schema, table
+                    ):
                         report.metrics.append(_emitted(run, metric))
                 if applicable:
                     ran = {outcome.name: outcome for outcome in outcomes.result()}
-            report.queries = [ran.get(t.name) or QueryOutcome(
-                t.name, True, error=unmet[t.name], applicable=False, source="not run",
-                canary=f"not applicable: {unmet[t.name]}") for t in templates]
+            report.queries = [
+                ran.get(t.name)
+                or QueryOutcome(
+                    t.name,
+                    True,
+                    error=unmet[t.name],
+                    applicable=False,
+                    source="not run",
+                    canary=f"not applicable: {unmet[t.name]}",
+                )
+                for t in templates
+            ]
             for outcome in report.queries:
-                report.metrics.append(_emitted(run, ev.CanaryMetric(
-                    stage=STAGE, table=DASHBOARDS, metric=f"query {outcome.name}",
-                    source=outcome.source, canary=outcome.canary, ok=outcome.ok)))
+                report.metrics.append(
+                    _emitted(
+                        run,
+                        ev.CanaryMetric(
+                            stage=STAGE,
+                            table=DASHBOARDS,
+                            metric=f"query {outcome.name}",
+                            source=outcome.source,
+                            canary=outcome.canary,
+                            ok=outcome.ok,
+                        ),
+                    )
+                )
         finally:
             for name in (schema, source_schema):
                 with contextlib.suppress(psycopg.Error):
@@ -234,27 +280,46 @@ def sample_rowids(db: sqlite3.Connection, plan: Plan, fraction: float) -> dict[s
         require_columns(db, table)
         rowid = sql.SQL(rowid_name(table))
         name = sql.Identifier(table.name)
-        hashed = sql.SQL("{} % {}").format(sql.SQL(_HASH).format(rowid=rowid),
-                                           sql.Literal(_HASH_RANGE))
+        hashed = sql.SQL("{} % {}").format(
+            sql.SQL(_HASH).format(rowid=rowid), sql.Literal(_HASH_RANGE)
+        )
         date = next((c for c in table.columns if c.ident == table.date_column), None)
-        stratum = sql.SQL("NULL") if date is None else sql.SQL(
-            "CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
-            " '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END"
-        ).format(d=sql.Identifier(date.name))
-        picked = db.execute(sqlite_sql(sql.SQL("SELECT {}, {} FROM {} WHERE {} < ?").format(
-            rowid, stratum, name, hashed)), (threshold,)).fetchall()
+        stratum = (
+            sql.SQL("NULL")
+            if date is None
+            else sql.SQL(
+                "CASE WHEN typeof({d}) = 'text' AND {d} GLOB"
+                " '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' THEN substr({d}, 1, 7) END"
+            ).format(d=sql.Identifier(date.name))
+        )
+        picked = db.execute(
+            sqlite_sql(
+                sql.SQL("SELECT {}, {} FROM {} WHERE {} < ?").format(rowid, stratum, name, hashed)
+            ),
+            (threshold,),
+        ).fetchall()
         rowids = {r for r, _ in picked}
         if date is not None:
-            every = {s for (s,) in db.execute(sqlite_sql(sql.SQL(
-                "SELECT DISTINCT {} FROM {}").format(stratum, name)))}
+            every = {
+                s
+                for (s,) in db.execute(
+                    sqlite_sql(sql.SQL("SELECT DISTINCT {} FROM {}").format(stratum, name))
+                )
+            }
             missing = every - {s for _, s in picked}
             rowids.update(_least_of(db, name, rowid, stratum, hashed, missing))
         sample[table.ident] = sorted(rowids)
     return sample
 
 
-def _least_of(db: sqlite3.Connection, name: sql.Composable, rowid: sql.Composable,
-              stratum: sql.Composable, hashed: sql.Composable, strata: set) -> list[int]:
+def _least_of(
+    db: sqlite3.Connection,
+    name: sql.Composable,
+    rowid: sql.Composable,
+    stratum: sql.Composable,
+    hashed: sql.Composable,
+    strata: set,
+) -> list[int]:
     """The rowid with the smallest hash in each of ``strata`` (None: no date)."""
     if not strata:
         return []
@@ -263,8 +328,8 @@ def _least_of(db: sqlite3.Connection, name: sql.Composable, rowid: sql.Composabl
     query = sql.SQL(
         "SELECT rid FROM (SELECT rid, min(h) FROM (SELECT {rowid} AS rid, {stratum} AS s,"
         " {hashed} AS h FROM {name}) WHERE s IN (SELECT value FROM json_each(?))"
-        " OR (? AND s IS NULL) GROUP BY s)").format(
-            rowid=rowid, stratum=stratum, hashed=hashed, name=name)
+        " OR (? AND s IS NULL) GROUP BY s)"
+    ).format(rowid=rowid, stratum=stratum, hashed=hashed, name=name)
     return [r for (r,) in db.execute(sqlite_sql(query), (json.dumps(named), None in strata))]
 
 
@@ -292,8 +357,9 @@ class _Side:
                 key = _ORDER.get(column.type, str)
                 for bound, pick in ((self.low, min), (self.high, max)):
                     known = bound.get(column.ident)
-                    bound[column.ident] = pick(present if known is None else [*present, known],
-                                               key=key)
+                    bound[column.ident] = pick(
+                        present if known is None else [*present, known], key=key
+                    )
 
 
 _TYPED = ("integer", "numeric", "boolean", "timestamp", "date", "time")
@@ -306,20 +372,29 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
     for column in typed:
         ident = sql.Identifier(column.ident)
         if column.type == "boolean":
-            figures += [sql.SQL("bool_and({})::text").format(ident),
-                        sql.SQL("bool_or({})::text").format(ident)]
+            figures += [
+                sql.SQL("bool_and({})::text").format(ident),
+                sql.SQL("bool_or({})::text").format(ident),
+            ]
         else:
-            figures += [sql.SQL("min({})::text").format(ident),
-                        sql.SQL("max({})::text").format(ident)]
+            figures += [
+                sql.SQL("min({})::text").format(ident),
+                sql.SQL("max({})::text").format(ident),
+            ]
     with conn.transaction():
         for setting in PRINTING:
             conn.execute(setting)
         row = conn.execute(sum_query(schema, table, figures)).fetchone()
         assert row is not None  # an aggregate without GROUP BY returns one row
-        rejects: dict[str, int] = dict(conn.execute(sql.SQL(
-            "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"
-        ).format(table_ref(schema, REJECTS)), (table.ident,)).fetchall())
-    counts, bounds = row[3:3 + len(table.columns)], row[3 + len(table.columns):]
+        rejects: dict[str, int] = dict(
+            conn.execute(
+                sql.SQL(
+                    "SELECT column_name, count(*) FROM {} WHERE table_name = %s GROUP BY 1"
+                ).format(table_ref(schema, REJECTS)),
+                (table.ident,),
+            ).fetchall()
+        )
+    counts, bounds = row[3 : 3 + len(table.columns)], row[3 + len(table.columns) :]
     return _Side(
         rows=row[0],
         values={c.ident: n for c, n in zip(table.columns, counts, strict=True)},
@@ -330,12 +405,15 @@ def _canary_side(conn: psycopg.Connection, schema: str, table: TablePlan) -> _Si
     )
 
 
-def _source_present(source: Path, plan: Plan, sample: dict[str, list[int]],
-                    tokens: frozenset[str]) -> dict[str, tuple[int, dict[str, int]]]:
+def _source_present(
+    source: Path, plan: Plan, sample: dict[str, list[int]], tokens: frozenset[str]
+) -> dict[str, tuple[int, dict[str, int]]]:
     """Per table ident: the sample's rows and values not missing in the original source."""
     with reading(source, STAGE) as db:
-        return {table.ident: present_counts(db, table, tokens, sample[table.ident])
-                for table in plan.tables}
+        return {
+            table.ident: present_counts(db, table, tokens, sample[table.ident])
+            for table in plan.tables
+        }
 
 
 def _compare(
@@ -357,21 +435,35 @@ def _compare(
         raise StageError(f"reading the canary of {table.ident} failed: {one_line(exc)}") from None
 
     def metric(name: str, source_text: object, canary_text: object, ok: bool) -> ev.CanaryMetric:
-        return ev.CanaryMetric(stage=STAGE, table=table.ident, metric=name,
-                               source=str(source_text), canary=str(canary_text), ok=ok)
+        return ev.CanaryMetric(
+            stage=STAGE,
+            table=table.ident,
+            metric=name,
+            source=str(source_text),
+            canary=str(canary_text),
+            ok=ok,
+        )
 
     metrics = [metric("rows", rows, loaded.rows, rows == loaded.rows)]
     for column in table.columns:
         values, rejects = loaded.values[column.ident], loaded.rejects[column.ident]
         shown = f"{values} + {rejects} rejected" if rejects else values
-        metrics.append(metric(f"{column.ident} values", present[column.ident], shown,
-                              present[column.ident] == values + rejects))
+        metrics.append(
+            metric(
+                f"{column.ident} values",
+                present[column.ident],
+                shown,
+                present[column.ident] == values + rejects,
+            )
+        )
     for column in table.columns:
         if column.type not in _TYPED:
             continue
         key = _ORDER.get(column.type, str)
-        for name, mine, theirs in (("min", working.low, loaded.low),
-                                   ("max", working.high, loaded.high)):
+        for name, mine, theirs in (
+            ("min", working.low, loaded.low),
+            ("max", working.high, loaded.high),
+        ):
             a, b = mine.get(column.ident), theirs.get(column.ident)
             same = a == b or (a is not None and b is not None and key(a) == key(b))
             metrics.append(metric(f"{column.ident} {name}", a, b, same))
@@ -379,8 +471,15 @@ def _compare(
     return metrics
 
 
-def _load_source_side(run: Run, conn: psycopg.Connection, source: Path, plan: Plan,
-                      schema: str, sample: dict[str, list[int]], tokens: frozenset[str]) -> None:
+def _load_source_side(
+    run: Run,
+    conn: psycopg.Connection,
+    source: Path,
+    plan: Plan,
+    schema: str,
+    sample: dict[str, list[int]],
+    tokens: frozenset[str],
+) -> None:
     """The sample's rows of the ORIGINAL source into ``schema``, for the dashboard queries.
 
     Each cell is what the documented rules make of the original cell
@@ -395,29 +494,44 @@ def _load_source_side(run: Run, conn: psycopg.Connection, source: Path, plan: Pl
             try:
                 _copy_expected(run, conn, db, table, schema, sample[table.ident], tokens)
             except psycopg.Error as exc:
-                raise StageError(f"loading the source side of {table.ident} into {schema}"
-                                 f" failed: {one_line(exc)}") from None
+                raise StageError(
+                    f"loading the source side of {table.ident} into {schema}"
+                    f" failed: {one_line(exc)}"
+                ) from None
 
 
-def _copy_expected(run: Run, conn: psycopg.Connection, db: sqlite3.Connection,
-                   table: TablePlan, schema: str, rowids: Sequence[int],
-                   tokens: frozenset[str]) -> None:
+def _copy_expected(
+    run: Run,
+    conn: psycopg.Connection,
+    db: sqlite3.Connection,
+    table: TablePlan,
+    schema: str,
+    rowids: Sequence[int],
+    tokens: frozenset[str],
+) -> None:
     """One table's sample rows, by the rules, with their rejects, in one transaction.
 
     A chunk is taken column by column, each value's rule remembered (most
     columns repeat their values), as validation does.
     """
     # typed: 1, 1.0 and True are different cells
-    rules = [functools.lru_cache(MEMO_VALUES, typed=True)(
-        functools.partial(expected_cell, column=column, tokens=tokens))
-        for column in table.columns]
+    rules = [
+        functools.lru_cache(MEMO_VALUES, typed=True)(
+            functools.partial(expected_cell, column=column, tokens=tokens)
+        )
+        for column in table.columns
+    ]
     rejects: list[tuple] = []
     statements = (
         sql.SQL("COPY {} ({}) FROM STDIN").format(
             table_ref(schema, table.ident),
-            sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns)),
-        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
-                " FROM STDIN").format(table_ref(schema, REJECTS)))
+            sql.SQL(", ").join(sql.Identifier(c.ident) for c in table.columns),
+        ),
+        sql.SQL(
+            "COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
+            " FROM STDIN"
+        ).format(table_ref(schema, REJECTS)),
+    )
     with conn.transaction():
         run.emit(ev.SqlExecuted(stage=STAGE, statement=statements[0].as_string(conn)))
         with conn.cursor().copy(statements[0]) as copy:
@@ -427,11 +541,18 @@ def _copy_expected(run: Run, conn: psycopg.Connection, db: sqlite3.Connection,
                 for column, rule, values in zip(table.columns, rules, columns, strict=True):
                     found = list(map(rule, values))
                     cells.append([cell for cell, _ in found])
-                    rejects += [(table.ident, rowid, column.ident, raw_text(value), reason,
-                                 bytes(value) if isinstance(value, bytes) else None)
-                                for rowid, value, (_, reason) in zip(numbers, values, found,
-                                                                     strict=True)
-                                if reason is not None]
+                    rejects += [
+                        (
+                            table.ident,
+                            rowid,
+                            column.ident,
+                            raw_text(value),
+                            reason,
+                            bytes(value) if isinstance(value, bytes) else None,
+                        )
+                        for rowid, value, (_, reason) in zip(numbers, values, found, strict=True)
+                        if reason is not None
+                    ]
                 for row in zip(*cells, strict=True):
                     copy.write_row(row)
         if rejects:
@@ -441,8 +562,9 @@ def _copy_expected(run: Run, conn: psycopg.Connection, db: sqlite3.Connection,
                     copy.write_row(reject)
 
 
-def _run_queries(conn: psycopg.Connection, templates: Sequence[QueryTemplate], schema: str,
-                 source_schema: str) -> list[QueryOutcome]:
+def _run_queries(
+    conn: psycopg.Connection, templates: Sequence[QueryTemplate], schema: str, source_schema: str
+) -> list[QueryOutcome]:
     """Run every applicable dashboard query on both sides, on a connection of its own.
 
     The comparison meanwhile reads the canary on the caller's: two backends, two cores.
@@ -450,21 +572,28 @@ def _run_queries(conn: psycopg.Connection, templates: Sequence[QueryTemplate], s
     return [_run_both(conn, template, schema, source_schema) for template in templates]
 
 
-def _run_both(conn: psycopg.Connection, template: QueryTemplate, schema: str,
-              source_schema: str) -> QueryOutcome:
+def _run_both(
+    conn: psycopg.Connection, template: QueryTemplate, schema: str, source_schema: str
+) -> QueryOutcome:
     """One query on the source side and on the canary: both must run and agree."""
     (mine, source_error), (theirs, canary_error) = (
-        _rows_or_error(conn, template, side) for side in (source_schema, schema))
-    difference = "" if source_error or canary_error else _difference(mine, theirs,
-                                                                     template.ordered)
+        _rows_or_error(conn, template, side) for side in (source_schema, schema)
+    )
+    difference = "" if source_error or canary_error else _difference(mine, theirs, template.ordered)
     counted = _rows(len(theirs)) + (f", {difference}" if difference else "")
-    return QueryOutcome(template.name, not (source_error or canary_error or difference),
-                        rows=len(theirs), error=canary_error or source_error or difference,
-                        source=source_error or _rows(len(mine)), canary=canary_error or counted)
+    return QueryOutcome(
+        template.name,
+        not (source_error or canary_error or difference),
+        rows=len(theirs),
+        error=canary_error or source_error or difference,
+        source=source_error or _rows(len(mine)),
+        canary=canary_error or counted,
+    )
 
 
-def _rows_or_error(conn: psycopg.Connection, template: QueryTemplate,
-                   schema: str) -> tuple[list[tuple], str]:
+def _rows_or_error(
+    conn: psycopg.Connection, template: QueryTemplate, schema: str
+) -> tuple[list[tuple], str]:
     try:
         return dashboard.run_query(conn, template, schema)[1], ""
     except EngineError as exc:
@@ -477,15 +606,18 @@ def _difference(source: list[tuple], canary: list[tuple], ordered: bool) -> str:
     if ordered:
         for number, (mine, theirs) in enumerate(zip(source, canary, strict=False), 1):
             if mine != theirs:
-                return (f"row {number} is {_shown(theirs)} on the canary,"
-                        f" {_shown(mine)} on the source")
+                return (
+                    f"row {number} is {_shown(theirs)} on the canary, {_shown(mine)} on the source"
+                )
         if len(source) == len(canary):
             return ""
         return f"{_rows(len(canary))} on the canary, {_rows(len(source))} on the source"
     extra, lost = Counter(canary) - Counter(source), Counter(source) - Counter(canary)
-    return "; ".join(f"{_rows(sum(rows.values()))} only on the {side},"
-                     f" e.g. {_shown(next(iter(rows)))}"
-                     for side, rows in (("canary", extra), ("source", lost)) if rows)
+    return "; ".join(
+        f"{_rows(sum(rows.values()))} only on the {side}, e.g. {_shown(next(iter(rows)))}"
+        for side, rows in (("canary", extra), ("source", lost))
+        if rows
+    )
 
 
 def _rows(count: int) -> str:
@@ -494,7 +626,7 @@ def _rows(count: int) -> str:
 
 def _shown(row: tuple) -> str:
     text = "(" + ", ".join("NULL" if v is None else str(v) for v in row) + ")"
-    return text if len(text) <= SHOWN_ROW else text[:SHOWN_ROW - 1] + "…"
+    return text if len(text) <= SHOWN_ROW else text[: SHOWN_ROW - 1] + "…"
 
 
 def _create(run: Run, conn: psycopg.Connection, schema: str, plan: Plan) -> None:

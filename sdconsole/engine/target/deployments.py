@@ -25,15 +25,27 @@ from psycopg.types.json import Jsonb
 from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.engine.target import metadata
 
-STATUSES = ("loading", "loaded", "active", "retired", "rolled_back", "failed", "discarded",
-            "purged")
+STATUSES = (
+    "loading",
+    "loaded",
+    "active",
+    "retired",
+    "rolled_back",
+    "failed",
+    "discarded",
+    "purged",
+)
 IN_PROGRESS = ("loading", "loaded", "failed")  # before cutover: discard is the rollback
 SWITCHABLE = ("retired", "rolled_back", "purged")  # a rollback may go back to these
 
 # Columns mark() may set besides status; the timestamps follow the status.
 _FIELDS = ("row_counts", "error", "backup_path", "quality_score")
-_STAMPS = {"loaded": "loaded_at", "active": "activated_at", "retired": "retired_at",
-           "rolled_back": "retired_at"}
+_STAMPS = {
+    "loaded": "loaded_at",
+    "active": "activated_at",
+    "retired": "retired_at",
+    "rolled_back": "retired_at",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,9 @@ class Deployment:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["quality_score"] = float(self.quality_score) if self.quality_score is not None \
-            else None
+        data["quality_score"] = (
+            float(self.quality_score) if self.quality_score is not None else None
+        )
         return data
 
 
@@ -86,18 +99,26 @@ class RunRow:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["quality_score"] = float(self.quality_score) if self.quality_score is not None \
-            else None
+        data["quality_score"] = (
+            float(self.quality_score) if self.quality_score is not None else None
+        )
         return data
 
 
 _SELECT = sql.SQL("SELECT {} FROM sdconsole.deployments").format(
-    sql.SQL(", ").join(sql.Identifier(f.name) for f in dataclasses.fields(Deployment)))
+    sql.SQL(", ").join(sql.Identifier(f.name) for f in dataclasses.fields(Deployment))
+)
 
 
-def begin(conn: psycopg.Connection, stable: str, run_id: str, source_path: str | None,
-          sha256: str | None, operator: str | None,
-          quality_score: float | None) -> tuple[int, str]:
+def begin(
+    conn: psycopg.Connection,
+    stable: str,
+    run_id: str,
+    source_path: str | None,
+    sha256: str | None,
+    operator: str | None,
+    quality_score: float | None,
+) -> tuple[int, str]:
     """Record a new version in 'loading' state; return its number and schema name."""
     metadata.ensure(conn)
     with conn.transaction():
@@ -113,8 +134,9 @@ def begin(conn: psycopg.Connection, stable: str, run_id: str, source_path: str |
     return version, schema
 
 
-def mark(conn: psycopg.Connection, stable: str, version: int, status: str | None,
-         **fields: Any) -> None:
+def mark(
+    conn: psycopg.Connection, stable: str, version: int, status: str | None, **fields: Any
+) -> None:
     """Set a version's status (stamping loaded_at/activated_at/retired_at) and fields.
 
     ``status=None`` changes only the fields: row_counts, error, backup_path,
@@ -127,7 +149,8 @@ def mark(conn: psycopg.Connection, stable: str, version: int, status: str | None
         raise ValueError(f"deployments.mark: unknown status {status!r}")
     values = {k: Jsonb(v) if k == "row_counts" else v for k, v in fields.items()}
     assignments: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values]
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values
+    ]
     if status is not None:
         values["status"] = status
         assignments.append(sql.SQL("status = %(status)s"))
@@ -135,8 +158,9 @@ def mark(conn: psycopg.Connection, stable: str, version: int, status: str | None
             assignments.append(sql.SQL("{} = now()").format(sql.Identifier(_STAMPS[status])))
     if not assignments:
         return
-    query = sql.SQL("UPDATE sdconsole.deployments SET {} WHERE stable = %(stable)s"
-                    " AND version = %(version)s").format(sql.SQL(", ").join(assignments))
+    query = sql.SQL(
+        "UPDATE sdconsole.deployments SET {} WHERE stable = %(stable)s AND version = %(version)s"
+    ).format(sql.SQL(", ").join(assignments))
     with conn.transaction():
         cur = conn.execute(query, {**values, "stable": stable, "version": version})
         if cur.rowcount != 1:
@@ -169,8 +193,10 @@ def previous_version(history_: list[Deployment], active_version: int) -> Deploym
 
     Rolled-back versions are skipped: they were rolled back for a reason.
     """
-    return next((d for d in history_ if d.version < active_version
-                 and d.status in ("retired", "purged")), None)
+    return next(
+        (d for d in history_ if d.version < active_version and d.status in ("retired", "purged")),
+        None,
+    )
 
 
 def interrupted(conn: psycopg.Connection, stable: str) -> list[Deployment]:
@@ -205,9 +231,16 @@ def settle_abandoned(conn: psycopg.Connection, stable: str, run_id: str) -> list
     return sorted(r[0] for r in rows)
 
 
-def audit(conn: psycopg.Connection, stable: str, action: str, from_version: int | None,
-          to_version: int | None, operator: str | None, run_id: str | None,
-          detail: str = "") -> None:
+def audit(
+    conn: psycopg.Connection,
+    stable: str,
+    action: str,
+    from_version: int | None,
+    to_version: int | None,
+    operator: str | None,
+    run_id: str | None,
+    detail: str = "",
+) -> None:
     """Append one line to the audit of cutovers, rollbacks, discards, purges and restores."""
     conn.execute(
         "INSERT INTO sdconsole.audit (stable, action, from_version, to_version, operator,"
@@ -230,8 +263,14 @@ def audit_log(conn: psycopg.Connection, stable: str, limit: int = 20) -> list[di
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def record_run_start(conn: psycopg.Connection, stable: str, run_id: str, mode: str | None,
-                     source_path: str | None, operator: str | None) -> None:
+def record_run_start(
+    conn: psycopg.Connection,
+    stable: str,
+    run_id: str,
+    mode: str | None,
+    source_path: str | None,
+    operator: str | None,
+) -> None:
     metadata.ensure(conn)
     with conn.transaction():
         conn.execute(
@@ -242,9 +281,14 @@ def record_run_start(conn: psycopg.Connection, stable: str, run_id: str, mode: s
         )
 
 
-def record_run_end(conn: psycopg.Connection, run_id: str, outcome: str,
-                   error: str | None = None, gate_override_reason: str | None = None,
-                   quality_score: float | None = None) -> None:
+def record_run_end(
+    conn: psycopg.Connection,
+    run_id: str,
+    outcome: str,
+    error: str | None = None,
+    gate_override_reason: str | None = None,
+    quality_score: float | None = None,
+) -> None:
     with conn.transaction():
         conn.execute(
             "UPDATE sdconsole.runs SET finished_at = now(), outcome = %s, error = %s,"

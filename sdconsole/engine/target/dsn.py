@@ -48,8 +48,7 @@ def sibling(conn: psycopg.Connection, **kwargs) -> psycopg.Connection:
     """
     password = conn.info.password
     try:
-        return connect(conn.info.dsn, **({"password": password} if password else {}),
-                       **kwargs)
+        return connect(conn.info.dsn, **({"password": password} if password else {}), **kwargs)
     except TargetUnreachable as exc:
         raise StageError(f"a second connection to the target failed: {exc}") from None
 

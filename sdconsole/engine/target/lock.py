@@ -43,8 +43,10 @@ from sdconsole.settings import Settings
 
 LOCK_FILE = "sdconsole.lock"
 # The holder's stage came after the table: added here, where it is written.
-STAGE_COLUMNS = sql.SQL("ALTER TABLE sdconsole.locks ADD COLUMN IF NOT EXISTS stage text,"
-                        " ADD COLUMN IF NOT EXISTS stage_since timestamptz")
+STAGE_COLUMNS = sql.SQL(
+    "ALTER TABLE sdconsole.locks ADD COLUMN IF NOT EXISTS stage text,"
+    " ADD COLUMN IF NOT EXISTS stage_since timestamptz"
+)
 
 log = logging.getLogger("sdconsole.lock")
 
@@ -95,9 +97,11 @@ class RunLock:
         with contextlib.suppress(BadInput):
             _write_holder(self.path, self.fd, self.holder)
         with contextlib.suppress(psycopg.Error):
-            self.conn.execute("UPDATE sdconsole.locks SET stage = %s, stage_since = %s"
-                              " WHERE stable = %s AND backend_pid = pg_backend_pid()",
-                              (stage, self.holder["stage_since"], self.stable))
+            self.conn.execute(
+                "UPDATE sdconsole.locks SET stage = %s, stage_since = %s"
+                " WHERE stable = %s AND backend_pid = pg_backend_pid()",
+                (stage, self.holder["stage_since"], self.stable),
+            )
 
     def check(self) -> None:
         """Raise StageError when the lock went with its connection (a dropped session ends
@@ -105,8 +109,9 @@ class RunLock:
         try:
             self.conn.execute("SELECT 1")
         except psycopg.Error:
-            raise StageError(f"lost the run lock on {self.stable}: its connection dropped"
-                             ) from None
+            raise StageError(
+                f"lost the run lock on {self.stable}: its connection dropped"
+            ) from None
 
     def release(self) -> None:
         if self.fd < 0:
@@ -114,8 +119,10 @@ class RunLock:
         with contextlib.suppress(ValueError):
             _HELD.remove(self)
         with contextlib.suppress(psycopg.Error):
-            self.conn.execute("DELETE FROM sdconsole.locks WHERE stable = %s AND backend_pid ="
-                              " pg_backend_pid()", (self.stable,))
+            self.conn.execute(
+                "DELETE FROM sdconsole.locks WHERE stable = %s AND backend_pid = pg_backend_pid()",
+                (self.stable,),
+            )
         self.conn.close()  # ends the session, and with it the advisory lock
         with contextlib.suppress(OSError):
             if _same_file(self.path, self.fd):
@@ -153,8 +160,9 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(stable),)).fetchone()
         assert got is not None  # a SELECT without FROM returns one row
         if not got[0]:
-            raise LockHeld(f"another run holds the lock on {stable}: "
-                           f"{describe(_db_holder(conn, stable))}")
+            raise LockHeld(
+                f"another run holds the lock on {stable}: {describe(_db_holder(conn, stable))}"
+            )
         me = _identity(run_id, settings)
         _add_stage_columns(conn)
         conn.execute(
@@ -163,10 +171,11 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
             " ON CONFLICT (stable) DO UPDATE SET run_id = excluded.run_id, operator ="
             " excluded.operator, pid = excluded.pid, host = excluded.host, workdir ="
             " excluded.workdir, backend_pid = excluded.backend_pid, since = excluded.since",
-            (stable, run_id, me["operator"], me["pid"], me["host"], me["workdir"],
-             me["since"]))
-        conn.execute("SELECT set_config('application_name', %s, false)",
-                     (f"sdconsole run {run_id}"[:63],))
+            (stable, run_id, me["operator"], me["pid"], me["host"], me["workdir"], me["since"]),
+        )
+        conn.execute(
+            "SELECT set_config('application_name', %s, false)", (f"sdconsole run {run_id}"[:63],)
+        )
         abandoned = deployments.settle_abandoned(conn, stable, run_id)
         removed = housekeeping.remove_half_written(settings.workdir)
         _write_holder(path, fd, me)
@@ -184,8 +193,9 @@ def acquire(dsn: str, settings: Settings, run_id: str, *, run: Run | None = None
     return held
 
 
-def holder_record(settings: Settings,
-                  conn: psycopg.Connection | None = None) -> dict[str, Any] | None:
+def holder_record(
+    settings: Settings, conn: psycopg.Connection | None = None
+) -> dict[str, Any] | None:
     """What another live holder of the lock says of itself, or None when none holds it.
 
     The work dir's lock file, and the target's advisory lock when ``conn`` is
@@ -220,9 +230,11 @@ def describe(info: dict[str, Any] | None) -> str:
         return "a run that has not written its name yet"
     if "session" in info:  # a session holding the key that is not a run of ours
         return f"session {info['session']} ({info['application_name'] or 'no application name'})"
-    text = (f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
-            f" (pid {info.get('pid', '?')} on {info.get('host', '?')})"
-            f" since {_when(info.get('since'))}")
+    text = (
+        f"run {info.get('run_id', '?')} by {info.get('operator', '?')}"
+        f" (pid {info.get('pid', '?')} on {info.get('host', '?')})"
+        f" since {_when(info.get('since'))}"
+    )
     if info.get("stage"):
         text += f", in stage {info['stage']} since {_when(info.get('stage_since'))}"
     return text
@@ -250,8 +262,9 @@ def _lock_file(path: Path) -> tuple[int, dict[str, Any] | None]:
         except BlockingIOError:
             info = _read_holder(fd)
             os.close(fd)
-            raise LockHeld(f"another run holds the lock on work dir {path.parent}: "
-                           f"{describe(info)}") from None
+            raise LockHeld(
+                f"another run holds the lock on work dir {path.parent}: {describe(info)}"
+            ) from None
         if _same_file(path, fd):  # not unlinked by a releasing holder meanwhile
             return fd, _read_holder(fd)
         os.close(fd)
@@ -284,8 +297,14 @@ def _write_holder(path: Path, fd: int, info: dict[str, Any]) -> None:
 
 
 def _identity(run_id: str, settings: Settings) -> dict[str, Any]:
-    return {"run_id": run_id, "operator": settings.operator, "pid": os.getpid(),
-            "host": socket.gethostname(), "workdir": str(settings.workdir), "since": _now()}
+    return {
+        "run_id": run_id,
+        "operator": settings.operator,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "workdir": str(settings.workdir),
+        "since": _now(),
+    }
 
 
 def _now() -> datetime:
@@ -294,9 +313,11 @@ def _now() -> datetime:
 
 def _add_stage_columns(conn: psycopg.Connection) -> None:
     """Give ``sdconsole.locks`` its stage columns, once per target (a cheap read after)."""
-    present = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid ="
-                           " 'sdconsole.locks'::regclass AND attname IN ('stage', 'stage_since')"
-                           " AND NOT attisdropped").fetchone()
+    present = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid ="
+        " 'sdconsole.locks'::regclass AND attname IN ('stage', 'stage_since')"
+        " AND NOT attisdropped"
+    ).fetchone()
     assert present is not None  # an aggregate without GROUP BY returns one row
     if present[0] < 2:
         conn.execute(STAGE_COLUMNS)

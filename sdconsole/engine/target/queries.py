@@ -39,8 +39,7 @@ KINDS: dict[str, frozenset[str] | None] = {
     "flag": frozenset({"boolean"}),
     "timestamp": frozenset({"timestamp without time zone", "timestamp with time zone", "date"}),
     "time": frozenset({"time without time zone", "time with time zone"}),
-    "number": frozenset({"smallint", "integer", "bigint", "numeric", "real",
-                         "double precision"}),
+    "number": frozenset({"smallint", "integer", "bigint", "numeric", "real", "double precision"}),
     "text": frozenset({"text", "character varying", "character"}),
     "any": None,
 }
@@ -88,8 +87,9 @@ class QueryTemplate:
         """The template's header lines, as a file has them (a table's needs on one line)."""
         lines = [f"-- {key}: {getattr(self, key)}" for key in HEADER_KEYS]
         for table, needs in itertools.groupby(self.needs, key=lambda n: n.table):
-            lines.append(f"-- {NEEDS}: {table}("
-                         + ", ".join(f"{n.column} {n.kind}" for n in needs) + ")")
+            lines.append(
+                f"-- {NEEDS}: {table}(" + ", ".join(f"{n.column} {n.kind}" for n in needs) + ")"
+            )
         return "\n".join(lines)
 
 
@@ -127,11 +127,14 @@ def parse_template(filename: str, text: str) -> QueryTemplate:
     if not _NAME.fullmatch(header["name"]) or f"{header['name']}.sql" != filename:
         raise TemplateError(
             f"query template {filename}: name {header['name']!r} must be lower_snake_case"
-            " and match the file name")
+            " and match the file name"
+        )
     if header["category"] not in CATEGORIES:
-        raise TemplateError(f"query template {filename}: unknown category"
-                            f" {header['category']!r} (one of {', '.join(CATEGORIES)})")
-    sql_text = "\n".join(lines[len(header_matches):]).strip().rstrip(";").strip()
+        raise TemplateError(
+            f"query template {filename}: unknown category"
+            f" {header['category']!r} (one of {', '.join(CATEGORIES)})"
+        )
+    sql_text = "\n".join(lines[len(header_matches) :]).strip().rstrip(";").strip()
     if not sql_text:
         raise TemplateError(f"query template {filename}: no SQL after the header")
     return QueryTemplate(sql=sql_text, needs=tuple(needs), **header)
@@ -143,12 +146,14 @@ def _parse_needs(filename: str, value: str) -> list[Need]:
     items = [item.strip() for item in found.group(2).split(",")] if found else []
     pairs = [p for p in map(_NEED.fullmatch, items) if p is not None]
     if found is None or not items or len(pairs) != len(items):
-        raise TemplateError(f"query template {filename}: needs {value!r} is not"
-                            " 'table(column kind, ...)'")
+        raise TemplateError(
+            f"query template {filename}: needs {value!r} is not 'table(column kind, ...)'"
+        )
     unknown = sorted({p.group(2) for p in pairs} - KINDS.keys())
     if unknown:
-        raise TemplateError(f"query template {filename}: unknown kind {unknown[0]!r}"
-                            f" (one of {', '.join(KINDS)})")
+        raise TemplateError(
+            f"query template {filename}: unknown kind {unknown[0]!r} (one of {', '.join(KINDS)})"
+        )
     return [Need(found.group(1), *p.groups()) for p in pairs]
 
 
@@ -160,8 +165,11 @@ def load_queries() -> list[QueryTemplate]:
 @cache
 def _load_all() -> tuple[QueryTemplate, ...]:
     folder = resources.files("sdconsole.queries")
-    templates = [parse_template(entry.name, entry.read_text(encoding="utf-8"))
-                 for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    templates = [
+        parse_template(entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
     return tuple(sorted(templates, key=lambda t: (CATEGORIES.index(t.category), t.name)))
 
 
@@ -180,8 +188,10 @@ def schema_columns(conn: psycopg.Connection, schema: str) -> Columns:
     """The tables and views of ``schema`` with their columns' types, as the catalog has them."""
     columns: Columns = {}
     for table, column, data_type in conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = %s", (schema,)):
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = %s",
+        (schema,),
+    ):
         columns.setdefault(table, {})[column] = data_type
     return columns
 
@@ -194,8 +204,14 @@ def why_not_applicable(template: QueryTemplate, columns: Columns) -> str:
     """
     tables = dict.fromkeys(need.table for need in template.needs)
     absent = [table for table in tables if table not in columns]
-    reasons = [f"needs table{'s' if len(absent) > 1 else ''} {', '.join(absent)},"
-               " which the schema does not have"] if absent else []
+    reasons = (
+        [
+            f"needs table{'s' if len(absent) > 1 else ''} {', '.join(absent)},"
+            " which the schema does not have"
+        ]
+        if absent
+        else []
+    )
     for need in template.needs:
         if need.table in absent:
             continue
@@ -213,8 +229,9 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def run_query(conn: psycopg.Connection, template: QueryTemplate,
-              schema: str) -> tuple[list[str], list[tuple]]:
+def run_query(
+    conn: psycopg.Connection, template: QueryTemplate, schema: str
+) -> tuple[list[str], list[tuple]]:
     """Run a template on ``schema`` in a read-only transaction; return (columns, rows).
 
     The search_path is set for this transaction only, so the connection is
@@ -231,8 +248,9 @@ def run_query(conn: psycopg.Connection, template: QueryTemplate,
             if template.needs:
                 reason = why_not_applicable(template, schema_columns(conn, schema))
                 if reason:
-                    raise NotApplicable(f"query {template.name} is not applicable to schema"
-                                        f" {schema}: {reason}")
+                    raise NotApplicable(
+                        f"query {template.name} is not applicable to schema {schema}: {reason}"
+                    )
             conn.execute("SELECT set_config('search_path', %s, true)", (schema,))
             cursor = conn.execute(template.sql)
             columns = [column.name for column in cursor.description or ()]

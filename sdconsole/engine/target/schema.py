@@ -51,26 +51,35 @@ def schema_statements(schema: str, plan: Plan) -> list[sql.Composed]:
         )
         statements.append(sql.SQL("CREATE TABLE {} ({})").format(target, columns))
         statements.append(
-            sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(table.name)))
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(table.name))
+        )
         statements.extend(
             sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                target, sql.Identifier(c.ident), sql.Literal(c.name))
+                target, sql.Identifier(c.ident), sql.Literal(c.name)
+            )
             for c in table.columns
         )
     rejects = table_ref(schema, REJECTS)
-    statements.append(sql.SQL(
-        "CREATE TABLE {} (table_name text NOT NULL, source_rowid bigint NOT NULL,"
-        " column_name text NOT NULL, raw_value text, reason text NOT NULL,"
-        " raw_bytes bytea)").format(rejects))
-    statements.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(rejects, sql.Literal(
-        "source values that did not fit their column: the typed cell is NULL; raw_bytes"
-        " holds a BLOB or a text that is not UTF-8 exactly")))
+    statements.append(
+        sql.SQL(
+            "CREATE TABLE {} (table_name text NOT NULL, source_rowid bigint NOT NULL,"
+            " column_name text NOT NULL, raw_value text, reason text NOT NULL,"
+            " raw_bytes bytea)"
+        ).format(rejects)
+    )
+    statements.append(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            rejects,
+            sql.Literal(
+                "source values that did not fit their column: the typed cell is NULL; raw_bytes"
+                " holds a BLOB or a text that is not UTF-8 exactly"
+            ),
+        )
+    )
     return statements
 
 
-def create_version_schema(
-    conn: psycopg.Connection, schema: str, plan: Plan
-) -> list[sql.Composed]:
+def create_version_schema(conn: psycopg.Connection, schema: str, plan: Plan) -> list[sql.Composed]:
     """Create ``schema`` with its typed tables and ``_rejects`` in one transaction.
 
     Returns the statements it ran. An existing schema is a StageError: a
@@ -93,26 +102,41 @@ def key_statements(schema: str, table: TablePlan) -> list[sql.Composed]:
     target = table_ref(schema, table.ident)
     statements = []
     if table.primary_key:
-        statements.append(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            target, _idents(table.primary_key)))
-    statements += [sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(target, _idents(columns))
-                   for columns in table.unique if columns != table.primary_key]
+        statements.append(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                target, _idents(table.primary_key)
+            )
+        )
+    statements += [
+        sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(target, _idents(columns))
+        for columns in table.unique
+        if columns != table.primary_key
+    ]
     return statements
 
 
-def foreign_key_statements(schema: str, table: TablePlan) -> list[tuple[sql.Composed,
-                                                                         sql.Composed]]:
+def foreign_key_statements(
+    schema: str, table: TablePlan
+) -> list[tuple[sql.Composed, sql.Composed]]:
     """Per declared foreign key: the ``ADD ... NOT VALID`` and the ``VALIDATE`` statement."""
     target = table_ref(schema, table.ident)
     statements = []
     for number, key in enumerate(table.foreign_keys, 1):
         name = sql.Identifier(f"{table.ident}_fk{number}"[:63])
-        statements.append((
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})"
-                    " NOT VALID").format(target, name, _idents(key.columns),
-                                         table_ref(schema, key.parent),
-                                         _idents(key.parent_columns)),
-            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, name)))
+        statements.append(
+            (
+                sql.SQL(
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) NOT VALID"
+                ).format(
+                    target,
+                    name,
+                    _idents(key.columns),
+                    table_ref(schema, key.parent),
+                    _idents(key.parent_columns),
+                ),
+                sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, name),
+            )
+        )
     return statements
 
 

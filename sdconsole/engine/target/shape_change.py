@@ -51,11 +51,13 @@ class ShapeChange:
     def lines(self) -> list[str]:
         """One line per kind of change, naming the first ones."""
         found = []
-        for label, items in (("tables removed", self.tables_removed),
-                             ("columns removed", self.columns_removed),
-                             ("columns retyped", self.retyped),
-                             ("tables added", self.tables_added),
-                             ("columns added", self.columns_added)):
+        for label, items in (
+            ("tables removed", self.tables_removed),
+            ("columns removed", self.columns_removed),
+            ("columns retyped", self.retyped),
+            ("tables added", self.tables_added),
+            ("columns added", self.columns_added),
+        ):
             if items:
                 more = f" and {len(items) - LISTED} more" if len(items) > LISTED else ""
                 found.append(f"{len(items)} {label}: {', '.join(items[:LISTED])}{more}")
@@ -72,15 +74,19 @@ def compare(active: Shape, new: Shape) -> ShapeChange:
     """The change from ``active`` to ``new`` (types compared where both are known)."""
     change = ShapeChange(
         tables_removed=[t for t in active if t not in new],
-        tables_added=[t for t in new if t not in active])
+        tables_added=[t for t in new if t not in active],
+    )
     for table, columns in new.items():
         old = active.get(table)
         if old is None:
             continue
         change.columns_removed += [f"{table}.{c}" for c in old if c not in columns]
         change.columns_added += [f"{table}.{c}" for c in columns if c not in old]
-        change.retyped += [f"{table}.{c} {old[c]} -> {kind}" for c, kind in columns.items()
-                           if c in old and None not in (old[c], kind) and old[c] != kind]
+        change.retyped += [
+            f"{table}.{c} {old[c]} -> {kind}"
+            for c, kind in columns.items()
+            if c in old and None not in (old[c], kind) and old[c] != kind
+        ]
     return change
 
 
@@ -88,11 +94,13 @@ def schema_shape(conn: psycopg.Connection, schema: str) -> Shape:
     """Tables (but ``_rejects``) and column types of a version schema."""
     shape: Shape = {}
     for table, column, kind in conn.execute(
-            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-            " WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname <> '_rejects'"
-            " ORDER BY c.relname, a.attnum", (schema,)):
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+        " WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname <> '_rejects'"
+        " ORDER BY c.relname, a.attnum",
+        (schema,),
+    ):
         shape.setdefault(table, {})[column] = kind
     return shape
 
@@ -110,8 +118,10 @@ def source_shape(conn: sqlite3.Connection) -> Shape:
 
 def plan_shape(plan: Plan) -> Shape:
     """The tables and column types the plan will load."""
-    return {t.ident: {c.ident: _FORMATTED.get(c.pg_type, c.pg_type) for c in t.columns}
-            for t in plan.tables}
+    return {
+        t.ident: {c.ident: _FORMATTED.get(c.pg_type, c.pg_type) for c in t.columns}
+        for t in plan.tables
+    }
 
 
 def against_active(conn: psycopg.Connection, stable: str, new: Shape) -> ShapeChange | None:
@@ -127,6 +137,8 @@ def against_active(conn: psycopg.Connection, stable: str, new: Shape) -> ShapeCh
 def require_allowed(change: ShapeChange | None, allowed: bool) -> None:
     """ApprovalNeeded (exit 7) for a breaking change nobody allowed, saying what it is."""
     if change is not None and change.breaking and not allowed:
-        raise ApprovalNeeded(f"stopped: the new version changes what dashboards read"
-                             f" ({change.summary()}); re-run with --allow-shape-change to go"
-                             " ahead")
+        raise ApprovalNeeded(
+            f"stopped: the new version changes what dashboards read"
+            f" ({change.summary()}); re-run with --allow-shape-change to go"
+            " ahead"
+        )

@@ -55,8 +55,10 @@ class InterruptedRun:
         """What it left, for the operator."""
         found = []
         if self.version is not None:
-            found.append(f"v{self.version.version} ({self.version.schema_name})"
-                         f" {self.version.status}" + (", validated" if self.validated else ""))
+            found.append(
+                f"v{self.version.version} ({self.version.schema_name})"
+                f" {self.version.status}" + (", validated" if self.validated else "")
+            )
         found += [f"schema {name}" for name in self.schemas]
         for path in self.files:
             size = path.stat().st_size if path.exists() else 0
@@ -70,8 +72,11 @@ class InterruptedRun:
             return "is not possible here: it ran in another work dir"
         version = self.version
         if version is not None and version.status == "loaded":
-            return (f"cuts v{version.version} over" if self.validated
-                    else f"validates v{version.version} and cuts it over")
+            return (
+                f"cuts v{version.version} over"
+                if self.validated
+                else f"validates v{version.version} and cuts it over"
+            )
         if version is not None:
             return f"loads v{version.version} again, validates it and cuts it over"
         if (self.run_dir / WORKING_COPY).exists():
@@ -82,8 +87,9 @@ class InterruptedRun:
     def summary(self) -> str:
         """'stopped in load (reason); it left ...' on one line."""
         left = self.left
-        return (f"stopped in {self.stage} ({self.error})"
-                + (f"; it left {', '.join(left)}" if left else ""))
+        return f"stopped in {self.stage} ({self.error})" + (
+            f"; it left {', '.join(left)}" if left else ""
+        )
 
     @property
     def hint(self) -> str:
@@ -93,14 +99,21 @@ class InterruptedRun:
         return f"`sdconsole resume {self.run_id} --yes` {self.next_step}; {discard}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "stage": self.stage, "error": self.error,
-                "run_dir": str(self.run_dir) if self.run_dir else None,
-                "version": self.version.to_dict() if self.version else None,
-                "validated": self.validated, "left": self.left, "next_step": self.next_step}
+        return {
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "error": self.error,
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "version": self.version.to_dict() if self.version else None,
+            "validated": self.validated,
+            "left": self.left,
+            "next_step": self.next_step,
+        }
 
 
-def interrupted_runs(settings: Settings,
-                     conn: psycopg.Connection | None = None) -> list[InterruptedRun]:
+def interrupted_runs(
+    settings: Settings, conn: psycopg.Connection | None = None
+) -> list[InterruptedRun]:
     """Runs to resume or discard, newest first.
 
     A run of this work dir counts when it stopped before its end (killed: its
@@ -144,22 +157,39 @@ def _interrupted(settings: Settings, conn: psycopg.Connection | None) -> list[In
         if record.get("outcome") is None:  # it never said how it ended
             error = KILLED
         else:  # as the run said, else as its version or its journal says
-            error = (record.get("error") or (version.error if version is not None else None)
-                     or error or "it stopped")
-        files = [p for p in housekeeping.half_written(settings.workdir)
-                 if p.parent == run_dir]
+            error = (
+                record.get("error")
+                or (version.error if version is not None else None)
+                or error
+                or "it stopped"
+            )
+        files = [p for p in housekeeping.half_written(settings.workdir) if p.parent == run_dir]
         files += _dumps_of(journal, recorded)
         if (run_dir / WORKING_COPY).exists():
             files.append(run_dir / WORKING_COPY)
-        found.append(InterruptedRun(
-            run_dir.name, stage, error, run_dir, version,
-            version is not None and _validated(run_dir, version), tuple(files),
-            canaries if in_canary else ()))
+        found.append(
+            InterruptedRun(
+                run_dir.name,
+                stage,
+                error,
+                run_dir,
+                version,
+                version is not None and _validated(run_dir, version),
+                tuple(files),
+                canaries if in_canary else (),
+            )
+        )
     for run_id, version in left.items():
         if run_id != running:
-            found.append(InterruptedRun(run_id, "cutover" if version.status == "loaded"
-                                        else "load", version.error or "its run stopped",
-                                        None, version))
+            found.append(
+                InterruptedRun(
+                    run_id,
+                    "cutover" if version.status == "loaded" else "load",
+                    version.error or "its run stopped",
+                    None,
+                    version,
+                )
+            )
     return sorted(found, key=lambda r: r.run_id, reverse=True)
 
 
@@ -190,8 +220,11 @@ def _dumps_of(journal: list[ev.Event], recorded: set[Path]) -> list[Path]:
     for event in journal:
         if isinstance(event, ev.StageStarted) and event.stage == "backup":
             path = Path(event.detail.rpartition(" -> ")[2])
-            found += [p for p in (path, path.with_name(path.name + PARTIAL))
-                      if p.exists() and p not in recorded]
+            found += [
+                p
+                for p in (path, path.with_name(path.name + PARTIAL))
+                if p.exists() and p not in recorded
+            ]
     return found
 
 
@@ -201,8 +234,11 @@ def _validated(run_dir: Path, version: Deployment) -> bool:
         report = json.loads((run_dir / VALIDATION).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (version.status == "loaded" and report.get("ok") is True
-            and report.get("schema") == version.schema_name)
+    return (
+        version.status == "loaded"
+        and report.get("ok") is True
+        and report.get("schema") == version.schema_name
+    )
 
 
 def _canary_schemas(conn: psycopg.Connection, stable: str) -> tuple[str, ...]:
@@ -253,8 +289,9 @@ class StatusReport:
         }
 
 
-def status(conn: psycopg.Connection, settings: Settings, *, runs: int = 10,
-           audit: int = 20) -> StatusReport:
+def status(
+    conn: psycopg.Connection, settings: Settings, *, runs: int = 10, audit: int = 20
+) -> StatusReport:
     stable = settings.stable_schema
     history = deployments.history(conn, stable)
     active = next((d for d in history if d.status == "active"), None)
@@ -271,7 +308,10 @@ def status(conn: psycopg.Connection, settings: Settings, *, runs: int = 10,
         rollback_target=previous.version if previous else None,
         lock_holder=lock.holder(settings, conn),
         unfinished=interrupted_runs(settings, conn),
-        target_data=(str(embedded.data_dir(settings.workdir).resolve())
-                     if settings.target_dsn is None else None),
+        target_data=(
+            str(embedded.data_dir(settings.workdir).resolve())
+            if settings.target_dsn is None
+            else None
+        ),
         embedded_leftovers=embedded.leftovers(),
     )

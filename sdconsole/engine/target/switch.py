@@ -34,8 +34,16 @@ from sdconsole.engine.target.lock import xact_lock
 
 ATTEMPTS = 40  # lock attempts before giving up (each waits at most the lock timeout)
 MAX_LOCK_WAIT_MS = 200
-PRIVILEGES = {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-              "MAINTAIN"}
+PRIVILEGES = {
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+}
 
 Column = tuple[str, str, int]  # name, formatted type, collation oid
 
@@ -79,8 +87,9 @@ def current_views(conn: psycopg.Connection, stable: str) -> dict[str, str]:
     return dict(rows)
 
 
-def _view_columns(conn: psycopg.Connection, stable: str, names: list[str]) -> dict[str,
-                                                                                  list[Column]]:
+def _view_columns(
+    conn: psycopg.Connection, stable: str, names: list[str]
+) -> dict[str, list[Column]]:
     rows = conn.execute(
         "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attcollation"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -121,8 +130,11 @@ def statements(conn: psycopg.Connection, stable: str, schema: str) -> list[sql.C
     stable_id = sql.Identifier(stable)
     result = [sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(stable_id)]
     if ours:
-        result.append(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-            sql.SQL(", ").join(sql.Identifier(stable, v) for v in sorted(ours))))
+        result.append(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                sql.SQL(", ").join(sql.Identifier(stable, v) for v in sorted(ours))
+            )
+        )
     for view in sorted(set(ours) - set(tables)):
         result.append(sql.SQL("DROP VIEW {}").format(sql.Identifier(stable, view)))
     for table, columns in sorted(tables.items()):
@@ -135,15 +147,20 @@ def statements(conn: psycopg.Connection, stable: str, schema: str) -> list[sql.C
         result.append(sql.SQL("DROP VIEW {}").format(view_id))
         result.append(sql.SQL("CREATE VIEW {} {}").format(view_id, select))
         for grant in _grants(conn, stable, table):
-            result.append(sql.SQL("GRANT {} ON {} TO {}{}").format(
-                sql.SQL(grant.privilege), view_id,
-                sql.Identifier(grant.grantee) if grant.grantee else sql.SQL("PUBLIC"),
-                sql.SQL(" WITH GRANT OPTION") if grant.grantable else sql.SQL("")))
+            result.append(
+                sql.SQL("GRANT {} ON {} TO {}{}").format(
+                    sql.SQL(grant.privilege),
+                    view_id,
+                    sql.Identifier(grant.grantee) if grant.grantee else sql.SQL("PUBLIC"),
+                    sql.SQL(" WITH GRANT OPTION") if grant.grantable else sql.SQL(""),
+                )
+            )
     return result
 
 
-def in_transaction(conn: psycopg.Connection, stable: str, what: str,
-                   body: Callable[[], list[sql.Composed]]) -> list[str]:
+def in_transaction(
+    conn: psycopg.Connection, stable: str, what: str, body: Callable[[], list[sql.Composed]]
+) -> list[str]:
     """Run ``body`` in one transaction under the switch lock of ``stable``.
 
     ``body`` executes its statements and returns them. Retries when readers
@@ -162,8 +179,10 @@ def in_transaction(conn: psycopg.Connection, stable: str, what: str,
             time.sleep(min(0.02 * (attempt + 1), 0.25))
         except psycopg.Error as exc:
             raise StageError(f"{what} failed: {_first_line(exc)}") from None
-    raise StageError(f"{what} failed: readers kept the views of {stable} locked for"
-                     f" {ATTEMPTS} attempts; try again when dashboards are quieter")
+    raise StageError(
+        f"{what} failed: readers kept the views of {stable} locked for"
+        f" {ATTEMPTS} attempts; try again when dashboards are quieter"
+    )
 
 
 def execute(conn: psycopg.Connection, statements_: list[sql.Composed]) -> None:

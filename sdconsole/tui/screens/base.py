@@ -171,8 +171,9 @@ class FlowScreen(LiveScreen):
 
     def show_progress(self, stage: str) -> None:
         """The per-table bars of ``stage``."""
-        self.query_one(TableProgress).show(self.state.progress.get(stage, {}),
-                                           stopped=self.state.cancelling)
+        self.query_one(TableProgress).show(
+            self.state.progress.get(stage, {}), stopped=self.state.cancelling
+        )
 
     def say_stopping(self) -> bool:
         """While the run stops after a cancel: say so (True), instead of the screen's verdict."""
@@ -190,11 +191,14 @@ class FlowScreen(LiveScreen):
         stable = self.console.settings.stable_schema
         kept, discarded = stop_terms(self.state.running or "gate", stable, None)
         self.app.push_screen(
-            ConfirmModal("Stop the run", f"Stop run {self.state.run_id}"
-                         f" ({step or 'starting'}) at its next safe point?",
-                         f"Kept: {kept}\nDiscarded: {discarded}\nAn interrupted run can be"
-                         " resumed (sdconsole resume) or discarded afterwards."),
-            lambda yes: self.request("cancel") if yes else None)
+            ConfirmModal(
+                "Stop the run",
+                f"Stop run {self.state.run_id} ({step or 'starting'}) at its next safe point?",
+                f"Kept: {kept}\nDiscarded: {discarded}\nAn interrupted run can be"
+                " resumed (sdconsole resume) or discarded afterwards.",
+            ),
+            lambda yes: self.request("cancel") if yes else None,
+        )
 
     def action_back(self) -> None:
         self.action_cancel()
@@ -204,13 +208,13 @@ class FlowScreen(LiveScreen):
         busy = self.state.running
         if not busy:
             return None
-        return Unavailable(f"{busy} is running: wait for it to finish, or x stops the run",
-                           dimmed)
+        return Unavailable(f"{busy} is running: wait for it to finish, or x stops the run", dimmed)
 
     def why_not(self, action: str) -> Unavailable | None:
         if action in ("cancel", "back") and self.state.ended is not None:
             return Unavailable("the run has ended")
         if action in ("cancel", "back") and self.flow.watch:
-            return Unavailable("this console only watches: the console that controls the run"
-                               " can stop it")
+            return Unavailable(
+                "this console only watches: the console that controls the run can stop it"
+            )
         return super().why_not(action)

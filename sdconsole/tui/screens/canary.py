@@ -34,12 +34,28 @@ class CanaryScreen(FlowScreen):
         yield TableProgress(self.console.clock)
         with TabbedContent():
             with TabPane("1 Metrics", id="metrics"):
-                yield KeyedTable([("ok", "OK"), ("table", "Table"), ("metric", "Metric"),
-                                  ("source", "Source"), ("canary", "Canary")], id="metric-table",
-                                 wide="metric")
+                yield KeyedTable(
+                    [
+                        ("ok", "OK"),
+                        ("table", "Table"),
+                        ("metric", "Metric"),
+                        ("source", "Source"),
+                        ("canary", "Canary"),
+                    ],
+                    id="metric-table",
+                    wide="metric",
+                )
             with TabPane("2 Queries", id="queries"):
-                yield KeyedTable([("ok", "OK"), ("query", "Dashboard query"), ("rows", "Rows"),
-                                  ("error", "Error")], id="query-table", wide="error")
+                yield KeyedTable(
+                    [
+                        ("ok", "OK"),
+                        ("query", "Dashboard query"),
+                        ("rows", "Rows"),
+                        ("error", "Error"),
+                    ],
+                    id="query-table",
+                    wide="error",
+                )
 
     @property
     def report(self) -> Any:
@@ -53,11 +69,15 @@ class CanaryScreen(FlowScreen):
             metrics = sorted(metrics, key=lambda m: m.ok)
             self.query_one("#query-table", KeyedTable).sync(
                 (q.name, (ok_cell(self.app, q.ok), q.name, q.rows, q.error or ""))
-                for q in sorted(report.queries, key=lambda q: q.ok))
+                for q in sorted(report.queries, key=lambda q: q.ok)
+            )
         self.query_one("#metric-table", KeyedTable).sync(
-            (f"{m.table}.{m.metric}", (ok_cell(self.app, m.ok), m.table, m.metric,
-                                       m.source, m.canary))
-            for m in metrics)
+            (
+                f"{m.table}.{m.metric}",
+                (ok_cell(self.app, m.ok), m.table, m.metric, m.source, m.canary),
+            )
+            for m in metrics
+        )
         busy = self.state.running
         if self.say_stopping():
             return
@@ -66,16 +86,26 @@ class CanaryScreen(FlowScreen):
         elif busy == "canary":
             self.say("Loading the canary sample and comparing it with the source…")
         elif self.state.ended is not None:
-            self.say("[b]$outcome:[/b] $error", "bad", outcome=self.state.ended.outcome,
-                     error=self.state.ended.error)
+            self.say(
+                "[b]$outcome:[/b] $error",
+                "bad",
+                outcome=self.state.ended.outcome,
+                error=self.state.ended.error,
+            )
         elif report is None:
             self.say("")
         elif report.ok:
-            self.say("[b]Canary passed:[/b] every metric agrees and every dashboard query ran."
-                     " a approves the full load.", "ok")
+            self.say(
+                "[b]Canary passed:[/b] every metric agrees and every dashboard query ran."
+                " a approves the full load.",
+                "ok",
+            )
         else:
-            self.say("[b]Canary failed.[/b] esc stops here; nothing was loaded. $summary",
-                     "bad", summary=report.summary.removeprefix("canary failed "))
+            self.say(
+                "[b]Canary failed.[/b] esc stops here; nothing was loaded. $summary",
+                "bad",
+                summary=report.summary.removeprefix("canary failed "),
+            )
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "approve":

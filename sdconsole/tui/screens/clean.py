@@ -34,13 +34,28 @@ class CleanScreen(FlowScreen):
     def compose_body(self) -> ComposeResult:
         with TabbedContent():
             with TabPane("1 Rules", id="rules"):
-                yield KeyedTable([("rule", "Rule"), ("cells", "Cells"), ("column", "Column")],
-                                 id="rule-table", wide="column")
-                yield KeyedTable([("before", "Before"), ("after", "After")], id="samples",
-                                 cursor_type="none", wide="after")
+                yield KeyedTable(
+                    [("rule", "Rule"), ("cells", "Cells"), ("column", "Column")],
+                    id="rule-table",
+                    wide="column",
+                )
+                yield KeyedTable(
+                    [("before", "Before"), ("after", "After")],
+                    id="samples",
+                    cursor_type="none",
+                    wide="after",
+                )
             with TabPane("2 Unconvertible", id="unconvertible"):
-                yield KeyedTable([("column", "Column"), ("row", "Row"), ("value", "Value"),
-                                  ("reason", "Reason")], id="bad-values", wide="reason")
+                yield KeyedTable(
+                    [
+                        ("column", "Column"),
+                        ("row", "Row"),
+                        ("value", "Value"),
+                        ("reason", "Reason"),
+                    ],
+                    id="bad-values",
+                    wide="reason",
+                )
 
     @property
     def preview(self) -> Any:
@@ -57,7 +72,8 @@ class CleanScreen(FlowScreen):
     def sync_body(self) -> None:
         self.query_one("#rule-table", KeyedTable).sync(
             (key, (r.rule, count(r.changed), f"{r.table}.{r.column}"))
-            for key, r in self._rules().items())
+            for key, r in self._rules().items()
+        )
         self._samples()
         preview = self.preview
         if preview is not None:
@@ -68,10 +84,14 @@ class CleanScreen(FlowScreen):
             self.say("Previewing the clean (dry run; nothing is written)…")
         elif preview is not None:
             bad = sum(preview.unconvertible_counts.values())
-            self.say("$rules rule/column pairs change $cells cells; $bad values cannot be"
-                     " converted (they will be rejects). a applies, esc stops the run.",
-                     "warn" if bad else "ok", rules=len(preview.rules),
-                     cells=f"{preview.cells_changed:,}", bad=f"{bad:,}")
+            self.say(
+                "$rules rule/column pairs change $cells cells; $bad values cannot be"
+                " converted (they will be rejects). a applies, esc stops the run.",
+                "warn" if bad else "ok",
+                rules=len(preview.rules),
+                cells=f"{preview.cells_changed:,}",
+                bad=f"{bad:,}",
+            )
 
     @on(DataTable.RowHighlighted, "#rule-table")
     def _samples(self) -> None:
@@ -80,17 +100,22 @@ class CleanScreen(FlowScreen):
         samples = result.samples if result is not None else ()
         table = self.query_one("#samples", KeyedTable)
         table.clear()
-        table.sync((str(i), (repr(before), repr(after)))
-                   for i, (before, after) in enumerate(samples))
+        table.sync(
+            (str(i), (repr(before), repr(after))) for i, (before, after) in enumerate(samples)
+        )
 
     def detail(self, table: KeyedTable, key: str) -> Detail | None:
         rule = self._rules().get(key) if table.id == "rule-table" else None
         if rule is None:
             return super().detail(table, key)
-        samples = [(f"e.g. {i}", f"{before!r} → {after!r}")
-                   for i, (before, after) in enumerate(rule.samples, 1)]
-        return Detail(f"{rule.rule} on {rule.table}.{rule.column}",
-                      [("Cells", f"{rule.changed:,} change"), *samples])
+        samples = [
+            (f"e.g. {i}", f"{before!r} → {after!r}")
+            for i, (before, after) in enumerate(rule.samples, 1)
+        ]
+        return Detail(
+            f"{rule.rule} on {rule.table}.{rule.column}",
+            [("Cells", f"{rule.changed:,} change"), *samples],
+        )
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "approve" and self.preview is None:
@@ -105,5 +130,7 @@ def unconvertible_rows(preview: Any):
     """(key, (column, row, value, reason)) for every value the clean leaves for the rejects;
     the row is the source's rowid."""
     for i, item in enumerate(preview.unconvertible):
-        yield str(i), (f"{item.table}.{item.column}", f"rowid {item.rowid}", repr(item.value),
-                       item.reason)
+        yield (
+            str(i),
+            (f"{item.table}.{item.column}", f"rowid {item.rowid}", repr(item.value), item.reason),
+        )

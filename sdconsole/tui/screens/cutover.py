@@ -27,10 +27,10 @@ class CutoverModal(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="back"),
-        Binding("pageup", "scroll_statements(-1)", "Statements up", id="statements_up",
-                show=False),
-        Binding("pagedown", "scroll_statements(1)", "Statements down", id="statements_down",
-                show=False),
+        Binding("pageup", "scroll_statements(-1)", "Statements up", id="statements_up", show=False),
+        Binding(
+            "pagedown", "scroll_statements(1)", "Statements down", id="statements_down", show=False
+        ),
     ]
 
     def __init__(self, plan: CutoverView) -> None:
@@ -42,19 +42,27 @@ class CutoverModal(ModalScreen[bool]):
         current = f"version {plan.from_version}" if plan.from_version else "nothing (first load)"
         with Vertical(classes="dialog wide cutover"):
             yield Static(f"Cutover of {plan.stable}", classes="dialog-title", markup=False)
-            yield Static(f"{plan.stable} shows {current} now; after: version {plan.to_version}"
-                         f" ({plan.to_schema}).", markup=False)
-            yield Static(f"Backup first: {plan.backup or 'none (no version is active yet)'}",
-                         markup=False)
+            yield Static(
+                f"{plan.stable} shows {current} now; after: version {plan.to_version}"
+                f" ({plan.to_schema}).",
+                markup=False,
+            )
+            yield Static(
+                f"Backup first: {plan.backup or 'none (no version is active yet)'}", markup=False
+            )
             shape = plan.shape_lines()
             if shape:
-                yield Static("\n".join(shape), markup=False,
-                             classes="problem" if plan.breaking else "")
-            yield Static(f"{len(plan.statements)} statements, in one transaction (pgup/pgdn):",
-                         classes="label")
+                yield Static(
+                    "\n".join(shape), markup=False, classes="problem" if plan.breaking else ""
+                )
+            yield Static(
+                f"{len(plan.statements)} statements, in one transaction (pgup/pgdn):",
+                classes="label",
+            )
             with VerticalScroll(classes="statements"):
-                yield Static(labelled((f"{i}.", statement)
-                                      for i, statement in enumerate(plan.statements, 1)))
+                yield Static(
+                    labelled((f"{i}.", statement) for i, statement in enumerate(plan.statements, 1))
+                )
             yield Static(f"Type {plan.to_schema} and press enter to cut over:", markup=False)
             yield Input(placeholder="the new version's schema name")
             yield Static("", id="problem", classes="problem", markup=False)
@@ -69,7 +77,8 @@ class CutoverModal(ModalScreen[bool]):
             self.dismiss(True)
         else:
             self.query_one("#problem", Static).update(
-                f"That is not {self.plan.to_schema}; nothing was changed.")
+                f"That is not {self.plan.to_schema}; nothing was changed."
+            )
 
     def action_scroll_statements(self, pages: int) -> None:
         statements = self.query_one(".statements", VerticalScroll)

@@ -29,8 +29,9 @@ class Detail:
 
     def as_text(self) -> str:
         """The detail as plain lines, for the clipboard."""
-        return "\n".join([self.title, *(f"{label}: {readable(value).plain}"
-                                        for label, value in self.fields)])
+        return "\n".join(
+            [self.title, *(f"{label}: {readable(value).plain}" for label, value in self.fields)]
+        )
 
 
 class DetailModal(ModalScreen[None]):
@@ -55,8 +56,9 @@ class DetailModal(ModalScreen[None]):
     def action_copy(self) -> None:
         """Copy through the terminal (OSC 52): works over SSH where the terminal allows it."""
         self.app.copy_to_clipboard(self.detail.as_text())
-        self.notify("The detail is on the clipboard (if the terminal allows OSC 52).",
-                    title="Copied")
+        self.notify(
+            "The detail is on the clipboard (if the terminal allows OSC 52).", title="Copied"
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -20,8 +20,9 @@ class ErrorModal(Explains, ModalScreen[str | None]):
         Binding("escape", "close", "Close", id="back"),
     ]
 
-    def __init__(self, step: str, message: str, *, outcome: str = "failed", discard: str = "",
-                 hint: str = "") -> None:
+    def __init__(
+        self, step: str, message: str, *, outcome: str = "failed", discard: str = "", hint: str = ""
+    ) -> None:
         super().__init__()
         self.step = step
         self.outcome = outcome
@@ -34,8 +35,9 @@ class ErrorModal(Explains, ModalScreen[str | None]):
             yield Static(f"{self.step} {self.outcome}", classes="dialog-title", markup=False)
             yield Static(self.message, classes="message", markup=False)
             if self.discard_what:
-                yield Static(f"d drops {self.discard_what}; the active version stays as it is.",
-                             markup=False)
+                yield Static(
+                    f"d drops {self.discard_what}; the active version stays as it is.", markup=False
+                )
             if self.hint:
                 yield Static(self.hint, markup=False)
             yield Static("esc close", classes="hint")

@@ -65,9 +65,15 @@ class LogView(OptionList):
     def _show(self) -> None:
         self.clear_options()
         shown = [_option(line) for line in self.lines if self._matches(line)]
-        self.add_options(shown or [Option(EMPTY if not self.filter_text else
-                                          f"No line contains {self.filter_text!r}.",
-                                          disabled=True)])
+        self.add_options(
+            shown
+            or [
+                Option(
+                    EMPTY if not self.filter_text else f"No line contains {self.filter_text!r}.",
+                    disabled=True,
+                )
+            ]
+        )
         self._follow()
 
     def _follow(self) -> None:
@@ -99,7 +105,8 @@ class EventLogScreen(LiveScreen):
         view = self.query_one(LogView)
         self.query_one("#log-title", Static).update(
             f"Event log · times {zone()} · {'following' if view.follow else 'paused'} (f)"
-            " · all: runs/<id>/events.jsonl")
+            " · all: runs/<id>/events.jsonl"
+        )
 
     def write(self, line: LogLine) -> None:
         if self.is_mounted:
@@ -117,9 +124,19 @@ class EventLogScreen(LiveScreen):
     def action_detail(self) -> None:
         line = self.query_one(LogView).line()
         if line is not None:
-            self.app.push_screen(DetailModal(Detail(
-                f"Event {line.number}", [("Time", line.moment), ("Stage", line.stage),
-                                         ("Kind", line.kind), ("Text", line.text.strip())])))
+            self.app.push_screen(
+                DetailModal(
+                    Detail(
+                        f"Event {line.number}",
+                        [
+                            ("Time", line.moment),
+                            ("Stage", line.stage),
+                            ("Kind", line.kind),
+                            ("Text", line.text.strip()),
+                        ],
+                    )
+                )
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -26,20 +26,35 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(f"Keys: {self.under.title}", classes="dialog-title", markup=False)
-            yield KeyedTable([("key", "Key"), ("does", "Does"), ("now", "Now")],
-                             cursor_type="none", wide="now", wrap=True)
-            yield Static("Arrows, pgup/pgdn move in tables; tab moves between panes; ctrl+p"
-                         " finds any action by name. Keys are remapped in sdconsole.toml"
-                         " ([keymap]; the runbook's Console page lists the ids).",
-                         classes="hint", markup=False)
+            yield KeyedTable(
+                [("key", "Key"), ("does", "Does"), ("now", "Now")],
+                cursor_type="none",
+                wide="now",
+                wrap=True,
+            )
+            yield Static(
+                "Arrows, pgup/pgdn move in tables; tab moves between panes; ctrl+p"
+                " finds any action by name. Keys are remapped in sdconsole.toml"
+                " ([keymap]; the runbook's Console page lists the ids).",
+                classes="hint",
+                markup=False,
+            )
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
         """One row per binding of the screen below and of the App (keymap applied)."""
         self.query_one(KeyedTable).sync(
-            (binding.id, (self.app.get_key_display(binding), binding.description,
-                          "yes" if blocked is None else f"not now: {blocked.reason}"))
-            for _, binding, blocked in screen_bindings(self.under) if binding.id)
+            (
+                binding.id,
+                (
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    "yes" if blocked is None else f"not now: {blocked.reason}",
+                ),
+            )
+            for _, binding, blocked in screen_bindings(self.under)
+            if binding.id
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -15,15 +15,30 @@ from sdconsole.tui.widgets.filter_bar import FilterBar
 from sdconsole.tui.widgets.footer import ConsoleFooter
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
-DEPLOYMENT_COLUMNS = [("version", "Version"), ("status", "Status"), ("score", "Score"),
-                      ("rows", "Rows"), ("operator", "By"), ("activated", "Activated")]
+DEPLOYMENT_COLUMNS = [
+    ("version", "Version"),
+    ("status", "Status"),
+    ("score", "Score"),
+    ("rows", "Rows"),
+    ("operator", "By"),
+    ("activated", "Activated"),
+]
 
 
 def deployment_rows(deployments: Iterable[Any]) -> Iterator[tuple[str, tuple]]:
     """Rows for a KeyedTable with DEPLOYMENT_COLUMNS, keyed by version."""
     for d in deployments:
-        yield (str(d.version), (f"v{d.version}", words(d.status), score(d.quality_score), d.rows,
-                                d.operator or "", when(d.activated_at)))
+        yield (
+            str(d.version),
+            (
+                f"v{d.version}",
+                words(d.status),
+                score(d.quality_score),
+                d.rows,
+                d.operator or "",
+                when(d.activated_at),
+            ),
+        )
 
 
 class HistoryScreen(LiveScreen):
@@ -42,13 +57,30 @@ class HistoryScreen(LiveScreen):
             with TabPane("1 Versions", id="versions"):
                 yield KeyedTable(DEPLOYMENT_COLUMNS, id="deployments")
             with TabPane("2 Runs", id="runs"):
-                yield KeyedTable([("started", "Started"), ("outcome", "Outcome"),
-                                  ("operator", "By"), ("score", "Score"), ("error", "Note")],
-                                 id="run-table", wide="error")
+                yield KeyedTable(
+                    [
+                        ("started", "Started"),
+                        ("outcome", "Outcome"),
+                        ("operator", "By"),
+                        ("score", "Score"),
+                        ("error", "Note"),
+                    ],
+                    id="run-table",
+                    wide="error",
+                )
             with TabPane("3 Audit", id="audit"):
-                yield KeyedTable([("at", "At"), ("action", "Action"), ("from", "From"),
-                                  ("to", "To"), ("operator", "By"), ("detail", "Detail")],
-                                 id="audit-table", wide="detail")
+                yield KeyedTable(
+                    [
+                        ("at", "At"),
+                        ("action", "Action"),
+                        ("from", "From"),
+                        ("to", "To"),
+                        ("operator", "By"),
+                        ("detail", "Detail"),
+                    ],
+                    id="audit-table",
+                    wide="detail",
+                )
         yield FilterBar()
         yield ConsoleFooter()
 
@@ -58,15 +90,33 @@ class HistoryScreen(LiveScreen):
             return
         self.query_one("#deployments", KeyedTable).sync(deployment_rows(status.deployments))
         self.query_one("#run-table", KeyedTable).sync(
-            (r.run_id, (when(r.started_at), words(r.outcome) or "unfinished", r.operator or "",
-                        score(r.quality_score),
-                        r.error or (f"override: {r.gate_override_reason}"
-                                    if r.gate_override_reason else "")))
-            for r in status.runs)
+            (
+                r.run_id,
+                (
+                    when(r.started_at),
+                    words(r.outcome) or "unfinished",
+                    r.operator or "",
+                    score(r.quality_score),
+                    r.error
+                    or (f"override: {r.gate_override_reason}" if r.gate_override_reason else ""),
+                ),
+            )
+            for r in status.runs
+        )
         self.query_one("#audit-table", KeyedTable).sync(
-            (str(i), (when(a["at"]), words(a["action"]), _version(a["from_version"]),
-                      _version(a["to_version"]), a["operator"] or "", a["detail"] or ""))
-            for i, a in enumerate(status.audit))
+            (
+                str(i),
+                (
+                    when(a["at"]),
+                    words(a["action"]),
+                    _version(a["from_version"]),
+                    _version(a["to_version"]),
+                    a["operator"] or "",
+                    a["detail"] or "",
+                ),
+            )
+            for i, a in enumerate(status.audit)
+        )
 
     def action_close(self) -> None:
         self.dismiss()

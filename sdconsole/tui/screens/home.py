@@ -41,26 +41,41 @@ class HomeScreen(LiveScreen):
         app = self.console
         settings = app.settings
         source = display_path(app.source) if app.source else "none chosen (n asks for one)"
-        facts = [("Source", source), ("Target", settings.dsn_for_display),
-                 ("Schema", f"{settings.stable_schema} (what dashboards read)")]
+        facts = [
+            ("Source", source),
+            ("Target", settings.dsn_for_display),
+            ("Schema", f"{settings.stable_schema} (what dashboards read)"),
+        ]
         status = app.status
         if status is None:
             facts.append(("Active", app.status_error or "reading…"))
             self._show(facts)
             return
         active = status.active
-        facts.append(("Active", "none yet: dashboards see nothing" if active is None else
-                      f"v{active.version} {active.schema_name} · score"
-                      f" {score(active.quality_score)} · {active.rows or 0:,} rows ·"
-                      f" {when(active.activated_at)}"))
+        facts.append(
+            (
+                "Active",
+                "none yet: dashboards see nothing"
+                if active is None
+                else f"v{active.version} {active.schema_name} · score"
+                f" {score(active.quality_score)} · {active.rows or 0:,} rows ·"
+                f" {when(active.activated_at)}",
+            )
+        )
         older = [d for d in status.deployments if active is None or d.version < active.version]
-        facts.append(("Previous", ", ".join(f"v{d.version} {words(d.status)}" for d in older[:4])
-                      or "none"))
+        facts.append(
+            ("Previous", ", ".join(f"v{d.version} {words(d.status)}" for d in older[:4]) or "none")
+        )
         if status.runs:
             run = status.runs[0]
             outcome = words(run.outcome) or "running or unfinished"
-            facts.append(("Last run", f"{when(run.started_at)} {outcome}"
-                          f" by {run.operator or '?'}" + (f": {run.error}" if run.error else "")))
+            facts.append(
+                (
+                    "Last run",
+                    f"{when(run.started_at)} {outcome}"
+                    f" by {run.operator or '?'}" + (f": {run.error}" if run.error else ""),
+                )
+            )
         else:
             facts.append(("Last run", "none"))
         self._show(facts)
@@ -68,7 +83,8 @@ class HomeScreen(LiveScreen):
         if status.interrupted:
             names = ", ".join(f"v{d.version} ({words(d.status)})" for d in status.interrupted)
             self.query_one("#verdict", Static).update(
-                f"Left by an interrupted run: {names}. ctrl+r discards it.")
+                f"Left by an interrupted run: {names}. ctrl+r discards it."
+            )
         else:
             self.query_one("#verdict", Static).update("")
         self.refresh_bindings()
@@ -76,7 +92,8 @@ class HomeScreen(LiveScreen):
     def _show(self, facts: list[tuple[str, str]]) -> None:
         """The facts, each label padded so the values line up (and wrap) in one column."""
         self.query_one("#facts", Static).update(
-            labelled((f"{label:<9}", value) for label, value in facts))
+            labelled((f"{label:<9}", value) for label, value in facts)
+        )
 
     def why_not(self, action: str) -> Unavailable | None:
         console = self.console
@@ -85,8 +102,9 @@ class HomeScreen(LiveScreen):
         if action == "new" and console.flow.watch:
             return Unavailable("this console only watches runs", dimmed=True)
         if action == "history" and console.status is None:
-            return Unavailable(f"the target's history cannot be read:"
-                               f" {console.status_error or 'still reading'}")
+            return Unavailable(
+                f"the target's history cannot be read: {console.status_error or 'still reading'}"
+            )
         return super().why_not(action)
 
     def action_new(self) -> None:
@@ -94,9 +112,14 @@ class HomeScreen(LiveScreen):
             self.post_message(StartRun())
             return
         self.app.push_screen(
-            PromptModal("New migration", "Which SQLite file should be migrated?",
-                        placeholder="path/to/servicedesk.db", check=_source_problem),
-            self._source_chosen)
+            PromptModal(
+                "New migration",
+                "Which SQLite file should be migrated?",
+                placeholder="path/to/servicedesk.db",
+                check=_source_problem,
+            ),
+            self._source_chosen,
+        )
 
     def _source_chosen(self, path: str | None) -> None:
         if path:

@@ -37,15 +37,34 @@ class LoadScreen(FlowScreen):
         yield TableProgress(self.console.clock)
         with TabbedContent():
             with TabPane("1 Tables", id="tables"):
-                yield KeyedTable([("ok", "OK"), ("table", "Table"), ("rows", "Rows"),
-                                  ("rejects", "Rejects"), ("rate", "Speed"),
-                                  ("detail", "Problems")], id="table-checks", wide="detail")
+                yield KeyedTable(
+                    [
+                        ("ok", "OK"),
+                        ("table", "Table"),
+                        ("rows", "Rows"),
+                        ("rejects", "Rejects"),
+                        ("rate", "Speed"),
+                        ("detail", "Problems"),
+                    ],
+                    id="table-checks",
+                    wide="detail",
+                )
             with TabPane("2 Rejects", id="rejects"):
-                yield KeyedTable([("column", "Column"), ("rejects", "Rejects"),
-                                  ("source", "Source values"), ("target", "Loaded")],
-                                 id="reject-table", wide="column")
-                yield KeyedTable([("row", "Row"), ("value", "Value"), ("reason", "Reason")],
-                                 id="reject-values", wide="reason")
+                yield KeyedTable(
+                    [
+                        ("column", "Column"),
+                        ("rejects", "Rejects"),
+                        ("source", "Source values"),
+                        ("target", "Loaded"),
+                    ],
+                    id="reject-table",
+                    wide="column",
+                )
+                yield KeyedTable(
+                    [("row", "Row"), ("value", "Value"), ("reason", "Reason")],
+                    id="reject-values",
+                    wide="reason",
+                )
 
     @property
     def validation(self) -> Any:
@@ -57,17 +76,33 @@ class LoadScreen(FlowScreen):
         loaded = self.files.load() if "load" in self.state.finished else None
         if validation is not None:
             self.query_one("#table-checks", KeyedTable).sync(
-                (ident, (ok_cell(self.app, check.ok), ident,
-                         f"{check.target_rows:,}/{check.source_rows:,}",
-                         count(sum(c.rejects for c in check.columns)),
-                         rate(loaded.tables.get(ident, {}).get("rate")) if loaded else "",
-                         "; ".join(check.problems()) or "checksums match"))
-                for ident, check in validation.tables.items())
-            self.query_one("#reject-table", KeyedTable).sync(
-                (f"{ident}.{c.column}", (f"{ident}.{c.column}", count(c.rejects),
-                                         count(c.source_values), count(c.target_values)))
+                (
+                    ident,
+                    (
+                        ok_cell(self.app, check.ok),
+                        ident,
+                        f"{check.target_rows:,}/{check.source_rows:,}",
+                        count(sum(c.rejects for c in check.columns)),
+                        rate(loaded.tables.get(ident, {}).get("rate")) if loaded else "",
+                        "; ".join(check.problems()) or "checksums match",
+                    ),
+                )
                 for ident, check in validation.tables.items()
-                for c in check.columns if c.rejects)
+            )
+            self.query_one("#reject-table", KeyedTable).sync(
+                (
+                    f"{ident}.{c.column}",
+                    (
+                        f"{ident}.{c.column}",
+                        count(c.rejects),
+                        count(c.source_values),
+                        count(c.target_values),
+                    ),
+                )
+                for ident, check in validation.tables.items()
+                for c in check.columns
+                if c.rejects
+            )
             self._reject_values()
         self._verdict(validation)
 
@@ -84,11 +119,18 @@ class LoadScreen(FlowScreen):
         elif validation is None:
             self.say("")
         elif validation.ok:
-            self.say("[b]Validated.[/b] $summary. c opens the cutover.", "ok",
-                     summary=validation.summary.removeprefix("validation of "))
+            self.say(
+                "[b]Validated.[/b] $summary. c opens the cutover.",
+                "ok",
+                summary=validation.summary.removeprefix("validation of "),
+            )
         else:
-            self.say("[b]Validation failed:[/b] cutover is blocked. esc stops and drops this"
-                     " version. $summary", "bad", summary=validation.summary)
+            self.say(
+                "[b]Validation failed:[/b] cutover is blocked. esc stops and drops this"
+                " version. $summary",
+                "bad",
+                summary=validation.summary,
+            )
 
     @on(DataTable.RowHighlighted, "#reject-table")
     def _reject_values(self) -> None:
@@ -100,12 +142,13 @@ class LoadScreen(FlowScreen):
         if key is None or clean is None or plan is None:
             return
         ident, _, column_ident = key.partition(".")
-        names = {(t.ident, c.ident): (t.name, c.name)
-                 for t in plan.tables for c in t.columns}
+        names = {(t.ident, c.ident): (t.name, c.name) for t in plan.tables for c in t.columns}
         wanted = names.get((ident, column_ident))
-        table.sync((str(i), (f"rowid {cell.rowid}", repr(cell.value), cell.reason))
-                   for i, cell in enumerate(clean.unconvertible)
-                   if (cell.table, cell.column) == wanted)
+        table.sync(
+            (str(i), (f"rowid {cell.rowid}", repr(cell.value), cell.reason))
+            for i, cell in enumerate(clean.unconvertible)
+            if (cell.table, cell.column) == wanted
+        )
 
     def why_not(self, action: str) -> Unavailable | None:
         if action == "cutover":

@@ -22,8 +22,11 @@ class PreflightScreen(FlowScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield KeyedTable([("status", "Status"), ("check", "Check"), ("reason", "Reason")],
-                         id="checks", wide="reason")
+        yield KeyedTable(
+            [("status", "Status"), ("check", "Check"), ("reason", "Reason")],
+            id="checks",
+            wide="reason",
+        )
         yield Static("", id="fix", markup=False)
 
     def sync_body(self) -> None:
@@ -38,12 +41,19 @@ class PreflightScreen(FlowScreen):
         if "preflight" not in self.state.finished:
             self.say("Checking… ($n so far)", n=len(self.state.checks))
         elif failed:
-            self.say("[b]$n check(s) failed.[/b] Fix them (v on a check shows its fix), then"
-                     " start the migration again.", "bad", n=failed)
+            self.say(
+                "[b]$n check(s) failed.[/b] Fix them (v on a check shows its fix), then"
+                " start the migration again.",
+                "bad",
+                n=failed,
+            )
         else:
             warned = sum(c.status == "warn" for c in self.state.checks.values())
-            self.say("[b]Ready.[/b] Nothing failed$w; profiling follows.", "ok",
-                     w=f" ({warned} warning{'s' * (warned != 1)})" if warned else "")
+            self.say(
+                "[b]Ready.[/b] Nothing failed$w; profiling follows.",
+                "ok",
+                w=f" ({warned} warning{'s' * (warned != 1)})" if warned else "",
+            )
 
     @on(DataTable.RowHighlighted)
     def _show_fix(self) -> None:
@@ -53,8 +63,9 @@ class PreflightScreen(FlowScreen):
 
     def detail(self, table: KeyedTable, key: str) -> Detail | None:
         check = self.state.checks[key]
-        return Detail(f"Preflight check: {check.name}",
-                      [("Status", check.status), *check_fields(check)])
+        return Detail(
+            f"Preflight check: {check.name}", [("Status", check.status), *check_fields(check)]
+        )
 
 
 def check_fields(check: ev.CheckResult) -> list[tuple[str, str]]:

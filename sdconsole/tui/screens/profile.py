@@ -58,19 +58,41 @@ class ProfileScreen(FlowScreen):
         yield TableProgress(self.console.clock, id="progress")
         with TabbedContent():
             with TabPane("1 Columns", id="columns"):
-                yield KeyedTable([("column", "Column"), ("type", "Type"), ("conf", "Conf"),
-                                  ("missing", "Missing"), ("issues", "Issues")],
-                                 id="column-table", wide="issues")
+                yield KeyedTable(
+                    [
+                        ("column", "Column"),
+                        ("type", "Type"),
+                        ("conf", "Conf"),
+                        ("missing", "Missing"),
+                        ("issues", "Issues"),
+                    ],
+                    id="column-table",
+                    wide="issues",
+                )
             with TabPane("2 Score", id="score"):
-                yield KeyedTable([("dimension", "Dimension"), ("score", "Score"),
-                                  ("weight", "Weight"), ("lost", "Lost"),
-                                  ("costliest", "Costliest finding")],
-                                 id="score-table", wide="costliest")
+                yield KeyedTable(
+                    [
+                        ("dimension", "Dimension"),
+                        ("score", "Score"),
+                        ("weight", "Weight"),
+                        ("lost", "Lost"),
+                        ("costliest", "Costliest finding"),
+                    ],
+                    id="score-table",
+                    wide="costliest",
+                )
             with TabPane("3 Findings", id="findings"):
-                yield KeyedTable([("dimension", "Dimension"), ("points", "Points"),
-                                  ("column", "Column"), ("count", "Cells"),
-                                  ("message", "Finding")],
-                                 id="finding-table", wide="message")
+                yield KeyedTable(
+                    [
+                        ("dimension", "Dimension"),
+                        ("points", "Points"),
+                        ("column", "Column"),
+                        ("count", "Cells"),
+                        ("message", "Finding"),
+                    ],
+                    id="finding-table",
+                    wide="message",
+                )
 
     @property
     def profile(self) -> Any:
@@ -95,12 +117,21 @@ class ProfileScreen(FlowScreen):
         rows = []
         if self.profile is not None:
             for name, part in self.profile.score.dimensions.items():
-                rows += [(f"{name}|{i}", (name, points(f.cost), f"{f.table}.{f.column}",
-                                          count(f.count), f.message))
-                         for i, f in enumerate(part.findings)]
-        rows += [(f"review|{i}", ("review", "", f"{f.table}.{f.column}", count(f.count) or "",
-                                  f.message))
-                 for i, f in enumerate(self.state.findings) if f.dimension == "review"]
+                rows += [
+                    (
+                        f"{name}|{i}",
+                        (name, points(f.cost), f"{f.table}.{f.column}", count(f.count), f.message),
+                    )
+                    for i, f in enumerate(part.findings)
+                ]
+        rows += [
+            (
+                f"review|{i}",
+                ("review", "", f"{f.table}.{f.column}", count(f.count) or "", f.message),
+            )
+            for i, f in enumerate(self.state.findings)
+            if f.dimension == "review"
+        ]
         return rows
 
     def _plan(self, profile: Any) -> Any:
@@ -123,24 +154,37 @@ class ProfileScreen(FlowScreen):
                 issues = override_note(column, chosen) or issues
                 key = f"{table.name}.{column.name}"
                 self._keys[key] = (table.name, column.name)
-                rows.append((key, (key, kind, percent(column.confidence),
-                                   count(column.missing), issues.strip())))
+                rows.append(
+                    (
+                        key,
+                        (
+                            key,
+                            kind,
+                            percent(column.confidence),
+                            count(column.missing),
+                            issues.strip(),
+                        ),
+                    )
+                )
         self.query_one("#column-table", KeyedTable).sync(rows)
 
     def detail(self, table: KeyedTable, key: str) -> Detail | None:
         profile = self.profile
         if table.id == "column-table" and profile is not None:
             name, column = self._keys[key]
-            return column_detail(profile, self._plan(profile).table(name).column(column),
-                                 name, column)
+            return column_detail(
+                profile, self._plan(profile).table(name).column(column), name, column
+            )
         if table.id == "score-table" and profile is not None:
             return dimension_detail(profile.score, key)
         dimension, _, index = key.partition("|")
         if table.id == "finding-table" and profile is not None and dimension != "review":
             finding = profile.score.dimensions[dimension].findings[int(index)]
             examples = ", ".join(repr(v) for v in finding.examples)
-            return Detail(f"{dimension}: {finding.table}.{finding.column}",
-                          [*table.fields(key), *([("Examples", examples)] if examples else [])])
+            return Detail(
+                f"{dimension}: {finding.table}.{finding.column}",
+                [*table.fields(key), *([("Examples", examples)] if examples else [])],
+            )
         return super().detail(table, key)
 
     def _verdict(self) -> None:
@@ -156,12 +200,21 @@ class ProfileScreen(FlowScreen):
         elif gate is None or self.profile is None:
             self.say("")
         elif gate.passed:
-            self.say("[b]Quality $total/100[/b], threshold $threshold: passed. enter previews"
-                     " the clean.", "ok", total=self.profile.score.total, threshold=threshold)
+            self.say(
+                "[b]Quality $total/100[/b], threshold $threshold: passed. enter previews"
+                " the clean.",
+                "ok",
+                total=self.profile.score.total,
+                threshold=threshold,
+            )
         else:
-            self.say("[b]Quality $total/100[/b] is below the threshold $threshold: refused."
-                     " o overrides with a reason (recorded with the run).", "bad",
-                     total=self.profile.score.total, threshold=threshold)
+            self.say(
+                "[b]Quality $total/100[/b] is below the threshold $threshold: refused."
+                " o overrides with a reason (recorded with the run).",
+                "bad",
+                total=self.profile.score.total,
+                threshold=threshold,
+            )
 
     def _column_under_cursor(self) -> tuple[str, str] | None:
         key = self.query_one("#column-table", KeyedTable).current_key
@@ -199,11 +252,14 @@ class ProfileScreen(FlowScreen):
         if planned is None:
             return Unavailable("the profile is not done yet")
         if action == "date_order" and planned.type not in DATE_TYPES:
-            return Unavailable(f"this column is loaded as {planned.type}: a date order applies"
-                               " to timestamp and date columns")
+            return Unavailable(
+                f"this column is loaded as {planned.type}: a date order applies"
+                " to timestamp and date columns"
+            )
         if not self.waits(Gate.QUALITY):
             return self.running(dimmed=True) or Unavailable(
-                "columns change only while the run waits at the quality gate", dimmed=True)
+                "columns change only while the run waits at the quality gate", dimmed=True
+            )
         return None
 
     def action_continue(self) -> None:
@@ -213,20 +269,31 @@ class ProfileScreen(FlowScreen):
         total = self.profile.score.total
         threshold = self.console.settings.quality_threshold
         self.app.push_screen(
-            PromptModal("Override the quality gate",
-                        f"The quality score {total} is below the threshold {threshold}. Why is"
-                        " it safe to go on? The reason is recorded with the run.",
-                        placeholder="e.g. known legacy dirt, accepted by the ops lead"),
-            lambda reason: self.request("override", reason=reason) if reason else None)
+            PromptModal(
+                "Override the quality gate",
+                f"The quality score {total} is below the threshold {threshold}. Why is"
+                " it safe to go on? The reason is recorded with the run.",
+                placeholder="e.g. known legacy dirt, accepted by the ops lead",
+            ),
+            lambda reason: self.request("override", reason=reason) if reason else None,
+        )
 
     def action_column_type(self) -> None:
         table, column = self._column_under_cursor()
         current = self._planned().type
         self.app.push_screen(
-            ChoiceModal("Column type", f"{table}.{column} is loaded as {current}. Load it as:",
-                        list(TYPES), current),
-            lambda kind: self.request("set_column", table=table, column=column, type=kind)
-            if kind and kind != current else None)
+            ChoiceModal(
+                "Column type",
+                f"{table}.{column} is loaded as {current}. Load it as:",
+                list(TYPES),
+                current,
+            ),
+            lambda kind: (
+                self.request("set_column", table=table, column=column, type=kind)
+                if kind and kind != current
+                else None
+            ),
+        )
 
     def action_date_order(self) -> None:
         table, column = self._column_under_cursor()
@@ -234,11 +301,18 @@ class ProfileScreen(FlowScreen):
         dates = self.profile.table(table).column(column).date_evidence
         evidence = f"\n{date_evidence(dates)}\n" if dates is not None else ""
         self.app.push_screen(
-            ChoiceModal("Date order", f"What the values of {table}.{column} prove:{evidence}"
-                        "Read them as:", ORDERS, current),
-            lambda order: self.request("set_column", table=table, column=column,
-                                       date_order=order)
-            if order and order != current else None)
+            ChoiceModal(
+                "Date order",
+                f"What the values of {table}.{column} prove:{evidence}Read them as:",
+                ORDERS,
+                current,
+            ),
+            lambda order: (
+                self.request("set_column", table=table, column=column, date_order=order)
+                if order and order != current
+                else None
+            ),
+        )
 
 
 def score_rows(score: Any) -> list[tuple[str, tuple]]:
@@ -248,13 +322,36 @@ def score_rows(score: Any) -> list[tuple[str, tuple]]:
     for name, part in score.dimensions.items():
         lost = sum(f.cost for f in part.findings)
         worst = part.findings[0] if part.findings else None
-        costliest = (f"{points(worst.cost)} {worst.table}.{worst.column}: {worst.message}"
-                     if worst else "nothing found")
-        rows.append((name, (name, f"{part.score:.1f}", f"{part.weight:.2f}",
-                            f"{lost:.1f}" if lost else "0.0", costliest)))
+        costliest = (
+            f"{points(worst.cost)} {worst.table}.{worst.column}: {worst.message}"
+            if worst
+            else "nothing found"
+        )
+        rows.append(
+            (
+                name,
+                (
+                    name,
+                    f"{part.score:.1f}",
+                    f"{part.weight:.2f}",
+                    f"{lost:.1f}" if lost else "0.0",
+                    costliest,
+                ),
+            )
+        )
     weight = sum(part.weight for part in score.dimensions.values())
-    rows.append(("total", ("total", f"{score.total}", f"{weight:.2f}", "",
-                           "the weighted mean of the dimensions, rounded down")))
+    rows.append(
+        (
+            "total",
+            (
+                "total",
+                f"{score.total}",
+                f"{weight:.2f}",
+                "",
+                "the weighted mean of the dimensions, rounded down",
+            ),
+        )
+    )
     return rows
 
 
@@ -263,16 +360,20 @@ def dimension_detail(score: Any, name: str) -> Detail:
     if name == "total":
         weight = sum(part.weight for part in score.dimensions.values())
         mean = sum(part.score * part.weight for part in score.dimensions.values()) / weight
-        terms = [(dim, f"{part.score:.1f} × {part.weight:.2f}")
-                 for dim, part in score.dimensions.items()]
-        return Detail(f"Quality score {score.total}/100", [
-            *terms, ("Sum", f"÷ {weight:.2f} = {mean:.2f}, rounded down: {score.total}")])
+        terms = [
+            (dim, f"{part.score:.1f} × {part.weight:.2f}") for dim, part in score.dimensions.items()
+        ]
+        return Detail(
+            f"Quality score {score.total}/100",
+            [*terms, ("Sum", f"÷ {weight:.2f} = {mean:.2f}, rounded down: {score.total}")],
+        )
     part = score.dimensions[name]
     lost = sum(f.cost for f in part.findings)
-    fields = [("Score", f"{part.score:.1f} = 100 - {lost:.1f}" + (" (floor 0)" if lost > 100
-                                                                   else "")),
-              ("Weight", f"{part.weight:.2f}"),
-              ("Bad", f"{part.bad:,} of {part.eligible:,}")]
+    fields = [
+        ("Score", f"{part.score:.1f} = 100 - {lost:.1f}" + (" (floor 0)" if lost > 100 else "")),
+        ("Weight", f"{part.weight:.2f}"),
+        ("Bad", f"{part.bad:,} of {part.eligible:,}"),
+    ]
     fields += [(points(f.cost), f"{f.table}.{f.column}: {f.message}") for f in part.findings]
     return Detail(f"{name} {part.score:.1f}: what cost points", fields)
 
@@ -290,16 +391,20 @@ def override_note(column: Any, chosen: Any) -> str:
 
 def date_evidence(dates: Any) -> str:
     """One line per reading of a date column: how many values prove it, with examples."""
+
     def eg(kind: str) -> str:
         shown = dates.examples.get(kind, [])[:2]
         return f" (e.g. {', '.join(repr(v) for v in shown)})" if shown else ""
 
-    return "\n".join([
-        f"day-first: {dates.day_first:,} values prove it{eg('day-first')}",
-        f"month-first: {dates.month_first:,} values prove it{eg('month-first')}",
-        f"either: {dates.ambiguous:,} values read both ways{eg('ambiguous')}",
-        f"ISO: {dates.iso:,}; impossible in the order read now: {dates.impossible:,}"
-        f"{eg('impossible')}"])
+    return "\n".join(
+        [
+            f"day-first: {dates.day_first:,} values prove it{eg('day-first')}",
+            f"month-first: {dates.month_first:,} values prove it{eg('month-first')}",
+            f"either: {dates.ambiguous:,} values read both ways{eg('ambiguous')}",
+            f"ISO: {dates.iso:,}; impossible in the order read now: {dates.impossible:,}"
+            f"{eg('impossible')}",
+        ]
+    )
 
 
 def column_detail(profile: Any, chosen: Any, table: str, name: str) -> Detail:
@@ -311,28 +416,49 @@ def column_detail(profile: Any, chosen: Any, table: str, name: str) -> Detail:
         kind += f", {chosen.date_order}"
     if c.type != c.inferred_type:
         kind += f" (override of {c.inferred_type})"
-    fields = [("Loaded as", kind), ("Declared", c.declared_type or "(none)"),
-              ("Confidence", f"{percent(c.confidence)} of the values are {c.inferred_type}"),
-              ("Rows", c.rows),
-              ("Missing", f"{c.missing:,} ({c.nulls:,} NULL, {c.empties:,} empty"
-               + "".join(f", {n:,} {t!r}" for t, n in c.placeholders.items()) + ")"),
-              ("Distinct", c.distinct)]
+    fields = [
+        ("Loaded as", kind),
+        ("Declared", c.declared_type or "(none)"),
+        ("Confidence", f"{percent(c.confidence)} of the values are {c.inferred_type}"),
+        ("Rows", c.rows),
+        (
+            "Missing",
+            f"{c.missing:,} ({c.nulls:,} NULL, {c.empties:,} empty"
+            + "".join(f", {n:,} {t!r}" for t, n in c.placeholders.items())
+            + ")",
+        ),
+        ("Distinct", c.distinct),
+    ]
     if c.min is not None:
         fields.append(("Range", f"{c.min} .. {c.max}"))
-    for label, n in (("Invalid", c.invalid), ("NUL bytes", c.nul_bytes),
-                     ("Padded", c.whitespace), ("BLOBs", c.blobs), ("Not UTF-8", c.invalid_utf8)):
+    for label, n in (
+        ("Invalid", c.invalid),
+        ("NUL bytes", c.nul_bytes),
+        ("Padded", c.whitespace),
+        ("BLOBs", c.blobs),
+        ("Not UTF-8", c.invalid_utf8),
+    ):
         if n:
             fields.append((label, n))
     if c.invalid_examples:
         fields.append(("Examples", ", ".join(repr(v) for v in c.invalid_examples)))
     if c.date_evidence is not None:
-        fields.append(("Dates", f"read {c.date_evidence.decision}\n"
-                                f"{date_evidence(c.date_evidence)}"))
-    for label, note in (("Changed", override_note(c, chosen)), ("Review", c.flagged),
-                        ("Note", c.note), ("Flag", c.flag_evidence), ("Departure", c.departure)):
+        fields.append(
+            ("Dates", f"read {c.date_evidence.decision}\n{date_evidence(c.date_evidence)}")
+        )
+    for label, note in (
+        ("Changed", override_note(c, chosen)),
+        ("Review", c.flagged),
+        ("Note", c.note),
+        ("Flag", c.flag_evidence),
+        ("Departure", c.departure),
+    ):
         if note:
             fields.append((label, note))
-    fields += [(points(f.cost), f"{dimension}: {f.message}")
-               for dimension, part in profile.score.dimensions.items()
-               for f in part.findings if (f.table, f.column) == (table, name)]
+    fields += [
+        (points(f.cost), f"{dimension}: {f.message}")
+        for dimension, part in profile.score.dimensions.items()
+        for f in part.findings
+        if (f.table, f.column) == (table, name)
+    ]
     return Detail(f"{table}.{name}", fields)

@@ -19,8 +19,14 @@ class PromptModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="back")]
 
-    def __init__(self, title: str, question: str, *, placeholder: str = "",
-                 check: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        *,
+        placeholder: str = "",
+        check: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.question = question

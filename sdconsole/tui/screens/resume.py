@@ -29,12 +29,16 @@ class ResumeModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("An interrupted run", classes="dialog-title")
-            yield Static(f"Run {self.run.run_id} stopped during {self.run.stage}:"
-                         f" {self.run.error}.", markup=False)
-            yield Static("r resumes it in a run process of its own, from where it stopped (what it"
-                         " did stays done); d discards what it left"
-                         " in PostgreSQL. The active version is untouched either way.",
-                         markup=False)
+            yield Static(
+                f"Run {self.run.run_id} stopped during {self.run.stage}: {self.run.error}.",
+                markup=False,
+            )
+            yield Static(
+                "r resumes it in a run process of its own, from where it stopped (what it"
+                " did stays done); d discards what it left"
+                " in PostgreSQL. The active version is untouched either way.",
+                markup=False,
+            )
             yield Static("r resume · d discard · esc later", classes="hint")
         yield ConsoleFooter()
 

@@ -30,8 +30,14 @@ WIDE_MIN."""
 class KeyedTable(DataTable):
     """Rows keyed by a string; columns given as (key, label) pairs."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], *, wide: str | None = None,
-                 wrap: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        columns: Sequence[tuple[str, str]],
+        *,
+        wide: str | None = None,
+        wrap: bool = False,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("cursor_type", "row")
         super().__init__(**kwargs)
         self._column_keys = [key for key, _ in columns]
@@ -56,12 +62,16 @@ class KeyedTable(DataTable):
         """
         self._rows = [(key, tuple(values)) for key, values in rows]
         wanted = self.filter_text.casefold()
-        shown = [(key, values) for key, values in self._rows
-                 if not wanted or wanted in _searchable(values)]
+        shown = [
+            (key, values)
+            for key, values in self._rows
+            if not wanted or wanted in _searchable(values)
+        ]
         widths = self._layout(shown)
         with self.app.batch_update():
-            if [key for key, _ in shown[:len(self._shown)]] != list(self._shown) \
-                    or widths != self._widths:
+            if [key for key, _ in shown[: len(self._shown)]] != list(
+                self._shown
+            ) or widths != self._widths:
                 current = self.current_key
                 self._widths = widths
                 self._rebuild()
@@ -69,13 +79,13 @@ class KeyedTable(DataTable):
                 if current in self._shown:
                     self.move_cursor(row=list(self._shown).index(current), animate=False)
                 return
-            for key, values in shown[:len(self._shown)]:
+            for key, values in shown[: len(self._shown)]:
                 old, cells = self._shown[key], self._cells(values)
                 for index, column in enumerate(self._column_keys):
                     if values[index] != old[index]:
                         self.update_cell(key, column, cells[index], update_width=True)
                 self._shown[key] = values
-            self._add(shown[len(self._shown):])
+            self._add(shown[len(self._shown) :])
 
     def _add(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         for key, values in rows:
@@ -97,8 +107,9 @@ class KeyedTable(DataTable):
         self.clear(columns=True)
         for key in self._column_keys:
             fixed = self._wrap and key == self._wide
-            self.add_column(self._labels[key], key=key,
-                            width=self._widths.get(key) if fixed else None)
+            self.add_column(
+                self._labels[key], key=key, width=self._widths.get(key) if fixed else None
+            )
 
     @property
     def current_key(self) -> str | None:
@@ -109,8 +120,9 @@ class KeyedTable(DataTable):
 
     def fields(self, key: str) -> list[tuple[str, Any]]:
         """(column label, full value) of a row, as given (not cut to the column's width)."""
-        return list(zip((self._labels[k] for k in self._column_keys), self._shown[key],
-                        strict=True))
+        return list(
+            zip((self._labels[k] for k in self._column_keys), self._shown[key], strict=True)
+        )
 
     def on_resize(self, event: events.Resize) -> None:
         if self._wide and self._layout(list(self._shown.items())) != self._widths:
@@ -133,19 +145,30 @@ class KeyedTable(DataTable):
         size (not laid out yet, or in a hidden tab)."""
         if self._wide is None or not self.size.width:
             return self._widths
-        natural = {key: max([plain(self._labels[key]).cell_len,
-                             *(plain(values[index]).cell_len for _, values in rows)])
-                   for index, key in enumerate(self._column_keys) if key != self._wide}
-        room = (self.size.width - self.styles.scrollbar_size_vertical
-                - 2 * self.cell_padding * len(self._column_keys))
+        natural = {
+            key: max(
+                [
+                    plain(self._labels[key]).cell_len,
+                    *(plain(values[index]).cell_len for _, values in rows),
+                ]
+            )
+            for index, key in enumerate(self._column_keys)
+            if key != self._wide
+        }
+        room = (
+            self.size.width
+            - self.styles.scrollbar_size_vertical
+            - 2 * self.cell_padding * len(self._column_keys)
+        )
         widths: dict[str, int] = {}
         for key in sorted(natural, key=natural.get, reverse=True):
             lacking = WIDE_MIN - (room - sum(natural.values()))
             if lacking <= 0 or natural[key] <= CAPPED:
                 break
             natural[key] = widths[key] = max(CAPPED, natural[key] - lacking)
-        widths[self._wide] = max(room - sum(natural.values()), WIDE_MIN,
-                                 plain(self._labels[self._wide]).cell_len)
+        widths[self._wide] = max(
+            room - sum(natural.values()), WIDE_MIN, plain(self._labels[self._wide]).cell_len
+        )
         return widths
 
 

@@ -86,20 +86,23 @@ class CleanReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CleanReport:
-        return cls(**{
-            **data,
-            "rules": [RuleResult(**{**r, "samples": [tuple(s) for s in r["samples"]]})
-                      for r in data["rules"]],
-            "unconvertible": [UnconvertibleCell(**u) for u in data["unconvertible"]],
-        })
+        return cls(
+            **{
+                **data,
+                "rules": [
+                    RuleResult(**{**r, "samples": [tuple(s) for s in r["samples"]]})
+                    for r in data["rules"]
+                ],
+                "unconvertible": [UnconvertibleCell(**u) for u in data["unconvertible"]],
+            }
+        )
 
     @classmethod
     def load(cls, path: Path) -> CleanReport:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def clean(run: Run, settings: Settings, source: Path, plan: Plan, *,
-          dry_run: bool) -> CleanReport:
+def clean(run: Run, settings: Settings, source: Path, plan: Plan, *, dry_run: bool) -> CleanReport:
     """Preview (``dry_run``) or apply the cleaning rules; write ``clean.json`` to the run dir."""
     source = Path(source)
     null_tokens = frozenset(settings.null_tokens)
@@ -112,14 +115,19 @@ def clean(run: Run, settings: Settings, source: Path, plan: Plan, *,
             (run.dir / NUMBERED).unlink(missing_ok=True)
         report.seconds = round(time.monotonic() - started, 3)
         write_json(run.dir / "clean.json", report.to_dict())
-        summary.update(dry_run=dry_run, cells_changed=report.cells_changed,
-                       unconvertible=sum(report.unconvertible_counts.values()),
-                       sha256=report.sha256_before[:12], working_copy=report.working_copy or "")
+        summary.update(
+            dry_run=dry_run,
+            cells_changed=report.cells_changed,
+            unconvertible=sum(report.unconvertible_counts.values()),
+            sha256=report.sha256_before[:12],
+            working_copy=report.working_copy or "",
+        )
     return report
 
 
-def _clean(run: Run, source: Path, plan: Plan, null_tokens: frozenset[str], *,
-           dry_run: bool) -> CleanReport:
+def _clean(
+    run: Run, source: Path, plan: Plan, null_tokens: frozenset[str], *, dry_run: bool
+) -> CleanReport:
     """The stage's work: the rules over the source (or its numbered snapshot)."""
     with ThreadPoolExecutor(1, thread_name_prefix="sdconsole-hash") as hashing:
         hashed = hashing.submit(sha256_file, source)  # beside building the SQL
@@ -151,8 +159,10 @@ def _clean(run: Run, source: Path, plan: Plan, null_tokens: frozenset[str], *,
         if report.working_copy is not None:  # applied: made from the source as it was
             Path(report.working_copy).unlink(missing_ok=True)
             report.working_copy = None
-        raise StageError(f"source {source} changed while cleaning (SHA-256 {before[:12]}"
-                         f" before, {report.sha256_after[:12]} after); run again")
+        raise StageError(
+            f"source {source} changed while cleaning (SHA-256 {before[:12]}"
+            f" before, {report.sha256_after[:12]} after); run again"
+        )
     return report
 
 
@@ -177,8 +187,9 @@ def _numbered(source: Path, plan: Plan, snapshot: Path) -> Path:
             writer.close()
     except sqlite3.Error as exc:
         snapshot.unlink(missing_ok=True)
-        raise StageError(f"cannot number the rows of {source}'s WITHOUT ROWID tables in"
-                         f" {snapshot}: {exc}") from None
+        raise StageError(
+            f"cannot number the rows of {source}'s WITHOUT ROWID tables in {snapshot}: {exc}"
+        ) from None
     finally:
         reader.close()
     return snapshot
@@ -186,14 +197,20 @@ def _numbered(source: Path, plan: Plan, snapshot: Path) -> Path:
 
 def _with_rowids(db: sqlite3.Connection, table: TablePlan) -> None:
     """Rebuild a WITHOUT ROWID table as an ordinary one, rows in its key's order."""
-    (create,) = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           (table.name,)).fetchone()
+    (create,) = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+    ).fetchone()
     old = sql.Identifier("sdc_without_rowid")
     name = sql.Identifier(table.name)
     db.execute(sqlite_sql(sql.SQL("ALTER TABLE {} RENAME TO {}").format(name, old)))
     db.execute(without_rowid_sql(create))
-    db.execute(sqlite_sql(sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY {}").format(
-        name, old, sql.SQL(", ").join(map(sql.Identifier, table.order_by)))))
+    db.execute(
+        sqlite_sql(
+            sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY {}").format(
+                name, old, sql.SQL(", ").join(map(sql.Identifier, table.order_by))
+            )
+        )
+    )
     db.execute(sqlite_sql(sql.SQL("DROP TABLE {}").format(old)))
 
 
@@ -206,12 +223,20 @@ def _check_plan(conn: sqlite3.Connection, plan: Plan, source: Path) -> None:
         columns = {name for name, _ in list_columns(conn, table.name)}
         for column in table.columns:
             if column.name not in columns:
-                raise BadInput(f"plan column {table.name}.{column.name} is not in the"
-                               f" source {source}")
+                raise BadInput(
+                    f"plan column {table.name}.{column.name} is not in the source {source}"
+                )
 
 
-def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
-           tables: list[TableRules], target: Path, report: CleanReport) -> None:
+def _apply(
+    run: Run,
+    source: Path,
+    rows_from: Path,
+    reader: sqlite3.Connection,
+    tables: list[TableRules],
+    target: Path,
+    report: CleanReport,
+) -> None:
     """Snapshot ``rows_from`` to ``<target>.partial``, clean it in one transaction, rename
     it to target.
 
@@ -222,8 +247,9 @@ def _apply(run: Run, source: Path, rows_from: Path, reader: sqlite3.Connection,
     _discard(partial)  # left by a killed run: never a working copy
     hashing = ThreadPoolExecutor(1)
     try:
-        writer = sqlite3.connect(private_file(partial), isolation_level=None,
-                                 check_same_thread=False)
+        writer = sqlite3.connect(
+            private_file(partial), isolation_level=None, check_same_thread=False
+        )
         try:
             run_rules(run, rows_from, reader, tables, report, writer)
             after = hashing.submit(sha256_file, source)

@@ -67,15 +67,23 @@ SEEN_SLOTS = 8  # values a sample query excludes (bound; more make a new stateme
 ROWID_MAX = 2**63 - 1
 SQL_TOKEN = 1 << 32  # a count pass sums, per column, conversions + tokens * SQL_TOKEN
 TASKS = 8  # count tasks the work is cut into, about, so that two threads end together
-CELL_COST = {"text": 5, "timestamp": 8, "date": 6, "numeric": 4, "boolean": 3, "time": 3,
-             "integer": 2}  # relative cost of a cell in a count pass, by planned type
+CELL_COST = {
+    "text": 5,
+    "timestamp": 8,
+    "date": 6,
+    "numeric": 4,
+    "boolean": 3,
+    "time": 3,
+    "integer": 2,
+}  # relative cost of a cell in a count pass, by planned type
 
 Step = tuple[str, str, str | None]  # rule, before, after
 _AND = sql.SQL(" AND ")
 
 
-def clean_value(text: str, column: ColumnPlan,
-                null_tokens: frozenset[str]) -> tuple[str | None, list[Step], str | None]:
+def clean_value(
+    text: str, column: ColumnPlan, null_tokens: frozenset[str]
+) -> tuple[str | None, list[Step], str | None]:
     """Apply the rules to one text value.
 
     Returns the new value (None for NULL), the steps that changed it, and
@@ -147,8 +155,14 @@ def short(text: str) -> str:
     return text[: SAMPLE_CHARS - 40] + " … " + text[-37:]
 
 
-def run_rules(run: Run, source: Path, reader: sqlite3.Connection, tables: list[TableRules],
-              report: Results, writer: sqlite3.Connection | None = None) -> None:
+def run_rules(
+    run: Run,
+    source: Path,
+    reader: sqlite3.Connection,
+    tables: list[TableRules],
+    report: Results,
+    writer: sqlite3.Connection | None = None,
+) -> None:
     """Run the rules over the tables on two threads and add the results to ``report``.
 
     ``reader`` is this thread's connection to the source. With a ``writer``
@@ -174,32 +188,50 @@ class _ColumnSQL:
     few cells get.
     """
 
-    def __init__(self, index: int, col: Sql, cases: list[Shape] | None, tokens: list[str],
-                 tokens_first: bool, rowid: Sql, as_bytes: bool = False) -> None:
+    def __init__(
+        self,
+        index: int,
+        col: Sql,
+        cases: list[Shape] | None,
+        tokens: list[str],
+        tokens_first: bool,
+        rowid: Sql,
+        as_bytes: bool = False,
+    ) -> None:
         self.index = index
         self.col = col
         # A column with TEXT cells that are not UTF-8 hands its text to Python as bytes
         # (SQLite cannot pass such a cell to a function as text); BLOBs stay out.
-        cell = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN CAST({c} AS BLOB) END").format(
-            c=col) if as_bytes else col
+        cell = (
+            sql.SQL("CASE WHEN typeof({c}) = 'text' THEN CAST({c} AS BLOB) END").format(c=col)
+            if as_bytes
+            else col
+        )
         python = sql.SQL("sdc_py({}, {}, {})").format(sql.Literal(index), cell, rowid)
         token = self.token = None
         if tokens:
             token = self.token = sql.SQL(
                 "length(CAST({c} AS BLOB)) <= {longest} AND +{c} COLLATE BINARY IN ({marks})"
-            ).format(c=col, longest=sql.Literal(max(len(t.encode()) for t in tokens)),
-                     marks=sql.SQL(", ").join(_named(f"tok{n}") for n in range(len(tokens))))
+            ).format(
+                c=col,
+                longest=sql.Literal(max(len(t.encode()) for t in tokens)),
+                marks=sql.SQL(", ").join(_named(f"tok{n}") for n in range(len(tokens))),
+            )
         self.updates = False
         if cases is None:
             odd = [sql.SQL("instr({}, char(0))").format(col)]
             if token is not None:
                 odd.append(token)
-            odd.append(sql.SQL(
-                "(NOT {c} GLOB '[!-~]*'"
-                " OR substr(CAST({c} AS BLOB), -1) NOT BETWEEN X'21' AND X'7E')"
-                " AND +{c} <> trim({c}, :ws) COLLATE BINARY").format(c=col))
+            odd.append(
+                sql.SQL(
+                    "(NOT {c} GLOB '[!-~]*'"
+                    " OR substr(CAST({c} AS BLOB), -1) NOT BETWEEN X'21' AND X'7E')"
+                    " AND +{c} <> trim({c}, :ws) COLLATE BINARY"
+                ).format(c=col)
+            )
             self.code = sql.SQL("CASE WHEN {} THEN {} ELSE 0 END").format(
-                sql.SQL(" OR ").join(odd), python)
+                sql.SQL(" OR ").join(odd), python
+            )
             return
         zero, one = sql.SQL("0"), sql.SQL("1")
         kinds = {s: zero if s.result is None else one for s in cases}
@@ -212,32 +244,47 @@ class _ColumnSQL:
             changes = self.shape_changes
         elif tokens_first:
             code = sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
-                token, sql.Literal(SQL_TOKEN), dispatch(col, cases, kinds, python))
+                token, sql.Literal(SQL_TOKEN), dispatch(col, cases, kinds, python)
+            )
             new = sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(
-                token, dispatch(col, changing, results, col))
+                token, dispatch(col, changing, results, col)
+            )
             self.shape_changes = sql.SQL("NOT ({}) AND {}").format(token, self.shape_changes)
             changes = sql.SQL("({} OR {})").format(token, self.shape_changes)
         else:
-            code = dispatch(col, cases, kinds, sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
-                token, sql.Literal(SQL_TOKEN), python))
-            new = dispatch(col, changing, results, sql.SQL(
-                "CASE WHEN {} THEN NULL ELSE {} END").format(token, col))
-            changes = dispatch(col, cases, kinds, sql.SQL(
-                "CASE WHEN {} THEN 1 ELSE 0 END").format(token))
+            code = dispatch(
+                col,
+                cases,
+                kinds,
+                sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
+                    token, sql.Literal(SQL_TOKEN), python
+                ),
+            )
+            new = dispatch(
+                col,
+                changing,
+                results,
+                sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(token, col),
+            )
+            changes = dispatch(
+                col, cases, kinds, sql.SQL("CASE WHEN {} THEN 1 ELSE 0 END").format(token)
+            )
         self.updates = bool(changing or token)
         self.code = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN {code} ELSE 0 END").format(
-            c=col, code=code)
+            c=col, code=code
+        )
         self.new = sql.SQL("CASE WHEN typeof({c}) = 'text' THEN {new} ELSE {c} END").format(
-            c=col, new=new)
-        self.changes = sql.SQL("typeof({c}) = 'text' AND {changes}").format(
-            c=col, changes=changes)
+            c=col, new=new
+        )
+        self.changes = sql.SQL("typeof({c}) = 'text' AND {changes}").format(c=col, changes=changes)
 
 
 class TableRules:
     """One table's SQL, built once on the caller's thread and read by both threads."""
 
-    def __init__(self, reader: sqlite3.Connection, table: TablePlan,
-                 null_tokens: frozenset[str]) -> None:
+    def __init__(
+        self, reader: sqlite3.Connection, table: TablePlan, null_tokens: frozenset[str]
+    ) -> None:
         self.table = table
         self.null_tokens = null_tokens
         self.rowid = sql.SQL(_rowid_name(reader, table.name))
@@ -247,13 +294,18 @@ class TableRules:
         self.columns = []
         for index, column in enumerate(table.columns):
             col = sql.Identifier(column.name)
-            cases = shapes(column.type, column.date_order, col) \
-                if column.type in TYPE_RULES else None
+            cases = (
+                shapes(column.type, column.date_order, col) if column.type in TYPE_RULES else None
+            )
             first = bool(cases) and _token_converts(column, sql_tokens)
-            self.columns.append(_ColumnSQL(index, col, cases, sql_tokens, first, self.rowid,
-                                           column.invalid_utf8 > 0))
-        low, high = reader.execute(sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
-            self.rowid, self.name))).fetchone()
+            self.columns.append(
+                _ColumnSQL(
+                    index, col, cases, sql_tokens, first, self.rowid, column.invalid_utf8 > 0
+                )
+            )
+        low, high = reader.execute(
+            sqlite_sql(sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(self.rowid, self.name))
+        ).fetchone()
         self.low, self.span = low or 0, (high or 0) - (low or 0) + 1
 
     def update(self, writer: sqlite3.Connection) -> None:
@@ -266,12 +318,19 @@ class TableRules:
         if not columns:
             return
         where = sql.SQL(" OR ").join(sql.SQL("({})").format(c.changes) for c in columns)
-        sample = writer.execute(sqlite_sql(sql.SQL("SELECT {} FROM {} NOT INDEXED LIMIT {}").format(
-            where, self.name, sql.Literal(UPDATE_SAMPLE))), self.params).fetchall()
+        sample = writer.execute(
+            sqlite_sql(
+                sql.SQL("SELECT {} FROM {} NOT INDEXED LIMIT {}").format(
+                    where, self.name, sql.Literal(UPDATE_SAMPLE)
+                )
+            ),
+            self.params,
+        ).fetchall()
         if not sample:
             return
-        statement = sql.SQL("UPDATE {} SET {}").format(self.name, sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(c.col, c.new) for c in columns))
+        statement = sql.SQL("UPDATE {} SET {}").format(
+            self.name, sql.SQL(", ").join(sql.SQL("{} = {}").format(c.col, c.new) for c in columns)
+        )
         if 2 * sum(1 for (changes,) in sample if changes) < len(sample):
             statement += sql.SQL(" WHERE {}").format(where)
         try:
@@ -279,18 +338,26 @@ class TableRules:
         except sqlite3.IntegrityError as exc:
             raise self.constraint(exc) from None
 
-    def write(self, writer: sqlite3.Connection, index: int,
-              cells: list[tuple[str | None, int]]) -> None:
+    def write(
+        self, writer: sqlite3.Connection, index: int, cells: list[tuple[str | None, int]]
+    ) -> None:
         """Write cells Python cleaned: (value, rowid) pairs of one column."""
         try:
-            writer.executemany(sqlite_sql(sql.SQL("UPDATE {} SET {} = ? WHERE {} = ?").format(
-                self.name, self.columns[index].col, self.rowid)), cells)
+            writer.executemany(
+                sqlite_sql(
+                    sql.SQL("UPDATE {} SET {} = ? WHERE {} = ?").format(
+                        self.name, self.columns[index].col, self.rowid
+                    )
+                ),
+                cells,
+            )
         except sqlite3.IntegrityError as exc:
             raise self.constraint(exc) from None
 
     def constraint(self, exc: sqlite3.IntegrityError) -> StageError:
-        return StageError(f"cleaning table {self.table.name!r} breaks a constraint the source"
-                          f" declares: {exc}")
+        return StageError(
+            f"cleaning table {self.table.name!r} breaks a constraint the source declares: {exc}"
+        )
 
 
 def _named(name: str) -> Sql:
@@ -324,13 +391,20 @@ def _rowid_name(conn: sqlite3.Connection, table: str) -> str:
     for alias in ("rowid", "_rowid_", "oid"):
         if alias not in columns:
             try:
-                conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {} LIMIT 0").format(
-                    sql.SQL(alias), sql.Identifier(table))))
+                conn.execute(
+                    sqlite_sql(
+                        sql.SQL("SELECT {} FROM {} LIMIT 0").format(
+                            sql.SQL(alias), sql.Identifier(table)
+                        )
+                    )
+                )
             except sqlite3.OperationalError:
                 break  # a WITHOUT ROWID table
             return alias
-    raise BadInput(f"table {table!r} has no rowid (WITHOUT ROWID, or columns named rowid,"
-                   " _rowid_ and oid); sdconsole tracks rows by rowid")
+    raise BadInput(
+        f"table {table!r} has no rowid (WITHOUT ROWID, or columns named rowid,"
+        " _rowid_ and oid); sdconsole tracks rows by rowid"
+    )
 
 
 # SQLite's messages for a function, and a progress handler, that raised.
@@ -363,13 +437,24 @@ class _Task:
         try:
             pool.progress(self, 0)
             # sdc_at reports the position every POSITION_EVERY rowids, for progress
-            count = sqlite_sql(sql.SQL(
-                "SELECT {} FROM {} NOT INDEXED WHERE ({} % {}) OR sdc_at({})").format(
-                    sql.SQL(", ").join([sql.SQL("count(*)"), *(
-                        sql.SQL("sum({})").format(rules.columns[i].code) for i in self.indexes)]),
-                    rules.name, rules.rowid, sql.Literal(POSITION_EVERY), rules.rowid))
-            self.rows, *sums = cells.guarded(lambda: reader.execute(
-                count, rules.params).fetchone())
+            count = sqlite_sql(
+                sql.SQL("SELECT {} FROM {} NOT INDEXED WHERE ({} % {}) OR sdc_at({})").format(
+                    sql.SQL(", ").join(
+                        [
+                            sql.SQL("count(*)"),
+                            *(
+                                sql.SQL("sum({})").format(rules.columns[i].code)
+                                for i in self.indexes
+                            ),
+                        ]
+                    ),
+                    rules.name,
+                    rules.rowid,
+                    sql.Literal(POSITION_EVERY),
+                    rules.rowid,
+                )
+            )
+            self.rows, *sums = cells.guarded(lambda: reader.execute(count, rules.params).fetchone())
             for index, total in zip(self.indexes, sums, strict=True):
                 self.converted[index] = (total or 0) % SQL_TOKEN
                 self.tokens[index] = (total or 0) // SQL_TOKEN
@@ -388,14 +473,17 @@ class _Task:
         text = sql.SQL("typeof({}) = 'text'").format(col)
         if self.tokens[index]:
             samples["null_tokens"] = self._first_pairs(
-                reader, col, _AND.join([text, column.token]), lambda v: None)
+                reader, col, _AND.join([text, column.token]), lambda v: None
+            )
         if self.converted[index]:
             samples[TYPE_RULES[plan.type]] = self._first_pairs(
-                reader, col, _AND.join([text, column.shape_changes]), plan.convert)
+                reader, col, _AND.join([text, column.shape_changes]), plan.convert
+            )
         return samples
 
-    def _first_pairs(self, reader: sqlite3.Connection, col: Sql, test: Sql,
-                     after: Callable[[str], str | None]) -> list[tuple[int, tuple]]:
+    def _first_pairs(
+        self, reader: sqlite3.Connection, col: Sql, test: Sql, after: Callable[[str], str | None]
+    ) -> list[tuple[int, tuple]]:
         """The first SAMPLES distinct (before, after) pairs of the cells passing ``test``.
 
         Each query finds the next cell, in rowid order, whose value is not one
@@ -408,16 +496,26 @@ class _Task:
         statements: dict[int, str] = {}  # by number of seen-value slots
         while len(pairs) < SAMPLES:
             slots = max(SEEN_SLOTS, len(seen))
-            params = {**rules.params, "start": start,  # unused slots: a BLOB, never TEXT
-                      **{f"seen{n}": seen[n] if n < len(seen) else b"" for n in range(slots)}}
+            params = {
+                **rules.params,
+                "start": start,  # unused slots: a BLOB, never TEXT
+                **{f"seen{n}": seen[n] if n < len(seen) else b"" for n in range(slots)},
+            }
             if slots not in statements:
-                statements[slots] = sqlite_sql(sql.SQL(
-                    "SELECT {rowid}, {col} FROM {table} NOT INDEXED"
-                    " WHERE {test} AND {rowid} >= :start"
-                    " AND +{col} COLLATE BINARY NOT IN ({marks})"
-                    " ORDER BY {rowid} LIMIT 1").format(
-                        rowid=rules.rowid, col=col, table=rules.name, test=test,
-                        marks=sql.SQL(", ").join(_named(f"seen{n}") for n in range(slots))))
+                statements[slots] = sqlite_sql(
+                    sql.SQL(
+                        "SELECT {rowid}, {col} FROM {table} NOT INDEXED"
+                        " WHERE {test} AND {rowid} >= :start"
+                        " AND +{col} COLLATE BINARY NOT IN ({marks})"
+                        " ORDER BY {rowid} LIMIT 1"
+                    ).format(
+                        rowid=rules.rowid,
+                        col=col,
+                        table=rules.name,
+                        test=test,
+                        marks=sql.SQL(", ").join(_named(f"seen{n}") for n in range(slots)),
+                    )
+                )
             found = self.cells.guarded(partial(_first_row, reader, statements[slots], params))
             if found is None:
                 break
@@ -486,8 +584,19 @@ class _PythonCells:
             if reason is not None:
                 self.unconvertible[index] += 1
                 if len(self.listed) < UNCONVERTIBLE_LISTED:
-                    self.listed.append((rowid, index, UnconvertibleCell(
-                        self.table.name, self.table.columns[index].name, rowid, value, reason)))
+                    self.listed.append(
+                        (
+                            rowid,
+                            index,
+                            UnconvertibleCell(
+                                self.table.name,
+                                self.table.columns[index].name,
+                                rowid,
+                                value,
+                                reason,
+                            ),
+                        )
+                    )
             return 0
         except BaseException as exc:  # stops the statement: re-raised after it
             self.stopped = self.stopped or exc
@@ -495,8 +604,9 @@ class _PythonCells:
 
     def _outcome(self, index: int, value: str, rowid: int) -> tuple:
         """Clean a value not seen lately: remember the outcome, keep its before/after pairs."""
-        new, steps, reason = clean_value(value, self.table.columns[index],
-                                         self.task.rules.null_tokens)
+        new, steps, reason = clean_value(
+            value, self.table.columns[index], self.task.rules.null_tokens
+        )
         samples = self.samples[index]
         for rule, before, after in steps:
             seen = samples.setdefault(rule, [])
@@ -598,8 +708,9 @@ class _Writes:
 class _Pool:
     """The caller's thread and a helper thread, taking count tasks until none is left."""
 
-    def __init__(self, run: Run, source: Path, tables: list[TableRules],
-                 writer: sqlite3.Connection | None) -> None:
+    def __init__(
+        self, run: Run, source: Path, tables: list[TableRules], writer: sqlite3.Connection | None
+    ) -> None:
         self.run = run
         self.source = source
         self.tables = tables
@@ -612,8 +723,9 @@ class _Pool:
         self.done: dict[_Task, float] = {}  # share of each task's rows, for progress
 
     def work(self, reader: sqlite3.Connection, *, dry_run: bool) -> None:
-        helper = threading.Thread(target=self._helper, args=(dry_run,),
-                                  name="sdconsole-clean", daemon=True)
+        helper = threading.Thread(
+            target=self._helper, args=(dry_run,), name="sdconsole-clean", daemon=True
+        )
         helper.start()
         try:
             self._take(reader)
@@ -709,8 +821,10 @@ class _Pool:
 
 def _tasks(pool: _Pool, tables: list[TableRules]) -> list[_Task]:
     """Cut each table's columns into groups of about a TASKS-th of all the work."""
-    costs = [[t.table.rows * CELL_COST.get(c.type, CELL_COST["text"]) for c in t.table.columns]
-             for t in tables]
+    costs = [
+        [t.table.rows * CELL_COST.get(c.type, CELL_COST["text"]) for c in t.table.columns]
+        for t in tables
+    ]
     target = max(1, sum(map(sum, costs)) // TASKS)
     tasks = []
     for rules, column_costs in zip(tables, costs, strict=True):
@@ -741,22 +855,32 @@ def _finish(run: Run, rules: TableRules, tasks: list[_Task], report: Results) ->
             changed = cells.counts[index][rule] + sql.get(rule, 0)
             if not changed:
                 continue
-            found = sorted(cells.samples[index].get(rule, [])
-                           + task.sql_samples[index].get(rule, []), key=lambda s: s[0])
+            found = sorted(
+                cells.samples[index].get(rule, []) + task.sql_samples[index].get(rule, []),
+                key=lambda s: s[0],
+            )
             samples: list[tuple] = []
             for _, pair in found:
                 if pair not in samples and len(samples) < SAMPLES:
                     samples.append(pair)
             result = RuleResult(rule, table.name, column.name, changed, samples)
             report.rules.append(result)
-            run.emit(ev.DiffSample(stage=STAGE, rule=rule, table=table.name,
-                                   column=column.name, changed=changed, samples=tuple(samples)))
+            run.emit(
+                ev.DiffSample(
+                    stage=STAGE,
+                    rule=rule,
+                    table=table.name,
+                    column=column.name,
+                    changed=changed,
+                    samples=tuple(samples),
+                )
+            )
         if cells.unconvertible[index]:
-            report.unconvertible_counts[f"{table.name}.{column.name}"] = \
-                cells.unconvertible[index]
+            report.unconvertible_counts[f"{table.name}.{column.name}"] = cells.unconvertible[index]
         report.cells_changed += cells.changed[index] + sum(sql.values())
-    listed = sorted((entry for task in tasks for entry in task.cells.listed),
-                    key=lambda e: (e[0], e[1]))
+    listed = sorted(
+        (entry for task in tasks for entry in task.cells.listed), key=lambda e: (e[0], e[1])
+    )
     room = max(0, UNCONVERTIBLE_LISTED - len(report.unconvertible))
     report.unconvertible.extend(cell for _, _, cell in listed[:room])
     rows = tasks[0].rows

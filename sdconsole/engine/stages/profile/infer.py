@@ -98,8 +98,9 @@ class Overrides:
         self.orders = settings.date_order_overrides
         self.used: set[str] = set()
 
-    def find(self, mapping: Mapping[str, V], table: TableProfile, name: str,
-             ident: str) -> V | None:
+    def find(
+        self, mapping: Mapping[str, V], table: TableProfile, name: str, ident: str
+    ) -> V | None:
         for key, value in mapping.items():
             table_key, _, column_key = key.partition(".")
             if table_key in (table.name, table.ident) and column_key in (name, ident):
@@ -111,8 +112,9 @@ class Overrides:
         return [key for key in (*self.types, *self.orders) if key not in self.used]
 
 
-def profile_tables(conn, settings: Settings, shapes, scans, overrides: Overrides,
-                   flag_words: FlagWords) -> list[TableProfile]:
+def profile_tables(
+    conn, settings: Settings, shapes, scans, overrides: Overrides, flag_words: FlagWords
+) -> list[TableProfile]:
     idents = normalise_all([t for t, _, _ in shapes])
     tables = []
     for name, columns, rows in shapes:
@@ -121,10 +123,17 @@ def profile_tables(conn, settings: Settings, shapes, scans, overrides: Overrides
         for column, declared in columns:
             ident = column_idents[column]
             scan = scans[(name, column)]
-            table.columns.append(column_profile(
-                column, declared, ident, scan, settings,
-                overrides.find(overrides.types, table, column, ident),
-                overrides.find(overrides.orders, table, column, ident)))
+            table.columns.append(
+                column_profile(
+                    column,
+                    declared,
+                    ident,
+                    scan,
+                    settings,
+                    overrides.find(overrides.types, table, column, ident),
+                    overrides.find(overrides.orders, table, column, ident),
+                )
+            )
             explain_flags(table.columns[-1], scan, flag_words)
         choose_key(conn, table, scans)
         table.date_column = main_date_column(table.columns)
@@ -132,9 +141,15 @@ def profile_tables(conn, settings: Settings, shapes, scans, overrides: Overrides
     return tables
 
 
-def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, settings: Settings,
-                   type_override: str | None = None,
-                   order_override: DateOrder | None = None) -> ColumnProfile:
+def column_profile(
+    name: str,
+    declared: str,
+    ident: str,
+    scan: ColumnScan,
+    settings: Settings,
+    type_override: str | None = None,
+    order_override: DateOrder | None = None,
+) -> ColumnProfile:
     """Decide a column's date order and type from its scan; overrides win over evidence.
 
     An overridden column is marked with what the evidence alone made of it; its counts,
@@ -142,22 +157,40 @@ def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, setti
     """
     dates = _date_evidence(scan, order_override, settings.date_order)
     order = dates.decision if _is_order(dates.decision) else settings.date_order
-    shares = _shares(scan, None if dates.decision == "contradicting" else order,
-                     ident in KNOWN_FLAGS)
+    shares = _shares(
+        scan, None if dates.decision == "contradicting" else order, ident in KNOWN_FLAGS
+    )
     inferred = _stored_type(scan, declared) or next(
-        (t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence), "text")
-    if inferred == "integer" and _DECLARED_BOOLEAN.search(declared) and (
-            scan.conform["boolean"] == scan.present):
+        (t for t in PREFERENCE if shares.get(t, 0.0) >= settings.type_confidence), "text"
+    )
+    if (
+        inferred == "integer"
+        and _DECLARED_BOOLEAN.search(declared)
+        and (scan.conform["boolean"] == scan.present)
+    ):
         inferred = "boolean"
     column = ColumnProfile(
-        name=name, ident=ident, declared_type=declared, inferred_type=inferred, type=inferred,
-        confidence=round(shares.get(inferred, 1.0), 4), date_order=order,
-        rows=scan.rows, nulls=scan.nulls, empties=scan.empties,
-        placeholders=dict(sorted(scan.placeholders.items())), present=scan.present,
-        distinct=scan.distinct, max_length=scan.max_length, nul_bytes=scan.nul_bytes,
-        whitespace=scan.whitespace, non_text=scan.non_text,
-        repeated_values=scan.repeated_values, blobs=scan.blobs,
-        invalid_utf8=scan.invalid_utf8, lossy=scan.lossy,
+        name=name,
+        ident=ident,
+        declared_type=declared,
+        inferred_type=inferred,
+        type=inferred,
+        confidence=round(shares.get(inferred, 1.0), 4),
+        date_order=order,
+        rows=scan.rows,
+        nulls=scan.nulls,
+        empties=scan.empties,
+        placeholders=dict(sorted(scan.placeholders.items())),
+        present=scan.present,
+        distinct=scan.distinct,
+        max_length=scan.max_length,
+        nul_bytes=scan.nul_bytes,
+        whitespace=scan.whitespace,
+        non_text=scan.non_text,
+        repeated_values=scan.repeated_values,
+        blobs=scan.blobs,
+        invalid_utf8=scan.invalid_utf8,
+        lossy=scan.lossy,
     )
     date_like = sum(scan.evidence.values()) >= MAJORITY * scan.present > 0
     if inferred in DATE_TYPES or date_like or type_override in DATE_TYPES:
@@ -166,15 +199,19 @@ def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, setti
             column.flagged = dates.reason
     if inferred == "text" and scan.lossy and not column.flagged:
         example = scan.examples["lossy"][0]
-        column.flagged = (f"{scan.lossy:,} values such as {example!r} are numbers a number"
-                          f" type would not keep as written ({lossy_number(example)}):"
-                          " kept as text")
+        column.flagged = (
+            f"{scan.lossy:,} values such as {example!r} are numbers a number"
+            f" type would not keep as written ({lossy_number(example)}):"
+            " kept as text"
+        )
     elif inferred == "text" and not column.flagged and scan.present:
         best = max(PREFERENCE, key=lambda t: shares.get(t, 0.0))
         if shares.get(best, 0.0) >= MAJORITY:
             column.candidate = best
-            column.flagged = (f"only {shares[best]:.1%} of values are {best}"
-                              f" (threshold {settings.type_confidence:.0%}): kept as text")
+            column.flagged = (
+                f"only {shares[best]:.1%} of values are {best}"
+                f" (threshold {settings.type_confidence:.0%}): kept as text"
+            )
     if type_override:
         column.type, column.flagged, column.candidate = type_override, "", None
     if column.type == "numeric":
@@ -184,15 +221,17 @@ def column_profile(name: str, declared: str, ident: str, scan: ColumnScan, setti
     _range(column, scan)
     if type_override or order_override:
         natural = column_profile(name, declared, ident, scan, settings)
-        column.overridden = ColumnOverride(natural.type, natural.date_order, type_override,
-                                           order_override)
+        column.overridden = ColumnOverride(
+            natural.type, natural.date_order, type_override, order_override
+        )
     return column
 
 
 _DECLARED_BOOLEAN = re.compile(r"BOOL", re.I)
 _DECLARED_DECIMAL = re.compile(r"DEC|NUMERIC|MONEY", re.I)
-_DECLARED_PRECISION = re.compile(r"(?:DECIMAL|NUMERIC|DEC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)",
-                                 re.I)
+_DECLARED_PRECISION = re.compile(
+    r"(?:DECIMAL|NUMERIC|DEC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", re.I
+)
 # What each declared type name (by SQLite's substring rules) leads one to expect.
 _DECLARED_FAMILIES = (
     (re.compile(r"BOOL", re.I), {"boolean", "integer"}),
@@ -211,8 +250,11 @@ def _stored_type(scan: ColumnScan, declared: str) -> str | None:
         return None
     if scan.blobs == scan.present:
         return "bytea"
-    if (scan.reals and scan.reals + scan.exact_integers == scan.present
-            and not _DECLARED_DECIMAL.search(declared)):
+    if (
+        scan.reals
+        and scan.reals + scan.exact_integers == scan.present
+        and not _DECLARED_DECIMAL.search(declared)
+    ):
         return "real"
     return None
 
@@ -226,22 +268,27 @@ def _declared_precision(column: ColumnProfile, scan: ColumnScan) -> None:
     if scan.scale <= scale and scan.digits <= precision - scale and precision <= 1000:
         column.precision, column.scale = precision, scale
     else:
-        column.note = (f"values do not fit the declared {column.declared_type} (up to"
-                       f" {scan.digits} digits before and {scan.scale} after the point):"
-                       " loaded as numeric")
+        column.note = (
+            f"values do not fit the declared {column.declared_type} (up to"
+            f" {scan.digits} digits before and {scan.scale} after the point):"
+            " loaded as numeric"
+        )
 
 
 def _departure(column: ColumnProfile, declared: str, shares: dict[str, float]) -> str:
     """Why the type is not what the declared type leads one to expect ('' when it is)."""
-    expected = next((types for pattern, types in _DECLARED_FAMILIES if pattern.search(declared)),
-                    None)
+    expected = next(
+        (types for pattern, types in _DECLARED_FAMILIES if pattern.search(declared)), None
+    )
     if not declared or expected is None or column.type in expected:
         return ""
     if column.type == column.inferred_type != "text":
         share = shares.get(column.type)
-        why = ("every value is stored as " + ("BLOB" if column.type == "bytea" else "REAL")
-               if share is None else f"{share:.1%} of {column.present:,} values are"
-                                     f" {column.type}")
+        why = (
+            "every value is stored as " + ("BLOB" if column.type == "bytea" else "REAL")
+            if share is None
+            else f"{share:.1%} of {column.present:,} values are {column.type}"
+        )
     elif column.type != column.inferred_type:
         why = "type override"
     else:
@@ -285,27 +332,38 @@ def explain_flags(column: ColumnProfile, scan: ColumnScan, flag_words: FlagWords
     known = column.ident in KNOWN_FLAGS
     zeros_ones = scan.flags["0"] + scan.flags["1"]
     only_01 = scan.present > 0 and zeros_ones == scan.present
-    spelt = ", ".join(f"{word} {rows:,}" for word, rows in
-                      sorted(scan.flags.items(), key=lambda item: (-item[1], item[0])))
+    spelt = ", ".join(
+        f"{word} {rows:,}"
+        for word, rows in sorted(scan.flags.items(), key=lambda item: (-item[1], item[0]))
+    )
     flag = f"{column.ident} is a ServiceDesk flag the dashboards read"
     if column.inferred_type == "boolean":
         if scan.flag_words:
-            why = (f"its values are flag words{' and 0/1' if zeros_ones else ''} ({spelt})"
-                   + (f", and {flag}" if known else ""))
+            why = f"its values are flag words{' and 0/1' if zeros_ones else ''} ({spelt})" + (
+                f", and {flag}" if known else ""
+            )
         elif known:
             why = f"{flag}, and its values are 0 and 1 ({spelt})"
         else:
             why = f"declared {column.declared_type}, and its values are 0 and 1 ({spelt})"
         column.flag_evidence = "a flag: " + why
     elif known:
-        what = (f"{scan.present - scan.conform['boolean']:,} of its {scan.present:,} values"
-                " are neither flag words nor 0/1" if scan.present else "it holds no values")
-        column.flag_evidence = (f"not a flag: {column.ident} is a ServiceDesk flag, but {what}:"
-                                f" kept as {column.inferred_type}")
+        what = (
+            f"{scan.present - scan.conform['boolean']:,} of its {scan.present:,} values"
+            " are neither flag words nor 0/1"
+            if scan.present
+            else "it holds no values"
+        )
+        column.flag_evidence = (
+            f"not a flag: {column.ident} is a ServiceDesk flag, but {what}:"
+            f" kept as {column.inferred_type}"
+        )
     elif only_01 and column.inferred_type == "integer":
-        column.flag_evidence = (f"not a flag: only 0 and 1 ({spelt}), but no known flag (ids"
-                                " and counts look the same): kept as integer; a type override"
-                                " to boolean makes it one")
+        column.flag_evidence = (
+            f"not a flag: only 0 and 1 ({spelt}), but no known flag (ids"
+            " and counts look the same): kept as integer; a type override"
+            " to boolean makes it one"
+        )
 
 
 def _is_order(decision: str) -> TypeGuard[DateOrder]:
@@ -316,10 +374,15 @@ def _is_order(decision: str) -> TypeGuard[DateOrder]:
 def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> DateEvidence:
     ev_ = scan.evidence
     dates = DateEvidence(
-        iso=ev_["iso"], day_first=ev_["day-first"], month_first=ev_["month-first"],
+        iso=ev_["iso"],
+        day_first=ev_["day-first"],
+        month_first=ev_["month-first"],
         ambiguous=ev_["ambiguous"],
-        examples={k: scan.examples[k] for k in ("iso", "day-first", "month-first", "ambiguous",
-                                                "impossible") if k in scan.examples},
+        examples={
+            k: scan.examples[k]
+            for k in ("iso", "day-first", "month-first", "ambiguous", "impossible")
+            if k in scan.examples
+        },
     )
     if override:
         dates.decision, dates.reason = override, ""
@@ -335,8 +398,10 @@ def _date_evidence(scan: ColumnScan, override: str | None, default: str) -> Date
     else:
         dates.decision = default
         if dates.ambiguous:
-            dates.reason = (f"all {dates.ambiguous:,} dates are ambiguous (day and month"
-                            f" both <= 12): read as {default} (setting date_order)")
+            dates.reason = (
+                f"all {dates.ambiguous:,} dates are ambiguous (day and month"
+                f" both <= 12): read as {default} (setting date_order)"
+            )
     dates.impossible_in = {order: scan.impossible[order] for order in ORDERS}
     if dates.decision in ORDERS:
         dates.impossible = scan.impossible[dates.decision]
@@ -354,8 +419,9 @@ def _validity(column: ColumnProfile, scan: ColumnScan) -> None:
             column.invalid_examples = scan.examples.get("invalid_utf8", [])[:EXAMPLES]
         return
     if kind in ("bytea", "real"):
-        column.invalid = scan.present - (scan.blobs if kind == "bytea"
-                                         else scan.reals + scan.exact_integers)
+        column.invalid = scan.present - (
+            scan.blobs if kind == "bytea" else scan.reals + scan.exact_integers
+        )
         column.invalid_examples = scan.examples.get("text", [])[:EXAMPLES]
         return
     if kind in DATE_TYPES:
@@ -379,6 +445,7 @@ def _range(column: ColumnProfile, scan: ColumnScan) -> None:
         def day_text(v: Any) -> str:
             day = f"{v[0]:04d}-{v[1]:02d}-{v[2]:02d}"
             return day if column.type == "date" else f"{day} {v[3]}"
+
         fmt = day_text
     elif column.type == "time":
         low, high, fmt = scan.low.get("time"), scan.high.get("time"), str
@@ -412,8 +479,10 @@ def choose_key(conn, table: TableProfile, scans: dict) -> None:
             table.rows > 0
             and (column.present == table.rows or (id_named and column.present > 0))
             and column.distinct >= share * column.present
-            and (column.type == "integer"
-                 or (column.type == "text" and column.max_length <= KEY_MAX_LENGTH))
+            and (
+                column.type == "integer"
+                or (column.type == "text" and column.max_length <= KEY_MAX_LENGTH)
+            )
         )
         if column.key_candidate:
             candidates.append((id_named, column.distinct, -len(candidates), column))
@@ -424,13 +493,20 @@ def choose_key(conn, table: TableProfile, scans: dict) -> None:
     scanned = scans.get((table.name, key.name))
     found = scanned.duplicates if scanned is not None else None
     if found is None:
-        repeated = conn.execute(sqlite_sql(sql.SQL(
-            "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"
-            " GROUP BY v HAVING count(*) > 1").format(
-                sql.Identifier(key.name), sql.Identifier(table.name))),
-            (WHITESPACE,)).fetchall()
-        found = (len(repeated), sum(count - 1 for _, count in repeated),
-                 [str(value) for value, _ in repeated[:EXAMPLES]])
+        repeated = conn.execute(
+            sqlite_sql(
+                sql.SQL(
+                    "SELECT v, count(*) FROM (SELECT trim({}, ?) AS v FROM {})"
+                    " GROUP BY v HAVING count(*) > 1"
+                ).format(sql.Identifier(key.name), sql.Identifier(table.name))
+            ),
+            (WHITESPACE,),
+        ).fetchall()
+        found = (
+            len(repeated),
+            sum(count - 1 for _, count in repeated),
+            [str(value) for value, _ in repeated[:EXAMPLES]],
+        )
     table.duplicate_keys, table.duplicate_rows, table.duplicate_examples = found
 
 
@@ -451,25 +527,42 @@ def table_plan(table: TableProfile, by_name: dict[str, TableProfile]) -> TablePl
     declared = table.declared
     idents = {c.name.lower(): c.ident for c in table.columns}
     key = table.column(table.key) if table.key and not declared.primary_key else None
-    inferred = [key.ident] if key and not table.duplicate_keys and key.present == table.rows \
-        else []
+    inferred = [key.ident] if key and not table.duplicate_keys and key.present == table.rows else []
     return TablePlan(
-        name=table.name, ident=table.ident, rows=table.rows,
-        columns=[ColumnPlan(c.name, c.ident, c.type, c.date_order, c.flagged, c.precision,
-                            c.scale, c.invalid_utf8, c.true_words, c.false_words)
-                 for c in table.columns],
+        name=table.name,
+        ident=table.ident,
+        rows=table.rows,
+        columns=[
+            ColumnPlan(
+                c.name,
+                c.ident,
+                c.type,
+                c.date_order,
+                c.flagged,
+                c.precision,
+                c.scale,
+                c.invalid_utf8,
+                c.true_words,
+                c.false_words,
+            )
+            for c in table.columns
+        ],
         primary_key=[idents[c.lower()] for c in declared.primary_key] or inferred,
         key_inferred=bool(inferred),
         unique=[[idents[c.lower()] for c in columns] for columns in declared.unique],
-        foreign_keys=[key for key in (_foreign_key(k, idents, by_name)
-                                      for k in declared.foreign_keys) if key is not None],
+        foreign_keys=[
+            key
+            for key in (_foreign_key(k, idents, by_name) for k in declared.foreign_keys)
+            if key is not None
+        ],
         date_column=table.column(table.date_column).ident if table.date_column else None,
         order_by=list(declared.primary_key) if declared.without_rowid else [],
     )
 
 
-def _foreign_key(key: DeclaredForeignKey, idents: dict[str, str],
-                 by_name: dict[str, TableProfile]) -> ForeignKeyPlan | None:
+def _foreign_key(
+    key: DeclaredForeignKey, idents: dict[str, str], by_name: dict[str, TableProfile]
+) -> ForeignKeyPlan | None:
     """A declared foreign key by idents; None when it names what the source does not have
     (SQLite accepts such a declaration; PostgreSQL would refuse it)."""
     parent = by_name.get(key.parent.lower())
@@ -477,9 +570,14 @@ def _foreign_key(key: DeclaredForeignKey, idents: dict[str, str],
         return None
     parent_idents = {c.name.lower(): c.ident for c in parent.columns}
     parent_columns = key.parent_columns or parent.declared.primary_key
-    if len(parent_columns) != len(key.columns) or not all(
-            c.lower() in parent_idents for c in parent_columns) or not all(
-            c.lower() in idents for c in key.columns):
+    if (
+        len(parent_columns) != len(key.columns)
+        or not all(c.lower() in parent_idents for c in parent_columns)
+        or not all(c.lower() in idents for c in key.columns)
+    ):
         return None
-    return ForeignKeyPlan([idents[c.lower()] for c in key.columns], parent.ident,
-                          [parent_idents[c.lower()] for c in parent_columns])
+    return ForeignKeyPlan(
+        [idents[c.lower()] for c in key.columns],
+        parent.ident,
+        [parent_idents[c.lower()] for c in parent_columns],
+    )

@@ -68,8 +68,15 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
             relations = find_relations(settings, shapes)
             flag_words = FlagWords.parse(settings.flag_words)
             scans, digest = scan_all(
-                run, conn, source, shapes, (frozenset(settings.null_tokens), flag_words.every),
-                workers, lambda: sha256_file(source), related_columns(relations))
+                run,
+                conn,
+                source,
+                shapes,
+                (frozenset(settings.null_tokens), flag_words.every),
+                workers,
+                lambda: sha256_file(source),
+                related_columns(relations),
+            )
             overrides = Overrides(settings)
             tables = profile_tables(conn, settings, shapes, scans, overrides, flag_words)
             for relation in relations:
@@ -85,32 +92,72 @@ def profile(run: Run, settings: Settings, source: Path, *, workers: int | None =
         plan = plan_of(tables)
         for key in overrides.unmatched():
             table_name, _, column_name = key.partition(".")
-            run.emit(ev.Finding(stage=STAGE, table=table_name, column=column_name,
-                                dimension="review",
-                                message=f"override {key!r} matches no column in the source"))
+            run.emit(
+                ev.Finding(
+                    stage=STAGE,
+                    table=table_name,
+                    column=column_name,
+                    dimension="review",
+                    message=f"override {key!r} matches no column in the source",
+                )
+            )
         score = quality.score(tables, relations, settings)
         for dimension, part in score.dimensions.items():
             for finding in part.findings:
-                run.emit(ev.Finding(stage=STAGE, table=finding.table, column=finding.column,
-                                    dimension=dimension, message=finding.message,
-                                    count=finding.count, examples=tuple(finding.examples)))
+                run.emit(
+                    ev.Finding(
+                        stage=STAGE,
+                        table=finding.table,
+                        column=finding.column,
+                        dimension=dimension,
+                        message=finding.message,
+                        count=finding.count,
+                        examples=tuple(finding.examples),
+                    )
+                )
         for table in tables:
             for column in table.columns:
                 if column.flagged:
-                    run.emit(ev.Finding(stage=STAGE, table=table.name, column=column.name,
-                                        dimension="review", message=column.flagged))
-        result = Profile(str(source), digest, tables, relations, score, plan,
-                         round(time.monotonic() - started, 3), scans)
+                    run.emit(
+                        ev.Finding(
+                            stage=STAGE,
+                            table=table.name,
+                            column=column.name,
+                            dimension="review",
+                            message=column.flagged,
+                        )
+                    )
+        result = Profile(
+            str(source),
+            digest,
+            tables,
+            relations,
+            score,
+            plan,
+            round(time.monotonic() - started, 3),
+            scans,
+        )
         write_json(run.dir / PROFILE, result.to_dict())
         plan.save(run.dir / PLAN)
-        summary.update(tables=len(tables), rows=sum(t.rows for t in tables),
-                       score=score.total,
-                       flagged=sum(1 for t in tables for c in t.columns if c.flagged))
+        summary.update(
+            tables=len(tables),
+            rows=sum(t.rows for t in tables),
+            score=score.total,
+            flagged=sum(1 for t in tables for c in t.columns if c.flagged),
+        )
     return result
 
 
-def override(run: Run, settings: Settings, found: Profile, table: str, column: str, *,
-             type: str | None = None, date_order: DateOrder | None = None) -> ColumnProfile:
+def override(
+    run: Run,
+    settings: Settings,
+    found: Profile,
+    table: str,
+    column: str,
+    *,
+    type: str | None = None,
+    date_order: DateOrder | None = None,
+) -> ColumnProfile:
     """Load ``table.column`` as ``type`` or read it in ``date_order``, and re-score.
 
     The column is decided again from its scan (when the profile was read back
@@ -125,8 +172,9 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
     if type is not None and type not in TYPES:
         raise BadInput(f"type {type!r} for {table}.{column} is none of {', '.join(TYPES)}")
     if date_order is not None and date_order not in ORDERS:
-        raise BadInput(f"date order {date_order!r} for {table}.{column} is none of"
-                       f" {', '.join(ORDERS)}")
+        raise BadInput(
+            f"date order {date_order!r} for {table}.{column} is none of {', '.join(ORDERS)}"
+        )
     before = where.columns[index]
     earlier = before.overridden
     flag_words = FlagWords.parse(settings.flag_words)
@@ -138,13 +186,26 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
         type = before.type
     try:
         if key not in found.scans:
-            scanned, _ = scan_columns(source, where.name, [before.name],
-                                      frozenset(settings.null_tokens), flag_words.every,
-                                      where.rows, parts=1)
+            scanned, _ = scan_columns(
+                source,
+                where.name,
+                [before.name],
+                frozenset(settings.null_tokens),
+                flag_words.every,
+                where.rows,
+                parts=1,
+            )
             found.scans[key] = scanned[before.name]
         scan = found.scans[key]
-        now = column_profile(before.name, before.declared_type, before.ident, scan, settings,
-                             type, date_order or (earlier.date_order if earlier else None))
+        now = column_profile(
+            before.name,
+            before.declared_type,
+            before.ident,
+            scan,
+            settings,
+            type,
+            date_order or (earlier.date_order if earlier else None),
+        )
         explain_flags(now, scan, flag_words)
         where.columns[index] = now
         conn = open_source(source)
@@ -162,9 +223,18 @@ def override(run: Run, settings: Settings, found: Profile, table: str, column: s
     passed = quality.gate(found.score, settings, None).passed
     write_json(run.dir / PROFILE, found.to_dict())
     found.plan.save(run.dir / PLAN)
-    run.emit(ev.ColumnOverridden(stage=STAGE, table=where.name, column=now.name, type=now.type,
-                                 date_order=now.date_order, invalid=now.invalid,
-                                 score=found.score.total, passed=passed))
+    run.emit(
+        ev.ColumnOverridden(
+            stage=STAGE,
+            table=where.name,
+            column=now.name,
+            type=now.type,
+            date_order=now.date_order,
+            invalid=now.invalid,
+            score=found.score.total,
+            passed=passed,
+        )
+    )
     return now
 
 
@@ -176,4 +246,3 @@ def _column_at(found: Profile, table: str, column: str) -> tuple[TableProfile, i
                 if column in (candidate.name, candidate.ident):
                     return where, index
     raise BadInput(f"no column {table}.{column} in the source")
-

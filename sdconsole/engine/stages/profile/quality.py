@@ -68,14 +68,23 @@ class _Tally:
         # finding, bad, exempt, what its share is of (None: the dimension's eligible)
         self.items: list[tuple[QualityFinding, int, bool, int | None]] = []
 
-    def add(self, table: str, column: str, message: str, bad: int, *,
-            examples: list[str] | tuple = (), exempt: bool = False,
-            of: int | None = None) -> None:
+    def add(
+        self,
+        table: str,
+        column: str,
+        message: str,
+        bad: int,
+        *,
+        examples: list[str] | tuple = (),
+        exempt: bool = False,
+        of: int | None = None,
+    ) -> None:
         """A finding; an exempt one is listed but its cells count as good. ``of``: charge
         its share of that many cells (a required column's rows) instead of the eligible."""
         if bad:
-            self.items.append((QualityFinding(table, column, message, bad, 0.0,
-                                              list(examples)), bad, exempt, of))
+            self.items.append(
+                (QualityFinding(table, column, message, bad, 0.0, list(examples)), bad, exempt, of)
+            )
 
     def dimension(self, weight: float) -> Dimension:
         bad = min(self.eligible, sum(n for _, n, exempt, _ in self.items if not exempt))
@@ -93,47 +102,60 @@ def _points(bad: int, eligible: int) -> float:
     return POINTS_PER_PERCENT * 100 * bad / eligible if eligible else 0.0
 
 
-def score(tables: list[TableProfile], relations: list[RelationProfile],
-          settings: Settings) -> QualityScore:
+def score(
+    tables: list[TableProfile], relations: list[RelationProfile], settings: Settings
+) -> QualityScore:
     """Score profiled tables and relations; see the module docstring for the rules."""
     sparse = {key.lower() for key in settings.sparse_columns}
     tallies = {name: _Tally() for name in DIMENSIONS}
     for table in tables:
         required = {*table.declared.primary_key, table.key, table.date_column} - {None}
         for column in table.columns:
-            _completeness(tallies["completeness"], table.name, column,
-                          f"{table.name}.{column.name}".lower() in sparse,
-                          column.name in required)
+            _completeness(
+                tallies["completeness"],
+                table.name,
+                column,
+                f"{table.name}.{column.name}".lower() in sparse,
+                column.name in required,
+            )
             _column(tallies, table.name, column)
         if table.key:
             tallies["uniqueness"].eligible += table.rows
             tallies["uniqueness"].add(
-                table.name, table.key,
+                table.name,
+                table.key,
                 f"{table.duplicate_keys:,} key values occur more than once"
                 f" ({table.duplicate_rows:,} extra rows)",
-                table.duplicate_rows, examples=table.duplicate_examples, of=table.rows)
+                table.duplicate_rows,
+                examples=table.duplicate_examples,
+                of=table.rows,
+            )
     for relation in relations:
         integrity = tallies["integrity"]
         integrity.eligible += relation.references
         share = relation.orphans / relation.references if relation.references else 0.0
         integrity.add(
-            relation.child_table, relation.child_column,
+            relation.child_table,
+            relation.child_column,
             f"{relation.orphans:,} of {relation.references:,} references ({share:.1%}) point"
             f" to no {relation.parent_table}.{relation.parent_column}"
             + (" (declared foreign key)" if relation.declared else "")
             + (" (expected: settings expected_orphans, no cost)" if relation.expected else ""),
-            relation.orphans, examples=relation.examples, exempt=relation.expected,
-            of=relation.references)
+            relation.orphans,
+            examples=relation.examples,
+            exempt=relation.expected,
+            of=relation.references,
+        )
     weights = {name: float(settings.quality_weights.get(name, 0.0)) for name in DIMENSIONS}
     dimensions = {name: tallies[name].dimension(weights[name]) for name in DIMENSIONS}
     total_weight = sum(weights.values())
-    total = math.floor(round(sum(d.score * d.weight for d in dimensions.values())
-                             / total_weight, 6))
+    total = math.floor(
+        round(sum(d.score * d.weight for d in dimensions.values()) / total_weight, 6)
+    )
     return QualityScore(total, dimensions)
 
 
-def _completeness(completeness: _Tally, table: str, column, sparse: bool,
-                  required: bool) -> None:
+def _completeness(completeness: _Tally, table: str, column, sparse: bool, required: bool) -> None:
     """Missing cells: a required column charged on its rows, optional ones listed free."""
     completeness.eligible += column.rows
     missing = column.missing
@@ -144,19 +166,33 @@ def _completeness(completeness: _Tally, table: str, column, sparse: bool,
         parts.append(f"{column.empties:,} empty")
     parts += [f"{n:,} {token!r}" for token, n in column.placeholders.items()]
     filled = 1 - missing / column.rows
-    message = (f"{missing:,} of {column.rows:,} cells missing ({missing / column.rows:.1%}:"
-               f" {', '.join(parts)})")
+    message = (
+        f"{missing:,} of {column.rows:,} cells missing ({missing / column.rows:.1%}:"
+        f" {', '.join(parts)})"
+    )
     if required:
-        completeness.add(table, column.name, message + " in a required column (the key or"
-                         " the main date column: each 1% missing costs"
-                         f" {POINTS_PER_PERCENT} points)", missing, of=column.rows)
+        completeness.add(
+            table,
+            column.name,
+            message + " in a required column (the key or"
+            " the main date column: each 1% missing costs"
+            f" {POINTS_PER_PERCENT} points)",
+            missing,
+            of=column.rows,
+        )
     elif sparse:
-        completeness.add(table, column.name, message + " (sparse column: no cost)", missing,
-                         exempt=True)
+        completeness.add(
+            table, column.name, message + " (sparse column: no cost)", missing, exempt=True
+        )
     elif filled <= OPTIONAL_SHARE:
-        completeness.add(table, column.name, message + f" (sparse by design: {filled:.1%}"
-                         f" filled, at most {OPTIONAL_SHARE:.0%}: optional, no cost)",
-                         missing, exempt=True)
+        completeness.add(
+            table,
+            column.name,
+            message + f" (sparse by design: {filled:.1%}"
+            f" filled, at most {OPTIONAL_SHARE:.0%}: optional, no cost)",
+            missing,
+            exempt=True,
+        )
     else:
         completeness.add(table, column.name, message, missing)
 
@@ -165,50 +201,83 @@ def _column(tallies: dict[str, _Tally], table: str, column) -> None:
     validity = tallies["validity"]
     if column.type != "text":
         validity.eligible += column.present
-        validity.add(table, column.name,
-                     f"{column.invalid:,} of {column.present:,} values are not a valid"
-                     f" {column.type}", column.invalid, examples=column.invalid_examples,
-                     of=column.present)
+        validity.add(
+            table,
+            column.name,
+            f"{column.invalid:,} of {column.present:,} values are not a valid {column.type}",
+            column.invalid,
+            examples=column.invalid_examples,
+            of=column.present,
+        )
     else:
         binary = column.blobs + column.invalid_utf8
         validity.eligible += column.present
-        validity.add(table, column.name, f"{binary:,} values are BLOBs or text that is not"
-                     " UTF-8 in a text column: rejects", binary,
-                     examples=column.invalid_examples, of=column.present)
+        validity.add(
+            table,
+            column.name,
+            f"{binary:,} values are BLOBs or text that is not UTF-8 in a text column: rejects",
+            binary,
+            examples=column.invalid_examples,
+            of=column.present,
+        )
         if column.candidate:
             share = 1 - (column.invalid - binary) / column.present
             nearly = share >= NEARLY_TYPED
-            validity.add(table, column.name, f"kept as text: {column.invalid - binary:,} of"
-                         f" {column.present:,} values are not {column.candidate}"
-                         + (f" ({share:.1%} are: junk that kept it from its type)" if nearly
-                            else f" (only {share:.1%} are: text by nature, no cost)"),
-                         column.invalid - binary, examples=column.invalid_examples,
-                         exempt=not nearly, of=column.present)
+            validity.add(
+                table,
+                column.name,
+                f"kept as text: {column.invalid - binary:,} of"
+                f" {column.present:,} values are not {column.candidate}"
+                + (
+                    f" ({share:.1%} are: junk that kept it from its type)"
+                    if nearly
+                    else f" (only {share:.1%} are: text by nature, no cost)"
+                ),
+                column.invalid - binary,
+                examples=column.invalid_examples,
+                exempt=not nearly,
+                of=column.present,
+            )
     consistency = tallies["consistency"]
     consistency.eligible += column.present
     if column.type != "text":  # text keeps its spaces: they are data
-        consistency.add(table, column.name,
-                        f"{column.whitespace:,} {column.type} values padded with whitespace",
-                        column.whitespace)
-    consistency.add(table, column.name, f"{column.nul_bytes:,} values with NUL bytes",
-                    column.nul_bytes)
+        consistency.add(
+            table,
+            column.name,
+            f"{column.whitespace:,} {column.type} values padded with whitespace",
+            column.whitespace,
+        )
+    consistency.add(
+        table, column.name, f"{column.nul_bytes:,} values with NUL bytes", column.nul_bytes
+    )
     dates = column.date_evidence
     if dates is not None and dates.decision == "contradicting":
-        consistency.add(table, column.name, dates.reason,
-                        min(dates.day_first, dates.month_first),
-                        examples=dates.examples.get("day-first", [])[:2]
-                        + dates.examples.get("month-first", [])[:2])
+        consistency.add(
+            table,
+            column.name,
+            dates.reason,
+            min(dates.day_first, dates.month_first),
+            examples=dates.examples.get("day-first", [])[:2]
+            + dates.examples.get("month-first", [])[:2],
+        )
 
 
 def gate(score: QualityScore, settings: Settings, override_reason: str | None) -> GateDecision:
     """Pass at or above ``quality_threshold`` with no dimension below ``quality_floor``;
     otherwise only with a non-blank typed reason."""
     threshold, floor = settings.quality_threshold, settings.quality_floor
-    low = [(name, part) for name, part in score.dimensions.items()
-           if part.weight and part.score < floor]
+    low = [
+        (name, part)
+        for name, part in score.dimensions.items()
+        if part.weight and part.score < floor
+    ]
     if score.total >= threshold and not low:
-        return GateDecision(True, False, f"quality score {score.total} meets the threshold"
-                                         f" {threshold}, no dimension below {floor}")
+        return GateDecision(
+            True,
+            False,
+            f"quality score {score.total} meets the threshold"
+            f" {threshold}, no dimension below {floor}",
+        )
     reason = (override_reason or "").strip()
     if reason:
         return GateDecision(True, True, reason)
@@ -216,14 +285,22 @@ def gate(score: QualityScore, settings: Settings, override_reason: str | None) -
         name, part = low[0]
         worst = part.findings[0] if part.findings else None
         why = f": {worst.table}.{worst.column} {worst.message}" if worst else ""
-        return GateDecision(False, False, f"{name} {part.score:g} is below the floor {floor}"
-                                          f"{why}; override with a typed reason")
-    return GateDecision(False, False, f"quality score {score.total} is below the threshold"
-                                      f" {threshold}; override with a typed reason")
+        return GateDecision(
+            False,
+            False,
+            f"{name} {part.score:g} is below the floor {floor}{why}; override with a typed reason",
+        )
+    return GateDecision(
+        False,
+        False,
+        f"quality score {score.total} is below the threshold"
+        f" {threshold}; override with a typed reason",
+    )
 
 
-def check_gate(score: QualityScore, settings: Settings,
-               override_reason: str | None = None) -> GateDecision:
+def check_gate(
+    score: QualityScore, settings: Settings, override_reason: str | None = None
+) -> GateDecision:
     """:func:`gate`, raising GateRefused (one line) when it does not pass."""
     decision = gate(score, settings, override_reason)
     if not decision.passed:

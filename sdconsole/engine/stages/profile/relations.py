@@ -33,8 +33,7 @@ def find_relations(settings: Settings, shapes) -> list[RelationProfile]:
     for child_t, child_c, parent_t, parent_c in RELATIONS:
         child, child_cols = names.get(child_t, (None, {}))
         parent, parent_cols = names.get(parent_t, (None, {}))
-        child_col, parent_col = child_cols.get(child_c.lower()), parent_cols.get(
-            parent_c.lower())
+        child_col, parent_col = child_cols.get(child_c.lower()), parent_cols.get(parent_c.lower())
         if child_col is None or parent_col is None:
             continue
         relation = RelationProfile(child, child_col, parent, parent_col)
@@ -61,26 +60,37 @@ def count_orphans(conn, relation: RelationProfile, scans: dict, tokens: list[str
     parent = scans[(relation.parent_table, relation.parent_column)].trimmed
     if child is not None and parent is not None:
         missing = set(tokens)
-        orphans = sorted((value, count) for value, count in child.items()
-                         if value not in parent and value not in missing)
+        orphans = sorted(
+            (value, count)
+            for value, count in child.items()
+            if value not in parent and value not in missing
+        )
     else:
         marks = sql.SQL(", ").join(sql.SQL("?") for _ in tokens) if tokens else sql.SQL("NULL")
-        orphans = conn.execute(sqlite_sql(sql.SQL(
-            "SELECT v, count(*) FROM (SELECT trim({child_col}, ?) AS v FROM {child})"
-            " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?)"
-            " FROM {parent} WHERE {parent_col} IS NOT NULL) GROUP BY v").format(
-                child_col=sql.Identifier(relation.child_column),
-                child=sql.Identifier(relation.child_table), marks=marks,
-                parent_col=sql.Identifier(relation.parent_column),
-                parent=sql.Identifier(relation.parent_table))),
-            (WHITESPACE, *sorted(tokens), WHITESPACE)).fetchall()
+        orphans = conn.execute(
+            sqlite_sql(
+                sql.SQL(
+                    "SELECT v, count(*) FROM (SELECT trim({child_col}, ?) AS v FROM {child})"
+                    " WHERE v NOT IN ({marks}) AND v NOT IN (SELECT trim({parent_col}, ?)"
+                    " FROM {parent} WHERE {parent_col} IS NOT NULL) GROUP BY v"
+                ).format(
+                    child_col=sql.Identifier(relation.child_column),
+                    child=sql.Identifier(relation.child_table),
+                    marks=marks,
+                    parent_col=sql.Identifier(relation.parent_column),
+                    parent=sql.Identifier(relation.parent_table),
+                )
+            ),
+            (WHITESPACE, *sorted(tokens), WHITESPACE),
+        ).fetchall()
     relation.orphans = sum(count for _, count in orphans)
     relation.orphan_values = len(orphans)
     relation.examples = [str(value) for value, _ in orphans[:EXAMPLES]]
 
 
-def declared_relations(conn, tables: list[TableProfile], known: list[RelationProfile],
-                       settings: Settings) -> list[RelationProfile]:
+def declared_relations(
+    conn, tables: list[TableProfile], known: list[RelationProfile], settings: Settings
+) -> list[RelationProfile]:
     """The declared foreign keys not already a ServiceDesk relation, their orphans as
     SQLite itself finds them (``PRAGMA foreign_key_check``: exact values, the declared
     collation). A key SQLite cannot check (its parent is not unique) is left out."""
@@ -90,32 +100,47 @@ def declared_relations(conn, tables: list[TableProfile], known: list[RelationPro
     for table in tables:
         orphans: Counter = Counter()
         try:
-            for _, _, _, key_id in conn.execute("SELECT * FROM pragma_foreign_key_check(?)",
-                                                (table.name,)):
+            for _, _, _, key_id in conn.execute(
+                "SELECT * FROM pragma_foreign_key_check(?)", (table.name,)
+            ):
                 orphans[key_id] += 1
-            keys = conn.execute('SELECT DISTINCT id, "table" FROM pragma_foreign_key_list(?)'
-                                " ORDER BY id", (table.name,)).fetchall()
+            keys = conn.execute(
+                'SELECT DISTINCT id, "table" FROM pragma_foreign_key_list(?) ORDER BY id',
+                (table.name,),
+            ).fetchall()
         except sqlite3.DatabaseError:
             continue  # a foreign key mismatch: the loader reports the key it cannot create
         for key, (key_id, parent) in zip(table.declared.foreign_keys, keys, strict=False):
             child_column = ", ".join(key.columns)
             if (table.name.lower(), child_column.lower()) in seen:
                 continue
-            present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c))
-                                            for c in key.columns)
-            references = conn.execute(sqlite_sql(sql.SQL("SELECT count(*) FROM {} WHERE {}")
-                                                 .format(sql.Identifier(table.name), present))
-                                      ).fetchone()[0]
-            relation = RelationProfile(table.name, child_column, parent,
-                                       ", ".join(key.parent_columns) or "primary key",
-                                       references, orphans[key_id], declared=True)
+            present = sql.SQL(" AND ").join(
+                sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in key.columns
+            )
+            references = conn.execute(
+                sqlite_sql(
+                    sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                        sql.Identifier(table.name), present
+                    )
+                )
+            ).fetchone()[0]
+            relation = RelationProfile(
+                table.name,
+                child_column,
+                parent,
+                ", ".join(key.parent_columns) or "primary key",
+                references,
+                orphans[key_id],
+                declared=True,
+            )
             relation.expected = relation.key.lower() in expected
             found.append(relation)
     return found
 
 
-def with_references(relations: list[RelationProfile],
-                    tables: list[TableProfile]) -> list[RelationProfile]:
+def with_references(
+    relations: list[RelationProfile], tables: list[TableProfile]
+) -> list[RelationProfile]:
     """Fill in each relation's references: the child column's present cells."""
     by_name = {t.name: t for t in tables}
     for relation in relations:

@@ -86,8 +86,11 @@ class _Day:
     impossible_in: tuple[str, ...] = field(init=False)  # example keys of the orders it fails
 
     def __post_init__(self) -> None:
-        self.impossible_in = tuple("impossible/" + order for order, parts
-                                   in zip(ORDERS, self.parts, strict=True) if parts is None)
+        self.impossible_in = tuple(
+            "impossible/" + order
+            for order, parts in zip(ORDERS, self.parts, strict=True)
+            if parts is None
+        )
 
 
 @dataclass(slots=True)
@@ -207,14 +210,16 @@ class ColumnScan:
             return True
         if text.isdigit():
             return self._converts("integer", to_integer, text, count) or self._converts(
-                "numeric", to_numeric, text, count)
+                "numeric", to_numeric, text, count
+            )
         if first.isdigit() and self._date(text, count):
             return True
         if first.isdigit() or first in "+-.":
             if ":" in text:
                 return self._converts("time", to_time, text, count)
             return self._converts("integer", to_integer, text, count) or self._converts(
-                "numeric", to_numeric, text, count)
+                "numeric", to_numeric, text, count
+            )
         if len(text) <= self.word_length and (word := text.lower()) in self.words:
             self.conform["boolean"] += count
             self.flags[word] += count
@@ -322,13 +327,12 @@ class ColumnScan:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _day_facts(first: int, second: int, third: int,
-               year_first: bool) -> tuple[str, tuple[tuple[int, int, int] | None, ...]]:
+def _day_facts(
+    first: int, second: int, third: int, year_first: bool
+) -> tuple[str, tuple[tuple[int, int, int] | None, ...]]:
     """Evidence of one written date, and its real (y, m, d) in each order (None: impossible)."""
     fields = DateFields(first, second, third, year_first, 4, None)
-    days = tuple(
-        parts if real_date(*parts) else None for parts in (ymd(fields, o) for o in ORDERS)
-    )
+    days = tuple(parts if real_date(*parts) else None for parts in (ymd(fields, o) for o in ORDERS))
     return evidence(fields) or "impossible", days
 
 
@@ -336,9 +340,17 @@ Scans = dict[str, ColumnScan]
 Reading = tuple[frozenset[str], frozenset[str]]  # what a value means: null tokens, flag words
 
 
-def scan_columns(source: Path, table: str, columns: list[str], null_tokens: frozenset[str],
-                 words: frozenset[str], rows: int, related: frozenset[str] = frozenset(), *,
-                 parts: int = 0) -> tuple[Scans, list[tuple[str, int]]]:
+def scan_columns(
+    source: Path,
+    table: str,
+    columns: list[str],
+    null_tokens: frozenset[str],
+    words: frozenset[str],
+    rows: int,
+    related: frozenset[str] = frozenset(),
+    *,
+    parts: int = 0,
+) -> tuple[Scans, list[tuple[str, int]]]:
     """Scan columns of one table in its own read-only connection (the worker-process entry).
 
     In one counting pass of the table's ``rows``; or with ``parts``, each
@@ -349,8 +361,9 @@ def scan_columns(source: Path, table: str, columns: list[str], null_tokens: froz
     conn = open_source(source)
     try:
         if parts:
-            return {column: _alone(conn, table, column, null_tokens, words, parts)
-                    for column in columns}, []
+            return {
+                column: _alone(conn, table, column, null_tokens, words, parts) for column in columns
+            }, []
         return _count_pass(conn, table, columns, null_tokens, words, rows, related)
     finally:
         conn.close()
@@ -358,6 +371,7 @@ def scan_columns(source: Path, table: str, columns: list[str], null_tokens: froz
 
 def _lenient_on_retry(scan: Callable) -> Callable:
     """Read again, leniently, when a TEXT cell that is not UTF-8 stopped the read."""
+
     @functools.wraps(scan)
     def scanning(conn, *args, **kwargs):
         try:
@@ -367,13 +381,20 @@ def _lenient_on_retry(scan: Callable) -> Callable:
                 raise
             read_text_leniently(conn)
             return scan(conn, *args, **kwargs)
+
     return scanning
 
 
 @_lenient_on_retry
-def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str],
-                words: frozenset[str], rows: int,
-                related: frozenset[str]) -> tuple[Scans, list[tuple[str, int]]]:
+def _count_pass(
+    conn,
+    table: str,
+    columns: list[str],
+    null_tokens: frozenset[str],
+    words: frozenset[str],
+    rows: int,
+    related: frozenset[str],
+) -> tuple[Scans, list[tuple[str, int]]]:
     """Count the values of every column in one read of the table.
 
     Every PASS_CHECK chunks, a column's memory is estimated as its distinct
@@ -385,8 +406,13 @@ def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str
     counts: dict[int, Counter] = {index: Counter() for index in range(len(columns))}
     sizes = [0] * len(columns)
     left: list[tuple[str, int]] = []
-    cursor = conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table))))
+    cursor = conn.execute(
+        sqlite_sql(
+            sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+            )
+        )
+    )
     chunks = seen = 0
     while chunk := cursor.fetchmany(PASS_CHUNK):
         cells = list(zip(*chunk, strict=True))
@@ -395,19 +421,24 @@ def _count_pass(conn, table: str, columns: list[str], null_tokens: frozenset[str
         seen += len(chunk)
         if chunks % PASS_CHECK == 0:
             for index, held in _within_memory(counts, sizes, cells).items():
-                left.append((columns[index],
-                             -(-held * max(rows, seen) // seen // max(PASS_MEMORY, 1))))
+                left.append(
+                    (columns[index], -(-held * max(rows, seen) // seen // max(PASS_MEMORY, 1)))
+                )
             if not counts:
                 break
         chunks += 1
-    scans = {columns[index]: _with_trimmed(_scanned(counter.items(), null_tokens, words),
-                                           counter, columns[index] in related)
-             for index, counter in counts.items()}
+    scans = {
+        columns[index]: _with_trimmed(
+            _scanned(counter.items(), null_tokens, words), counter, columns[index] in related
+        )
+        for index, counter in counts.items()
+    }
     return scans, left
 
 
-def _scanned(counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str],
-             words: frozenset[str]) -> ColumnScan:
+def _scanned(
+    counts: Iterable[tuple[Any, int]], null_tokens: frozenset[str], words: frozenset[str]
+) -> ColumnScan:
     """The scan of a column from its (distinct value, rows) pairs."""
     scan = ColumnScan(words=words)
     for value, count in counts:
@@ -426,9 +457,12 @@ def _with_trimmed(scan: ColumnScan, counts: Counter, related: bool) -> ColumnSca
     may not be Python's; and for columns scanned alone. The profile then asks
     SQLite.
     """
-    could_be_key = (scan.rows > 0 and scan.present == scan.rows
-                    and scan.distinct >= KEY_ID_DISTINCT_SHARE * scan.rows
-                    and scan.max_length <= KEY_MAX_LENGTH)
+    could_be_key = (
+        scan.rows > 0
+        and scan.present == scan.rows
+        and scan.distinct >= KEY_ID_DISTINCT_SHARE * scan.rows
+        and scan.max_length <= KEY_MAX_LENGTH
+    )
     if not (related or could_be_key):
         return scan
     trimmed: dict[str, int] = {}
@@ -446,8 +480,11 @@ def _with_trimmed(scan: ColumnScan, counts: Counter, related: bool) -> ColumnSca
         scan.trimmed = trimmed
     if could_be_key:
         repeated = sorted(value for value, count in trimmed.items() if count > 1)
-        scan.duplicates = (len(repeated), sum(trimmed[value] - 1 for value in repeated),
-                           repeated[:EXAMPLES])
+        scan.duplicates = (
+            len(repeated),
+            sum(trimmed[value] - 1 for value in repeated),
+            repeated[:EXAMPLES],
+        )
     return scan
 
 
@@ -455,8 +492,9 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, (str, bytes)) else 8
 
 
-def _within_memory(counts: dict[int, Counter], sizes: list[int],
-                   cells: list[tuple]) -> dict[int, int]:
+def _within_memory(
+    counts: dict[int, Counter], sizes: list[int], cells: list[tuple]
+) -> dict[int, int]:
     """Drop the biggest counts until the estimate of them all is within PASS_MEMORY.
 
     ``sizes`` (per column, updated here) are the estimated bytes of a
@@ -476,8 +514,9 @@ def _within_memory(counts: dict[int, Counter], sizes: list[int],
 
 
 @_lenient_on_retry
-def _alone(conn, table: str, column: str, null_tokens: frozenset[str], words: frozenset[str],
-           parts: int) -> ColumnScan:
+def _alone(
+    conn, table: str, column: str, null_tokens: frozenset[str], words: frozenset[str], parts: int
+) -> ColumnScan:
     """Scan one column left out of a counting pass.
 
     Counted in one read of its own when it needs one part (PASS_MEMORY on its
@@ -487,19 +526,37 @@ def _alone(conn, table: str, column: str, null_tokens: frozenset[str], words: fr
     """
     if parts <= 1:
         counts: Counter = Counter()
-        cursor = conn.execute(sqlite_sql(sql.SQL("SELECT {} FROM {}").format(
-            sql.Identifier(column), sql.Identifier(table))))
+        cursor = conn.execute(
+            sqlite_sql(
+                sql.SQL("SELECT {} FROM {}").format(sql.Identifier(column), sql.Identifier(table))
+            )
+        )
         while chunk := cursor.fetchmany(PASS_CHUNK * PASS_CHECK):
             counts.update(value for (value,) in chunk)
         return _scanned(counts.items(), null_tokens, words)
-    return _scanned(conn.execute(sqlite_sql(
-        sql.SQL("SELECT {col}, count(*) FROM {table} GROUP BY {col} COLLATE BINARY").format(
-            col=sql.Identifier(column), table=sql.Identifier(table)))), null_tokens, words)
+    return _scanned(
+        conn.execute(
+            sqlite_sql(
+                sql.SQL("SELECT {col}, count(*) FROM {table} GROUP BY {col} COLLATE BINARY").format(
+                    col=sql.Identifier(column), table=sql.Identifier(table)
+                )
+            )
+        ),
+        null_tokens,
+        words,
+    )
 
 
-def scan_all(run: Run, conn, source: Path, shapes, reading: Reading,
-             workers: int | None, meanwhile: Callable[[], Any],
-             related: dict[str, frozenset[str]]) -> tuple[dict, Any]:
+def scan_all(
+    run: Run,
+    conn,
+    source: Path,
+    shapes,
+    reading: Reading,
+    workers: int | None,
+    meanwhile: Callable[[], Any],
+    related: dict[str, frozenset[str]],
+) -> tuple[dict, Any]:
     """Scan every column (here, or in worker processes that open the source themselves),
     reporting progress per table as its columns finish.
 
@@ -526,15 +583,17 @@ def scan_all(run: Run, conn, source: Path, shapes, reading: Reading,
     also: list = []
     if workers > 1:
         try:
-            _scan_in_workers(workers, source, jobs, reading, related, finished,
-                             lambda: also.append(meanwhile()))
+            _scan_in_workers(
+                workers, source, jobs, reading, related, finished, lambda: also.append(meanwhile())
+            )
         except BrokenProcessPool:
             pass  # the workers could not run (say, an unguarded __main__): scan here instead
     for table, columns, rows in shapes:
         missing = [c for c, _ in columns if (table, c) not in scans]
         if missing:
-            found, left = _count_pass(conn, table, missing, *reading, rows,
-                                      related.get(table, frozenset()))
+            found, left = _count_pass(
+                conn, table, missing, *reading, rows, related.get(table, frozenset())
+            )
             finished(table, found)
             for column, parts in left:
                 finished(table, {column: _alone(conn, table, column, *reading, parts)})
@@ -557,27 +616,47 @@ def _jobs(shapes, cells: int) -> list[tuple[str, list[str], int]]:
     return sorted(jobs, key=lambda job: -job[2] * len(job[1]))
 
 
-def _scan_in_workers(workers: int, source: Path, jobs, reading: Reading,
-                     related: dict[str, frozenset[str]], finished,
-                     meanwhile: Callable[[], None]) -> None:
+def _scan_in_workers(
+    workers: int,
+    source: Path,
+    jobs,
+    reading: Reading,
+    related: dict[str, frozenset[str]],
+    finished,
+    meanwhile: Callable[[], None],
+) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=processes.context(),
-                                                initializer=processes.worker_start) as pool:
-        pending = {pool.submit(scan_columns, source, table, columns, *reading, rows,
-                               related.get(table, frozenset())): table
-                   for table, columns, rows in jobs}
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=processes.context(), initializer=processes.worker_start
+    ) as pool:
+        pending = {
+            pool.submit(
+                scan_columns,
+                source,
+                table,
+                columns,
+                *reading,
+                rows,
+                related.get(table, frozenset()),
+            ): table
+            for table, columns, rows in jobs
+        }
         try:
             meanwhile()  # the workers are forked by now: starting threads is safe again
             while pending:
                 ready, _ = concurrent.futures.wait(
-                    pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                    pending, return_when=concurrent.futures.FIRST_COMPLETED
+                )
                 for future in ready:
                     table = pending.pop(future)
                     found, left = future.result()
                     finished(table, found)
                     for column, parts in left:
-                        pending[pool.submit(scan_columns, source, table, [column], *reading,
-                                            0, parts=parts)] = table
+                        pending[
+                            pool.submit(
+                                scan_columns, source, table, [column], *reading, 0, parts=parts
+                            )
+                        ] = table
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
