@@ -45,9 +45,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise BadInput(f"--tickets must be at least 1, not {args.tickets}")
     source = demo_sample(settings.workdir, args.tickets)
     print(f"starting the embedded PostgreSQL in {settings.workdir}…", flush=True)
-    dsn = embedded.start(settings.workdir)
+    embedded.start(settings.workdir)
     print("opening the console; ctrl+q quits", flush=True)
-    return open_console(settings.model_copy(update={"source": source, "target_dsn": dsn}))
+    # No DSN in the settings: the console and each run process it starts use the work dir's
+    # embedded server themselves, so it stays up while any of them needs it (a run goes on
+    # loading after its console's terminal is gone).
+    return open_console(settings.model_copy(update={"source": source, "target_dsn": None}))
 
 
 def demo_sample(workdir: Path, tickets: int | None) -> Path:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
@@ -67,6 +68,8 @@ from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.themes import load_themes, resolve_theme
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+HANGUP_SECONDS = 1.5  # a hung-up console is gone within 2 s, even if its exit is stuck
+HANGUP_EXIT = 10  # as an interrupted command: the run goes on without this client
 ENDING_SECONDS = 10
 """How long a run process may take to exit after its last event."""
 MODE = "complete"
@@ -163,7 +166,15 @@ class ConsoleApp(Explains, App[None]):
 
     def hang_up(self) -> None:
         """The terminal went away: exit now. The run process is not told anything but that
-        this client detached (its connection closes): it goes on to its next gate."""
+        this client detached (its connection closes): it goes on to its next gate.
+
+        Textual's own exit restores the terminal first, and a terminal that is gone (the
+        SSH session or tmux pane closed) can block that for good; so the process ends on
+        its own after ``HANGUP_SECONDS`` whatever the exit is doing. Nothing of the run is
+        in this process to lose."""
+        watchdog = threading.Timer(HANGUP_SECONDS, os._exit, args=(HANGUP_EXIT,))
+        watchdog.daemon = True  # a clean exit does not wait for it
+        watchdog.start()
         self.exit()
 
     async def action_quit(self) -> None:
