@@ -3,7 +3,7 @@ tabs that hand the keys to their table; and for migration steps, breadcrumb and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +19,7 @@ from sdconsole.tui.screens.confirm import ConfirmModal
 from sdconsole.tui.screens.detail import Detail, DetailModal
 from sdconsole.tui.stopping import stop_terms
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
-from sdconsole.tui.widgets.filter_bar import FilterBar
+from sdconsole.tui.widgets.filter_bar import Filterable, FilterBar
 from sdconsole.tui.widgets.footer import ConsoleFooter
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
@@ -93,8 +93,8 @@ class LiveScreen(Explains, Screen):
 
     def action_filter(self) -> None:
         target = self.focused
-        if hasattr(target, "set_filter"):
-            self.query_one(FilterBar).open_for(target)
+        if target is not None and hasattr(target, "set_filter"):
+            self.query_one(FilterBar).open_for(cast(Filterable, target))
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

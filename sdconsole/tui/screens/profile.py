@@ -279,7 +279,10 @@ class ProfileScreen(FlowScreen):
         )
 
     def action_column_type(self) -> None:
-        table, column = self._column_under_cursor()
+        found = self._column_under_cursor()
+        if found is None:  # no column row under the cursor (its key is disabled then)
+            return
+        table, column = found
         current = self._planned().type
         self.app.push_screen(
             ChoiceModal(
@@ -296,7 +299,10 @@ class ProfileScreen(FlowScreen):
         )
 
     def action_date_order(self) -> None:
-        table, column = self._column_under_cursor()
+        found = self._column_under_cursor()
+        if found is None:  # no column row under the cursor (its key is disabled then)
+            return
+        table, column = found
         current = self._planned().date_order
         dates = self.profile.table(table).column(column).date_evidence
         evidence = f"\n{date_evidence(dates)}\n" if dates is not None else ""

@@ -161,7 +161,7 @@ class KeyedTable(DataTable):
             - 2 * self.cell_padding * len(self._column_keys)
         )
         widths: dict[str, int] = {}
-        for key in sorted(natural, key=natural.get, reverse=True):
+        for key in sorted(natural, key=lambda k: natural[k], reverse=True):
             lacking = WIDE_MIN - (room - sum(natural.values()))
             if lacking <= 0 or natural[key] <= CAPPED:
                 break
