@@ -19,16 +19,18 @@ def context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
 
 
-def worker_start(nice: int = 0) -> None:
+def worker_start(parent: int, nice: int = 0) -> None:
     """Initializer of every worker process: its priority, and an exit if the parent dies.
 
     A worker waits for its next task on a queue whose writing end a forked
     worker holds too, so a parent killed outright (SIGKILL, OOM) would leave
-    it waiting for ever. A watcher thread ends it once it has a new parent.
+    it waiting for ever, holding its parent's output open. A watcher thread
+    ends it once its parent is no longer ``parent`` (the pid the parent
+    passed: read here, it would already be the new parent's when the parent
+    died before this worker started).
     """
     if nice:
         os.nice(nice)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

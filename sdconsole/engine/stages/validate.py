@@ -28,6 +28,7 @@ failed validation blocks cutover.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -146,7 +147,7 @@ def start_source_figures(source: Path, plan: Plan, tokens: Iterable[str]) -> Fut
         1,
         mp_context=processes.context(),
         initializer=processes.worker_start,
-        initargs=(processes.BACKGROUND_NICE,),
+        initargs=(os.getpid(), processes.BACKGROUND_NICE),
     )
     future = pool.submit(source_figures, source, plan, frozenset(tokens))
     pool.shutdown(wait=False)  # the worker exits after its one task, or if this process dies

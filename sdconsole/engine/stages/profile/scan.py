@@ -627,7 +627,10 @@ def _scan_in_workers(
 ) -> None:
     """One counting pass per table in the workers, then the columns the passes left out."""
     with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=processes.context(), initializer=processes.worker_start
+        workers,
+        mp_context=processes.context(),
+        initializer=processes.worker_start,
+        initargs=(os.getpid(),),
     ) as pool:
         pending = {
             pool.submit(
