@@ -172,9 +172,10 @@ class ConsoleApp(Explains, App[None]):
         SSH session or tmux pane closed) can block that for good; so the process ends on
         its own after ``HANGUP_SECONDS`` whatever the exit is doing. Nothing of the run is
         in this process to lose."""
-        watchdog = threading.Timer(HANGUP_SECONDS, os._exit, args=(HANGUP_EXIT,))
-        watchdog.daemon = True  # a clean exit does not wait for it
-        watchdog.start()
+        if not self.is_headless:  # a real terminal (under a test, the process is not ours)
+            watchdog = threading.Timer(HANGUP_SECONDS, os._exit, args=(HANGUP_EXIT,))
+            watchdog.daemon = True  # a clean exit does not wait for it
+            watchdog.start()
         self.exit()
 
     async def action_quit(self) -> None:
