@@ -205,6 +205,7 @@ def test_a_migration_holds_the_lock_from_its_first_stage(
         run_id = json.loads((workdir / "sdconsole.lock").read_text())["run_id"]
         named = f"run {run_id} by "
         in_stage = f", in stage {stage} since 20"
+        (tmp_path / "other").mkdir()  # an existing work dir: no "created" notice
         started = time.monotonic()
         second = sdconsole(
             "--workdir", str(workdir), "migrate", str(sample_db), "--yes", "--target", pg_dsn
