@@ -11,7 +11,7 @@ from sdconsole.engine.runtime.errors import GateRefused
 from sdconsole.engine.runtime.run import Run, list_runs, read_journal
 from sdconsole.engine.source import sample
 from sdconsole.engine.stages.profile.profiler import profile
-from sdconsole.engine.stages.profile.quality import check_gate, gate, score
+from sdconsole.engine.stages.profile.quality import decide, gate, score
 from sdconsole.settings import load_settings
 
 
@@ -118,18 +118,30 @@ def test_gate(work):
         assert decision.passed and not decision.overridden
     refused = gate(scored(72), settings, "   ")
     assert not refused.passed
-    with pytest.raises(GateRefused) as caught:
-        check_gate(scored(72), settings, None)
+    floored = gate(scored(88, integrity=35.0), settings, None)
+    assert not floored.passed and floored.reason.startswith("integrity 35 is below the floor 50")
+
+
+def test_the_gate_decided_is_journalled_as_the_gate_step_and_refuses_in_one_line(work):
+    settings = load_settings(None, workdir=work)
+    with Run.for_settings(settings) as run:
+        with pytest.raises(GateRefused) as caught:
+            decide(run, scored(72), settings, None)
+        decision = decide(
+            run, scored(72), settings, "Q3 import: duplicates are known, fixed upstream"
+        )
     assert (
         str(caught.value)
         == "quality score 72 is below the threshold 80; override with a typed reason"
     )
     assert caught.value.exit_code == 4
-    decision = check_gate(scored(72), settings, "Q3 import: duplicates are known, fixed upstream")
     assert decision.passed and decision.overridden
     assert decision.reason == "Q3 import: duplicates are known, fixed upstream"
-    floored = gate(scored(88, integrity=35.0), settings, None)
-    assert not floored.passed and floored.reason.startswith("integrity 35 is below the floor 50")
+    gates = [e for e in read_journal(run.dir) if isinstance(e, ev.GateReached)]
+    assert [(e.stage, e.gate, e.passed) for e in gates] == [
+        ("gate", "quality", False),
+        ("gate", "quality", True),
+    ]
 
 
 def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
@@ -145,7 +157,9 @@ def test_clean_command_refuses_below_the_threshold(dirty_db, tmp_path, capsys):
     assert len(cleaned) == 1
     run_dir = cleaned[0]
     gates = [e for e in read_journal(run_dir) if isinstance(e, ev.GateReached)]
-    assert gates[0].summary == "known dirt, approved by ops"
+    assert [(e.stage, e.summary) for e in gates] == [("gate", "known dirt, approved by ops")], (
+        "the clean command journals the gate as a migration does"
+    )
 
 
 # -- a fair score: real exports pass, the faults that matter fail ----------------------------

@@ -15,12 +15,11 @@ import json
 from pathlib import Path
 
 from sdconsole.commands.output import Printer
-from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import Listener, Run
 from sdconsole.engine.source.sqlite import open_source
 from sdconsole.engine.stages.clean.cleaner import CleanReport, clean
 from sdconsole.engine.stages.profile.profiler import profile
-from sdconsole.engine.stages.profile.quality import check_gate
+from sdconsole.engine.stages.profile.quality import decide
 from sdconsole.settings import Settings
 
 UNCONVERTIBLE_SHOWN = 10
@@ -45,10 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with Run.for_settings(settings, listeners=listeners) as journal:
         result = profile(journal, settings, args.source)
         if not args.dry_run:
-            decision = check_gate(result.score, settings, args.override_reason)
-            journal.emit(
-                ev.GateReached(stage="clean", gate="quality", passed=True, summary=decision.reason)
-            )
+            decide(journal, result.score, settings, args.override_reason)
         report = clean(journal, settings, args.source, result.plan, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))

@@ -316,17 +316,14 @@ class Migration:
         if override_reason:
             self.override_reason = override_reason
             update_record(self.run.dir, override_reason=override_reason)
-        decision = quality.gate(profiled.score, self.settings, override_reason)
-        self.run.emit(
-            ev.GateReached(
-                stage=Step.GATE, gate=Gate.QUALITY, passed=decision.passed, summary=decision.reason
+        try:
+            self.gate_decision = quality.decide(
+                self.run, profiled.score, self.settings, override_reason
             )
-        )
-        if not decision.passed:
+        except GateRefused:
             self.gate_refused = True
-            raise GateRefused(decision.reason)
-        self.gate_decision = decision
-        return decision
+            raise
+        return self.gate_decision
 
     def preview(self) -> CleanReport:
         return cleaner.clean(self.run, self.settings, self.source, self._planned(), dry_run=True)

@@ -51,7 +51,10 @@ import math
 
 from sdconsole.engine.records.profile import RelationProfile, TableProfile
 from sdconsole.engine.records.quality import Dimension, GateDecision, QualityFinding, QualityScore
+from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import GateRefused
+from sdconsole.engine.runtime.run import Run
+from sdconsole.engine.steps import Gate, Step
 from sdconsole.settings import Settings
 
 DIMENSIONS = ("completeness", "validity", "uniqueness", "consistency", "integrity")
@@ -298,11 +301,18 @@ def gate(score: QualityScore, settings: Settings, override_reason: str | None) -
     )
 
 
-def check_gate(
-    score: QualityScore, settings: Settings, override_reason: str | None = None
+def decide(
+    run: Run, score: QualityScore, settings: Settings, override_reason: str | None = None
 ) -> GateDecision:
-    """:func:`gate`, raising GateRefused (one line) when it does not pass."""
+    """The quality gate's verdict on ``score`` (:func:`gate`), journalled as the gate step's
+    GateReached wherever a run decides it; raises GateRefused (one line) when it does not
+    pass."""
     decision = gate(score, settings, override_reason)
+    run.emit(
+        ev.GateReached(
+            stage=Step.GATE, gate=Gate.QUALITY, passed=decision.passed, summary=decision.reason
+        )
+    )
     if not decision.passed:
         raise GateRefused(decision.reason)
     return decision
