@@ -109,18 +109,18 @@ def _record_history(dsn: str) -> None:
         )
 
 
-def test_metrics_from_metadata_reads_the_stable_schemas_history(pg_dsn: str):
+def test_history_metrics_read_the_stable_schemas_history(pg_dsn: str):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        assert metrics.metrics_from_metadata(conn, "servicedesk") == {}
+        assert metadata.history_metrics(conn, "servicedesk") == {}
     _record_history(pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        assert metrics.metrics_from_metadata(conn, "servicedesk") == {
+        assert metadata.history_metrics(conn, "servicedesk") == {
             "active_version": 3,
             "last_cutover_ts": 1_700_000_000.0,
             "last_rollback_ts": 1_700_000_500.0,
             "last_success_ts": 1_700_000_000.0,
         }
-        assert metrics.metrics_from_metadata(conn, "nothing") == {
+        assert metadata.history_metrics(conn, "nothing") == {
             "active_version": None,
             "last_cutover_ts": None,
             "last_rollback_ts": None,

@@ -21,7 +21,7 @@ from prometheus_client.exposition import generate_latest
 from sdconsole.commands.flags import target_flag
 from sdconsole.engine.runtime import metrics
 from sdconsole.engine.runtime.errors import BadInput, EngineError
-from sdconsole.engine.target import embedded
+from sdconsole.engine.target import embedded, metadata
 from sdconsole.engine.target import server as target
 from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
@@ -72,7 +72,7 @@ def metadata_refresh(settings: Settings) -> metrics.Refresh | None:
     def refresh() -> dict[str, Any] | None:
         with contextlib.suppress(EngineError, psycopg.Error):
             with connect(target.resolve_dsn(settings), autocommit=True) as conn:
-                return metrics.metrics_from_metadata(conn, settings.stable_schema)
+                return metadata.history_metrics(conn, settings.stable_schema)
         return None
 
     return refresh

@@ -612,7 +612,7 @@ class Migration:
         if self.validation is not None:
             report["validation_mismatches"] = self.validation.mismatches
         if self._conn is not None and not self._conn.closed:
-            report.update(metrics.metrics_from_metadata(self._conn, self.stable))
+            report.update(metadata.history_metrics(self._conn, self.stable))
         return report
 
     def __enter__(self) -> Migration:

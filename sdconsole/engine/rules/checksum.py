@@ -33,7 +33,7 @@ from psycopg import sql
 
 from sdconsole.engine.records.plan import ColumnPlan, TablePlan
 from sdconsole.engine.rules.cells import NULL, Cell
-from sdconsole.engine.target.schema import table_ref
+from sdconsole.engine.rules.naming import table_ref
 
 SEPARATOR = "\x1f"  # chr(31)
 # Session settings under which target values print as cell_text writes them.

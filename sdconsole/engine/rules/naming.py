@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Set as AbstractSet
 
+from psycopg import sql
+
 MAX_IDENT = 63
 
 
@@ -39,3 +41,8 @@ def normalise_all(names: list[str], reserved: AbstractSet[str] = frozenset()) ->
         taken.add(ident)
         result[name] = ident
     return result
+
+
+def table_ref(schema: str, ident: str) -> sql.Composed:
+    """``schema.ident``, both quoted: how every stage names a table of a version schema."""
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(ident))

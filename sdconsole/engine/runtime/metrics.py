@@ -5,8 +5,8 @@ replaces ``<workdir>/metrics/sdconsole.prom`` atomically (prometheus_client
 writes a temp file and renames it). Because the file only describes the last
 run, the figures that must outlive a run (active version, last cutover,
 last rollback, last success) come from the ``sdconsole`` metadata schema
-through :func:`metrics_from_metadata`: the pipeline merges them into its
-report, and ``sdconsole metrics`` refreshes them on every scrape.
+through :func:`sdconsole.engine.target.metadata.history_metrics`: the pipeline merges
+them into its report, and ``sdconsole metrics`` refreshes them on every scrape.
 
 Names follow the Prometheus conventions: base units (``_seconds``), gauges
 for per-run figures (no ``_total``), state sets with one series per possible
@@ -20,12 +20,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from prometheus_client import CollectorRegistry, Gauge, start_http_server, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
-
-from sdconsole.engine.target import metadata
 
 METRICS_FILE = Path("metrics") / "sdconsole.prom"
 
@@ -144,7 +141,8 @@ def write_run_metrics(workdir: Path, report: dict[str, Any]) -> Path:
     - ``gate`` "passed" | "overridden" | "refused"
     - ``validation_mismatches`` int
     - ``active_version`` int, ``last_cutover_ts``, ``last_rollback_ts``,
-      ``last_success_ts`` float Unix times (see :func:`metrics_from_metadata`)
+      ``last_success_ts`` float Unix times (from the metadata schema:
+      :func:`sdconsole.engine.target.metadata.history_metrics`)
 
     Returns the path written.
     """
@@ -155,48 +153,15 @@ def write_run_metrics(workdir: Path, report: dict[str, Any]) -> Path:
     return path
 
 
-def metrics_from_metadata(conn: psycopg.Connection, stable: str) -> dict[str, Any]:
-    """Active version and last cutover, rollback and successful run of ``stable``.
-
-    Keys as in :func:`write_run_metrics`; a value is None when it never
-    happened. Empty when the target has no ``sdconsole`` schema yet.
-    """
-    if not metadata.has_metadata(conn):
-        return {}
-    row = conn.execute(
-        """SELECT
-             (SELECT version FROM sdconsole.deployments
-               WHERE stable = %(stable)s AND status = 'active'),
-             (SELECT extract(epoch FROM max(at)) FROM sdconsole.audit
-               WHERE stable = %(stable)s AND action = 'cutover'),
-             (SELECT extract(epoch FROM max(at)) FROM sdconsole.audit
-               WHERE stable = %(stable)s AND action = 'rollback'),
-             (SELECT extract(epoch FROM max(finished_at)) FROM sdconsole.runs
-               WHERE stable = %(stable)s AND outcome = 'succeeded')""",
-        {"stable": stable},
-    ).fetchone()
-    assert row is not None  # a SELECT without FROM returns one row
-    version, cutover, rollback, success = row
-    return {
-        "active_version": version,
-        "last_cutover_ts": _float(cutover),
-        "last_rollback_ts": _float(rollback),
-        "last_success_ts": _float(success),
-    }
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 Refresh = Callable[[], dict[str, Any] | None]
 
 
 class RunMetricsCollector:
     """Collector serving the textfile, with the persistent metrics refreshed from metadata.
 
-    ``refresh`` returns :func:`metrics_from_metadata`'s dict, or None when the
-    target cannot be asked; ``sdconsole_metadata_up`` says which (1 or 0).
+    ``refresh`` returns the dict of
+    :func:`sdconsole.engine.target.metadata.history_metrics`, or None when the target cannot be
+    asked; ``sdconsole_metadata_up`` says which (1 or 0).
     Without ``refresh`` the file is served as it is.
     """
 

@@ -53,6 +53,7 @@ from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.rules.cells import raw_text, read_chunks, reading, require_columns, rowid_name
 from sdconsole.engine.rules.checksum import PRINTING, TableSum, from_row, sum_query
 from sdconsole.engine.rules.expected import MEMO_VALUES, expected_cell, present_counts
+from sdconsole.engine.rules.naming import table_ref
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError, StageError
 from sdconsole.engine.runtime.run import Run, one_line
@@ -61,7 +62,7 @@ from sdconsole.engine.target import queries as dashboard
 from sdconsole.engine.target.copy import load_tables
 from sdconsole.engine.target.dsn import sibling
 from sdconsole.engine.target.queries import QueryTemplate
-from sdconsole.engine.target.schema import REJECTS, create_version_schema, table_ref
+from sdconsole.engine.target.schema import REJECTS, create_version_schema
 from sdconsole.settings import DEFAULT_NULL_TOKENS
 
 STAGE = "canary"

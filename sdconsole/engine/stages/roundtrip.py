@@ -31,7 +31,8 @@ from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.rules import checksum
 from sdconsole.engine.rules.cells import raw_text, read_chunks, reading
 from sdconsole.engine.rules.expected import expected_cell
-from sdconsole.engine.target.schema import REJECTS, table_ref
+from sdconsole.engine.rules.naming import table_ref
+from sdconsole.engine.target.schema import REJECTS
 
 OUTCOMES = ("equal", "converted", "nulled", "rejected", "different")
 DIFFERENCES_KEPT = 10

@@ -44,12 +44,13 @@ from sdconsole.engine.records.plan import Plan, TablePlan
 from sdconsole.engine.rules import checksum
 from sdconsole.engine.rules.cells import read_chunks, reading
 from sdconsole.engine.rules.expected import MEMO_VALUES, expected_cell
+from sdconsole.engine.rules.naming import table_ref
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime import processes
 from sdconsole.engine.runtime.errors import StageError
 from sdconsole.engine.runtime.run import Run, one_line
 from sdconsole.engine.source.sqlite import sha256_file
-from sdconsole.engine.target.schema import REJECTS, table_ref
+from sdconsole.engine.target.schema import REJECTS
 
 STAGE = "validate"
 CELLS_NAMED = 5  # differing cells named per table

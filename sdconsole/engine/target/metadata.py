@@ -9,6 +9,8 @@ status: loading, loaded, active, retired, rolled_back, failed or discarded
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
@@ -123,3 +125,37 @@ def drop_schema_statement(schema: str) -> sql.Composed:
 
 def drop_schema(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(drop_schema_statement(schema))
+
+
+def history_metrics(conn: psycopg.Connection, stable: str) -> dict[str, Any]:
+    """Active version and last cutover, rollback and successful run of ``stable``.
+
+    Keys as in :func:`sdconsole.engine.runtime.metrics.write_run_metrics`; a value is None
+    when it never happened. Empty when the target has no ``sdconsole`` schema yet.
+    """
+    if not has_metadata(conn):
+        return {}
+    row = conn.execute(
+        """SELECT
+             (SELECT version FROM sdconsole.deployments
+               WHERE stable = %(stable)s AND status = 'active'),
+             (SELECT extract(epoch FROM max(at)) FROM sdconsole.audit
+               WHERE stable = %(stable)s AND action = 'cutover'),
+             (SELECT extract(epoch FROM max(at)) FROM sdconsole.audit
+               WHERE stable = %(stable)s AND action = 'rollback'),
+             (SELECT extract(epoch FROM max(finished_at)) FROM sdconsole.runs
+               WHERE stable = %(stable)s AND outcome = 'succeeded')""",
+        {"stable": stable},
+    ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    version, cutover, rollback, success = row
+    return {
+        "active_version": version,
+        "last_cutover_ts": _float(cutover),
+        "last_rollback_ts": _float(rollback),
+        "last_success_ts": _float(success),
+    }
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -29,15 +29,12 @@ import psycopg
 from psycopg import sql
 
 from sdconsole.engine.records.plan import Plan, TablePlan
+from sdconsole.engine.rules.naming import table_ref
 from sdconsole.engine.runtime.errors import StageError
 from sdconsole.engine.runtime.run import one_line
 
 REJECTS = "_rejects"
 _ID_LIKE = re.compile(r"(^|_)id($|_)")
-
-
-def table_ref(schema: str, ident: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(ident))
 
 
 def schema_statements(schema: str, plan: Plan) -> list[sql.Composed]:
