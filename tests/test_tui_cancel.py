@@ -3,7 +3,8 @@ run is offered to resume or discard.
 
 Real run processes on a real PostgreSQL. So that the step certainly still
 works when x is pressed, the sample is big enough that its profile and its
-load run for seconds; the tests wait for the step's first progress.
+load run for seconds, and the run process is held in the step while the
+question is asked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tui_pilot import (
     big_sample,
     deployments,
     footer_keys,
+    held_in,
     press,
     schemas,
     screen_text,
@@ -29,7 +31,6 @@ from tui_pilot import (
     until_ended,
     until_gate,
     until_no_run_process,
-    until_progress,
     verdict,
     views_read,
 )
@@ -73,19 +74,20 @@ async def stop_the_load(pilot) -> str:
     run_id = await to_profile(pilot)
     await approve(pilot, Gate.QUALITY)
     await approve(pilot, Gate.CLEAN)
-    await approve(pilot, Gate.CANARY)
-    await until_progress(pilot, Step.LOAD)
-    assert isinstance(app.screen, LoadScreen)
-    assert footer_keys(app).get("Stop run") is True
-
-    await pilot.press("x")
-    await pilot.pause()
-    assert isinstance(app.screen, ConfirmModal)
-    question = screen_words(app)
-    assert f"Stop run {run_id} (load) at its next safe point?" in question
-    assert "Kept: the cleaned working copy; servicedesk on its active version" in question
-    assert "Discarded: the rows loaded so far into the new version" in question
-    await press(pilot, "y")
+    async with held_in(pilot, run_id, Step.LOAD) as hold:
+        await approve(pilot, Gate.CANARY)
+        await hold.reached()
+        assert isinstance(app.screen, LoadScreen)
+        assert footer_keys(app).get("Stop run") is True
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        question = screen_words(app)
+        assert f"Stop run {run_id} (load) at its next safe point?" in question
+        assert "Kept: the cleaned working copy; servicedesk on its active version" in question
+        assert "Discarded: the rows loaded so far into the new version" in question
+        await pilot.press("y")  # answered once the run goes on
+    await settle(pilot)
     assert "Cancel sent" in toasts(app)
     if app.flow.state.ended is None:
         assert "Stopping run" in verdict(app)
@@ -154,13 +156,15 @@ async def test_no_stop_offered_on_home_and_n_keeps_the_step_working(settings, bi
         await press(pilot, "x")
         assert isinstance(app.screen, HomeScreen), "x on Home stops nothing"
         run_id = await start_run(pilot)
-        await until_progress(pilot, Step.PROFILE)
-        await pilot.press("x")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
-        assert "(profile)" in screen_words(app)
-        assert "Discarded: the profile so far" in screen_words(app)
-        await press(pilot, "n")
+        async with held_in(pilot, run_id, Step.PROFILE) as hold:
+            await hold.reached()
+            await pilot.press("x")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            assert "(profile)" in screen_words(app)
+            assert "Discarded: the profile so far" in screen_words(app)
+            await pilot.press("n")
+        await settle(pilot)
         await until_gate(pilot, Gate.QUALITY)
         assert "profile" in finished(settings, run_id), "n let the profile finish"
         assert "passed" in screen_text(app)

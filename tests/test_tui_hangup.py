@@ -32,6 +32,7 @@ from tui_pilot import (
     approve,
     big_sample,
     deployments,
+    held_in,
     press,
     schemas,
     screen_words,
@@ -41,8 +42,8 @@ from tui_pilot import (
     until_ended,
     until_gate,
     until_no_run_process,
-    until_progress,
     views_read,
+    working_in,
 )
 
 from sdconsole.engine import pipeline
@@ -73,15 +74,17 @@ async def quit_during_the_load(pilot) -> str:
     """From Home to a working load, ctrl+q: the question names the step. The run's id."""
     app = pilot.app
     run_id = await to_profile(pilot)
-    for gate in (Gate.QUALITY, Gate.CLEAN, Gate.CANARY):
-        await approve(pilot, gate)
-    await until_progress(pilot, Step.LOAD)
-    await pilot.press("ctrl+q")
-    await pilot.pause()
-    assert isinstance(app.screen, ChoiceModal)
-    question = screen_words(app)
-    assert f"Run {run_id} is in its load step" in question
-    assert "leave the run going" in question and "cancel it at its next safe point" in question
+    await approve(pilot, Gate.QUALITY)
+    await approve(pilot, Gate.CLEAN)
+    async with held_in(pilot, run_id, Step.LOAD) as hold:
+        await approve(pilot, Gate.CANARY)
+        await hold.reached()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceModal)
+        question = screen_words(app)
+        assert f"Run {run_id} is in its load step" in question
+        assert "leave the run going" in question and "cancel it at its next safe point" in question
     return run_id
 
 
@@ -233,14 +236,6 @@ def waiting_at(run_dir: Path, gate: Gate) -> bool:
     return bool(events) and isinstance(events[-1], ev.GateAwaiting) and events[-1].gate == gate
 
 
-def in_step(run_dir: Path, step: Step) -> bool:
-    """Whether ``step`` has reported progress and not finished."""
-    events = journal(run_dir)
-    return any(isinstance(e, ev.Progress) and e.stage == step for e in events) and not any(
-        isinstance(e, ev.StageFinished) and e.stage == step for e in events
-    )
-
-
 def approve_by_key(pty_console: PtyConsole, run_dir: Path, gate: Gate, key: str) -> None:
     """At ``gate``, press its key in the console until the run goes on from it (the console
     may not have drawn the gate when the journal has it; a refused key does nothing)."""
@@ -316,7 +311,7 @@ def test_sighup_in_the_load_and_at_the_cutover_leaves_the_run_going(settings, bi
     approve_by_key(first, run_dir, Gate.QUALITY, "\r")
     approve_by_key(first, run_dir, Gate.CLEAN, "a")
     approve_by_key(first, run_dir, Gate.CANARY, "a")
-    wait_for(lambda: in_step(run_dir, Step.LOAD), "the load works")
+    wait_for(lambda: working_in(run_dir, Step.LOAD), "the load works")
     assert first.killed(signal.SIGHUP) < 2, "a hung-up console exits at once"
 
     wait_for(lambda: waiting_at(run_dir, Gate.CUTOVER), "the run goes on to the cutover gate")
@@ -340,7 +335,7 @@ def test_sigkill_in_the_profile_and_at_the_cutover_leaves_the_run_going(settings
     first.until_shows("New migration")
     first.press("n")
     run_dir = newest_run(settings)
-    wait_for(lambda: in_step(run_dir, Step.PROFILE), "the profile works")
+    wait_for(lambda: working_in(run_dir, Step.PROFILE), "the profile works")
     first.killed(signal.SIGKILL)
 
     wait_for(lambda: waiting_at(run_dir, Gate.QUALITY), "the run goes on to the quality gate")

@@ -12,6 +12,7 @@ from tui_pilot import (
     approve,
     big_sample,
     cut_over,
+    held_in,
     press,
     screen_text,
     to_load,
@@ -20,7 +21,6 @@ from tui_pilot import (
     until_ended,
     until_gate,
     until_no_run_process,
-    until_step,
 )
 
 from sdconsole.engine.steps import Gate, Step
@@ -52,10 +52,11 @@ async def test_the_breadcrumb_ticks_clean_only_once_it_is_done(settings, big_db)
         await approve(pilot, Gate.QUALITY)
         await until_gate(pilot, Gate.CLEAN)
         assert "▶ Clean" in where(app) and "✓ Clean" not in where(app), "a preview is no clean"
-        await pilot.press("a")
-        await until_step(pilot, Step.CLEAN, "the clean approved works")
-        assert isinstance(app.screen, CanaryScreen) and app.busy == "clean"
-        assert "▶ Clean" in where(app) and "✓ Clean" not in where(app)
+        async with held_in(pilot, run_id, Step.CLEAN, progress=False) as hold:
+            await pilot.press("a")
+            await hold.reached()
+            assert isinstance(app.screen, CanaryScreen) and app.busy == "clean"
+            assert "▶ Clean" in where(app) and "✓ Clean" not in where(app)
         await until_gate(pilot, Gate.CANARY)
         assert "✓ Clean" in where(app) and "▶ Canary" in where(app)
         await press(pilot, "escape", "y")

@@ -4,16 +4,20 @@ for its steps and gates, approve them, read the screen.
 The console is a client of a detached run process: a test presses keys, then
 polls the console's state (never a fixed sleep) until the run reaches what
 it waits for. Gates hold the run process until approved, so a test acts at a
-gate at leisure; to act while a stage works, use a sample big enough that
-the stage runs for seconds (:func:`big_sample`).
+gate at leisure; to act while a stage works, hold the run process in it
+(:func:`held_in`), on a sample big enough that the stage runs for seconds
+(:func:`big_sample`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psutil
@@ -122,21 +126,95 @@ async def start_run(pilot: Pilot) -> str:
     return app.flow.state.run_id
 
 
-async def until_step(pilot: Pilot, step: Step, what: str = "") -> None:
-    """Until the run works in ``step`` (its StageStarted arrived, no gate waits)."""
-    state = lambda: pilot.app.flow.state  # noqa: E731
-    await until(
-        pilot,
-        lambda: state().stage is step and state().running != "",
-        what or f"the run works in {step}",
-    )
+class Hold:
+    """Stops the run process (SIGSTOP) the moment its journal shows ``step`` working, and
+    lets it go a moment at a time until the console has every event journalled: the step
+    then cannot end while the test acts. See :func:`held_in`."""
+
+    def __init__(self, pilot: Pilot, run_id: str, step: Step, *, progress: bool) -> None:
+        self.pilot, self.run_id, self.step, self.progress = pilot, run_id, step, progress
+        self.journal = runs_dir(pilot.app.settings.workdir) / run_id
+        self.processes: list[psutil.Process] = []
+        self.failure = ""
+        self._caught_up, self._released = threading.Event(), threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not working_in(self.journal, self.step, progress=self.progress):
+            if self._released.wait(0.01):
+                return
+            if time.monotonic() > deadline:
+                self.failure = f"never: the run works in {self.step}"
+                return
+        self.processes = run_processes(self.run_id)
+        self._suspend()
+        while self.pilot.app.flow.state.seq < read_journal(self.journal)[-1].seq:
+            if self._released.is_set():
+                return
+            if not working_in(self.journal, self.step, progress=self.progress):
+                self.failure = f"{self.step} ended before the console had it"
+                return
+            self._resume()
+            time.sleep(0.01)
+            self._suspend()
+            time.sleep(0.05)
+        self._caught_up.set()
+
+    def _suspend(self) -> None:
+        for process in self.processes:
+            process.suspend()
+
+    def _resume(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.resume()
+
+    async def reached(self) -> None:
+        """Until the run is held in its step and the console shows what it had."""
+        await until(
+            self.pilot,
+            lambda: self._caught_up.is_set() or not self._watcher.is_alive(),
+            f"the run held in {self.step}",
+        )
+        assert not self.failure, self.failure
+
+    def release(self) -> None:
+        self._released.set()
+        self._watcher.join()
+        self._resume()
 
 
-async def until_progress(pilot: Pilot, step: Step) -> None:
-    """Until ``step`` works and has reported progress on at least one table."""
-    state = lambda: pilot.app.flow.state  # noqa: E731
-    await until(
-        pilot, lambda: state().running == step and state().progress.get(step), f"progress of {step}"
+@asynccontextmanager
+async def held_in(
+    pilot: Pilot, run_id: str, step: Step, *, progress: bool = True
+) -> AsyncIterator[Hold]:
+    """Within the block, run ``run_id`` is held in ``step`` once it works there (with
+    ``progress``: once it reported progress), and goes on (SIGCONT) when the block ends.
+    The block starts what leads into the step, then awaits ``hold.reached()``.
+
+    Without the hold a step of a few seconds can end, on two shared cores, while
+    the console is still drawing the events before it.
+    """
+    hold = Hold(pilot, run_id, step, progress=progress)
+    try:
+        yield hold
+    finally:
+        hold.release()
+
+
+def working_in(journal: Path, step: Step, *, progress: bool = True) -> bool:
+    """Whether the journal's last start of ``step`` (the clean starts twice: its preview,
+    then the clean approved) has not ended yet and, with ``progress``, has reported
+    progress."""
+    events = read_journal(journal)
+    starts = [i for i, e in enumerate(events) if isinstance(e, ev.StageStarted) and e.stage == step]
+    if not starts:
+        return False
+    since = events[starts[-1] :]
+    return not any(isinstance(e, ev.StageFinished) and e.stage == step for e in since) and (
+        not progress or any(isinstance(e, ev.Progress) and e.stage == step for e in since)
     )
 
 
