@@ -20,6 +20,7 @@ from test_tui_keys import no_run_left  # noqa: F401  (the fixture, for every tes
 from textual.clock import MockClock
 from tui_pilot import (
     approve,
+    footer_keys,
     press,
     screen_text,
     screen_words,
@@ -42,7 +43,9 @@ from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.detail import DetailModal
+from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.eventlog import EventLogScreen, LogView
+from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.preflight import PreflightScreen
 from sdconsole.tui.screens.profile import ProfileScreen
@@ -97,6 +100,32 @@ async def test_a_cut_reason_opens_in_full_and_wider_terminals_show_more(settings
         assert table.columns["reason"].get_render_width(table) >= narrow + 40, (
             "the reason takes the width a wider terminal adds"
         )
+
+
+async def test_a_failed_preflight_can_be_read_check_by_check_before_going_home(
+    offline_settings, sample_db
+):
+    app = console(offline_settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal), "how the run ended")
+        dialog = app.screen.query_one(".dialog")
+        assert "v stays on this step's screen to read it" in screen_words(app, dialog)
+        await press(pilot, "v")
+        assert isinstance(app.screen, PreflightScreen), "the failed checks stay readable"
+        assert "The run has ended (failed): preflight failed: target" in screen_words(app)
+        assert footer_keys(app).get("Home") is True and "Stop run" not in footer_keys(app)
+        table = app.screen.query_one(KeyedTable)
+        table.move_cursor(row=list(app.flow.state.checks).index("target"))
+        await press(pilot, "v")
+        target = app.flow.state.checks["target"]
+        assert target.status == "fail"
+        assert words(target.reason) in detail_text(app) and words(target.fix) in detail_text(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PreflightScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, HomeScreen), "esc leaves the ended run"
 
 
 async def test_the_score_shows_the_points_of_every_finding_as_the_cli_does(settings, sample_db):

@@ -460,15 +460,22 @@ class ConsoleApp(Explains, App[None]):
             self._back_home()
             return
         stage = self.flow.state.stage or "run"
+        readable = isinstance(self.screen, FlowScreen)
         self.push_screen(
             ErrorModal(
                 str(stage),
                 ended.error or ended.outcome,
                 outcome=ended.outcome,
-                hint="The run has ended; esc goes back to Home.",
+                hint="The run has ended; esc goes back to Home"
+                + (", v stays on this step's screen to read it." if readable else "."),
+                readable=readable,
             ),
-            lambda _: self._back_home(self.flow.state.run_id),
+            lambda answer: None if answer == "read" else self.leave_ended_run(),
         )
+
+    def leave_ended_run(self) -> None:
+        """Home, from a run that ended badly: with the offer to resume or discard it."""
+        self._back_home(self.flow.state.run_id)
 
     def _back_home(self, interrupted: str = "") -> None:
         """Home; after run ``interrupted`` ended badly, the offer to resume or discard it."""

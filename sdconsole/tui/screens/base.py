@@ -117,6 +117,14 @@ class LiveScreen(Explains, Screen):
         return None
 
 
+ESCAPE = [
+    Binding("escape", "back", "Stop run", id="back"),
+    Binding("escape", "home", "Home", id="home"),  # instead, once the run has ended
+]
+"""esc on a step's screen, last in its BINDINGS (a screen's own bindings of a key replace
+its base class's)."""
+
+
 class FlowScreen(LiveScreen):
     """A step of the run: breadcrumb, body, filter, verdict line and footer.
 
@@ -155,6 +163,14 @@ class FlowScreen(LiveScreen):
     def sync(self) -> None:
         self.query_one(Breadcrumb).show(self.state.steps, self.state.position)
         self.sync_body()
+        ended = self.state.ended
+        if ended is not None and ended.outcome != "succeeded":
+            self.say(
+                "[b]The run has ended ($outcome):[/b] $error esc goes back to Home.",
+                "bad",
+                outcome=ended.outcome,
+                error=ended.error or ended.outcome,
+            )
 
     def sync_body(self) -> None:
         """The body and the verdict, from the state and the run's files."""
@@ -203,6 +219,9 @@ class FlowScreen(LiveScreen):
     def action_back(self) -> None:
         self.action_cancel()
 
+    def action_home(self) -> None:
+        self.console.leave_ended_run()
+
     def running(self, dimmed: bool = False) -> Unavailable | None:
         """Unavailable while a step runs (None when the run waits): the reason names it."""
         busy = self.state.running
@@ -213,6 +232,8 @@ class FlowScreen(LiveScreen):
     def why_not(self, action: str) -> Unavailable | None:
         if action in ("cancel", "back") and self.state.ended is not None:
             return Unavailable("the run has ended")
+        if action == "home" and self.state.ended is None:
+            return Unavailable("")  # esc stops the run while it goes on
         if action in ("cancel", "back") and self.flow.watch:
             return Unavailable(
                 "this console only watches: the console that controls the run can stop it"

@@ -15,7 +15,7 @@ from textual.widgets import TabbedContent, TabPane
 from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import ok_cell
-from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.base import ESCAPE, FlowScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
 
@@ -25,7 +25,7 @@ class CanaryScreen(FlowScreen):
     AUTO_FOCUS = "#metric-table"
     BINDINGS = [
         Binding("a", "approve", "Approve load", id="approve"),
-        Binding("escape", "back", "Stop run", id="back"),
+        *ESCAPE,
         Binding("1", "tab('metrics')", "Metrics tab", id="tab_1", show=False),
         Binding("2", "tab('queries')", "Queries tab", id="tab_2", show=False),
     ]

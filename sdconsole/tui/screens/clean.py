@@ -16,7 +16,7 @@ from textual.widgets import DataTable, TabbedContent, TabPane
 from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count
-from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.base import ESCAPE, FlowScreen
 from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
@@ -26,7 +26,7 @@ class CleanScreen(FlowScreen):
     AUTO_FOCUS = "#rule-table"
     BINDINGS = [
         Binding("a", "approve", "Apply clean", id="approve"),
-        Binding("escape", "back", "Stop run", id="back"),
+        *ESCAPE,
         Binding("1", "tab('rules')", "Rules tab", id="tab_1", show=False),
         Binding("2", "tab('unconvertible')", "Unconvertible tab", id="tab_2", show=False),
     ]

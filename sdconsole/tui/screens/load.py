@@ -18,7 +18,7 @@ from textual.widgets import DataTable, TabbedContent, TabPane
 from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, ok_cell, rate
-from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.base import ESCAPE, FlowScreen
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 from sdconsole.tui.widgets.table_progress import TableProgress
 
@@ -28,7 +28,7 @@ class LoadScreen(FlowScreen):
     AUTO_FOCUS = "#table-checks"
     BINDINGS = [
         Binding("c", "cutover", "Cutover", id="cutover"),
-        Binding("escape", "back", "Stop run", id="back"),
+        *ESCAPE,
         Binding("1", "tab('tables')", "Tables tab", id="tab_1", show=False),
         Binding("2", "tab('rejects')", "Rejects tab", id="tab_2", show=False),
     ]

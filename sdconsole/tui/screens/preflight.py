@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.tui.format import labelled, status_cell
-from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.base import ESCAPE, FlowScreen
 from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
@@ -18,7 +17,7 @@ class PreflightScreen(FlowScreen):
     TITLE = "Preflight"
     AUTO_FOCUS = "#checks"
     BINDINGS = [
-        Binding("escape", "back", "Stop run", id="back"),
+        *ESCAPE,
     ]
 
     def compose_body(self) -> ComposeResult:

@@ -23,7 +23,7 @@ from sdconsole.engine.rules.values import TYPES
 from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, percent, points
-from sdconsole.tui.screens.base import FlowScreen
+from sdconsole.tui.screens.base import ESCAPE, FlowScreen
 from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.detail import Detail
 from sdconsole.tui.screens.prompt import PromptModal
@@ -43,7 +43,7 @@ class ProfileScreen(FlowScreen):
         Binding("o", "override", "Override gate", id="override"),
         Binding("t", "column_type", "Type", id="column_type"),
         Binding("d", "date_order", "Date order", id="date_order"),
-        Binding("escape", "back", "Stop run", id="back"),
+        *ESCAPE,
         Binding("1", "tab('columns')", "Columns tab", id="tab_1", show=False),
         Binding("2", "tab('score')", "Score tab", id="tab_2", show=False),
         Binding("3", "tab('findings')", "Findings tab", id="tab_3", show=False),
