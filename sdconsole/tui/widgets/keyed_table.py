@@ -17,6 +17,7 @@ from typing import Any
 
 from textual import events
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from sdconsole.tui.format import fit, plain, readable
 
@@ -69,9 +70,11 @@ class KeyedTable(DataTable):
         ]
         widths = self._layout(shown)
         with self.app.batch_update():
-            if [key for key, _ in shown[: len(self._shown)]] != list(
-                self._shown
-            ) or widths != self._widths:
+            if (
+                [key for key, _ in shown[: len(self._shown)]] != list(self._shown)
+                or widths != self._widths
+                or self._outgrown(shown[: len(self._shown)])
+            ):
                 current = self.current_key
                 self._widths = widths
                 self._rebuild()
@@ -86,6 +89,19 @@ class KeyedTable(DataTable):
                         self.update_cell(key, column, cells[index], update_width=True)
                 self._shown[key] = values
             self._add(shown[len(self._shown) :])
+
+    def _outgrown(self, rows: list[tuple[str, tuple[Any, ...]]]) -> bool:
+        """Whether a changed value is wider than its column: the table is then rebuilt and
+        measured afresh, rather than left to widen the column when next idle (a table
+        patched behind a dialog kept "rolled…" where "rolled back" fits)."""
+        for key, values in rows:
+            cells = self._cells(values)
+            for index, column in enumerate(self._column_keys):
+                if values[index] != self._shown[key][index] and (
+                    plain(cells[index]).cell_len > self.columns[ColumnKey(column)].content_width
+                ):
+                    return True
+        return False
 
     def _add(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         for key, values in rows:
