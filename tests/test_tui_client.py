@@ -12,7 +12,7 @@ import asyncio
 
 import psutil
 from textual.clock import MockClock
-from tui_pilot import deployments, screen_text, views_read
+from tui_pilot import deployments, press, to_profile, until, until_ended, views_read
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import read_journal
@@ -23,6 +23,8 @@ from sdconsole.tui.flow import Command, Flow
 from sdconsole.tui.screens.cutover import CutoverModal
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
+from sdconsole.tui.screens.profile import ProfileScreen
+from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
 def numbered(*events: ev.Event) -> list[ev.Event]:
@@ -135,15 +137,6 @@ def console(settings: Settings, source=None, **kwargs) -> ConsoleApp:
     return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock(), **kwargs)
 
 
-async def until(pilot, condition, what: str, rounds: int = 1200) -> None:
-    """Pause until ``condition()`` (the run process works meanwhile), or fail saying what."""
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        if condition():
-            return
-    raise AssertionError(f"never: {what}\n{screen_text(pilot.app)}")
-
-
 def run_processes(run_id: str) -> list[psutil.Process]:
     return [
         p
@@ -221,3 +214,39 @@ async def test_a_closed_console_leaves_the_run_waiting_and_the_next_one_cuts_ove
     assert [e.seq for e in journal] == list(range(1, len(journal) + 1))
     assert journal[-1].outcome == "succeeded", "a hang-up is not a cancel"
     assert run_processes(run_id) == []
+
+
+async def test_a_watcher_redraws_the_column_the_operator_overrides(settings: Settings, sample_db):
+    operator = console(settings, sample_db)
+    async with operator.run_test(size=(120, 40)) as pilot:
+        run_id = await to_profile(pilot)
+        watcher = console(settings, watch=True)
+        async with watcher.run_test(size=(120, 40)) as watching:
+            await until(
+                watching,
+                lambda: isinstance(watcher.screen, ProfileScreen),
+                "the watcher on the profile",
+            )
+            key = "tickets.TKT-Closure Date"
+            mine = operator.screen.query_one("#column-table", KeyedTable)
+            watched = watcher.screen.query_one("#column-table", KeyedTable)
+            assert "overridden" not in dict(watched.fields(key))["Issues"]
+            mine.move_cursor(row=[row.value for row in mine.rows].index(key))
+            await press(pilot, "d")
+            await press(pilot, "down", "enter")  # month-first
+            await until(
+                watching,
+                lambda: "overridden" in dict(watched.fields(key))["Issues"],
+                "the watcher shows the override",
+            )
+            assert dict(watched.fields(key)) == dict(mine.fields(key))
+            assert "m/d" in dict(watched.fields(key))["Type"]
+            assert rows(watcher, "#score-table") == rows(operator, "#score-table"), "re-scored"
+        await press(pilot, "escape", "y")
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
+
+
+def rows(app: ConsoleApp, table_id: str) -> dict[str, dict[str, object]]:
+    """Every row of a table on screen, by key: its columns' full values."""
+    table = app.screen.query_one(table_id, KeyedTable)
+    return {key.value: dict(table.fields(key.value)) for key in table.rows if key.value}

@@ -54,8 +54,6 @@ class FlowState:
     """Gates the run went on from."""
     overridden: set[str] = field(default_factory=set)
     """'table.column' the operator changed (ColumnOverridden)."""
-    files_changed: int = 0
-    """Counts events after which a run-dir file may have changed (screens re-read then)."""
     ended: ev.RunEnded | None = None
     cancelling: bool = False
     """A cancel was accepted and the run has not ended yet."""
@@ -75,7 +73,6 @@ class FlowState:
                 self._restart(self.stage)
             case ev.StageFinished(stage=stage):
                 self.finished.add(stage)
-                self.files_changed += 1
             case ev.CheckResult():
                 self.checks[event.name] = event
             case ev.Progress():
@@ -92,9 +89,8 @@ class FlowState:
                 self.waiting = event
             case ev.RunEnded():
                 self.ended, self.cancelling = event, False
-            case _ if event.kind == "ColumnOverridden":
-                self.overridden.add(f"{getattr(event, 'table', '')}.{getattr(event, 'column', '')}")
-                self.files_changed += 1
+            case ev.ColumnOverridden(table=table, column=column):
+                self.overridden.add(f"{table}.{column}")
         return True
 
     def _restart(self, step: Step) -> None:
