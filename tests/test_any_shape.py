@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+from cli_argv import sdconsole_argv
 from textual.clock import MockClock
 from tui_pilot import (
     approve,
@@ -71,20 +71,7 @@ def inventory(path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["chinook", "inventory"])
 def test_complete_mode_migrates_any_shape(settings: Settings, tmp_path: Path, kind: str) -> None:
     source = CHINOOK if kind == "chinook" else inventory(tmp_path / "inventory.db")
-    command = [
-        sys.executable,
-        "-m",
-        "sdconsole",
-        "--workdir",
-        str(settings.workdir),
-        "migrate",
-        str(source),
-        "--target",
-        settings.target_dsn,
-        "--mode",
-        "complete",
-        "--yes",
-    ]
+    command = sdconsole_argv(settings, "migrate", str(source), "--mode", "complete", "--yes")
     for _ in range(2):  # the second run backs up the first and cuts over on top of it
         done = subprocess.run(
             command, capture_output=True, text=True, env=dict(os.environ), timeout=300

@@ -19,13 +19,13 @@ import json
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import psycopg
 import pytest
+from cli_argv import sdconsole_argv
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -145,16 +145,7 @@ def case(matrix, pg_server: str, tmp_path: Path):
 
 def sdconsole(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sdconsole",
-            "--workdir",
-            str(settings.workdir),
-            *args,
-            "--target",
-            settings.target_dsn,
-        ],
+        sdconsole_argv(settings, *args),
         capture_output=True,
         text=True,
         timeout=300,
@@ -170,18 +161,7 @@ def faulted_run(settings: Settings, source: Path, stage: str, fault: str) -> tup
 def faulted(settings: Settings, stage: str, fault: str, *command: str) -> tuple[int, str, str]:
     """``sdconsole COMMAND ... --yes --json`` with the fault delivered as ``stage`` starts."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sdconsole",
-            "--workdir",
-            str(settings.workdir),
-            *command,
-            "--target",
-            settings.target_dsn,
-            "--yes",
-            "--json",
-        ],
+        sdconsole_argv(settings, *command, "--yes", "--json"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cli_argv import sdconsole_argv
 from versions import STABLE, make_version, sdconsole, statuses
 
 from sdconsole.engine.runtime.errors import LockHeld
@@ -169,21 +170,7 @@ def test_lock_keys_are_the_same_in_every_process_and_differ_per_schema():
 def _paused_at(stage: str, settings, source: Path) -> subprocess.Popen:
     """A migration stopped (SIGSTOP) as ``stage`` starts: it holds the lock, frozen there."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sdconsole",
-            "--workdir",
-            str(settings.workdir),
-            "migrate",
-            str(source),
-            "--target",
-            settings.target_dsn,
-            "--mode",
-            "simple",
-            "--yes",
-            "--json",
-        ],
+        sdconsole_argv(settings, "migrate", str(source), "--mode", "simple", "--yes", "--json"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -23,6 +23,7 @@ import time
 
 import aiohttp
 import pytest
+from cli_argv import sdconsole_argv
 from test_tui_keys import end_runs
 from yarl import URL
 
@@ -225,19 +226,7 @@ def test_the_serve_command_serves_behind_a_token(settings, sample_db) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sdconsole",
-            "--workdir",
-            str(settings.workdir),
-            "serve",
-            str(sample_db),
-            "--target",
-            settings.target_dsn,
-            "--port",
-            str(port),
-        ],
+        sdconsole_argv(settings, "serve", str(sample_db), "--port", str(port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

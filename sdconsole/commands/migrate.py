@@ -29,6 +29,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer, ending_of
@@ -81,19 +82,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     printer = Printer(as_json=args.json, workdir=settings.workdir)
     with (
         printer.ending(),
-        Migration(
-            settings,
-            args.source,
-            listeners=[printer],
-            mode=args.mode,
-            log_to_stderr=args.log_json,
-            allow_shape_change=args.allow_shape_change,
-        ) as migration,
+        migration_of(args, settings, printer, log_to_stderr=args.log_json) as migration,
     ):
         stop_on_signals(migration)
         with journalled_end(migration):
             drive(migration, yes=args.yes, override_reason=args.override_reason)
     return 0
+
+
+def migration_of(
+    args: argparse.Namespace, settings: Settings, printer: Printer, **options: Any
+) -> Migration:
+    """The migration ``args`` ask for (in the foreground, or as the detached run), its
+    events printed by ``printer``."""
+    return Migration(
+        settings,
+        args.source,
+        listeners=[printer],
+        mode=args.mode,
+        allow_shape_change=args.allow_shape_change,
+        **options,
+    )
 
 
 @contextlib.contextmanager
@@ -154,14 +163,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     printer = Printer(workdir=settings.workdir)
     with (
         printer.ending(),
-        Migration(
-            settings,
-            args.source,
-            listeners=[printer],
-            mode=args.mode,
-            run_id=args.run_id,
-            allow_shape_change=args.allow_shape_change,
-        ) as migration,
+        migration_of(args, settings, printer, run_id=args.run_id) as migration,
     ):
         serve_migration(migration, yes=args.yes, override_reason=args.override_reason)
     return 0
