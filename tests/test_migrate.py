@@ -14,11 +14,13 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from cli_argv import sdconsole_argv
 from loading import through_clean
 
 from sdconsole.engine import pipeline
 from sdconsole.engine.runtime.errors import StageError
 from sdconsole.engine.runtime.run import list_runs, read_journal
+from sdconsole.engine.target import lock
 from sdconsole.settings import Settings
 
 
@@ -170,6 +172,16 @@ def lingering(argument: str, seconds: float = 5.0) -> list[int]:
         time.sleep(0.1)
 
 
+def until_unlocked(settings: Settings, seconds: float = 30.0) -> None:
+    """Until no one holds the run lock: the server ends a killed client's session, and
+    with it the advisory lock, only once it notices the client is gone."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
+        while lock.holder_record(settings, conn) is not None:
+            assert time.monotonic() < deadline, f"the lock is still held: {lock.holder(settings)}"
+            time.sleep(0.1)
+
+
 def test_kill_during_load_leaves_active_version_and_resumes(
     settings: Settings, sample_db: Path, tmp_path: Path
 ) -> None:
@@ -178,21 +190,7 @@ def test_kill_during_load_leaves_active_version_and_resumes(
 
     big = tmp_path / "big.db"
     sample.generate(big, tickets=3000, seed=9)
-    command = [
-        sys.executable,
-        "-m",
-        "sdconsole",
-        "--workdir",
-        str(settings.workdir),
-        "migrate",
-        str(big),
-        "--target",
-        settings.target_dsn,
-        "--mode",
-        "simple",
-        "--yes",
-        "--json",
-    ]
+    command = sdconsole_argv(settings, "migrate", str(big), "--mode", "simple", "--yes", "--json")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         event = json.loads(line)
@@ -205,6 +203,7 @@ def test_kill_during_load_leaves_active_version_and_resumes(
     assert view_target(settings.target_dsn) == "servicedesk_v1"
     assert stable_count(settings.target_dsn) == source_count(sample_db, "tickets")
 
+    until_unlocked(settings)
     interrupted = pipeline.interrupted_runs(settings)
     assert [i.stage for i in interrupted] == ["load"]
     with pipeline.resume(settings, interrupted[0].run_id) as resumed:
@@ -529,20 +528,7 @@ def killed_in(
 ) -> str:
     """SIGKILL a headless migration of ``source`` at the first ``kind`` event of ``stage``
     (by default: as it reports progress); its run id."""
-    command = [
-        sys.executable,
-        "-m",
-        "sdconsole",
-        "--workdir",
-        str(settings.workdir),
-        "migrate",
-        str(source),
-        "--target",
-        settings.target_dsn,
-        "--yes",
-        "--json",
-        *extra,
-    ]
+    command = sdconsole_argv(settings, "migrate", str(source), "--yes", "--json", *extra)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         event = json.loads(line)
@@ -551,6 +537,7 @@ def killed_in(
             break
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
+    until_unlocked(settings)
     return event["run_id"]
 
 

@@ -25,7 +25,15 @@ from test_tui_detail import show_preflight
 from test_tui_keys import end_runs
 from textual.clock import MockClock
 from textual.widgets import Input
-from tui_pilot import approve, screen_text, settle, start_run, until, until_gate
+from tui_pilot import (
+    approve,
+    measuring,
+    screen_text,
+    settle,
+    start_run,
+    until,
+    until_gate,
+)
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.steps import Gate
@@ -96,16 +104,18 @@ def keys_then_settle(*keys: str, gate: Gate | None = None):
     return run_before
 
 
-async def steady(pilot, rounds: int = 50) -> None:
-    """Wait until two renders in a row show the same screen: on a busy machine a table's
-    layout can still change after the workers have settled (its size arrives later)."""
+async def steady(pilot, rounds: int = 400) -> None:
+    """Wait until two renders in a row show the same screen with every table measured: on a
+    busy machine a table's layout can still change after the workers have settled (its
+    size arrives later, and a table rebuilt for it measures its rows when next idle)."""
     last = None
     for _ in range(rounds):
         await pilot.pause(0.05)
         shown = screen_text(pilot.app)
-        if shown == last:
+        if shown == last and not measuring(pilot.app):
             return
         last = shown
+    raise AssertionError(f"the screen never kept still\n{last}")
 
 
 @SIZES

@@ -63,7 +63,7 @@ async def settle(pilot: Pilot, rounds: int = 200) -> None:
         running = _working(app)
         if not running:
             await pilot.pause()
-            if not _working(app) and not _measuring(app):
+            if not _working(app) and not measuring(app):
                 return
             continue
         await app.workers.wait_for_complete(running)
@@ -74,7 +74,7 @@ def _working(app) -> list:
     return [w for w in app.workers if not w.is_finished and w.group != "events"]
 
 
-def _measuring(app) -> bool:
+def measuring(app) -> bool:
     """Whether a table on screen has rows or cells it has not measured yet, or a KeyedTable
     has a size its columns are not yet fitted to.
 
