@@ -17,9 +17,11 @@ import pytest
 from cli_argv import sdconsole_argv
 from loading import through_clean
 
+from sdconsole.commands.migrate import journalled_end
 from sdconsole.engine import pipeline
+from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import StageError
-from sdconsole.engine.runtime.run import list_runs, read_journal
+from sdconsole.engine.runtime.run import list_runs, read_journal, read_record
 from sdconsole.engine.target import lock
 from sdconsole.settings import Settings
 
@@ -671,3 +673,26 @@ def test_a_cancelled_load_can_still_be_discarded(settings: Settings, sample_db: 
     # going back is not going on: the cancel does not stop the discard
     interrupted_in_load(settings, sample_db, "simple", then=lambda m: m.discard())
     assert deployment_statuses(settings.target_dsn) == {1: "discarded"}
+
+
+def test_a_run_is_recorded_and_unlocked_before_it_says_it_ended(
+    settings: Settings, sample_db: Path
+) -> None:
+    """What a client reads once RunEnded arrives (Home's last run, `status`, the lock a next
+    run takes) is already the run's end: read by a listener as the event is emitted."""
+    seen: dict[str, object] = {}
+
+    def at_the_end(event: ev.Event) -> None:
+        if isinstance(event, ev.RunEnded):
+            seen["record"] = read_record(run_dir)["outcome"]
+            with psycopg.connect(settings.target_dsn) as conn:
+                seen["holder"] = lock.holder_record(settings, conn)
+                seen["recorded"] = conn.execute(
+                    "SELECT outcome FROM sdconsole.runs WHERE run_id = %s", (run_dir.name,)
+                ).fetchone()
+
+    with pipeline.Migration(settings, sample_db, listeners=[at_the_end], mode="simple") as m:
+        run_dir = m.run.dir
+        with journalled_end(m):
+            pipeline.drive(m, yes=True)
+    assert seen == {"record": "succeeded", "holder": None, "recorded": ("succeeded",)}

@@ -109,8 +109,9 @@ def migration_of(
 def journalled_end(migration: Migration, end: End | None = None) -> Iterator[None]:
     """However the block ends, the run's last event says how: a RunEnded (outcome, exit
     status, error) in its journal and to its listeners -- the clients of a detached run,
-    the printer's last line, what `sdconsole runs` and `wait` read. ``end`` emits it (a
-    detached run's Control.end); by default the run itself does."""
+    the printer's last line, what `sdconsole runs` and `wait` read. The run is finished
+    first (recorded, its lock released), so that a client acting on RunEnded finds it over.
+    ``end`` emits it (a detached run's Control.end); by default the run itself does."""
 
     def emit(outcome: str, exit_code: int, error: str) -> None:
         migration.run.emit(
@@ -121,8 +122,10 @@ def journalled_end(migration: Migration, end: End | None = None) -> Iterator[Non
     try:
         yield
     except BaseException as exc:
+        migration.finish(exc)
         end(*ending_of(exc))
         raise
+    migration.finish()
     end(*ending_of(None))
 
 

@@ -152,6 +152,7 @@ class Migration:
         self._conn: psycopg.Connection | None = None
         self._lock: lock.RunLock | None = None
         self._run_recorded = False
+        self._finished = False
 
     # -- connection, lock and bookkeeping ---------------------------------------
 
@@ -535,8 +536,13 @@ class Migration:
             with contextlib.suppress(Exception):
                 conn.cancel()
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Record how the run ended, write its metrics, release the lock and connection."""
+    def finish(self, error: BaseException | None = None) -> None:
+        """Record how the run ended, write its metrics, release the lock and connection:
+        everything a client may look at once the run's RunEnded arrives, which the command
+        line journals after this. Once only."""
+        if self._finished:
+            return
+        self._finished = True
         if error is not None:
             self.outcome = "interrupted" if _interrupted(error) else "failed"
         if self._run_recorded:  # a run that never took the lock changed nothing
@@ -548,6 +554,10 @@ class Migration:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """:meth:`finish`, then close the run's log and journal."""
+        self.finish(error)
         self._log.close()
         self.run.close()
 
