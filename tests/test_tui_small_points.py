@@ -15,6 +15,7 @@ from tui_pilot import (
     held_in,
     press,
     screen_text,
+    settle,
     to_load,
     to_profile,
     until,
@@ -30,6 +31,10 @@ from sdconsole.tui.format import labelled, zone
 from sdconsole.tui.screens.canary import CanaryScreen
 from sdconsole.tui.screens.history import HistoryScreen
 from sdconsole.tui.widgets.breadcrumb import Breadcrumb
+from sdconsole.tui.widgets.keyed_table import KeyedTable
+from sdconsole.tui.widgets.table_progress import TableProgress
+
+NORTHWIND = Path(__file__).parent / "data" / "northwind.sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +110,27 @@ def test_a_path_wraps_after_a_separator_not_inside_a_name():
     lines = [line.rstrip() for line in captured.get().splitlines()]
     assert lines[0].endswith("@/") and lines[1].strip().startswith("postgres?host=")
     assert lines[2].strip() == "pg-622a7a7e8ae5", "no name is cut in two"
+
+
+async def test_home_says_how_the_run_that_just_cut_over_ended(settings, sample_db):
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_profile(pilot)
+        await to_load(pilot)
+        await cut_over(pilot)
+        await settle(pilot)
+        [last] = [line for line in screen_text(app).splitlines() if "Last run" in line]
+        assert "succeeded" in last, "recorded before the run said it ended"
+
+
+async def test_a_source_of_many_tables_leaves_the_step_its_table(settings):
+    app = console(settings, NORTHWIND)
+    async with app.run_test(size=(80, 24)) as pilot:
+        run_id = await to_profile(pilot)
+        progress = app.screen.query_one(TableProgress)
+        assert len(progress.rows) == 13 and progress.region.height <= 24 // 3
+        columns = app.screen.query_one("#column-table", KeyedTable)
+        assert columns.region.height >= 8, "the profile's columns keep their room"
+        await press(pilot, "escape", "y")
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
+    until_no_run_process(run_id)

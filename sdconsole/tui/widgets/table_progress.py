@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.clock import Clock
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, ProgressBar
 
 from sdconsole.engine.runtime import events as ev
@@ -60,11 +60,14 @@ class TableProgressRow(Horizontal):
         self.query_one(".figures", Label).update(f"{p.done:,}/{p.total:,} {speed}".rstrip())
 
 
-class TableProgress(Vertical):
-    """One row per table, added as tables start reporting."""
+class TableProgress(VerticalScroll):
+    """One row per table, added as tables start reporting; at most a third of the screen
+    (a source of many tables scrolls here, and the table under way is kept in view), so the
+    step's own table below keeps its room."""
 
+    can_focus = False
     DEFAULT_CSS = """
-    TableProgress { height: auto; }
+    TableProgress { height: auto; max-height: 33%; }
     """
 
     def __init__(self, clock: Clock, **kwargs) -> None:
@@ -81,3 +84,6 @@ class TableProgress(Vertical):
                 self.mount(row)
             elif row.progress is not event or row.stopped != stopped:
                 row.show(event, stopped)
+        working = [row for row in self.rows.values() if row.progress.done < row.progress.total]
+        if working:
+            self.scroll_to_widget(working[0], animate=False)
