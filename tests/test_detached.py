@@ -179,3 +179,22 @@ def test_what_a_run_writes_is_its_owners_only(settings: Settings, sample_db: Pat
             mode = stat.S_IMODE(path.stat().st_mode)
             assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
     assert list((settings.workdir / "backups").glob("*.dump")), "the backup was checked too"
+
+
+async def test_a_column_changed_at_the_quality_gate_is_decided_again_before_the_run_goes_on(
+    settings: Settings, sample_db: Path, detach
+) -> None:
+    run_id = detach(sample_db)
+    async with attach(settings.workdir, run_id) as run:
+        seen = await until(run, 0, ev.GateAwaiting, gate="quality")
+        await run.set_column("tickets", "TKT-Title", type="text")  # as it is: still passes
+        changed = await until(run, seen[-1].seq, ev.ColumnOverridden)
+        assert changed[-1].passed
+        await run.approve("quality")
+        after = await until(run, changed[-1].seq, ev.GateAwaiting, gate="clean")
+        [decided] = [e for e in after if isinstance(e, ev.GateReached)]
+        assert decided.gate == "quality" and decided.passed, "decided again, on the new score"
+
+        with pytest.raises(CommandRefused, match="only while the run waits at the quality"):
+            await run.set_column("tickets", "TKT-Title", type="text")
+        await run.cancel()

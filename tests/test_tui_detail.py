@@ -27,12 +27,14 @@ from tui_pilot import (
     settle,
     to_load,
     to_profile,
+    type_text,
     until,
     until_gate,
 )
 
 from sdconsole.commands.profile import print_score
 from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.runtime.run import read_journal
 from sdconsole.engine.stages.preflight import preflight
 from sdconsole.engine.steps import Gate
 from sdconsole.settings import Settings
@@ -278,6 +280,8 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         key = "tickets.TKT-Closure Date"
         table.move_cursor(row=[row.value for row in table.rows].index(key))
         dates = app.flow.files.profile().table("tickets").column("TKT-Closure Date").date_evidence
+        before = app.flow.files.profile().score.total
+        assert f"Quality {before}/100" in screen_words(app)
         await press(pilot, "d")
         assert isinstance(app.screen, ChoiceModal)
         text = screen_words(app)
@@ -296,6 +300,16 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         issues = dict(table.fields(key))["Issues"]
         assert issues.startswith("overridden (profiled day-first"), issues
         assert "m/d" in dict(table.fields(key))["Type"]
+        profile = app.flow.files.profile()
+        after = profile.score.total
+        invalid = profile.table("tickets").column("TKT-Closure Date").invalid
+        assert after < before and invalid > 0, "day-first dates read month-first are invalid"
+        await until(
+            pilot,
+            lambda: f"Quality {after}/100 is below the threshold 80: refused" in screen_words(app),
+            "the verdict re-scored, and refused",
+        )
+        assert app.flow.state.waits_at(Gate.QUALITY), "a change is no approval"
         await press(pilot, "v")
         assert "Loaded as: timestamp, month-first" in detail_text(app)
         assert (
@@ -303,3 +317,13 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
             == "month-first"
         ), "the run's plan has it"
         await press(pilot, "escape")
+        await press(pilot, "enter")
+        assert app.flow.state.waits_at(Gate.QUALITY), "enter does not pass a refused gate"
+        await press(pilot, "o")
+        await type_text(pilot, "closure dates are month-first in this export")
+        await press(pilot, "enter")
+        await until_gate(pilot, Gate.CLEAN)
+        [*_, decided] = [
+            e for e in read_journal(app.flow.files.run_dir) if isinstance(e, ev.GateReached)
+        ]
+        assert decided.passed and decided.summary == "closure dates are month-first in this export"

@@ -712,16 +712,24 @@ def _preflight(m: Migration, *_: Any) -> None:
 
 def _gate(m: Migration, override_reason: str | None, ask: Ask | None) -> None:
     """The quality gate: its verdict, then (waiting for a client) an approval or, when it
-    refused, the override reason the client gives."""
-    try:
-        decision = m.gate(override_reason)
-    except GateRefused as refused:
-        if ask is None:
-            raise
-        m.gate(ask(Gate.QUALITY, str(refused), refused=True).reason)
-    else:
-        if ask is not None:
-            ask(Gate.QUALITY, decision.reason)
+    refused, the override reason the client gives.
+
+    A column the client changes while the gate waits re-scores the profile and
+    takes the decision back (:meth:`Migration.set_column`): once the client
+    answers, the gate decides again on the new score, so an approval given to a
+    score that now fails waits for an override reason instead.
+    """
+    reason, asked = override_reason, False
+    while m.gate_decision is None:
+        try:
+            decision = m.gate(reason)
+        except GateRefused as refused:
+            if ask is None:
+                raise
+            reason, asked = ask(Gate.QUALITY, str(refused), refused=True).reason, True
+            continue
+        if ask is not None and not asked:  # an override given here counts if a change needs it
+            reason, asked = ask(Gate.QUALITY, decision.reason).reason or reason, True
 
 
 def _canary(m: Migration, *_: Any) -> None:

@@ -54,6 +54,8 @@ class FlowState:
     """Gates the run went on from."""
     overridden: set[str] = field(default_factory=set)
     """'table.column' the operator changed (ColumnOverridden)."""
+    rescored: ev.ColumnOverridden | None = None
+    """The last column change since the quality gate decided: its new score and verdict."""
     ended: ev.RunEnded | None = None
     cancelling: bool = False
     """A cancel was accepted and the run has not ended yet."""
@@ -64,7 +66,7 @@ class FlowState:
             return False
         self.seq = event.seq or self.seq
         self.run_id = event.run_id or self.run_id
-        if self.waiting is not None and not isinstance(event, ev.ClientDetached):
+        if self.waiting is not None and not self._still_waiting(event):
             self.passed.add(self.waiting.gate)
             self.waiting = None
         match event:
@@ -85,13 +87,34 @@ class FlowState:
                 self.metrics.append(event)
             case ev.GateReached():
                 self.gates[event.gate] = event
+                if event.gate == Gate.QUALITY:
+                    self.rescored = None
             case ev.GateAwaiting():
                 self.waiting = event
             case ev.RunEnded():
                 self.ended, self.cancelling = event, False
             case ev.ColumnOverridden(table=table, column=column):
                 self.overridden.add(f"{table}.{column}")
+                self.rescored = event
         return True
+
+    def _still_waiting(self, event: ev.Event) -> bool:
+        """Whether the gate waited at is still open after ``event``: a client left, a column
+        was changed (the gate is re-scored), or the gate decides again."""
+        assert self.waiting is not None
+        if isinstance(event, (ev.ClientDetached, ev.ColumnOverridden)):
+            return True
+        return isinstance(event, (ev.GateReached, ev.GateAwaiting)) and (
+            event.gate == self.waiting.gate
+        )
+
+    def quality_passes(self) -> bool | None:
+        """The quality gate's verdict as it stands: re-scored by the last column changed
+        since it decided, else its decision (None before it decided)."""
+        if self.rescored is not None:
+            return self.rescored.passed
+        gate = self.gates.get(Gate.QUALITY)
+        return None if gate is None else gate.passed
 
     def _restart(self, step: Step) -> None:
         """A stage that starts (again) begins with an empty list of what it reports."""

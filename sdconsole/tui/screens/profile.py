@@ -199,7 +199,7 @@ class ProfileScreen(FlowScreen):
             self.say("The quality gate is passed; the run goes on.")
         elif gate is None or self.profile is None:
             self.say("")
-        elif gate.passed:
+        elif self.state.quality_passes():
             self.say(
                 "[b]Quality $total/100[/b], threshold $threshold: passed. enter previews"
                 " the clean.",
@@ -215,6 +215,16 @@ class ProfileScreen(FlowScreen):
                 total=self.profile.score.total,
                 threshold=threshold,
             )
+
+    def _refusal(self) -> str:
+        """Why the quality gate does not pass as it stands."""
+        changed = self.state.rescored
+        if changed is not None:
+            return (
+                f"the quality score is {changed.score} since {changed.table}.{changed.column}"
+                f" changed, below the threshold {self.console.settings.quality_threshold}"
+            )
+        return self.gate.summary if self.gate is not None else ""
 
     def _column_under_cursor(self) -> tuple[str, str] | None:
         key = self.query_one("#column-table", KeyedTable).current_key
@@ -232,13 +242,13 @@ class ProfileScreen(FlowScreen):
         return plan.table(found[0]).column(found[1])
 
     def why_not(self, action: str) -> Unavailable | None:
-        gate = self.gate
+        gate, passes = self.gate, self.state.quality_passes()
         if action in ("continue", "override"):
             if not self.waits(Gate.QUALITY) or gate is None:
                 return self.running() or Unavailable("the run is not at the quality gate")
-            if action == "continue" and not gate.passed:
-                return Unavailable(f"the quality gate refused: {gate.summary}")
-            if action == "override" and gate.passed:
+            if action == "continue" and not passes:
+                return Unavailable(f"the quality gate refused: {self._refusal()}")
+            if action == "override" and passes:
                 return Unavailable("the quality gate passed: there is nothing to override")
         if action in ("column_type", "date_order"):
             return self._column_change(action)
