@@ -123,6 +123,46 @@ def test_a_refused_gate_needs_a_reason_and_a_watching_console_sends_nothing() ->
     assert "only watches run r1" in watcher.command("cancel")
 
 
+def column_changed(passed: bool) -> ev.ColumnOverridden:
+    return ev.ColumnOverridden(
+        stage="profile",
+        table="t",
+        column="c",
+        type="date",
+        date_order="month-first",
+        invalid=9,
+        score=90 if passed else 40,
+        passed=passed,
+    )
+
+
+def test_a_column_changed_at_the_quality_gate_decides_what_the_gate_takes() -> None:
+    passed = following()
+    for event in numbered(
+        ev.GateReached(stage="gate", gate="quality", passed=True, summary="94 >= 80"),
+        ev.GateAwaiting(stage="gate", gate="quality", summary="94 >= 80"),
+        column_changed(passed=False),
+    ):
+        passed.record(event)
+    assert passed.state.waits_at(Gate.QUALITY), "a change is no decision"
+    assert Gate.QUALITY not in passed.state.passed
+    assert "o overrides it with a reason" in passed.command("approve", gate=Gate.QUALITY)
+    assert passed.command("override", reason="month-first is right").op == "override"
+
+    refused = following()
+    for event in numbered(
+        ev.GateReached(stage="gate", gate="quality", passed=False, summary="60 < 80"),
+        ev.GateAwaiting(stage="gate", gate="quality", summary="60 < 80", needs_reason=True),
+        column_changed(passed=True),
+    ):
+        refused.record(event)
+    assert refused.state.quality_passes()
+    assert "o overrides it with a reason" in refused.command("approve", gate=Gate.QUALITY), (
+        "the run waits for a reason, as it said"
+    )
+    assert refused.command("override", reason="fixed by the change").op == "override"
+
+
 def test_a_client_that_detaches_is_said_and_the_run_goes_on() -> None:
     flow = following()
     notices = [flow.record(event) for event in RUN]

@@ -155,8 +155,8 @@ class Flow:
             return Command("approve", {"gate": str(gate)})
         if waiting.gate != Gate.QUALITY:
             return "the quality gate is passed: the columns and the score are settled"
-        if op == "override":
-            if not refused:
+        if op == "override":  # also when a change made a refused gate pass: it asks a reason
+            if not (refused or waiting.needs_reason):
                 return "the quality gate passed: there is nothing to override"
             return Command("override", {"reason": args["reason"], "gate": str(Gate.QUALITY)})
         if op == "set_column":

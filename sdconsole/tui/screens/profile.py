@@ -216,6 +216,10 @@ class ProfileScreen(FlowScreen):
                 threshold=threshold,
             )
 
+    def _needs_reason(self) -> bool:
+        """Whether the run's wait asks for a reason (its gate refused when it decided)."""
+        return self.state.waiting is not None and self.state.waiting.needs_reason
+
     def _refusal(self) -> str:
         """Why the quality gate does not pass as it stands."""
         changed = self.state.rescored
@@ -248,7 +252,7 @@ class ProfileScreen(FlowScreen):
                 return self.running() or Unavailable("the run is not at the quality gate")
             if action == "continue" and not passes:
                 return Unavailable(f"the quality gate refused: {self._refusal()}")
-            if action == "override" and passes:
+            if action == "override" and passes and not self._needs_reason():
                 return Unavailable("the quality gate passed: there is nothing to override")
         if action in ("column_type", "date_order"):
             return self._column_change(action)
