@@ -51,7 +51,7 @@ class KeyedTable(DataTable):
         """Every row given to :meth:`sync`, filtered or not."""
         self._shown: dict[str, tuple[Any, ...]] = {}
         self.filter_text = ""
-        self._rebuild()
+        self._rebuild([])
 
     def sync(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
         """Show exactly these rows (those the filter lets through) in this order, in one repaint.
@@ -73,35 +73,44 @@ class KeyedTable(DataTable):
             if (
                 [key for key, _ in shown[: len(self._shown)]] != list(self._shown)
                 or widths != self._widths
-                or self._outgrown(shown[: len(self._shown)])
+                or self._outgrown(shown)
             ):
-                current = self.current_key
                 self._widths = widths
-                self._rebuild()
-                self._add(shown)
-                if current in self._shown:
-                    self.move_cursor(row=list(self._shown).index(current), animate=False)
+                self._refill(shown)
                 return
             for key, values in shown[: len(self._shown)]:
                 old, cells = self._shown[key], self._cells(values)
                 for index, column in enumerate(self._column_keys):
                     if values[index] != old[index]:
-                        self.update_cell(key, column, cells[index], update_width=True)
+                        self.update_cell(key, column, cells[index])
                 self._shown[key] = values
             self._add(shown[len(self._shown) :])
 
     def _outgrown(self, rows: list[tuple[str, tuple[Any, ...]]]) -> bool:
-        """Whether a changed value is wider than its column: the table is then rebuilt and
-        measured afresh, rather than left to widen the column when next idle (a table
-        patched behind a dialog kept "rolled…" where "rolled back" fits)."""
+        """Whether a value changed or added is wider than its column: the table is then
+        rebuilt with the columns measured afresh."""
         for key, values in rows:
-            cells = self._cells(values)
-            for index, column in enumerate(self._column_keys):
-                if values[index] != self._shown[key][index] and (
-                    plain(cells[index]).cell_len > self.columns[ColumnKey(column)].content_width
-                ):
+            if self._shown.get(key) == values:
+                continue
+            for column, cell in zip(self._column_keys, self._cells(values), strict=True):
+                if not self._fixed(column) and plain(cell).cell_len > self._width_of(column):
                     return True
         return False
+
+    def _width_of(self, column: str) -> int:
+        return self.columns[ColumnKey(column)].width
+
+    def _fixed(self, column: str) -> bool:
+        """The wide column of a table that wraps: its width is the layout's, its text wraps."""
+        return self._wrap and column == self._wide
+
+    def _refill(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Rebuild the table with ``rows``, the cursor kept on its row."""
+        current = self.current_key
+        self._rebuild(rows)
+        self._add(rows)
+        if current in self._shown:
+            self.move_cursor(row=list(self._shown).index(current), animate=False)
 
     def _add(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         for key, values in rows:
@@ -118,14 +127,20 @@ class KeyedTable(DataTable):
         super().clear(columns)
         return self
 
-    def _rebuild(self) -> None:
-        """Empty the table, columns too, so they are measured afresh (DataTable only widens)."""
+    def _rebuild(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Empty the table and add its columns again, each as wide as its widest cell of
+        ``rows`` (or label). Measured here rather than by DataTable when next idle, so the
+        table never shows columns at their labels' widths in between."""
         self.clear(columns=True)
-        for key in self._column_keys:
-            fixed = self._wrap and key == self._wide
-            self.add_column(
-                self._labels[key], key=key, width=self._widths.get(key) if fixed else None
+        cells = [self._cells(values) for _, values in rows]
+        for index, key in enumerate(self._column_keys):
+            label = self._labels[key]
+            width = (
+                self._widths.get(key)
+                if self._fixed(key)
+                else max([plain(label).cell_len, *(plain(row[index]).cell_len for row in cells)])
             )
+            self.add_column(label, key=key, width=width)
 
     @property
     def current_key(self) -> str | None:
