@@ -113,7 +113,7 @@ async def test_a_failed_preflight_can_be_read_check_by_check_before_going_home(
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ErrorModal), "how the run ended")
         dialog = app.screen.query_one(".dialog")
-        assert "v stays on this step's screen to read it" in screen_words(app, dialog)
+        assert "v read the step's screen · esc close" in screen_words(app, dialog)
         await press(pilot, "v")
         assert isinstance(app.screen, PreflightScreen), "the failed checks stay readable"
         assert "The run has ended (failed): preflight failed: target" in screen_words(app)

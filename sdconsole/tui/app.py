@@ -466,8 +466,7 @@ class ConsoleApp(Explains, App[None]):
                 str(stage),
                 ended.error or ended.outcome,
                 outcome=ended.outcome,
-                hint="The run has ended; esc goes back to Home"
-                + (", v stays on this step's screen to read it." if readable else "."),
+                hint="The run has ended; esc goes back to Home.",
                 readable=readable,
             ),
             lambda answer: None if answer == "read" else self.leave_ended_run(),
