@@ -20,7 +20,7 @@ from versions import (
 
 from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.engine.stages import cutover, rollback
-from sdconsole.engine.target import deployments
+from sdconsole.engine.target import deployments, metadata
 
 
 def test_two_cutovers_then_rollback_then_roll_forward(run, conn, pg_dsn, settings):
@@ -51,6 +51,37 @@ def test_two_cutovers_then_rollback_then_roll_forward(run, conn, pg_dsn, setting
         ("rollback", v2, v1),
         ("rollforward", v1, v2),
     ]
+
+
+def test_a_rollback_keeps_the_cutover_time_and_says_since_when_it_is_live_again(
+    run, conn, pg_dsn, settings, workdir
+):
+    v1, v2 = make_version(conn, 3), make_version(conn, 5)
+    cutover.cutover(run, conn, pg_dsn, settings, v1)
+    cut_over = deployments.get(conn, STABLE, v1)
+    cutover.cutover(run, conn, pg_dsn, settings, v2)
+
+    rollback.rollback(run, conn, pg_dsn, settings)
+
+    back = deployments.get(conn, STABLE, v1)
+    assert cut_over is not None and back is not None
+    assert back.activated_at == cut_over.activated_at == cut_over.live_since
+    assert back.live_since is not None and back.live_since > cut_over.activated_at
+    out = sdconsole("--workdir", str(workdir), "status", "--target", pg_dsn).stdout
+    assert "active: v1 (servicedesk_v1) since " in out and " (cut over " in out
+
+
+def test_a_metadata_schema_from_before_live_since_gets_it_from_the_active_version(
+    run, conn, pg_dsn, settings
+):
+    v1 = make_version(conn, 3)
+    cutover.cutover(run, conn, pg_dsn, settings, v1)
+    conn.execute("ALTER TABLE sdconsole.deployments DROP COLUMN live_since")
+
+    metadata.ensure(conn)
+
+    active = deployments.active(conn, STABLE)
+    assert active is not None and active.live_since == active.activated_at
 
 
 def test_rollback_in_a_fresh_process_after_the_run_ended(run, conn, pg_dsn, settings, workdir):

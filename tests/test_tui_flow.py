@@ -7,6 +7,7 @@ gates and look at the screens and at what PostgreSQL holds afterwards.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -119,7 +120,10 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         await press(pilot, "l")
         assert isinstance(app.screen, EventLogScreen)
         log = "\n".join(line.text for line in app.event_lines.lines)
-        assert "== rollback" in log, "the rollback is in the console's log"
+        took = re.search(r"== rollback done in (\d+\.\d\d)s", log)
+        assert took, "the rollback is in the console's log"
+        told = [n.message for n in app._notifications if n.title == "Rolled back"]
+        assert told == [f"servicedesk is back on version 1 ({took[1]}s)"], "the log's time"
     until_no_run_process(run_id)
 
 

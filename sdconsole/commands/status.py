@@ -56,7 +56,7 @@ def render(report: status_mod.StatusReport) -> list[str]:
     else:
         lines.append(
             f"active: v{active.version} ({active.schema_name}) since"
-            f" {_when(active.activated_at)}, {_rows(active)} rows,"
+            f" {_when(active.live_since)}{_first_cutover(active)}, {_rows(active)} rows,"
             f" quality {_score(active)}, by {active.operator or '?'}"
         )
     if not report.views_consistent:
@@ -109,7 +109,14 @@ def render(report: status_mod.StatusReport) -> list[str]:
 
 
 def _when(at: datetime | None) -> str:
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if at else "-"
+
+
+def _first_cutover(dep: Deployment) -> str:
+    """When a version live again after a rollback was first cut over; empty otherwise."""
+    if dep.activated_at is None or dep.activated_at == dep.live_since:
+        return ""
+    return f" (cut over {_when(dep.activated_at)})"
 
 
 def _rows(dep: Deployment) -> str:

@@ -853,6 +853,11 @@ def resume(
 def _refuse_if_superseded(
     conn: psycopg.Connection, stable: str, found: status_mod.InterruptedRun
 ) -> None:
+    """Refuse to resume a run when the active version was cut over after it started.
+
+    Its cutover would put older data in front of the dashboards. A version a
+    rollback made live again counts from its own cutover (``activated_at``).
+    """
     active = deployments.active(conn, stable)
     if active is None or active.run_id == found.run_id or active.activated_at is None:
         return

@@ -151,14 +151,15 @@ class Run:
                 )
 
     @contextlib.contextmanager
-    def stage(self, name: str, detail: str = "") -> Iterator[dict[str, Any]]:
+    def stage(self, name: str, detail: str = "") -> Iterator[StageSummary]:
         """Bracket a stage with StageStarted and StageFinished/StageFailed events.
 
-        The body fills the yielded dict with its headline figures. Errors are
-        re-raised after the StageFailed event, as one line.
+        The body fills the yielded dict with its headline figures; after the
+        block its ``seconds`` are the ones the StageFinished event reports.
+        Errors are re-raised after the StageFailed event, as one line.
         """
         started = time.monotonic()
-        summary: dict[str, Any] = {}
+        summary = StageSummary()
         self.emit(ev.StageStarted(stage=name, detail=detail))
         try:
             yield summary
@@ -169,11 +170,8 @@ class Run:
                 )
             )
             raise
-        self.emit(
-            ev.StageFinished(
-                stage=name, summary=summary, seconds=round(time.monotonic() - started, 3)
-            )
-        )
+        summary.seconds = round(time.monotonic() - started, 3)
+        self.emit(ev.StageFinished(stage=name, summary=dict(summary), seconds=summary.seconds))
 
     def close(self) -> None:
         with self._lock:
@@ -184,6 +182,12 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StageSummary(dict[str, Any]):
+    """A stage's headline figures, and once it finished the seconds it took."""
+
+    seconds: float = 0.0
 
 
 def one_line(exc: BaseException) -> str:

@@ -38,13 +38,17 @@ STATUSES = (
 IN_PROGRESS = ("loading", "loaded", "failed")  # before cutover: discard is the rollback
 SWITCHABLE = ("retired", "rolled_back", "purged")  # a rollback may go back to these
 
-# Columns mark() may set besides status; the timestamps follow the status.
+# Columns mark() may set besides status; the timestamps follow the status. A
+# version's first activation is its cutover: a rollback back to it keeps it.
 _FIELDS = ("row_counts", "error", "backup_path", "quality_score")
-_STAMPS = {
-    "loaded": "loaded_at",
-    "active": "activated_at",
-    "retired": "retired_at",
-    "rolled_back": "retired_at",
+_STAMPS: dict[str, tuple[sql.Composable, ...]] = {
+    "loaded": (sql.SQL("loaded_at = now()"),),
+    "active": (
+        sql.SQL("activated_at = coalesce(activated_at, now())"),
+        sql.SQL("live_since = now()"),
+    ),
+    "retired": (sql.SQL("retired_at = now()"),),
+    "rolled_back": (sql.SQL("retired_at = now()"),),
 }
 
 
@@ -68,6 +72,7 @@ class Deployment:
     loaded_at: datetime | None
     activated_at: datetime | None
     retired_at: datetime | None
+    live_since: datetime | None
 
     @property
     def rows(self) -> int | None:
@@ -137,7 +142,7 @@ def begin(
 def mark(
     conn: psycopg.Connection, stable: str, version: int, status: str | None, **fields: Any
 ) -> None:
-    """Set a version's status (stamping loaded_at/activated_at/retired_at) and fields.
+    """Set a version's status (stamping the times in ``_STAMPS``) and fields.
 
     ``status=None`` changes only the fields: row_counts, error, backup_path,
     quality_score.
@@ -154,8 +159,7 @@ def mark(
     if status is not None:
         values["status"] = status
         assignments.append(sql.SQL("status = %(status)s"))
-        if status in _STAMPS:
-            assignments.append(sql.SQL("{} = now()").format(sql.Identifier(_STAMPS[status])))
+        assignments.extend(_STAMPS.get(status, ()))
     if not assignments:
         return
     query = sql.SQL(

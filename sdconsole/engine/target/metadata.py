@@ -5,6 +5,9 @@ status: loading, loaded, active, retired, rolled_back, failed or discarded
 (``purged`` once retention dropped its schema and only the pg_dump is left).
 ``audit`` records every cutover, rollback, discard, purge and restore.
 ``locks`` names the holder of each stable schema's run lock.
+
+A version's ``activated_at`` is its cutover, kept when a rollback makes it
+active again; ``live_since`` is when it last became the active version.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ DDL = [
         loaded_at timestamptz,
         activated_at timestamptz,
         retired_at timestamptz,
+        live_since timestamptz,
         PRIMARY KEY (stable, version))""",
     """CREATE TABLE IF NOT EXISTS sdconsole.runs (
         run_id text PRIMARY KEY,
@@ -82,6 +86,25 @@ def ensure(conn: psycopg.Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
         for statement in DDL:
             conn.execute(statement)
+        _add_live_since(conn)
+
+
+def _add_live_since(conn: psycopg.Connection) -> None:
+    """Give a ``deployments`` table from before ``live_since`` the column.
+
+    Its active version has been live since its last switch, which only the audit
+    knows; its ``activated_at`` was stamped by that switch, so it is the value.
+    """
+    missing = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+        " 'sdconsole.deployments'::regclass AND attname = 'live_since' AND NOT attisdropped)"
+    ).fetchone()
+    assert missing is not None  # a SELECT without FROM returns one row
+    if missing[0]:
+        conn.execute("ALTER TABLE sdconsole.deployments ADD COLUMN live_since timestamptz")
+        conn.execute(
+            "UPDATE sdconsole.deployments SET live_since = activated_at WHERE status = 'active'"
+        )
 
 
 def version_schema(stable: str, version: int) -> str:

@@ -59,7 +59,7 @@ class HomeScreen(LiveScreen):
                 if active is None
                 else f"v{active.version} {active.schema_name} · score"
                 f" {score(active.quality_score)} · {active.rows or 0:,} rows ·"
-                f" {when(active.activated_at)}",
+                f" live since {when(active.live_since)}",
             )
         )
         older = [d for d in status.deployments if active is None or d.version < active.version]
