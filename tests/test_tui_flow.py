@@ -35,9 +35,11 @@ from tui_pilot import (
 )
 
 from sdconsole.engine import pipeline
+from sdconsole.engine.runtime.run import read_record, runs_dir
 from sdconsole.engine.steps import Gate
 from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
+from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.confirm import ConfirmModal
 from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.eventlog import EventLogScreen
@@ -242,4 +244,28 @@ async def test_a_failed_run_is_a_modal_and_the_console_stays(settings, sample_db
         await press(pilot, "escape")
         assert isinstance(app.screen, HomeScreen)
         assert app.is_running
+    until_no_run_process(run_id)
+
+
+async def test_a_mode_chosen_on_home_is_what_the_run_does(settings, sample_db):
+    dsn = settings.target_dsn
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "complete: canary → load + backup → validate → cutover" in screen_text(app)
+        await press(pilot, "m")
+        assert isinstance(app.screen, ChoiceModal)
+        assert "canary: load a canary sample and compare it with the source" in screen_text(app)
+        await press(pilot, "up", "up", "enter")
+        assert isinstance(app.screen, HomeScreen)
+        assert "Mode      canary: canary (m changes it)" in screen_text(app)
+
+        run_id = await to_profile(pilot)
+        assert read_record(runs_dir(settings.workdir) / run_id)["mode"] == "canary"
+        assert "Load" not in screen_text(app), "the breadcrumb has the canary mode's steps"
+        await press(pilot, "m")
+        assert isinstance(app.screen, ProfileScreen), "a run's mode is set once it started"
+        await approve(pilot, Gate.QUALITY)
+        await approve(pilot, Gate.CLEAN)
+        assert (await until_ended(pilot, run_id)).outcome == "succeeded"
+        assert deployments(dsn) == {} and views_read(dsn) == set(), "a canary loads nothing"
     until_no_run_process(run_id)

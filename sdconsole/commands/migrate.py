@@ -35,8 +35,9 @@ from sdconsole.commands.flags import target_flag
 from sdconsole.commands.output import Printer, ending_of
 from sdconsole.engine.detached import launch
 from sdconsole.engine.detached.control import Control
-from sdconsole.engine.pipeline import MODES, Migration, drive
+from sdconsole.engine.pipeline import Migration, drive
 from sdconsole.engine.runtime import events as ev
+from sdconsole.engine.steps import DEFAULT_MODE, MODES
 from sdconsole.settings import Settings
 
 End = Callable[[str, int, str], None]  # emits RunEnded(outcome, exit_code, error)
@@ -46,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="run a migration headless (preflight to cutover)")
     p.add_argument("source", type=Path, metavar="SOURCE", help="SQLite file")
     target_flag(p)
-    p.add_argument("--mode", choices=MODES, default="complete", help="how far to go (complete)")
+    p.add_argument(
+        "--mode", choices=MODES, default=DEFAULT_MODE, help=f"how far to go ({DEFAULT_MODE})"
+    )
     p.add_argument("--yes", action="store_true", help="approve every gate that passes")
     p.add_argument(
         "--allow-shape-change",

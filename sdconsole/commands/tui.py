@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.engine.runtime.errors import BadInput
+from sdconsole.engine.steps import DEFAULT_MODE, MODES
 from sdconsole.settings import Settings
 
 
@@ -27,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     target_flag(p)
     theme_flag(p)
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help=f"what a migration started in the console does ({DEFAULT_MODE}; m on Home changes it)",
+    )
     p.set_defaults(run=run)
 
 
@@ -41,14 +48,16 @@ def theme_flag(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.source is not None and not settings.source.is_file():
         raise BadInput(f"source {settings.source} is not a file")
-    return open_console(settings)
+    return open_console(settings, mode=args.mode)
 
 
-def open_console(settings: Settings, run_id: str | None = None, watch: bool = False) -> int:
+def open_console(
+    settings: Settings, run_id: str | None = None, watch: bool = False, mode: str = DEFAULT_MODE
+) -> int:
     """Run the console until the operator quits (on run ``run_id``, read-only when
-    ``watch``); its exit status."""
+    ``watch``, starting migrations in ``mode``); its exit status."""
     from sdconsole.tui.app import ConsoleApp  # textual loads only for the console
 
-    app = ConsoleApp(settings, run_id=run_id, watch=watch)
+    app = ConsoleApp(settings, run_id=run_id, watch=watch, mode=mode)
     app.run()
     return app.return_code or 0

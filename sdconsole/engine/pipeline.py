@@ -67,7 +67,7 @@ from sdconsole.engine.stages.loader import LoadReport
 from sdconsole.engine.stages.preflight import PreflightReport
 from sdconsole.engine.stages.profile import profiler, quality
 from sdconsole.engine.stages.validate import SourceFigures, ValidationReport
-from sdconsole.engine.steps import MODES, PLANS, Gate, ModePlan, Step
+from sdconsole.engine.steps import DEFAULT_MODE, MODES, PLANS, Gate, ModePlan, Step
 from sdconsole.engine.target import (
     backup,
     deployments,
@@ -112,7 +112,7 @@ class Migration:
         source: Path,
         *,
         listeners: list[Listener] | tuple[Listener, ...] = (),
-        mode: str = "complete",
+        mode: str = DEFAULT_MODE,
         run_id: str | None = None,
         log_to_stderr: bool = False,
         allow_shape_change: bool = False,

@@ -106,3 +106,4 @@ PLANS: dict[str, ModePlan] = {
     )
 }
 MODES = tuple(PLANS)
+DEFAULT_MODE = "complete"  # what a run does unless told: every step, every gate

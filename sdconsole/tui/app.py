@@ -44,7 +44,7 @@ from sdconsole.engine.detached.client import (
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError
 from sdconsole.engine.runtime.run import one_line, read_record, runs_dir
-from sdconsole.engine.steps import Gate, Step
+from sdconsole.engine.steps import DEFAULT_MODE, Gate, Step
 from sdconsole.settings import Settings
 from sdconsole.tui import keymap
 from sdconsole.tui.explain import Explains, Unavailable, blocked_reason, screen_bindings
@@ -72,8 +72,6 @@ HANGUP_SECONDS = 1.5  # a hung-up console is gone within 2 s, even if its exit i
 HANGUP_EXIT = 10  # as an interrupted command: the run goes on without this client
 ENDING_SECONDS = 10
 """How long a run process may take to exit after its last event."""
-MODE = "complete"
-"""The console's migrations: canary, load, validation, backup and cutover, each gate shown."""
 SCREENS: dict[Step, type[FlowScreen]] = {
     Step.PREFLIGHT: PreflightScreen,
     Step.PROFILE: ProfileScreen,
@@ -107,10 +105,13 @@ class ConsoleApp(Explains, App[None]):
         clock: Clock | None = None,
         run_id: str | None = None,
         watch: bool = False,
+        mode: str = DEFAULT_MODE,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.source: Path | None = settings.source
+        self.migration_mode = mode
+        """What a migration started here does (m on Home changes it)."""
         self.clock = clock or Clock()
         for theme in load_themes():
             self.register_theme(theme)
@@ -220,7 +221,7 @@ class ConsoleApp(Explains, App[None]):
         if self.source is None:
             return
         self.run_worker(
-            partial(launch.start, self.settings, self.source, mode=MODE),
+            partial(launch.start, self.settings, self.source, mode=self.migration_mode),
             name="start",
             group="start",
             thread=True,
@@ -326,9 +327,7 @@ class ConsoleApp(Explains, App[None]):
         elif name == "interrupted":
             self.offer_resume(result)
         elif name == "start":
-            self.follow(
-                result.run_id, result.run_dir, read_record(result.run_dir).get("mode", MODE)
-            )
+            self.follow(result.run_id, result.run_dir, result.mode)
         elif name == "rollback":
             self.rolling_back = False
             done = (
@@ -603,11 +602,11 @@ def runs_at_start(
     if run_id is not None:
         if not (runs / run_id).is_dir():
             raise EngineError(f"no run {run_id} in {runs}")
-        return (run_id, runs / run_id, read_record(runs / run_id).get("mode", MODE)), []
+        return (run_id, runs / run_id, read_record(runs / run_id).get("mode", DEFAULT_MODE)), []
     listening = listening_runs(settings.workdir)
     if listening:
         newest = listening[0]
-        return (newest.name, newest, read_record(newest).get("mode", MODE)), []
+        return (newest.name, newest, read_record(newest).get("mode", DEFAULT_MODE)), []
     return None, interrupted_runs(settings)
 
 

@@ -24,7 +24,7 @@ from sdconsole.engine.stages.clean.cleaner import CleanReport
 from sdconsole.engine.stages.cutover import CutoverPlan
 from sdconsole.engine.stages.loader import LoadReport
 from sdconsole.engine.stages.validate import ValidationReport
-from sdconsole.engine.steps import PLANS, Gate, Step
+from sdconsole.engine.steps import DEFAULT_MODE, PLANS, Gate, Step
 
 SHOWN_AS = {Step.GATE: Step.PROFILE, Step.VALIDATE: Step.LOAD}
 """Steps the breadcrumb shows as part of another."""
@@ -35,7 +35,7 @@ class FlowState:
     """The events of one run, folded as the screens need them."""
 
     run_id: str = ""
-    mode: str = "complete"
+    mode: str = DEFAULT_MODE
     seq: int = 0
     """The last event folded: a client attaching again asks for the events after it."""
     stage: Step | None = None

@@ -26,7 +26,8 @@ from pathlib import Path
 from sdconsole.engine.detached.control import socket_path
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import StageError
-from sdconsole.engine.runtime.run import new_run_id, read_journal, runs_dir
+from sdconsole.engine.runtime.run import new_run_id, read_journal, read_record, runs_dir
+from sdconsole.engine.steps import DEFAULT_MODE
 from sdconsole.settings import Settings
 
 START_SECONDS = 60  # how long start waits for the run process to listen
@@ -41,6 +42,7 @@ class StartedRun:
     run_id: str
     pid: int
     run_dir: Path
+    mode: str  # known before the run writes its record, which a client may read too soon
 
 
 def start(
@@ -80,7 +82,7 @@ def start(
         argv.append("--allow-shape-change")
     if override_reason is not None:
         argv += ["--override-reason", override_reason]
-    return _spawn(settings, argv, run_id, run_dir)
+    return _spawn(settings, argv, run_id, run_dir, mode)
 
 
 def resume(settings: Settings, run_id: str) -> StartedRun:
@@ -91,11 +93,12 @@ def resume(settings: Settings, run_id: str) -> StartedRun:
     run_dir = runs_dir(settings.workdir) / run_id
     socket_path(run_dir).unlink(missing_ok=True)  # its last process's, if it was killed
     argv = [sys.executable, "-m", "sdconsole", "resume", run_id, "--serve"]
-    return _spawn(settings, argv, run_id, run_dir, since=_journal_length(run_dir))
+    mode = read_record(run_dir).get("mode", DEFAULT_MODE)
+    return _spawn(settings, argv, run_id, run_dir, mode, since=_journal_length(run_dir))
 
 
 def _spawn(
-    settings: Settings, argv: list[str], run_id: str, run_dir: Path, since: int = 0
+    settings: Settings, argv: list[str], run_id: str, run_dir: Path, mode: str, since: int = 0
 ) -> StartedRun:
     """Start ``argv`` as the run process of ``run_dir`` and wait until it listens."""
     log = os.open(run_dir / OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -113,7 +116,7 @@ def _spawn(
     # Reaped when it ends, however long this process (a console) lives: no defunct child.
     threading.Thread(target=process.wait, name=f"sdconsole-reap-{run_id}", daemon=True).start()
     _until_listening(process, run_id, run_dir, since)
-    return StartedRun(run_id, process.pid, run_dir)
+    return StartedRun(run_id, process.pid, run_dir, mode)
 
 
 def _journal_length(run_dir: Path) -> int:

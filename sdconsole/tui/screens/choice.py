@@ -1,4 +1,4 @@
-"""Pick one of a few values (a column's type, a date order) with the arrow keys."""
+"""Pick one of a few values (a column's type, a date order, a mode) with the arrow keys."""
 
 from __future__ import annotations
 
@@ -15,18 +15,27 @@ from sdconsole.tui.widgets.footer import ConsoleFooter
 class ChoiceModal(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="back")]
 
-    def __init__(self, title: str, question: str, choices: list[str], current: str) -> None:
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        choices: list[str],
+        current: str,
+        labels: list[str] | None = None,
+    ) -> None:
+        """``labels``, when given, are what the list shows for each of ``choices``."""
         super().__init__()
         self.title_text = title
         self.question = question
         self.choices = choices
         self.current = current
+        self.labels = labels or choices
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.question, markup=False)
-            options = OptionList(*self.choices)
+            options = OptionList(*self.labels)
             if self.current in self.choices:
                 options.highlighted = self.choices.index(self.current)
             yield options

@@ -8,10 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from sdconsole.engine.steps import MODES, PLANS, Step
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import display_path, labelled, score, when, words
 from sdconsole.tui.messages import StartRun
 from sdconsole.tui.screens.base import LiveScreen
+from sdconsole.tui.screens.choice import ChoiceModal
 from sdconsole.tui.screens.history import DEPLOYMENT_COLUMNS, HistoryScreen, deployment_rows
 from sdconsole.tui.screens.prompt import PromptModal
 from sdconsole.tui.screens.runbook import RunbookScreen
@@ -24,6 +26,7 @@ class HomeScreen(LiveScreen):
     TITLE = "Home"
     BINDINGS = [
         Binding("n", "new", "New migration", id="new"),
+        Binding("m", "mode", "Mode", id="mode", show=False),  # the Mode line names it
         Binding("h", "history", "History", id="history"),
         Binding("b", "runbook", "Runbook", id="runbook"),
     ]
@@ -45,6 +48,7 @@ class HomeScreen(LiveScreen):
             ("Source", source),
             ("Target", settings.dsn_for_display),
             ("Schema", f"{settings.stable_schema} (what dashboards read)"),
+            ("Mode", f"{_after_clean(app.migration_mode)} (m changes it)"),
         ]
         status = app.status
         if status is None:
@@ -99,8 +103,12 @@ class HomeScreen(LiveScreen):
         console = self.console
         if action == "new" and console.flow.following:
             return Unavailable(f"run {console.flow.state.run_id} is followed", dimmed=True)
-        if action == "new" and console.flow.watch:
+        if action in ("new", "mode") and console.flow.watch:
             return Unavailable("this console only watches runs", dimmed=True)
+        if action == "mode" and console.flow.following:
+            return Unavailable(
+                f"run {console.flow.state.run_id} is followed; its mode is set", dimmed=True
+            )
         if action == "history" and console.status is None:
             return Unavailable(
                 f"the target's history cannot be read: {console.status_error or 'still reading'}"
@@ -121,6 +129,24 @@ class HomeScreen(LiveScreen):
             self._source_chosen,
         )
 
+    def action_mode(self) -> None:
+        current = self.console.migration_mode
+        self.app.push_screen(
+            ChoiceModal(
+                "Mode",
+                "What should the next migration do?",
+                list(MODES),
+                current,
+                labels=[f"{mode}: {PLANS[mode].summary}" for mode in MODES],
+            ),
+            self._mode_chosen,
+        )
+
+    def _mode_chosen(self, mode: str | None) -> None:
+        if mode:
+            self.console.migration_mode = mode
+            self.sync()
+
     def _source_chosen(self, path: str | None) -> None:
         if path:
             self.console.source = Path(path).expanduser()
@@ -131,6 +157,15 @@ class HomeScreen(LiveScreen):
 
     def action_runbook(self) -> None:
         self.app.push_screen(RunbookScreen())
+
+
+def _after_clean(mode: str) -> str:
+    """A mode and the steps it takes after the clean every mode has, in one short line."""
+    plan = PLANS[mode]
+    steps = plan.steps[plan.steps.index(Step.CLEAN) + 1 :]
+    return f"{mode}: " + " → ".join(
+        f"{step} + backup" if plan.backup and step is Step.LOAD else step for step in steps
+    )
 
 
 def _source_problem(text: str) -> str:
