@@ -513,7 +513,7 @@ class ConsoleApp(Explains, App[None]):
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
             return
-        blocked = blocked_reason(self.screen._modal_binding_chain, event.key)
+        blocked = blocked_reason(self.screen, event.key)
         if blocked is not None:
             self.notify(blocked[1], title=f"{blocked[0]}: not now", severity="warning")
 

@@ -7,13 +7,15 @@ the reason into a toast when the key is pressed anyway, so no key ever does
 nothing in silence. Help (?) and the command palette (ctrl+p) list a screen's
 bindings with the same reasons (:func:`screen_bindings`).
 
-Both read a screen's binding chain (keymap applied), which Textual 8 keeps
-private: there is no public way to see the bindings the footer hides.
+Both read a screen's binding chain (keymap applied) through
+:func:`binding_chain`, the one place that touches what Textual 8 keeps
+private: its public ``active_bindings`` leaves out the bindings the footer
+hides, which are the ones that need a reason. Textual is pinned to one
+release (pyproject.toml); the help, palette and toast tests fail if it moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from textual.binding import Binding, BindingsMap
@@ -43,12 +45,16 @@ class Explains:
         return None if blocked.dimmed else False
 
 
-def blocked_reason(
-    chain: Iterable[tuple[DOMNode, BindingsMap]], key: str
-) -> tuple[str, str] | None:
-    """(title, reason) for the first binding of ``key`` in the binding ``chain`` whose action
-    cannot run now, or None when one can (or none says why)."""
-    for node, bindings in chain:
+def binding_chain(screen: Screen) -> list[tuple[DOMNode, BindingsMap]]:
+    """The nodes whose bindings a key on ``screen`` reaches, focused widget first, up to
+    the App (stopping at a modal), each with all its bindings, hidden ones too."""
+    return screen._modal_binding_chain
+
+
+def blocked_reason(screen: Screen, key: str) -> tuple[str, str] | None:
+    """(title, reason) for the first binding of ``key`` on ``screen`` whose action cannot
+    run now, or None when one can (or none says why)."""
+    for node, bindings in binding_chain(screen):
         for binding in bindings.key_to_bindings.get(key, ()):
             action = binding.action.partition("(")[0]
             if not isinstance(node, Explains) or "." in action:
@@ -66,7 +72,7 @@ def screen_bindings(screen: Screen) -> list[tuple[DOMNode, Binding, Unavailable 
     now (None when it can)."""
     found: list[tuple[DOMNode, Binding, Unavailable | None]] = []
     seen: set[str] = set()
-    for node, bindings in screen._modal_binding_chain:
+    for node, bindings in binding_chain(screen):
         if node is not screen and node is not screen.app:
             continue
         for _, binding in bindings:
