@@ -8,12 +8,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sdconsole.commands.demo import demo_sample
 from sdconsole.commands.output import WIDTH
+from sdconsole.commands.runs import waited
 
 
 def sdconsole(
@@ -140,3 +142,16 @@ def test_text_output_ends_with_a_summary_in_80_columns(
     assert " ".join(summary[3:]).split() == ["run", "dir", str(run_dir)]
     too_long = [x for x in lines if len(x) > WIDTH and len(x.split()) > 1]
     assert not too_long, "only a single word (a path) may pass 80 columns"
+
+
+@pytest.mark.parametrize(
+    ("ago", "said"),
+    [
+        (timedelta(seconds=40), "40 s"),
+        (timedelta(minutes=12, seconds=30), "12 min"),
+        (timedelta(hours=3, minutes=5), "3 h 05 min"),
+        (timedelta(days=2, hours=4, minutes=1), "2 d 04 h"),
+    ],
+)
+def test_runs_says_how_long_a_run_has_waited_in_the_unit_that_matters(ago, said):
+    assert waited(datetime.now(UTC) - ago) == said

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +146,16 @@ def test_runs_lists_each_run_with_its_state_and_wait_gives_its_exit_status(
     assert ended["stage"] == "cutover"
     text = sdconsole(settings, "runs").stdout.splitlines()
     assert all(len(line) <= 80 for line in text), text
-    assert f"{run.run_id} simple" in text[1] and "waiting at the quality gate" in text[1]
+    assert re.search(f"^{run.run_id} simple +quality gate +waiting for \\d+ s$", text[1])
     assert "succeeded (exit 0)" in text[2]
+    since = datetime.fromisoformat(waiting["waiting_since"])
+    assert timedelta(0) <= datetime.now(UTC) - since < timedelta(minutes=5)
+    second = sdconsole(settings, "migrate", str(sample_db), "--yes")
+    assert second.returncode == 6, second.stderr
+    assert (
+        ", waiting at the quality gate since 20" in second.stderr
+        and f"(sdconsole attach {run.run_id}, or sdconsole cancel {run.run_id})" in second.stderr
+    ), "a second operator learns the holder waits, and how to go on"
 
     waiter = subprocess.Popen(
         **command(settings, "wait", run.run_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -2,8 +2,9 @@
 and waiting for one to end.
 
 ``runs`` lists them newest first, one line each: the run, its mode, the last
-stage it started and its state -- running (with its pid), waiting at a gate,
-interrupted (``sdconsole resume`` finishes or discards it) or how it ended.
+stage it started (or the gate it waits at) and its state -- running (with
+its pid), waiting (for how long: a waiting run holds the lock), interrupted
+(``sdconsole resume`` finishes or discards it) or how it ended.
 ``--json`` prints one JSON array, an object a run
 (:class:`sdconsole.engine.detached.runs.RunInfo`).
 
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 
 import psutil
 
@@ -58,7 +60,8 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(line("RUN", "MODE", "STAGE", "STATE"))
     for info in found:
-        print(line(info.run_id, info.mode or "?", info.stage or "-", state_of(info)))
+        where = f"{info.gate} gate" if info.gate else info.stage or "-"
+        print(line(info.run_id, info.mode or "?", where, state_of(info)))
     return 0
 
 
@@ -71,10 +74,24 @@ def state_of(info: runs.RunInfo) -> str:
     if info.state == "running":
         return f"running, pid {info.pid}"
     if info.state == "waiting":
-        return f"waiting at the {info.gate} gate"
+        return f"waiting for {waited(info.waiting_since)}" if info.waiting_since else "waiting"
     if info.state == "interrupted":
         return "interrupted: resume it"
     return f"{info.outcome or 'ended'} (exit {info.exit_code})"
+
+
+def waited(since: datetime) -> str:
+    """How long since ``since``, to the unit that matters: '40 s', '12 min', '3 h 05 min',
+    '2 d 04 h' (a run that waits for days at a gate holds the lock all that time)."""
+    seconds = max(0, int((datetime.now(UTC) - since).total_seconds()))
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 90:
+        return f"{seconds} s"
+    if minutes < 90:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{days} d {hours % 24:02d} h"
 
 
 def run_wait(args: argparse.Namespace, settings: Settings) -> int:

@@ -51,6 +51,7 @@ class RunInfo:
     exit_code: int | None = None  # ... and its exit status
     pid: int | None = None  # the process of a running run
     started: datetime | None = None
+    waiting_since: datetime | None = None  # when a waiting run began to wait at its gate
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class RunInfo:
             "exit_code": self.exit_code,
             "pid": self.pid,
             "started": self.started.isoformat() if self.started else None,
+            "waiting_since": self.waiting_since.isoformat() if self.waiting_since else None,
         }
 
 
@@ -113,6 +115,7 @@ def read_run(run_dir: Path, interrupted: set[str], holder: dict[str, Any]) -> Ru
         exit_code = ended.exit_code
     elif state in ("ended", "interrupted"):
         exit_code = EXIT_OF_OUTCOME.get(outcome or "", KILLED_EXIT)
+    waiting = last if state == "waiting" and isinstance(last, ev.GateAwaiting) else None
     return RunInfo(
         run_id=run_dir.name,
         run_dir=run_dir,
@@ -120,11 +123,12 @@ def read_run(run_dir: Path, interrupted: set[str], holder: dict[str, Any]) -> Ru
         mode=record.get("mode"),
         stage=stage,
         state=state,
-        gate=last.gate if state == "waiting" and isinstance(last, ev.GateAwaiting) else None,
+        gate=waiting.gate if waiting is not None else None,
         outcome=outcome,
         exit_code=exit_code,
         pid=pid,
         started=_started(run_dir),
+        waiting_since=datetime.fromtimestamp(waiting.ts, UTC) if waiting is not None else None,
     )
 
 

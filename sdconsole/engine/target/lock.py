@@ -5,11 +5,12 @@ it at its start and holds it to its end. The advisory lock (session level,
 on a connection held for the run) guards the target, even against an
 operator working from another machine or work dir; its holder is written to
 ``sdconsole.locks`` so a second operator is told who holds it, in which
-stage and since when. The lock file ``workdir/sdconsole.lock`` guards the
-work dir (runs, backups, the embedded server). It is held with ``flock``,
-which the kernel releases when its process dies however it dies, so a file
-left behind by a killed run is stale by definition and taken over with a
-warning. The JSON inside only names the holder and its stage.
+stage or at which gate it waits, and since when. The lock file
+``workdir/sdconsole.lock`` guards the work dir (runs, backups, the embedded
+server). It is held with ``flock``, which the kernel releases when its
+process dies however it dies, so a file left behind by a killed run is stale
+by definition and taken over with a warning. The JSON inside only names the
+holder and its stage.
 
 Switches (cutover, rollback, discard) also take a short transaction-level
 advisory lock of their own (:func:`xact_lock`), so two of them never
@@ -42,6 +43,7 @@ from sdconsole.engine.target.dsn import connect
 from sdconsole.settings import Settings
 
 LOCK_FILE = "sdconsole.lock"
+WAITING = "waiting at the "  # the stage of a holder waiting at a gate: "waiting at the clean gate"
 # The holder's stage came after the table: added here, where it is written.
 STAGE_COLUMNS = sql.SQL(
     "ALTER TABLE sdconsole.locks ADD COLUMN IF NOT EXISTS stage text,"
@@ -77,13 +79,15 @@ class RunLock:
     removed: list[Path] = field(default_factory=list)  # half-written files of dead runs
 
     def follow(self, run: Run) -> None:
-        """Name each stage of ``run`` as the holder's stage when it starts (before any other
-        listener hears of it)."""
-        run.listeners.insert(0, self._stage_started)
+        """Name each stage of ``run`` as the holder's stage when it starts, and each gate it
+        waits at (before any other listener hears of it)."""
+        run.listeners.insert(0, self._stage_changed)
 
-    def _stage_started(self, event: ev.Event) -> None:
+    def _stage_changed(self, event: ev.Event) -> None:
         if isinstance(event, ev.StageStarted):
             self.set_stage(event.stage)
+        elif isinstance(event, ev.GateAwaiting):
+            self.set_stage(f"{WAITING}{event.gate} gate")
 
     def set_stage(self, stage: str) -> None:
         """Record the stage the holder is in now, in the lock file and ``sdconsole.locks``.
@@ -235,8 +239,15 @@ def describe(info: dict[str, Any] | None) -> str:
         f" (pid {info.get('pid', '?')} on {info.get('host', '?')})"
         f" since {_when(info.get('since'))}"
     )
-    if info.get("stage"):
-        text += f", in stage {info['stage']} since {_when(info.get('stage_since'))}"
+    stage = info.get("stage")
+    if stage and stage.startswith(WAITING):  # no client: say how one goes on, or ends it
+        run_id = info.get("run_id", "RUN_ID")
+        text += (
+            f", {stage} since {_when(info.get('stage_since'))}"
+            f" (sdconsole attach {run_id}, or sdconsole cancel {run_id})"
+        )
+    elif stage:
+        text += f", in stage {stage} since {_when(info.get('stage_since'))}"
     return text
 
 
