@@ -198,3 +198,29 @@ async def test_a_column_changed_at_the_quality_gate_is_decided_again_before_the_
         with pytest.raises(CommandRefused, match="only while the run waits at the quality"):
             await run.set_column("tickets", "TKT-Title", type="text")
         await run.cancel()
+
+
+async def test_a_refused_gate_waits_on_the_verdict_of_the_last_column_changed(
+    settings: Settings, sample_db: Path, detach
+) -> None:
+    run_id = detach(sample_db, "--quality-threshold", "95")  # the sample scores 94
+    async with attach(settings.workdir, run_id) as run:
+        seen = await until(run, 0, ev.GateAwaiting, gate="quality")
+        assert seen[-1].needs_reason, "refused: it waits for a reason"
+        await run.set_column("tickets", "TKT-Closure Date", type="text")  # its invalid go
+        passes = await until(run, seen[-1].seq, ev.ColumnOverridden)
+        assert passes[-1].passed, passes[-1]
+        await run.set_column("tickets", "TKT-Closure Date", type="timestamp")
+        fails = await until(run, passes[-1].seq, ev.ColumnOverridden)
+        assert not fails[-1].passed, fails[-1]
+        with pytest.raises(CommandRefused, match="override it with a typed reason"):
+            await run.approve("quality")
+        await run.set_column("tickets", "TKT-Closure Date", type="text")
+        again = await until(run, fails[-1].seq, ev.ColumnOverridden)
+
+        await run.approve("quality")  # no reason: the new score passes
+
+        after = await until(run, again[-1].seq, ev.GateAwaiting, gate="clean")
+        [decided] = [e for e in after if isinstance(e, ev.GateReached)]
+        assert decided.passed and "meets the threshold 95" in decided.summary
+        await run.cancel()

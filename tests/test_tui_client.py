@@ -157,10 +157,10 @@ def test_a_column_changed_at_the_quality_gate_decides_what_the_gate_takes() -> N
     ):
         refused.record(event)
     assert refused.state.quality_passes()
-    assert "o overrides it with a reason" in refused.command("approve", gate=Gate.QUALITY), (
-        "the run waits for a reason, as it said"
-    )
-    assert refused.command("override", reason="fixed by the change").op == "override"
+    assert refused.command("approve", gate=Gate.QUALITY) == Command(
+        "approve", {"gate": "quality"}
+    ), "the run waits on the new verdict"
+    assert "nothing to override" in refused.command("override", reason="fixed by the change")
 
 
 def test_a_client_that_detaches_is_said_and_the_run_goes_on() -> None:

@@ -306,9 +306,11 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         assert after < before and invalid > 0, "day-first dates read month-first are invalid"
         await until(
             pilot,
-            lambda: f"Quality {after}/100 is below the threshold 80: refused" in screen_words(app),
+            lambda: f"Quality {after}/100, refused: validity" in screen_words(app),
             "the verdict re-scored, and refused",
         )
+        why = "is below the floor 50: tickets.TKT-Closure Date"
+        assert why in screen_words(app), "the gate's own reason: the dimension under its floor"
         assert app.flow.state.waits_at(Gate.QUALITY), "a change is no approval"
         await press(pilot, "v")
         assert "Loaded as: timestamp, month-first" in detail_text(app)
@@ -320,6 +322,9 @@ async def test_an_override_is_marked_and_the_date_choice_shows_the_evidence(sett
         await press(pilot, "enter")
         assert app.flow.state.waits_at(Gate.QUALITY), "enter does not pass a refused gate"
         await press(pilot, "o")
+        assert "The quality gate refused: validity" in screen_words(app) and why in screen_words(
+            app
+        )
         await type_text(pilot, "closure dates are month-first in this export")
         await press(pilot, "enter")
         await until_gate(pilot, Gate.CLEAN)

@@ -301,9 +301,10 @@ class Migration:
         *,
         type: str | None = None,
         date_order: DateOrder | None = None,
-    ) -> None:
+    ) -> bool:
         """Operator override of one column's type or date order, before cleaning: the
-        profile is re-scored, and the quality gate decides again at the next :meth:`gate`."""
+        profile is re-scored, and the quality gate decides again at the next :meth:`gate`.
+        Whether the new score passes the gate without an override reason."""
         profiled = self._profiled()
         self._require(self.clean_report is None, "the working copy is already cleaned")
         profiler.override(
@@ -311,6 +312,7 @@ class Migration:
         )
         self.plan = profiled.plan
         self.gate_decision, self.gate_refused = None, False
+        return quality.refusal(profiled.score, self.settings) is None
 
     def gate(self, override_reason: str | None = None) -> GateDecision:
         profiled = self._profiled()

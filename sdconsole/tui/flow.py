@@ -144,19 +144,20 @@ class Flow:
         waiting = state.waiting
         if waiting is None:
             return f"{state.running or 'the run'} is running: the run has not reached a gate"
-        # the quality gate's verdict as it stands: a column changed at the gate re-scores it
+        # the quality gate's verdict as it stands: a column changed at the gate re-scores it,
+        # and the run waits on the new verdict (an approval, or a reason when it refuses)
         refused = not state.quality_passes() if waiting.gate == Gate.QUALITY else False
         if op == "approve":
             gate = args["gate"]
             if waiting.gate != gate:
                 return f"the run waits at the {waiting.gate} gate, not {gate}"
-            if refused or waiting.needs_reason:
+            if refused:
                 return f"the {gate} gate refused: o overrides it with a reason"
             return Command("approve", {"gate": str(gate)})
         if waiting.gate != Gate.QUALITY:
             return "the quality gate is passed: the columns and the score are settled"
-        if op == "override":  # also when a change made a refused gate pass: it asks a reason
-            if not (refused or waiting.needs_reason):
+        if op == "override":
+            if not refused:
                 return "the quality gate passed: there is nothing to override"
             return Command("override", {"reason": args["reason"], "gate": str(Gate.QUALITY)})
         if op == "set_column":

@@ -200,7 +200,7 @@ class Control:
         if self._waiting is None or self._waiting[0] != "quality":
             return _refused("columns can be changed only while the run waits at the quality gate")
         try:
-            self.migration.set_column(
+            passes = self.migration.set_column(
                 request["table"],
                 request["column"],
                 type=request.get("type"),
@@ -210,6 +210,7 @@ class Control:
             return _refused(f"set_column needs {exc}")
         except EngineError as exc:  # no such column: the client is told, the run goes on
             return _refused(str(exc))
+        self._waiting = ("quality", not passes)  # the gate waits on the new score's verdict
         return {"ok": True}
 
     def detached(self, client: object) -> None:

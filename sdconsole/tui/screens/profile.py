@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from sdconsole.engine.rules.values import TYPES
+from sdconsole.engine.stages.profile import quality
 from sdconsole.engine.steps import Gate
 from sdconsole.tui.explain import Unavailable
 from sdconsole.tui.format import count, percent, points
@@ -209,25 +210,21 @@ class ProfileScreen(FlowScreen):
             )
         else:
             self.say(
-                "[b]Quality $total/100[/b] is below the threshold $threshold: refused."
-                " o overrides with a reason (recorded with the run).",
+                "[b]Quality $total/100[/b], refused: $why. o overrides with a reason"
+                " (recorded with the run).",
                 "bad",
                 total=self.profile.score.total,
-                threshold=threshold,
+                why=self._refusal(),
             )
-
-    def _needs_reason(self) -> bool:
-        """Whether the run's wait asks for a reason (its gate refused when it decided)."""
-        return self.state.waiting is not None and self.state.waiting.needs_reason
 
     def _refusal(self) -> str:
-        """Why the quality gate does not pass as it stands."""
-        changed = self.state.rescored
-        if changed is not None:
-            return (
-                f"the quality score is {changed.score} since {changed.table}.{changed.column}"
-                f" changed, below the threshold {self.console.settings.quality_threshold}"
-            )
+        """Why the quality gate does not pass as it stands (re-scored by a column changed
+        at the gate), in the engine's words."""
+        profile = self.profile
+        if profile is not None:
+            why = quality.refusal(profile.score, self.console.settings)
+            if why is not None:
+                return why
         return self.gate.summary if self.gate is not None else ""
 
     def _column_under_cursor(self) -> tuple[str, str] | None:
@@ -252,7 +249,7 @@ class ProfileScreen(FlowScreen):
                 return self.running() or Unavailable("the run is not at the quality gate")
             if action == "continue" and not passes:
                 return Unavailable(f"the quality gate refused: {self._refusal()}")
-            if action == "override" and passes and not self._needs_reason():
+            if action == "override" and passes:
                 return Unavailable("the quality gate passed: there is nothing to override")
         if action in ("column_type", "date_order"):
             return self._column_change(action)
@@ -280,13 +277,11 @@ class ProfileScreen(FlowScreen):
         self.request("approve", gate=Gate.QUALITY)
 
     def action_override(self) -> None:
-        total = self.profile.score.total
-        threshold = self.console.settings.quality_threshold
         self.app.push_screen(
             PromptModal(
                 "Override the quality gate",
-                f"The quality score {total} is below the threshold {threshold}. Why is"
-                " it safe to go on? The reason is recorded with the run.",
+                f"The quality gate refused: {self._refusal()}. Why is it safe to go on?"
+                " The reason is recorded with the run.",
                 placeholder="e.g. known legacy dirt, accepted by the ops lead",
             ),
             lambda reason: self.request("override", reason=reason) if reason else None,

@@ -265,40 +265,39 @@ def _column(tallies: dict[str, _Tally], table: str, column) -> None:
         )
 
 
-def gate(score: QualityScore, settings: Settings, override_reason: str | None) -> GateDecision:
-    """Pass at or above ``quality_threshold`` with no dimension below ``quality_floor``;
-    otherwise only with a non-blank typed reason."""
+def refusal(score: QualityScore, settings: Settings) -> str | None:
+    """Why the gate refuses ``score`` without an override reason; None when it passes: at or
+    above ``quality_threshold`` with no dimension below ``quality_floor``."""
     threshold, floor = settings.quality_threshold, settings.quality_floor
     low = [
         (name, part)
         for name, part in score.dimensions.items()
         if part.weight and part.score < floor
     ]
-    if score.total >= threshold and not low:
-        return GateDecision(
-            True,
-            False,
-            f"quality score {score.total} meets the threshold"
-            f" {threshold}, no dimension below {floor}",
-        )
-    reason = (override_reason or "").strip()
-    if reason:
-        return GateDecision(True, True, reason)
     if low:
         name, part = low[0]
         worst = part.findings[0] if part.findings else None
         why = f": {worst.table}.{worst.column} {worst.message}" if worst else ""
+        return f"{name} {part.score:g} is below the floor {floor}{why}"
+    if score.total < threshold:
+        return f"quality score {score.total} is below the threshold {threshold}"
+    return None
+
+
+def gate(score: QualityScore, settings: Settings, override_reason: str | None) -> GateDecision:
+    """Pass when :func:`refusal` finds nothing; otherwise only with a non-blank typed reason."""
+    why = refusal(score, settings)
+    if why is None:
         return GateDecision(
+            True,
             False,
-            False,
-            f"{name} {part.score:g} is below the floor {floor}{why}; override with a typed reason",
+            f"quality score {score.total} meets the threshold"
+            f" {settings.quality_threshold}, no dimension below {settings.quality_floor}",
         )
-    return GateDecision(
-        False,
-        False,
-        f"quality score {score.total} is below the threshold"
-        f" {threshold}; override with a typed reason",
-    )
+    reason = (override_reason or "").strip()
+    if reason:
+        return GateDecision(True, True, reason)
+    return GateDecision(False, False, f"{why}; override with a typed reason")
 
 
 def decide(
