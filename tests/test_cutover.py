@@ -40,6 +40,19 @@ def test_first_cutover_creates_the_views_and_activates(run, conn, pg_dsn, settin
     ]
 
 
+def test_the_confirmation_says_why_nothing_is_backed_up(run, conn, pg_dsn, settings):
+    v1, v2 = make_version(conn, 3), make_version(conn, 5)
+    first = cutover.plan_cutover(conn, STABLE, v1)
+    assert first.backup is None and first.backup_line() == "none: no version is active yet"
+    cutover.cutover(run, conn, pg_dsn, settings, v1)
+
+    simple = cutover.plan_cutover(conn, STABLE, v2, backup=False)
+
+    assert simple.backup is None
+    assert simple.backup_line() == "none: this run's mode keeps no backup of version 1"
+    assert cutover.plan_cutover(conn, STABLE, v2).backup_line().startswith("pg_dump -Fc")
+
+
 def test_second_cutover_dumps_the_active_first_and_retires_it(run, conn, pg_dsn, settings):
     v1, v2 = make_version(conn, 3), make_version(conn, 5)
     cutover.cutover(run, conn, pg_dsn, settings, v1)

@@ -48,6 +48,14 @@ class CutoverPlan:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def backup_line(self) -> str:
+        """What is backed up before the switch, or why nothing is, for the confirmation."""
+        if self.backup:
+            return self.backup
+        if self.from_version is None:
+            return "none: no version is active yet"
+        return f"none: this run's mode keeps no backup of version {self.from_version}"
+
     def shape_lines(self) -> list[str]:
         """What changes for dashboards, for the confirmation."""
         if self.shape is None:

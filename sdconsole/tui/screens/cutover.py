@@ -47,9 +47,7 @@ class CutoverModal(ModalScreen[bool]):
                 f" ({plan.to_schema}).",
                 markup=False,
             )
-            yield Static(
-                f"Backup first: {plan.backup or 'none (no version is active yet)'}", markup=False
-            )
+            yield Static(f"Backup first: {plan.backup_line()}", markup=False)
             shape = plan.shape_lines()
             if shape:
                 yield Static(
