@@ -248,7 +248,10 @@ class ProfileScreen(FlowScreen):
             if not self.waits(Gate.QUALITY) or gate is None:
                 return self.running() or Unavailable("the run is not at the quality gate")
             if action == "continue" and not passes:
-                return Unavailable(f"the quality gate refused: {self._refusal()}")
+                return Unavailable(
+                    f"the quality gate refused: {self._refusal()}; o overrides it with a typed"
+                    " reason"
+                )
             if action == "override" and passes:
                 return Unavailable("the quality gate passed: there is nothing to override")
         if action in ("column_type", "date_order"):
