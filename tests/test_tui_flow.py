@@ -110,6 +110,7 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         await press(pilot, "ctrl+r")
         assert isinstance(app.screen, ConfirmModal)
         assert "from version 2 to version 1" in screen_text(app)
+        app.NOTIFICATION_TIMEOUT = 600  # its toast stays until compared with the log
         await press(pilot, "y")
         assert views_read(dsn) == {"servicedesk_v1"}
         assert deployments(dsn) == {1: "active", 2: "rolled_back"}
