@@ -717,9 +717,10 @@ def _gate(m: Migration, override_reason: str | None, ask: Ask | None) -> None:
     refused, the override reason the client gives.
 
     A column the client changes while the gate waits re-scores the profile and
-    takes the decision back (:meth:`Migration.set_column`): once the client
-    answers, the gate decides again on the new score, so an approval given to a
-    score that now fails waits for an override reason instead.
+    takes the decision back (:meth:`Migration.set_column`); the wait then takes
+    what the new score's verdict needs (an approval, or an override reason when
+    it refuses), and the gate decides again on the new score once the client
+    answers.
     """
     reason, asked = override_reason, False
     while m.gate_decision is None:
