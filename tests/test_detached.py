@@ -16,7 +16,7 @@ import psutil
 import psycopg
 import pytest
 
-from sdconsole.engine.detached.client import CommandRefused, attach
+from sdconsole.engine.detached.client import CommandRefused, RunLost, attach, listening_runs
 from sdconsole.engine.detached.control import socket_path
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import runs_dir
@@ -224,3 +224,27 @@ async def test_a_refused_gate_waits_on_the_verdict_of_the_last_column_changed(
         [decided] = [e for e in after if isinstance(e, ev.GateReached)]
         assert decided.passed and "meets the threshold 95" in decided.summary
         await run.cancel()
+
+
+async def test_a_killed_run_process_is_reported_as_interrupted_not_as_done(
+    settings: Settings, sample_db: Path, detach
+) -> None:
+    run_id = detach(sample_db)
+    path = socket_path(runs_dir(settings.workdir) / run_id)
+    async with attach(settings.workdir, run_id) as run:
+        await until(run, 0, ev.GateAwaiting, gate="quality")
+        process = run_process(run_id)
+        process.kill()
+        process.wait(30)
+        with pytest.raises(RunLost, match="stopped without saying how it ended"):
+            async for _ in run.events():
+                pass
+    assert path.exists(), "a killed process leaves its socket file"
+    assert listening_runs(settings.workdir) == [], "but nothing listens there"
+
+    printed = sdconsole(settings, "attach", run_id, "--print")
+    assert printed.returncode == 10, "interrupted, not done"
+    assert printed.stderr.count("\n") == 1, printed.stderr
+    assert f"`sdconsole resume {run_id}` goes on with it" in printed.stderr
+    newest = sdconsole(settings, "attach", "--print")
+    assert newest.returncode == 2 and "no run is running" in newest.stderr

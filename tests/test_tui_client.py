@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import asyncio
 
-import psutil
 from textual.clock import MockClock
-from tui_pilot import deployments, press, to_profile, until, until_ended, views_read
+from tui_pilot import (
+    deployments,
+    press,
+    run_processes,
+    screen_words,
+    to_profile,
+    until,
+    until_ended,
+    views_read,
+)
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import read_journal
@@ -21,9 +29,11 @@ from sdconsole.settings import Settings
 from sdconsole.tui.app import ConsoleApp
 from sdconsole.tui.flow import Command, Flow
 from sdconsole.tui.screens.cutover import CutoverModal
+from sdconsole.tui.screens.error import ErrorModal
 from sdconsole.tui.screens.home import HomeScreen
 from sdconsole.tui.screens.load import LoadScreen
 from sdconsole.tui.screens.profile import ProfileScreen
+from sdconsole.tui.screens.resume import ResumeModal
 from sdconsole.tui.widgets.keyed_table import KeyedTable
 
 
@@ -177,14 +187,6 @@ def console(settings: Settings, source=None, **kwargs) -> ConsoleApp:
     return ConsoleApp(settings.model_copy(update={"source": source}), clock=MockClock(), **kwargs)
 
 
-def run_processes(run_id: str) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if run_id in (p.info["cmdline"] or []) and "--serve" in (p.info["cmdline"] or [])
-    ]
-
-
 async def test_a_closed_console_leaves_the_run_waiting_and_the_next_one_cuts_over(
     settings: Settings, sample_db
 ) -> None:
@@ -290,3 +292,21 @@ def rows(app: ConsoleApp, table_id: str) -> dict[str, dict[str, object]]:
     """Every row of a table on screen, by key: its columns' full values."""
     table = app.screen.query_one(table_id, KeyedTable)
     return {key.value: dict(table.fields(key.value)) for key in table.rows if key.value}
+
+
+async def test_a_killed_run_process_is_shown_as_interrupted_and_offered_to_resume(
+    settings: Settings, sample_db
+) -> None:
+    app = console(settings, sample_db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        run_id = await to_profile(pilot)
+        [process] = run_processes(run_id)
+        process.kill()  # what the machine's OOM killer does
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal), "the lost run said")
+        text = screen_words(app)
+        assert "profile interrupted" in text
+        assert f"run {run_id} stopped without saying how it ended" in text
+        assert not app.flow.following, "a gone run is not followed"
+        await press(pilot, "escape")
+        await until(pilot, lambda: isinstance(app.screen, ResumeModal), "the offer to resume")
+        assert "stopped during profile" in screen_words(app)

@@ -26,6 +26,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from sdconsole.engine.detached.launch import OUTPUT
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import read_journal, runs_dir
 from sdconsole.engine.source import sample
@@ -107,13 +108,28 @@ async def until(
     pilot: Pilot, condition: Callable[[], object], what: str, seconds: float = WAIT_SECONDS
 ) -> None:
     """Pause until ``condition()`` holds (the run process works meanwhile), then let the
-    screens catch up; fail naming ``what``, with the screen, after ``seconds``."""
+    screens catch up; fail naming ``what``, with the screen and the followed run's last
+    events and output, after ``seconds``."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}\n{screen_text(pilot.app)}")
+            raise AssertionError(f"never: {what}\n{screen_text(pilot.app)}\n{run_tail(pilot.app)}")
         await pilot.pause(0.05)
     await settle(pilot)
+
+
+def run_tail(app, events: int = 8, lines: int = 8) -> str:
+    """The last events of the journal of the run ``app`` follows (else of the work dir's
+    newest) and the last lines of its process's output: what a failed wait shows of the
+    run that did not get there."""
+    runs = sorted(runs_dir(app.settings.workdir).glob("*"))
+    run_dir = app.flow.files.run_dir or (runs[-1] if runs else None)
+    if run_dir is None:
+        return "(no run)"
+    journal = [f"{e.seq} {e.kind} {e.stage}" for e in read_journal(run_dir)[-events:]]
+    output = run_dir / OUTPUT
+    said = output.read_text(errors="replace").splitlines()[-lines:] if output.exists() else []
+    return "\n".join(["journal:", *journal, "output:", *said])
 
 
 async def start_run(pilot: Pilot) -> str:

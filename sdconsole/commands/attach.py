@@ -5,7 +5,8 @@ running), rebuilt from its events; ``--watch`` opens it read-only (it sends
 no command), beside the operator's own console. With ``--print`` or
 ``--json``, or when stdout is not a terminal, it prints the run's events
 from the start (or ``--since SEQ``) and then the live ones, and exits with
-the run's own exit status when it ends; ctrl+c detaches, and the run goes
+the run's own exit status when it ends (10 when its process is gone without
+saying how it ended); ctrl+c detaches, and the run goes
 on. At a gate it says how to go on.
 ``approve`` lets a run waiting at a gate go on (``--reason`` overrides a
 refused quality gate); ``cancel`` stops it at its next safe point. A refused
@@ -69,12 +70,15 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
     printer = Printer(as_json=args.json)
 
     async def follow() -> int:
+        """Print the events; the exit status of the last RunEnded (a resumed run's journal
+        holds one for each of its processes), or RunLost (10) when there is none."""
+        code = 0
         async with attach(settings.workdir, args.run_id) as run:
             async for event in run.events(since=args.since):
                 printer(event)
                 if isinstance(event, ev.RunEnded):
-                    return event.exit_code
-        return 0
+                    code = event.exit_code
+        return code
 
     try:
         return asyncio.run(follow())

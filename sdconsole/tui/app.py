@@ -38,6 +38,7 @@ from sdconsole.engine.detached import launch
 from sdconsole.engine.detached.client import (
     AttachedRun,
     CommandRefused,
+    RunLost,
     attach,
     listening_runs,
 )
@@ -356,7 +357,14 @@ class ConsoleApp(Explains, App[None]):
             if worker.name == "rollback" or self.rollback_plan is not None
             else ""
         )
-        self.push_screen(ErrorModal(worker.name or "console", message, hint=hint))
+        if isinstance(error, RunLost):  # killed: Home then offers to resume or discard it
+            run_id = self.flow.state.run_id
+            self.push_screen(
+                ErrorModal(str(self.flow.state.stage or "run"), message, outcome="interrupted"),
+                lambda _: self._back_home(run_id),
+            )
+        else:
+            self.push_screen(ErrorModal(worker.name or "console", message, hint=hint))
         if worker.group == "events":
             self.flow.leave()
 

@@ -12,7 +12,8 @@ events, with no gap or duplicate at the seam, until the run's ``RunEnded``.
 Commands are answered: a refused one raises :class:`CommandRefused` with the
 run's reason. Losing a client (a closed terminal, a killed console) loses
 nothing: the run goes on, and a client attaching again resumes from the last
-``seq`` it saw; attaching to a run that has ended replays its journal. The
+``seq`` it saw; attaching to a run that has ended replays its journal, and
+one whose process is gone without its end raises :class:`RunLost`. The
 run side is :mod:`sdconsole.engine.detached.control`.
 """
 
@@ -25,9 +26,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sdconsole.engine.detached.control import reachable, socket_path
+from sdconsole.engine.detached.control import listens, reachable, socket_path
 from sdconsole.engine.runtime import events as ev
-from sdconsole.engine.runtime.errors import BadInput, EngineError
+from sdconsole.engine.runtime.errors import BadInput, EngineError, Interrupted
 from sdconsole.engine.runtime.run import read_journal, runs_dir
 
 LINE_LIMIT = 16 * 2**20  # an event line (a finding with examples) may be long
@@ -39,6 +40,12 @@ class CommandRefused(EngineError):
     exit_code = 2
 
 
+class RunLost(Interrupted):
+    """The run's events ended without its ``RunEnded``: its process is gone (killed, or the
+    machine ended it) before it could say how it ended. The run is interrupted, as
+    ``sdconsole wait`` and ``runs`` count it; ``resume`` goes on with it."""
+
+
 class AttachedRun:
     """One client of a running detached run."""
 
@@ -48,7 +55,7 @@ class AttachedRun:
 
     async def events(self, since: int = 0) -> AsyncIterator[ev.Event]:
         """Every event after ``since``, then the live ones, up to ``RunEnded``; of a run
-        that has ended, its journal."""
+        that has ended, its journal. RunLost when the events end without a ``RunEnded``."""
         try:
             stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = await self._open()
         except BadInput:
@@ -71,9 +78,15 @@ class AttachedRun:
                 writer.close()
                 with contextlib.suppress(ConnectionError):
                     await writer.wait_closed()
-        for event in read_journal(self.path.parent):
+        journal = read_journal(self.path.parent)
+        for event in journal:
             if event.seq > seen:
                 yield event
+        if not journal or not isinstance(journal[-1], ev.RunEnded):
+            raise RunLost(
+                f"run {self.run_id} stopped without saying how it ended: its process is gone"
+                f" (killed?); `sdconsole resume {self.run_id}` goes on with it"
+            )
 
     async def approve(self, gate: str) -> None:
         await self._send({"op": "approve", "gate": gate})
@@ -147,6 +160,13 @@ async def attach(workdir: Path, run_id: str, client: str = "") -> AsyncIterator[
 
 
 def listening_runs(workdir: Path) -> list[Path]:
-    """The run dirs of ``workdir`` whose run process has its control socket open, newest
+    """The run dirs of ``workdir`` whose run process listens on its control socket, newest
     first (run ids sort by their start)."""
-    return sorted((d for d in runs_dir(workdir).glob("*") if socket_path(d).exists()), reverse=True)
+    return sorted(
+        (
+            d
+            for d in runs_dir(workdir).glob("*")
+            if socket_path(d).exists() and listens(socket_path(d))
+        ),
+        reverse=True,
+    )

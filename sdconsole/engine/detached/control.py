@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -73,12 +74,7 @@ class Control:
         self._over = False  # RunEnded is emitted or about to be: nothing is journalled after it
         run.listeners.append(self._publish)
         self.path.unlink(missing_ok=True)
-        old = os.umask(0o177)  # the socket is born 0600: nobody else may connect
-        try:
-            with reachable(self.path) as address:
-                self._server = _Server(address, _Handler)
-        finally:
-            os.umask(old)
+        self._server = _listening(self.path)
         self._server.control = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="sdconsole-control", daemon=True
@@ -264,6 +260,33 @@ class _Handler(socketserver.StreamRequestHandler):
             control.detached(client)
             with contextlib.suppress(OSError):
                 self.request.close()
+
+
+def _listening(path: Path) -> _Server:
+    """A server that accepts connections at ``path``. It binds and listens under another
+    name, then renames the socket into place: a client (the launcher's wait, ``listening_runs``)
+    that finds the file may connect at once, never in the moment between bind and listen."""
+    bound = path.with_name(f".{path.name}.{os.getpid()}")
+    bound.unlink(missing_ok=True)
+    old = os.umask(0o177)  # the socket is born 0600: nobody else may connect
+    try:
+        with reachable(bound) as address:
+            server = _Server(address, _Handler)
+    finally:
+        os.umask(old)
+    os.rename(bound, path)
+    return server
+
+
+def listens(path: Path) -> bool:
+    """Whether a run process accepts connections on the socket at ``path`` (the file of one
+    that was killed stays behind, refusing them)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe, reachable(path) as address:
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+    return True
 
 
 def socket_path(run_dir: Path) -> Path:
