@@ -256,6 +256,8 @@ async def test_a_mode_chosen_on_home_is_what_the_run_does(settings, sample_db):
         await press(pilot, "m")
         assert isinstance(app.screen, ChoiceModal)
         assert "canary: load a canary sample and compare it with the source" in screen_text(app)
+        assert "the active one and cut over (current)" in screen_text(app), "said, not coloured"
+        assert "canary (current)" not in screen_text(app)
         await press(pilot, "up", "up", "enter")
         assert isinstance(app.screen, HomeScreen)
         assert "Mode      canary: canary (m changes it)" in screen_text(app)

@@ -197,7 +197,7 @@ class ConsoleApp(Explains, App[None]):
                 " its next gate; `sdconsole attach` comes back to it),"
                 " cancel it, or stay?",
                 [LEAVE, CANCEL, STAY],
-                LEAVE,
+                default=LEAVE,
             ),
             self._quit_choice,
         )

@@ -20,24 +20,33 @@ class ChoiceModal(ModalScreen[str | None]):
         title: str,
         question: str,
         choices: list[str],
-        current: str,
+        current: str | None = None,
         labels: list[str] | None = None,
+        default: str | None = None,
     ) -> None:
-        """``labels``, when given, are what the list shows for each of ``choices``."""
+        """``labels``, when given, are what the list shows for each of ``choices``. The
+        cursor starts on the ``current`` value (a mode, a type), which says so in words, not
+        only by the cursor (NO_COLOR); or on ``default``, the answer of a question."""
         super().__init__()
         self.title_text = title
         self.question = question
         self.choices = choices
         self.current = current
+        self.start = current or default
         self.labels = labels or choices
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.question, markup=False)
-            options = OptionList(*self.labels)
-            if self.current in self.choices:
-                options.highlighted = self.choices.index(self.current)
+            options = OptionList(
+                *(
+                    f"{label} (current)" if choice == self.current else label
+                    for choice, label in zip(self.choices, self.labels, strict=True)
+                )
+            )
+            if self.start in self.choices:
+                options.highlighted = self.choices.index(self.start)
             yield options
             yield Static("↑↓ choose · enter select · esc cancel", classes="hint")
         yield ConsoleFooter()
