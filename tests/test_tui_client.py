@@ -306,6 +306,7 @@ async def test_a_killed_run_process_is_shown_as_interrupted_and_offered_to_resum
         text = screen_words(app)
         assert "profile interrupted" in text
         assert f"run {run_id} stopped without saying how it ended" in text
+        assert "esc goes Home, which offers to resume or discard it" in text
         assert not app.flow.following, "a gone run is not followed"
         await press(pilot, "escape")
         await until(pilot, lambda: isinstance(app.screen, ResumeModal), "the offer to resume")

@@ -360,7 +360,12 @@ class ConsoleApp(Explains, App[None]):
         if isinstance(error, RunLost):  # killed: Home then offers to resume or discard it
             run_id = self.flow.state.run_id
             self.push_screen(
-                ErrorModal(str(self.flow.state.stage or "run"), message, outcome="interrupted"),
+                ErrorModal(
+                    str(self.flow.state.stage or "run"),
+                    message,
+                    outcome="interrupted",
+                    hint="esc goes Home, which offers to resume or discard it.",
+                ),
                 lambda _: self._back_home(run_id),
             )
         else:
