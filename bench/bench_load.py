@@ -61,6 +61,7 @@ def working_copy(source: Path) -> tuple[Path, Path]:
         with Run(settings.workdir) as run:
             plan = profiler.profile(run, settings, source).plan
             report = cleaner.clean(run, settings, source, plan, dry_run=False)
+        assert report.working_copy is not None  # an applied clean writes one
         shutil.move(report.working_copy, working)
         plan.save(plan_path)
     return working, plan_path
@@ -94,7 +95,7 @@ def fresh_database(admin: str, name: str) -> str:
 
 def pgloader_url(dsn: str) -> str:
     """The DSN as pgloader writes it; a socket directory becomes ``unix:/dir``."""
-    p = conninfo_to_dict(dsn)
+    p = {key: str(value) for key, value in conninfo_to_dict(dsn).items() if value is not None}
     host = p.get("host") or "localhost"
     host = f"unix:{host}" if host.startswith("/") else host
     auth = p.get("user", "postgres") + (f":{p['password']}" if p.get("password") else "")
@@ -128,6 +129,7 @@ def pgloader_once(admin: str, source: Path, postmaster: int | None) -> dict:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None  # stdout=PIPE
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -183,9 +185,7 @@ def child(
         report = loader.load(run, conn, working, plan, "servicedesk_v1")
         loaded = time.perf_counter()
         cpu, server = time.process_time() - cpu_before, server_cpu(postmaster) - server_before
-        check = validate.validate(
-            run, conn, source, working, plan, "servicedesk_v1", DEFAULT_NULL_TOKENS
-        )
+        check = validate.validate(run, conn, source, plan, "servicedesk_v1", DEFAULT_NULL_TOKENS)
         validated = time.perf_counter()
     if not check.ok:
         raise SystemExit(check.summary)

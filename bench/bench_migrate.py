@@ -74,6 +74,7 @@ def one_run(admin_dsn: str, source: Path, workdir: Path, code: Path) -> tuple[fl
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
+            assert proc.stderr is not None  # stderr=PIPE
             raise SystemExit(f"migrate failed: {proc.stderr.read().decode().strip()}")
         return seconds, usage.ru_maxrss / 1024
     finally:

@@ -19,6 +19,16 @@ import psycopg
 from sdconsole.engine.target import queries
 
 
+def row_count(conn: psycopg.Connection, schema: str, table: str) -> int:
+    count = conn.execute(
+        psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
+            psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)
+        )
+    ).fetchone()
+    assert count is not None  # count(*) always answers one row
+    return count[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dsn")
@@ -27,14 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         columns = queries.schema_columns(conn, args.schema)
-        counts = {
-            t: conn.execute(
-                psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
-                    psycopg.sql.Identifier(args.schema), psycopg.sql.Identifier(t)
-                )
-            ).fetchone()[0]
-            for t in sorted(columns)
-        }
+        counts = {t: row_count(conn, args.schema, t) for t in sorted(columns)}
         print(
             f"schema {args.schema}: "
             + ", ".join(f"{t} {n:,}" for t, n in counts.items())

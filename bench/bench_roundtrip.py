@@ -47,6 +47,7 @@ def one(admin: str, source: Path) -> tuple[dict[str, int], int, float, float, li
             settings = load_settings(None, workdir=Path(work), target_dsn=dsn)
             with pipeline.Migration(settings, source, mode="simple") as m:
                 pipeline.drive(m, yes=True)
+            assert m.validation is not None and m.plan is not None and m.version_schema
             if not m.validation.ok:
                 raise SystemExit(m.validation.summary)
             started = time.perf_counter()
