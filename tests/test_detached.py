@@ -248,3 +248,30 @@ async def test_a_killed_run_process_is_reported_as_interrupted_not_as_done(
     assert f"`sdconsole resume {run_id}` goes on with it" in printed.stderr
     newest = sdconsole(settings, "attach", "--print")
     assert newest.returncode == 2 and "no run is running" in newest.stderr
+
+
+def test_a_run_in_a_work_dir_too_long_for_a_socket_address_is_reached(
+    settings: Settings, sample_db: Path, tmp_path: Path
+) -> None:
+    """A Unix socket address holds 108 bytes; a deep work dir's socket path is longer."""
+    deep = settings.model_copy(update={"workdir": tmp_path / ("w" * 60) / ("d" * 60)})
+    started = sdconsole(
+        deep, "migrate", str(sample_db), "--target", deep.target_dsn, "--mode", "simple", "--detach"
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[1]
+    path = socket_path(runs_dir(deep.workdir) / run_id)
+    assert len(str(path).encode()) > 108
+    try:
+        assert listening_runs(deep.workdir) == [path.parent]
+
+        async def at_the_gate() -> ev.GateAwaiting:
+            async with attach(deep.workdir, run_id) as run:
+                return (await until(run, 0, ev.GateAwaiting, gate="quality"))[-1]
+
+        assert asyncio.run(at_the_gate()).gate == "quality"
+        assert sdconsole(deep, "cancel", run_id).returncode == 0
+        assert sdconsole(deep, "wait", run_id).returncode == 10
+    finally:
+        for process in serving(run_id):
+            process.kill()
