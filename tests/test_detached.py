@@ -16,8 +16,9 @@ import psutil
 import psycopg
 import pytest
 
-from sdconsole.engine.detached.client import CommandRefused, RunLost, attach, listening_runs
+from sdconsole.engine.detached.client import CommandRefused, RunLost, attach
 from sdconsole.engine.detached.control import socket_path
+from sdconsole.engine.detached.runs import listening_runs
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.run import runs_dir
 from sdconsole.settings import Settings
@@ -248,6 +249,8 @@ async def test_a_killed_run_process_is_reported_as_interrupted_not_as_done(
     assert f"`sdconsole resume {run_id}` goes on with it" in printed.stderr
     newest = sdconsole(settings, "attach", "--print")
     assert newest.returncode == 2 and "no run is running" in newest.stderr
+    waited = sdconsole(settings, "wait", run_id)
+    assert waited.returncode == 10 and waited.stdout == f"run {run_id} interrupted (exit 10)\n"
 
 
 def test_a_run_in_a_work_dir_too_long_for_a_socket_address_is_reached(

@@ -21,7 +21,8 @@ import sys
 
 from sdconsole.commands.output import Printer
 from sdconsole.commands.tui import open_console, theme_flag
-from sdconsole.engine.detached.client import attach, listening_runs
+from sdconsole.engine.detached.client import attach
+from sdconsole.engine.detached.runs import listening_runs
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.settings import Settings

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ import psutil
 
 from sdconsole.commands.flags import target_flag
 from sdconsole.engine.detached import runs
-from sdconsole.engine.detached.client import attach
+from sdconsole.engine.detached.client import RunLost, attach
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput
 from sdconsole.engine.runtime.run import journal_tail, runs_dir
@@ -124,9 +125,11 @@ def _find(settings: Settings, run_id: str) -> runs.RunInfo:
 
 
 async def _follow(settings: Settings, info: runs.RunInfo) -> None:
-    """Follow the run's events from the journal's end until its RunEnded (or it is gone)."""
+    """Follow the run's events from the journal's end until its RunEnded (or it is gone:
+    its state then says it was interrupted)."""
     last = next(journal_tail(info.run_dir), None)
     async with attach(settings.workdir, info.run_id) as run:
-        async for event in run.events(since=last.seq if last is not None else 0):
-            if isinstance(event, ev.RunEnded):
-                return
+        with contextlib.suppress(RunLost):
+            async for event in run.events(since=last.seq if last is not None else 0):
+                if isinstance(event, ev.RunEnded):
+                    return

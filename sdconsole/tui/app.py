@@ -35,13 +35,8 @@ from textual.worker import Worker, WorkerState
 
 from sdconsole.engine import pipeline
 from sdconsole.engine.detached import launch
-from sdconsole.engine.detached.client import (
-    AttachedRun,
-    CommandRefused,
-    RunLost,
-    attach,
-    listening_runs,
-)
+from sdconsole.engine.detached.client import AttachedRun, CommandRefused, RunLost, attach
+from sdconsole.engine.detached.runs import listening_runs
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError
 from sdconsole.engine.runtime.run import one_line, read_record, runs_dir

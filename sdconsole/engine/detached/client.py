@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sdconsole.engine.detached.control import listens, reachable, socket_path
+from sdconsole.engine.detached.control import reachable, socket_path
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput, EngineError, Interrupted
 from sdconsole.engine.runtime.run import read_journal, runs_dir
@@ -157,16 +157,3 @@ async def attach(workdir: Path, run_id: str, client: str = "") -> AsyncIterator[
         yield attached
     finally:
         await attached.close()
-
-
-def listening_runs(workdir: Path) -> list[Path]:
-    """The run dirs of ``workdir`` whose run process listens on its control socket, newest
-    first (run ids sort by their start)."""
-    return sorted(
-        (
-            d
-            for d in runs_dir(workdir).glob("*")
-            if socket_path(d).exists() and listens(socket_path(d))
-        ),
-        reverse=True,
-    )

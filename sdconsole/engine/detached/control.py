@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -276,17 +275,6 @@ def _listening(path: Path) -> _Server:
         os.umask(old)
     os.rename(bound, path)
     return server
-
-
-def listens(path: Path) -> bool:
-    """Whether a run process accepts connections on the socket at ``path`` (the file of one
-    that was killed stays behind, refusing them)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe, reachable(path) as address:
-        try:
-            probe.connect(address)
-        except OSError:
-            return False
-    return True
 
 
 def socket_path(run_dir: Path) -> Path:

@@ -132,6 +132,13 @@ def read_run(run_dir: Path, interrupted: set[str], holder: dict[str, Any]) -> Ru
     )
 
 
+def listening_runs(workdir: Path) -> list[Path]:
+    """The run dirs of ``workdir`` whose run process answers on its control socket, newest
+    first (run ids sort by their start); a killed one's socket file stays, unanswered."""
+    found = (d for d in runs_mod.runs_dir(workdir).glob("*") if serving_pid(d) is not None)
+    return sorted(found, reverse=True)
+
+
 def serving_pid(run_dir: Path) -> int | None:
     """The pid of the process answering on the run's control socket, or None."""
     path = socket_path(run_dir)
