@@ -71,13 +71,16 @@ async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
 
 
 def serving(run_id: str) -> list[psutil.Process]:
-    """The processes that serve ``run_id``: its run process, while it runs."""
-    return [
+    """The processes that serve ``run_id``: its run process, while it runs (not the workers
+    forked from it, whose command line is the same)."""
+    found = [
         process
-        for process in psutil.process_iter(["cmdline"])
+        for process in psutil.process_iter(["cmdline", "ppid"])
         if run_id in (process.info["cmdline"] or [])
         and "--serve" in (process.info["cmdline"] or [])
     ]
+    pids = {process.pid for process in found}
+    return [process for process in found if process.info["ppid"] not in pids]
 
 
 def run_process(run_id: str) -> psutil.Process:

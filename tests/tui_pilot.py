@@ -325,24 +325,31 @@ def big_sample(path: Path, tickets: int = 60_000) -> Path:
     return path
 
 
+def naming(run_id: str) -> list[psutil.Process]:
+    """The live processes whose command line names ``run_id``: its run process and the
+    workers forked from it (whose command line is the same)."""
+    return [
+        process
+        for process in psutil.process_iter(["cmdline", "status", "ppid"])
+        if run_id in (process.info["cmdline"] or [])
+        and process.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+
+
 def run_processes(run_id: str) -> list[psutil.Process]:
-    """The live processes whose command line names ``run_id`` (the run process)."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "status"]):
-        if (
-            run_id in (process.info["cmdline"] or [])
-            and process.info["status"] != psutil.STATUS_ZOMBIE
-        ):
-            found.append(process)
-    return found
+    """The run process of ``run_id`` (none once it has ended), not its workers."""
+    found = naming(run_id)
+    pids = {process.pid for process in found}
+    return [process for process in found if process.info["ppid"] not in pids]
 
 
 def until_no_run_process(run_id: str, seconds: float = 60) -> None:
-    """Block until no process of ``run_id`` is left (the run ended and exited)."""
+    """Block until no process of ``run_id`` is left (the run ended and exited, and so did
+    its workers)."""
     deadline = time.monotonic() + seconds
-    while run_processes(run_id):
+    while naming(run_id):
         if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still has processes: {run_processes(run_id)}")
+            raise AssertionError(f"run {run_id} still has processes: {naming(run_id)}")
         time.sleep(0.05)
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError, Interrupted
+from sdconsole.engine.runtime.processes import FORK_SAFE_THREADS
 from sdconsole.engine.runtime.run import Run
 from sdconsole.engine.steps import Gate
 
@@ -76,7 +77,7 @@ class Control:
         self._server = _listening(self.path)
         self._server.control = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sdconsole-control", daemon=True
+            target=self._server.serve_forever, name=FORK_SAFE_THREADS, daemon=True
         )
         self._thread.start()
 
@@ -235,6 +236,8 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        # Named as a control thread, workers may be forked beside it (FORK_SAFE_THREADS).
+        threading.current_thread().name = f"{FORK_SAFE_THREADS}-client"
         control = self.server.control
         client = object()
 

@@ -10,13 +10,21 @@ import time
 
 BACKGROUND_NICE = 10  # the priority of work done beside the critical path
 PARENT_POLL_SECONDS = 0.5
+FORK_SAFE_THREADS = "sdconsole-control"
+"""The name prefix of the threads a worker may be forked beside: a detached run's control
+socket (:mod:`sdconsole.engine.detached.control`). They hold no lock a worker takes: a
+worker scans a file and returns its figures, and never touches the run, its journal, its
+connections or its clients' sockets."""
 
 
 def context() -> multiprocessing.context.BaseContext:
-    """Fork from a single-threaded process (the command line): quick, and nothing is
-    re-imported. Spawn when threads run (the console's workers), as forking a threaded
-    process can copy a held lock into the child."""
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    """Fork when no other thread runs, or only a detached run's control threads: quick, and
+    nothing is imported again (a spawned worker imports the engine anew, about half a
+    second of CPU each, three or more times a run). Spawn beside any other thread (a
+    console's, a backup's), as forking copies the locks other threads hold into the child."""
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    forkable = all(t.name.startswith(FORK_SAFE_THREADS) for t in others)
+    return multiprocessing.get_context("fork" if forkable else "spawn")
 
 
 def worker_start(parent: int, nice: int = 0) -> None:
