@@ -22,6 +22,7 @@ from tui_pilot import (
     until_ended,
     until_gate,
     until_no_run_process,
+    verdict,
 )
 
 from sdconsole.engine.steps import Gate, Step
@@ -131,6 +132,19 @@ async def test_a_source_of_many_tables_leaves_the_step_its_table(settings):
         assert len(progress.rows) == 13 and progress.region.height <= 24 // 3
         columns = app.screen.query_one("#column-table", KeyedTable)
         assert columns.region.height >= 8, "the profile's columns keep their room"
+        await press(pilot, "escape", "y")
+        assert (await until_ended(pilot, run_id)).outcome == "interrupted"
+    until_no_run_process(run_id)
+
+
+async def test_a_clean_that_changes_nothing_says_so(settings):
+    app = console(settings, NORTHWIND)
+    async with app.run_test(size=(80, 24)) as pilot:
+        run_id = await to_profile(pilot)
+        await approve(pilot, Gate.QUALITY)
+        await until_gate(pilot, Gate.CLEAN)
+        assert "Cleaning changes no cell, and every value converts" in verdict(app)
+        assert "rule/column pairs" not in verdict(app)
         await press(pilot, "escape", "y")
         assert (await until_ended(pilot, run_id)).outcome == "interrupted"
     until_no_run_process(run_id)

@@ -84,6 +84,13 @@ class CleanScreen(FlowScreen):
             self.say("Previewing the clean (dry run; nothing is written)…")
         elif preview is not None:
             bad = sum(preview.unconvertible_counts.values())
+            if not (preview.cells_changed or bad):
+                self.say(
+                    "Cleaning changes no cell, and every value converts to its column's"
+                    " type. a goes on, esc stops the run.",
+                    "ok",
+                )
+                return
             self.say(
                 "$rules rule/column pairs change $cells cells; $bad values cannot be"
                 " converted (they will be rejects). a applies, esc stops the run.",
