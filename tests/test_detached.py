@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from tui_pilot import run_processes
 
 from sdconsole.engine.detached.client import CommandRefused, RunLost, attach
 from sdconsole.engine.detached.control import socket_path
@@ -56,7 +57,7 @@ def detach(settings: Settings):
 
     yield start
     for run_id in started:
-        for process in serving(run_id):
+        for process in run_processes(run_id):
             process.kill()
 
 
@@ -70,21 +71,8 @@ async def until(run, since: int, kind: type, **fields) -> list[ev.Event]:
     raise AssertionError(f"the run ended before a {kind.__name__} {fields}: {seen[-3:]}")
 
 
-def serving(run_id: str) -> list[psutil.Process]:
-    """The processes that serve ``run_id``: its run process, while it runs (not the workers
-    forked from it, whose command line is the same)."""
-    found = [
-        process
-        for process in psutil.process_iter(["cmdline", "ppid"])
-        if run_id in (process.info["cmdline"] or [])
-        and "--serve" in (process.info["cmdline"] or [])
-    ]
-    pids = {process.pid for process in found}
-    return [process for process in found if process.info["ppid"] not in pids]
-
-
 def run_process(run_id: str) -> psutil.Process:
-    [process] = serving(run_id)
+    [process] = run_processes(run_id)
     return process
 
 
@@ -279,5 +267,5 @@ def test_a_run_in_a_work_dir_too_long_for_a_socket_address_is_reached(
         assert sdconsole(deep, "cancel", run_id).returncode == 0
         assert sdconsole(deep, "wait", run_id).returncode == 10
     finally:
-        for process in serving(run_id):
+        for process in run_processes(run_id):
             process.kill()

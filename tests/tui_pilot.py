@@ -337,8 +337,9 @@ def naming(run_id: str) -> list[psutil.Process]:
 
 
 def run_processes(run_id: str) -> list[psutil.Process]:
-    """The run process of ``run_id`` (none once it has ended), not its workers."""
-    found = naming(run_id)
+    """The run process of ``run_id`` (none once it has ended): not its workers, nor a
+    client such as ``sdconsole wait RUN_ID`` (a run process is started ``--serve``)."""
+    found = [p for p in naming(run_id) if "--serve" in (p.info["cmdline"] or [])]
     pids = {process.pid for process in found}
     return [process for process in found if process.info["ppid"] not in pids]
 
