@@ -81,11 +81,11 @@ def test_pg_dump_gets_the_password_from_its_environment_only(conn, pg_dsn, setti
             for proc in psutil.Process().children(recursive=True):
                 try:
                     if proc.name() == "pg_dump":
-                        seen = (proc.cmdline(), proc.environ().get("PGPASSWORD"))
-                        # An exited pg_dump not reaped yet reads as no command line, no
-                        # environment: it was still running if it is no zombie after the reads.
-                        if proc.status() != psutil.STATUS_ZOMBIE:
-                            seen_dumps.append(seen)
+                        cmdline, environ = proc.cmdline(), proc.environ()
+                        # A pg_dump exiting (or exited, not reaped yet) reads as no command
+                        # line and no environment at all: only a full read counts.
+                        if environ and proc.status() != psutil.STATUS_ZOMBIE:
+                            seen_dumps.append((cmdline, environ.get("PGPASSWORD")))
                 except psutil.Error:
                     continue
 

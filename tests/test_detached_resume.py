@@ -10,7 +10,8 @@ from pathlib import Path
 
 import psutil
 import psycopg
-from test_detached import serving, until
+from test_detached import until
+from tui_pilot import run_processes
 
 from sdconsole.engine.detached import launch
 from sdconsole.engine.detached.client import attach
@@ -44,7 +45,7 @@ async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_ove
             after += await until(run, after[-1].seq, ev.RunEnded)
         assert after[-1].outcome == "succeeded", after[-1]
     finally:
-        for process in serving(started.run_id):
+        for process in run_processes(started.run_id):
             process.kill()
 
     journal = [e.seq for e in read_journal(started.run_dir)]
@@ -52,7 +53,7 @@ async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_ove
     with psycopg.connect(settings.target_dsn, autocommit=True) as conn:
         history = deployments.history(conn, settings.stable_schema)
     assert [d.status for d in history] == ["active"]
-    assert serving(started.run_id) == []
+    assert run_processes(started.run_id) == []
     assert not _defunct({started.pid, resumed.pid}), "the starting process reaps its runs"
 
 
