@@ -123,7 +123,8 @@ class ConsoleApp(Explains, App[None]):
         """Why the target has nothing to roll back to (the engine's words), when it has not."""
         self.event_lines = EventLines()
         self._sync_pending = False
-        self._cutover_put_off = -1  # the seq of the cutover gate whose modal esc closed
+        self._cutover_put_off: tuple[str, int] | None = None
+        """The cutover gate (run id, event seq) whose modal esc closed: seqs repeat across runs."""
         self._end_shown = ""  # the run whose end the operator was shown
         self._commands: asyncio.Lock | None = None
 
@@ -445,18 +446,21 @@ class ConsoleApp(Explains, App[None]):
             if wanted is not HomeScreen:
                 self.push_screen(wanted())
         gate = self.flow.state.waiting
-        if view.cutover is not None and gate is not None and gate.seq != self._cutover_put_off:
-            self.push_screen(CutoverModal(view.cutover), partial(self._cutover_answer, gate.seq))
+        if view.cutover is None or gate is None:
+            return
+        this_gate = (self.flow.state.run_id, gate.seq)
+        if this_gate != self._cutover_put_off:
+            self.push_screen(CutoverModal(view.cutover), partial(self._cutover_answer, this_gate))
 
-    def _cutover_answer(self, seq: int, confirmed: bool | None) -> None:
+    def _cutover_answer(self, this_gate: tuple[str, int], confirmed: bool | None) -> None:
         if confirmed:
             self.post_message(Request("approve", gate=Gate.CUTOVER))
         else:
-            self._cutover_put_off = seq
+            self._cutover_put_off = this_gate
 
     def offer_cutover(self) -> None:
         """c on the load screen: the confirmation again, after esc closed it."""
-        self._cutover_put_off = -1
+        self._cutover_put_off = None
         self.sync_screens()
 
     def _ended(self, view: View) -> None:
