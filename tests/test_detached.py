@@ -114,6 +114,8 @@ async def test_a_detached_run_waits_at_gates_and_clients_come_and_go(
     process.wait(30)
     with psycopg.connect(settings.target_dsn) as conn:
         assert conn.execute("SELECT status FROM sdconsole.deployments").fetchall() == [("active",)]
+        [detail] = conn.execute("SELECT detail FROM sdconsole.audit WHERE action = 'cutover'")
+    assert f"approved by sdconsole approve of {settings.operator} (pid " in detail[0]
     assert not path.exists()
 
 

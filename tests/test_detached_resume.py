@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 import psycopg
-from test_detached import until
+from test_detached import sdconsole, until
 from tui_pilot import run_processes
 
 from sdconsole.engine.detached import launch
@@ -55,6 +55,38 @@ async def test_a_run_cancelled_at_its_cutover_gate_resumes_detached_and_cuts_ove
     assert [d.status for d in history] == ["active"]
     assert run_processes(started.run_id) == []
     assert not _defunct({started.pid, resumed.pid}), "the starting process reaps its runs"
+
+
+async def test_a_run_killed_waiting_at_a_passed_quality_gate_asks_there_again_on_resume(
+    settings: Settings, sample_db: Path
+) -> None:
+    """A score that passes is no approval: the resumed run keeps its profile and asks again,
+    and the journal says who approved."""
+    started = launch.start(settings, sample_db, mode="simple")
+    try:
+        async with attach(settings.workdir, started.run_id) as run:
+            seen = await until(run, 0, ev.GateAwaiting, gate="quality")
+        assert any(isinstance(e, ev.GateReached) and e.passed for e in seen)
+        [process] = run_processes(started.run_id)
+        process.kill()
+        process.wait(30)
+
+        launch.resume(settings, started.run_id)
+        async with attach(settings.workdir, started.run_id) as run:
+            after = await until(run, seen[-1].seq, ev.GateAwaiting)
+        assert after[-1].gate == "quality", "asked again, not passed on its score"
+        assert not any(isinstance(e, ev.StageStarted) and e.stage == "profile" for e in after)
+        approved = sdconsole(settings, "approve", started.run_id, "quality")
+        assert approved.returncode == 0, approved.stderr
+        async with attach(settings.workdir, started.run_id) as run:
+            later = await until(run, after[-1].seq, ev.GateAwaiting, gate="clean")
+            await run.cancel()
+        [approval] = [e for e in later if isinstance(e, ev.GateApproved)]
+        assert approval.gate == "quality"
+        assert approval.by.startswith(f"sdconsole approve of {settings.operator} (pid ")
+    finally:
+        for process in run_processes(started.run_id):
+            process.kill()
 
 
 def _defunct(pids: set[int], seconds: float = 5.0) -> list[int]:

@@ -48,11 +48,13 @@ RUN = numbered(
     ev.StageFinished(stage="profile"),
     ev.GateReached(stage="gate", gate="quality", passed=True, summary="94 >= 80"),
     ev.GateAwaiting(stage="gate", gate="quality", summary="94 >= 80"),
+    ev.GateApproved(stage="gate", gate="quality", by="console of ops (pid 1 on h)"),
     ev.StageStarted(stage="clean", detail="x (preview)"),
     ev.GateAwaiting(stage="gate", gate="clean", summary="cleaning would change 9 cells"),
+    ev.GateApproved(stage="gate", gate="clean", by="console of ops (pid 1 on h)"),
     ev.StageStarted(stage="clean"),
     ev.StageStarted(stage="load"),
-    ev.ClientDetached(stage="run", client="console (pid 1)"),
+    ev.ClientDetached(stage="run", client="console of ops (pid 1 on h)"),
 )
 
 
@@ -75,8 +77,10 @@ def test_the_flow_shows_the_screen_of_each_step_and_gate() -> None:
         Step.PROFILE,
         Step.PROFILE,
         Step.PROFILE,
+        Step.PROFILE,
         Step.CLEAN,
         Step.CLEAN,
+        Step.CANARY,  # approved: the clean runs under the canary's screen
         Step.CANARY,
         Step.LOAD,
         Step.LOAD,
@@ -87,7 +91,7 @@ def test_the_flow_shows_the_screen_of_each_step_and_gate() -> None:
 
 def test_a_simple_run_has_no_canary_and_its_clean_runs_under_the_load() -> None:
     flow = following("simple")
-    for event in RUN[:9]:
+    for event in RUN[:11]:
         flow.record(event)
     assert flow.view().screen is Step.LOAD
     assert Step.CANARY not in flow.state.steps
@@ -111,7 +115,8 @@ def test_requests_become_commands_only_where_the_run_takes_them() -> None:
     assert flow.command("set_column", table="t", column="c", type="text") == Command(
         "set_column", {"table": "t", "column": "c", "type": "text"}
     )
-    flow.record(RUN[6])
+    for event in RUN[6:8]:  # approved, and the preview started
+        flow.record(event)
     assert "preview is running" in flow.command("approve", gate=Gate.CLEAN)
     assert flow.command("cancel") == Command("cancel")
     assert flow.answered(Command("cancel"), None).title == "Cancel sent"

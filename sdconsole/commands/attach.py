@@ -21,7 +21,7 @@ import sys
 
 from sdconsole.commands.output import Printer
 from sdconsole.commands.tui import open_console, theme_flag
-from sdconsole.engine.detached.client import attach
+from sdconsole.engine.detached.client import attach, client_name
 from sdconsole.engine.detached.runs import listening_runs
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import BadInput
@@ -104,7 +104,8 @@ def newest_running(settings: Settings) -> str:
 
 def run_approve(args: argparse.Namespace, settings: Settings) -> int:
     async def approve() -> None:
-        async with attach(settings.workdir, args.run_id) as run:
+        name = client_name("sdconsole approve", settings.operator)
+        async with attach(settings.workdir, args.run_id, client=name) as run:
             if args.reason:
                 await run.override(args.reason, args.gate)
             else:
@@ -117,7 +118,8 @@ def run_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
     async def cancel() -> None:
-        async with attach(settings.workdir, args.run_id) as run:
+        name = client_name("sdconsole cancel", settings.operator)
+        async with attach(settings.workdir, args.run_id, client=name) as run:
             await run.cancel()
 
     asyncio.run(cancel())

@@ -147,6 +147,7 @@ class Migration:
         self.version: int | None = None
         self.version_schema: str | None = None
         self.override_reason: str | None = None  # the quality gate's, when it was overridden
+        self.approvals: dict[Gate, str] = {}  # who approved each gate this process passed
         self.outcome = "stopped"
         self._dsn: str | None = None
         self._conn: psycopg.Connection | None = None
@@ -515,6 +516,7 @@ class Migration:
             backup=self.mode_plan.backup,
             dumped=self._dumped,
             allow_shape_change=self.allow_shape_change,
+            approved_by=self.approvals.get(Gate.CUTOVER, ""),
         )
         self.outcome = "succeeded"
         return self.cutover_report
@@ -672,15 +674,22 @@ def drive(
     ask = None if yes else wait
     while (step := m.next_step()) is not None:
         gate = m.mode_plan.gate_before(step)
-        if gate is not None and not yes:
-            _stop_at(m, gate, ask)
+        if gate is not None:
+            _approved(m, gate, ev.BY_COMMAND_LINE if yes else _stop_at(m, gate, ask))
         _STEPS[step](m, override_reason, ask)
     if m.mode_plan.steps[-1] is Step.CANARY:
         m.outcome = "succeeded"  # a canary run ends at its verdict
 
 
-def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> None:
-    """Before a step: what the gate shows, then the client's decision (or the headless stop)."""
+def _approved(m: Migration, gate: Gate, by: str, reason: str | None = None) -> None:
+    """Journal that the run goes on from ``gate`` (what a resume goes on from)."""
+    m.approvals[gate] = by
+    m.run.emit(ev.GateApproved(stage="gate", gate=gate, by=by, reason=reason or ""))
+
+
+def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> str:
+    """Before a step: what the gate shows, then the client's decision (or the headless
+    stop); who decided to go on."""
     if gate is Gate.CLEAN:
         changed = sum(r.changed for r in m.preview().rules)
         follows = f"cleaning would change {changed:,} cells, then {m.mode_plan.summary}"
@@ -688,23 +697,23 @@ def _stop_at(m: Migration, gate: Gate, ask: Ask | None) -> None:
             raise ApprovalNeeded(
                 f"stopped before changing anything: {follows}; re-run with --yes to go ahead"
             )
-        ask(gate, follows)
-    elif ask is None:
-        return  # a headless run without --yes stopped at the clean gate already
-    elif gate is Gate.CANARY and m.canary_report is not None:
-        ask(gate, m.canary_report.summary)
-    elif gate is Gate.CUTOVER:
-        plan = m.plan_cutover()
-        change = (
-            f"changes what dashboards read: {plan.shape.summary()}"
-            if plan.shape is not None and plan.shape.changed
-            else "same tables and columns"
-        )
-        ask(
-            gate,
-            f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
-            f" {len(plan.statements)} statements in one transaction",
-        )
+        return str(ask(gate, follows).by)
+    if ask is None:
+        return ev.BY_COMMAND_LINE  # a headless run without --yes stopped at the clean gate already
+    if gate is Gate.CANARY:
+        assert m.canary_report is not None  # the canary step comes just before its gate
+        return str(ask(gate, m.canary_report.summary).by)
+    plan = m.plan_cutover()  # the cutover gate
+    change = (
+        f"changes what dashboards read: {plan.shape.summary()}"
+        if plan.shape is not None and plan.shape.changed
+        else "same tables and columns"
+    )
+    summary = (
+        f"{plan.stable} to version {plan.to_version} ({plan.to_schema}), {change},"
+        f" {len(plan.statements)} statements in one transaction"
+    )
+    return str(ask(gate, summary).by)
 
 
 def _preflight(m: Migration, *_: Any) -> None:
@@ -722,17 +731,21 @@ def _gate(m: Migration, override_reason: str | None, ask: Ask | None) -> None:
     it refuses), and the gate decides again on the new score once the client
     answers.
     """
-    reason, asked = override_reason, False
+    reason, by = override_reason, ev.BY_COMMAND_LINE
+    asked = False
     while m.gate_decision is None:
         try:
             decision = m.gate(reason)
         except GateRefused as refused:
             if ask is None:
                 raise
-            reason, asked = ask(Gate.QUALITY, str(refused), refused=True).reason, True
+            answer = ask(Gate.QUALITY, str(refused), refused=True)
+            reason, by, asked = answer.reason, answer.by, True
             continue
         if ask is not None and not asked:  # an override given here counts if a change needs it
-            reason, asked = ask(Gate.QUALITY, decision.reason).reason or reason, True
+            answer = ask(Gate.QUALITY, decision.reason)
+            reason, by, asked = answer.reason or reason, answer.by, True
+    _approved(m, Gate.QUALITY, by, m.gate_decision.reason if m.gate_decision.overridden else None)
 
 
 def _canary(m: Migration, *_: Any) -> None:
@@ -884,14 +897,10 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
     if (run_dir / "plan.json").exists() and (run_dir / "profile.json").exists():
         m.profile_result = Profile.load(run_dir / "profile.json")
         m.plan = Plan.load(run_dir / "plan.json")
-        gates = [
-            e
-            for e in read_journal(run_dir)
-            if isinstance(e, ev.GateReached) and e.gate == "quality"
-        ]
-        if gates and gates[-1].passed:
+        verdict = _approved_verdict(read_journal(run_dir))
+        if verdict is not None:
             m.gate_decision = GateDecision(
-                passed=True, overridden=bool(m.override_reason), reason=gates[-1].summary
+                passed=True, overridden=bool(m.override_reason), reason=verdict.summary
             )
     if m.gate_decision is not None and (run_dir / layout.WORKING_COPY).exists():
         m.clean_report = CleanReport.load(run_dir / "clean.json")
@@ -914,6 +923,22 @@ def _reopen(m: Migration, found: status_mod.InterruptedRun, record: dict[str, An
     dumps = [p for p in dumps if p.is_file()]
     if dumps:
         m._dumped = (active.version, dumps[0])
+
+
+def _approved_verdict(events: list[ev.Event]) -> ev.GateReached | None:
+    """The quality gate's last verdict when the run went on from it: it was approved
+    (GateApproved), or the clean started (a caller of the library went on); None when it
+    was refused, or the run stopped while the gate waited (a resume asks again)."""
+    verdict: ev.GateReached | None = None
+    went_on = False
+    for event in events:
+        if isinstance(event, ev.GateReached) and event.gate == Gate.QUALITY:
+            verdict, went_on = event, False  # decided again: only what follows counts
+        elif isinstance(event, ev.GateApproved) and event.gate == Gate.QUALITY:
+            went_on = True
+        elif isinstance(event, ev.StageStarted) and event.stage == Step.CLEAN:
+            went_on = True
+    return verdict if went_on and verdict is not None and verdict.passed else None
 
 
 def _validation(path: Path) -> ValidationReport:

@@ -35,7 +35,13 @@ from textual.worker import Worker, WorkerState
 
 from sdconsole.engine import pipeline
 from sdconsole.engine.detached import launch
-from sdconsole.engine.detached.client import AttachedRun, CommandRefused, RunLost, attach
+from sdconsole.engine.detached.client import (
+    AttachedRun,
+    CommandRefused,
+    RunLost,
+    attach,
+    client_name,
+)
 from sdconsole.engine.detached.runs import listening_runs
 from sdconsole.engine.runtime import events as ev
 from sdconsole.engine.runtime.errors import EngineError
@@ -234,7 +240,8 @@ class ConsoleApp(Explains, App[None]):
 
     @work(group="events", exclusive=True, exit_on_error=False)
     async def _follow_events(self, run_id: str) -> None:
-        name = f"{'watching ' if self.flow.watch else ''}console (pid {os.getpid()})"
+        what = "watching console" if self.flow.watch else "console"
+        name = client_name(what, self.settings.operator)
         async with attach(self.settings.workdir, run_id, client=name) as run:
             self.client = run
             try:

@@ -51,7 +51,7 @@ class FlowState:
     waiting: ev.GateAwaiting | None = None
     """The gate the run waits at for a decision, until an event shows it went on."""
     passed: set[str] = field(default_factory=set)
-    """Gates the run went on from."""
+    """Gates the run went on from (GateApproved)."""
     overridden: set[str] = field(default_factory=set)
     """'table.column' the operator changed (ColumnOverridden)."""
     rescored: ev.ColumnOverridden | None = None
@@ -67,7 +67,6 @@ class FlowState:
         self.seq = event.seq or self.seq
         self.run_id = event.run_id or self.run_id
         if self.waiting is not None and not self._still_waiting(event):
-            self.passed.add(self.waiting.gate)
             self.waiting = None
         match event:
             case ev.StageStarted(stage=stage) if stage in Step.__members__.values():
@@ -91,6 +90,8 @@ class FlowState:
                     self.rescored = None
             case ev.GateAwaiting():
                 self.waiting = event
+            case ev.GateApproved(gate=gate):
+                self.passed.add(gate)
             case ev.RunEnded():
                 self.ended, self.cancelling = event, False
             case ev.ColumnOverridden(table=table, column=column):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,12 @@ from sdconsole.engine.runtime.errors import BadInput, EngineError, Interrupted
 from sdconsole.engine.runtime.run import read_journal, runs_dir
 
 LINE_LIMIT = 16 * 2**20  # an event line (a finding with examples) may be long
+
+
+def client_name(what: str, operator: str) -> str:
+    """How a client names itself to a run: the journal says who approved each gate and who
+    detached (``console of alice (pid 123 on db-ops-1)``)."""
+    return f"{what} of {operator} (pid {os.getpid()} on {socket.gethostname()})"
 
 
 class CommandRefused(EngineError):

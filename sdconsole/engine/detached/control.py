@@ -53,6 +53,7 @@ class Decision:
 
     gate: str
     reason: str | None = None
+    by: str = "a client"
 
 
 class Control:
@@ -188,7 +189,7 @@ class Control:
         reason = (request.get("reason") or "").strip() or None
         if refused and (op != "override" or reason is None):
             return _refused(f"the {gate} gate refused: override it with a typed reason")
-        self._decision = Decision(gate, reason)
+        self._decision = Decision(gate, reason, self._controller_name)
         self._changed.notify_all()
         return {"ok": True}
 

@@ -130,6 +130,22 @@ class GateAwaiting(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateApproved(Event):
+    """The run goes on from a gate: who decided (a client's name, or ``--yes``) and the
+    override reason typed at a refused quality gate. A resumed run goes on only from the
+    gates its journal shows approved; it asks again at the others."""
+
+    gate: str
+    by: str
+    reason: str = ""
+
+
+BY_COMMAND_LINE = "the command line"
+"""GateApproved's ``by`` for a gate passed without a client: ``--yes``, or a headless run's
+passing quality score."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClientDetached(Event):
     """The client that controlled a detached run went away (it quit, its terminal closed,
     it was killed). Not a cancel: the run goes on, and the next client may take control."""
@@ -181,6 +197,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GateReached,
         ColumnOverridden,
         GateAwaiting,
+        GateApproved,
         ClientDetached,
         RunEnded,
         SqlExecuted,

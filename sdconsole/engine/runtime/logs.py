@@ -117,6 +117,8 @@ def message_of(event: ev.Event) -> str:
             return f"canary {table} {metric}: {'ok' if ok else 'differs'}"
         case ev.GateReached(gate=gate, passed=passed, summary=summary):
             return f"gate {gate} {'passed' if passed else 'not passed'}: {summary}"
+        case ev.GateApproved(gate=gate, by=by, reason=reason):
+            return f"gate {gate} approved by {by}" + (f", overriding: {reason}" if reason else "")
         case ev.SqlExecuted(statement=statement):
             return statement
         case ev.StageFinished(stage=stage):

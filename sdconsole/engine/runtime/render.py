@@ -35,6 +35,11 @@ def describe(event: ev.Event, verbose: bool = False) -> str | None:
             return f"   [{'ok' if ok else 'FAIL':4}] {table} {metric}: source {src} / canary {can}"
         case ev.GateReached(gate=gate, passed=passed, summary=summary):
             return f"-- gate {gate}: {'passed' if passed else 'NOT passed'} - {summary}"
+        case ev.GateApproved(gate=gate, by=by, reason=reason):
+            if by == ev.BY_COMMAND_LINE and not reason and not verbose:
+                return None  # the command's own --yes: nothing to tell
+            overriding = f", overriding: {reason}" if reason else ""
+            return f"-- {gate} gate approved by {by}{overriding}"
         case ev.ColumnOverridden(
             table=table,
             column=column,

@@ -120,12 +120,14 @@ def cutover(
     backup: bool = True,
     dumped: tuple[int, Path] | None = None,
     allow_shape_change: bool = False,
+    approved_by: str = "",
 ) -> CutoverReport:
     """Make ``version`` (loaded) the one ``<stable>`` shows; see the module docstring.
 
     ``dumped`` is (version, path) of a dump this run took already; it serves
     as the backup when that version is still the active one. A version that
     removes or retypes what the active one has needs ``allow_shape_change``.
+    ``approved_by`` (who approved the cutover gate) goes into the audit line.
     """
     stable = settings.stable_schema
     started = time.monotonic()
@@ -164,7 +166,10 @@ def cutover(
             version,
             settings.operator,
             run.run_id,
-            f"backup {backup_path}" if backup_path else "no backup",
+            "; ".join(
+                [f"backup {backup_path}" if backup_path else "no backup"]
+                + ([f"approved by {approved_by}"] if approved_by else [])
+            ),
         )
         return statements
 
