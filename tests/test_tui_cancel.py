@@ -19,6 +19,7 @@ from tui_pilot import (
     deployments,
     footer_keys,
     held_in,
+    notices,
     press,
     schemas,
     screen_text,
@@ -26,7 +27,6 @@ from tui_pilot import (
     settle,
     start_run,
     to_profile,
-    toasts,
     until,
     until_ended,
     until_gate,
@@ -88,7 +88,7 @@ async def stop_the_load(pilot) -> str:
         assert "Discarded: the rows loaded so far into the new version" in question
         await pilot.press("y")  # answered once the run goes on
     await settle(pilot)
-    assert "Cancel sent" in toasts(app)
+    assert "Cancel sent: The run stops at its next safe point" in notices(app)
     if app.flow.state.ended is None:
         assert "Stopping run" in verdict(app)
         rows = list(app.screen.query(TableProgressRow))

@@ -59,6 +59,11 @@ async def test_keys_that_do_nothing_now_say_why(settings, sample_db):
         assert isinstance(app.screen, HomeScreen)
         assert "Rollback: not now" in toasts(app)
         assert "servicedesk has no active version" in toasts(app), "the engine's reason"
+        await press(pilot, "l")
+        assert isinstance(app.screen, EventLogScreen)
+        logged = screen_words(app)
+        assert "Rollback: not now:" in logged, "a toast goes; its words stay in the log"
+        assert "servicedesk has no active version" in logged
 
 
 async def test_slash_filters_the_table_and_esc_clears_it(settings, sample_db):

@@ -19,6 +19,7 @@ from tui_pilot import (
     cut_over,
     deployments,
     footer_keys,
+    notices,
     press,
     schemas,
     screen_text,
@@ -125,8 +126,8 @@ async def test_keys_take_a_migration_to_cutover_and_roll_it_back(settings, sampl
         log = "\n".join(line.text for line in app.event_lines.lines)
         took = re.search(r"== rollback done in (\d+\.\d\d)s", log)
         assert took, "the rollback is in the console's log"
-        told = [n.message for n in app._notifications if n.title == "Rolled back"]
-        assert told == [f"servicedesk is back on version 1 ({took[1]}s)"], "the log's time"
+        told = [n for n in notices(app).splitlines() if n.startswith("Rolled back: ")]
+        assert told == [f"Rolled back: servicedesk is back on version 1 ({took[1]}s)"], "one time"
     until_no_run_process(run_id)
 
 

@@ -407,6 +407,12 @@ def toasts(app) -> str:
     return " ".join(screen_words(app, toast) for toast in app.screen.query("Toast"))
 
 
+def notices(app) -> str:
+    """What the console's toasts said, as the event log keeps it: a toast goes after five
+    seconds, which a slow machine may spend between the notice and the test's look."""
+    return "\n".join(line.text for line in app.event_lines.lines if line.kind == "notice")
+
+
 def views_read(dsn: str, stable: str = "servicedesk") -> set[str]:
     """The schemas the views of ``stable`` select from, read from the catalog."""
     with psycopg.connect(dsn) as conn:

@@ -28,6 +28,8 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.clock import Clock
+from textual.content import Content
+from textual.notifications import Notify
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
@@ -51,7 +53,7 @@ from sdconsole.settings import Settings
 from sdconsole.tui import keymap
 from sdconsole.tui.explain import Explains, Unavailable, blocked_reason, screen_bindings
 from sdconsole.tui.flow import Command, Flow, Notice, View
-from sdconsole.tui.log_lines import EventLines
+from sdconsole.tui.log_lines import EventLines, LogLine
 from sdconsole.tui.messages import Request, RunEvent, StartRun, run_event
 from sdconsole.tui.screens.base import FlowScreen, LiveScreen
 from sdconsole.tui.screens.canary import CanaryScreen
@@ -264,7 +266,17 @@ class ConsoleApp(Explains, App[None]):
 
     def log_event(self, event: ev.Event) -> None:
         """Add ``event``'s lines to the event log (and to a log screen that is open)."""
-        for line in self.event_lines.add(event):
+        self._write_log(self.event_lines.add(event))
+
+    @on(Notify)
+    def _keep_notice(self, message: Notify) -> None:
+        """Every toast also goes to the event log, where an operator who looked away reads it."""
+        shown = message.notification
+        text = Content.from_markup(shown.message).plain if shown.markup else shown.message
+        self._write_log([self.event_lines.notice(shown.title, text, time.time())])
+
+    def _write_log(self, lines: list[LogLine]) -> None:
+        for line in lines:
             for screen in self.screen_stack:
                 if isinstance(screen, EventLogScreen):
                     screen.write(line)

@@ -1,10 +1,12 @@
-"""The event log's lines: one per engine event worth reading, progress folded.
+"""The event log's lines: one per engine event worth reading, progress folded, and the
+console's own notices.
 
 Progress arrives up to ten times a second per table; the log keeps none of
 those in between. A table's progress becomes one line when it completes, or
 when its stage ends first (the last figure reached), saying how many updates
 it folds. Lines are only ever appended, so a log view can grow without
 re-rendering what it shows. The run's journal (events.jsonl) keeps every event.
+A toast goes after a few seconds; its words stay here (kind ``notice``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ class EventLines:
                 progress, updates = self._progress.pop(key)
                 added += self._line(progress, "progress", updates)
         return added + self._line(event, "sql" if isinstance(event, ev.SqlExecuted) else "event")
+
+    def notice(self, title: str, text: str, ts: float) -> LogLine:
+        """A notice the console showed as a toast, kept."""
+        self._count += 1
+        line = LogLine(self._count, ts, "console", "notice", f"{title}: {text}" if title else text)
+        self.lines.append(line)
+        return line
 
     def _line(self, event: ev.Event, kind: str, updates: int = 0) -> list[LogLine]:
         """The event's line, kept ([] for an event the log does not show)."""

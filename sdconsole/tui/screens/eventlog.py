@@ -82,8 +82,8 @@ class LogView(OptionList):
 
 
 def _option(line: LogLine) -> Option:
-    """A line under its time, progress dimmed."""
-    text = Text(line.text, style="dim" if line.kind == "progress" else "")
+    """A line under its time, progress dimmed, the console's notices in italics."""
+    text = Text(line.text, style={"progress": "dim", "notice": "italic"}.get(line.kind, ""))
     return Option(labelled([(line.stamp, text)], label_style="dim"), id=str(line.number))
 
 
