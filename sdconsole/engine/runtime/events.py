@@ -132,8 +132,9 @@ class GateAwaiting(Event):
 @dataclass(frozen=True, kw_only=True)
 class GateApproved(Event):
     """The run goes on from a gate: who decided (a client's name, or ``--yes``) and the
-    override reason typed at a refused quality gate. A resumed run goes on only from the
-    gates its journal shows approved; it asks again at the others."""
+    override reason typed at a refused quality gate. A resume keeps the quality gate only
+    when the journal shows the run went on from it; the later gates come before steps not
+    yet done, so a resume asks at them again anyway."""
 
     gate: str
     by: str
