@@ -52,8 +52,8 @@ class Decision:
     """What a client decided at a gate: go on (with the override reason, if any)."""
 
     gate: str
-    reason: str | None = None
-    by: str = "a client"
+    reason: str | None
+    by: str  # the controlling client's name (GateApproved says who approved)
 
 
 class Control:
